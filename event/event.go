@@ -1,0 +1,247 @@
+// Package event is the wire format shared by agent-trace-hook and agent-trace-server.
+//
+// It is deliberately tiny and imports nothing outside the standard library, because the
+// hook binary links it and must stay fast to start. Every fact the hook captures or the
+// deliverer derives (a hook payload, one API response's token usage, a commit, a pull
+// request) travels as one Event inside a Batch.
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Kinds of event. A receiver keeps events of a kind it does not know (newer hooks may
+// send them) and ignores them in its projections.
+const (
+	KindHook        = "hook"         // one Claude Code hook payload, tiered and redacted
+	KindUsage       = "usage"        // one API response read from the transcript
+	KindCostState   = "cost_state"   // Claude Code's own running totals from the transcript
+	KindCommit      = "commit"       // a commit a Bash tool call produced
+	KindBranch      = "branch"       // a branch created or switched to
+	KindPullRequest = "pull_request" // a forge URL for a PR/MR found in tool output
+)
+
+// Privacy tiers. The hook applies the tier before anything touches disk; the server may
+// lower it further but never raises it.
+const (
+	TierMetadata = 1 // ids, timestamps, names, status, durations, tokens, cost, git SHAs
+	TierDetails  = 2 // + prompts, tool inputs, diffs, commit messages, PR URLs
+	TierFull     = 3 // + tool outputs and model responses
+)
+
+// MaxBatchEvents is the largest batch a collector must accept in one request.
+const MaxBatchEvents = 1000
+
+// Batch is the body of POST /v1/hooks.
+type Batch struct {
+	Events []Event `json:"events"`
+}
+
+// Event is one captured or derived fact about a Claude Code session.
+//
+// ID is stable: it is derived from what the event is, never from when it was sent, so the
+// same fact captured twice, re-sent after a failed delivery or imported later from the
+// transcript has the same ID and the server stores it once.
+type Event struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	SessionID string    `json:"session_id"`
+	Time      time.Time `json:"time"` // when it happened: capture time for hooks, transcript time for usage
+	Tier      int       `json:"tier"`
+
+	// Correlation keys copied out of the payload so receivers need not parse it.
+	HookEvent string `json:"hook_event,omitempty"` // hook_event_name, for KindHook
+	PromptID  string `json:"prompt_id,omitempty"`
+	ToolUseID string `json:"tool_use_id,omitempty"`
+	ToolName  string `json:"tool_name,omitempty"`
+	AgentID   string `json:"agent_id,omitempty"` // set inside a subagent
+
+	// Who and where, from the hook's config (set at init).
+	User string `json:"user,omitempty"`
+	Host string `json:"host,omitempty"`
+
+	// Payload is the hook's stdin JSON after the privacy tier and secret redaction.
+	Payload json.RawMessage `json:"payload,omitempty"`
+	// Redactions counts replaced secrets per rule name; the values are never kept.
+	Redactions map[string]int `json:"redactions,omitempty"`
+
+	// LinesAdded and LinesRemoved count an edit's diff lines at capture time, so tier 1
+	// keeps line counts even though it drops the diff itself.
+	LinesAdded   int `json:"lines_added,omitempty"`
+	LinesRemoved int `json:"lines_removed,omitempty"`
+
+	Git         *GitState    `json:"git,omitempty"` // HEAD as seen at capture time
+	Usage       *Usage       `json:"usage,omitempty"`
+	CostState   *CostState   `json:"cost_state,omitempty"`
+	Commit      *Commit      `json:"commit,omitempty"`
+	Branch      *Branch      `json:"branch,omitempty"`
+	PullRequest *PullRequest `json:"pull_request,omitempty"`
+}
+
+// GitState is the repository state the hook saw when it captured an event.
+type GitState struct {
+	Root   string `json:"root,omitempty"`
+	Remote string `json:"remote,omitempty"` // normalised: github.com/owner/repo, no credentials
+	Branch string `json:"branch,omitempty"`
+	Head   string `json:"head,omitempty"` // full SHA
+}
+
+// Usage is the token usage of one API response (one message.id + requestId), counted once.
+type Usage struct {
+	MessageID  string `json:"message_id"`
+	RequestID  string `json:"request_id,omitempty"`
+	Model      string `json:"model"`
+	StopReason string `json:"stop_reason,omitempty"`
+	Speed      string `json:"speed,omitempty"`
+	Sidechain  bool   `json:"sidechain,omitempty"`
+
+	InputTokens              int64 `json:"input_tokens"`
+	OutputTokens             int64 `json:"output_tokens"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"` // 5m + 1h when the split is known
+	CacheCreation5mTokens    int64 `json:"cache_creation_5m_input_tokens"`
+	CacheCreation1hTokens    int64 `json:"cache_creation_1h_input_tokens"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+	WebSearchRequests        int64 `json:"web_search_requests,omitempty"`
+
+	ToolUseIDs []string `json:"tool_use_ids,omitempty"` // tool calls this response requested
+	Text       string   `json:"text,omitempty"`         // assistant text; tier 3 only
+}
+
+// CostState is Claude Code's own running totals (the transcript's cost-state line).
+type CostState struct {
+	TotalCostUSD float64               `json:"total_cost_usd"`
+	LinesAdded   int64                 `json:"lines_added"`
+	LinesRemoved int64                 `json:"lines_removed"`
+	ModelUsage   map[string]ModelUsage `json:"model_usage,omitempty"`
+}
+
+// ModelUsage is one model's totals inside a CostState.
+type ModelUsage struct {
+	InputTokens              int64   `json:"input_tokens"`
+	OutputTokens             int64   `json:"output_tokens"`
+	CacheCreationInputTokens int64   `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int64   `json:"cache_read_input_tokens"`
+	CostUSD                  float64 `json:"cost_usd"`
+}
+
+// Commit is a commit that a successful Bash tool call produced (HEAD moved).
+type Commit struct {
+	SHA          string    `json:"sha"`
+	Message      string    `json:"message,omitempty"` // tier 2 and above
+	Branch       string    `json:"branch,omitempty"`
+	Repo         string    `json:"repo,omitempty"`
+	CommittedAt  time.Time `json:"committed_at"`
+	Files        []string  `json:"files,omitempty"` // tier 2 and above
+	FilesChanged int       `json:"files_changed"`
+	LinesAdded   int       `json:"lines_added"`
+	LinesRemoved int       `json:"lines_removed"`
+}
+
+// Branch records a branch being created or checked out.
+type Branch struct {
+	Name   string `json:"name"`
+	From   string `json:"from,omitempty"`
+	Action string `json:"action"` // "created" or "switched"
+}
+
+// PullRequest is a forge URL for a pull or merge request seen in tool output.
+type PullRequest struct {
+	URL    string `json:"url,omitempty"` // tier 2 and above
+	Forge  string `json:"forge"`         // github, gitlab, bitbucket
+	Owner  string `json:"owner"`
+	Repo   string `json:"repo"`
+	Number int    `json:"number"`
+}
+
+// ID derives a stable event ID from the parts that say what an event is.
+//
+// Hook events use NewHookID; derived events pass their natural keys, e.g.
+// ID(KindUsage, session, messageID, requestID) or ID(KindCommit, session, sha).
+func ID(parts ...string) string {
+	h := sha256.New()
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(p))
+	}
+	return "evt_" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// HookID derives a hook event's ID.
+//
+// Events with a natural key (a tool call's tool_use_id, a prompt's prompt_id, a
+// subagent's agent_id) use it, so a transcript import that rebuilds them produces the same
+// ID; the rest hash the raw payload, so the same stdin captured twice is stored once.
+func HookID(sessionID, hookEvent, toolUseID, promptID, agentID string, raw []byte) string {
+	switch {
+	case toolUseID != "":
+		return ID(KindHook, sessionID, hookEvent, toolUseID)
+	case hookEvent == "UserPromptSubmit" && promptID != "":
+		return ID(KindHook, sessionID, hookEvent, promptID)
+	case (hookEvent == "SubagentStart" || hookEvent == "SubagentStop") && agentID != "":
+		return ID(KindHook, sessionID, hookEvent, agentID)
+	}
+	sum := sha256.Sum256(raw)
+	return ID(KindHook, sessionID, hookEvent, hex.EncodeToString(sum[:]))
+}
+
+// Validate reports the first problem that makes an event unusable, or nil.
+// Receivers reject such events permanently: sending them again cannot help.
+func (e *Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fieldError("id", "is required")
+	case len(e.ID) > 128:
+		return fieldError("id", "is longer than 128 characters")
+	case e.Kind == "":
+		return fieldError("kind", "is required")
+	case e.SessionID == "":
+		return fieldError("session_id", "is required")
+	case len(e.SessionID) > 128:
+		return fieldError("session_id", "is longer than 128 characters")
+	case e.Time.IsZero():
+		return fieldError("time", "is required")
+	case e.Tier < TierMetadata || e.Tier > TierFull:
+		return fieldError("tier", "must be 1, 2 or 3")
+	case e.Kind == KindHook && e.HookEvent == "":
+		return fieldError("hook_event", "is required on hook events")
+	case e.Kind == KindUsage && e.Usage == nil:
+		return fieldError("usage", "is required on usage events")
+	case e.Kind == KindCommit && (e.Commit == nil || e.Commit.SHA == ""):
+		return fieldError("commit.sha", "is required on commit events")
+	case e.Kind == KindPullRequest && e.PullRequest == nil:
+		return fieldError("pull_request", "is required on pull_request events")
+	case e.Kind == KindBranch && (e.Branch == nil || e.Branch.Name == ""):
+		return fieldError("branch.name", "is required on branch events")
+	case e.Kind == KindCostState && e.CostState == nil:
+		return fieldError("cost_state", "is required on cost_state events")
+	}
+	if len(e.Payload) > 0 && !json.Valid(e.Payload) {
+		return fieldError("payload", "is not valid JSON")
+	}
+	return nil
+}
+
+// FieldError says which field of an event is wrong.
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
+
+func fieldError(field, problem string) error { return &FieldError{Field: field, Problem: problem} }
+
+// IsToolEvent reports whether a hook event concerns one tool call.
+func IsToolEvent(hookEvent string) bool {
+	switch hookEvent {
+	case "PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest", "PermissionDenied":
+		return true
+	}
+	return strings.HasPrefix(hookEvent, "PostToolUse")
+}
