@@ -1,0 +1,298 @@
+// Package live is the pub/sub hub behind agent-trace's Server-Sent Events stream.
+//
+// Ingest publishes small change notices (a session created or updated, a prompt created, a
+// tool call updated); the hub numbers them, keeps the most recent ones in a bounded ring
+// so a reconnecting client resumes from Last-Event-ID without missing any, and serves
+// them as text/event-stream. Publishing never blocks: subscribers read the ring at their
+// own pace, and one that falls a whole ring behind is dropped rather than slowing ingest.
+package live
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Change types published on the stream.
+const (
+	SessionCreated  = "session.created"
+	SessionUpdated  = "session.updated"
+	SessionDeleted  = "session.deleted"
+	PromptCreated   = "prompt.created"
+	ToolCallUpdated = "tool_call.updated"
+	// Resync tells a client that the events it asked to resume from are gone (evicted
+	// from the ring, or from before a server restart): it should refetch what it shows.
+	Resync = "resync"
+)
+
+// Change is one notice about a session. Data is encoded as JSON once, at publish time.
+type Change struct {
+	Type      string
+	SessionID string
+	Data      any
+}
+
+// Message is a published change with its stream ID and encoded data.
+type Message struct {
+	ID        uint64
+	Type      string
+	SessionID string
+	Data      []byte
+}
+
+// Defaults for New.
+const (
+	DefaultRingSize  = 10000
+	DefaultHeartbeat = 15 * time.Second
+	// writeTimeout bounds one write to a subscriber: a client that stops reading is
+	// dropped instead of holding its goroutine forever.
+	writeTimeout = 10 * time.Second
+)
+
+// Option configures a Hub.
+type Option func(*Hub)
+
+// WithRingSize sets how many recent messages a Hub keeps for resuming clients.
+func WithRingSize(n int) Option {
+	return func(h *Hub) {
+		if n > 0 {
+			h.ring = make([]Message, n)
+		}
+	}
+}
+
+// WithHeartbeat sets the interval of the keep-alive comment sent to idle subscribers.
+func WithHeartbeat(d time.Duration) Option {
+	return func(h *Hub) {
+		if d > 0 {
+			h.heartbeat = d
+		}
+	}
+}
+
+// Hub fans published changes out to SSE subscribers. It is safe for concurrent use.
+type Hub struct {
+	heartbeat time.Duration
+
+	mu     sync.Mutex
+	ring   []Message     // circular; ring[(first+i)%len] for i < count
+	first  int           // index of the oldest message
+	count  int           // messages held
+	nextID uint64        // ID of the next message
+	wake   chan struct{} // closed (and replaced) on every publish
+	closed chan struct{}
+	once   sync.Once
+
+	subscribers atomic.Int64
+	dropped     atomic.Int64
+}
+
+// New returns a Hub. Message IDs start from the current time in microseconds, so IDs
+// keep increasing across server restarts and a client resuming with an ID from a
+// previous run is told to resync instead of silently getting the wrong events.
+func New(opts ...Option) *Hub {
+	h := &Hub{
+		heartbeat: DefaultHeartbeat,
+		ring:      make([]Message, DefaultRingSize),
+		nextID:    uint64(time.Now().UnixMicro()),
+		wake:      make(chan struct{}),
+		closed:    make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Publish numbers c, stores it in the ring and wakes subscribers. It never blocks on a
+// subscriber. It returns the message ID, or 0 when c.Data cannot be encoded as JSON.
+func (h *Hub) Publish(c Change) uint64 {
+	data, err := json.Marshal(c.Data)
+	if err != nil {
+		return 0
+	}
+	h.mu.Lock()
+	id := h.nextID
+	h.nextID++
+	m := Message{ID: id, Type: c.Type, SessionID: c.SessionID, Data: data}
+	if h.count < len(h.ring) {
+		h.ring[(h.first+h.count)%len(h.ring)] = m
+		h.count++
+	} else {
+		h.ring[h.first] = m
+		h.first = (h.first + 1) % len(h.ring)
+	}
+	wake := h.wake
+	h.wake = make(chan struct{})
+	h.mu.Unlock()
+	close(wake)
+	return id
+}
+
+// LastID is the ID of the newest message, or the ID before the first one when nothing
+// was published yet. A client that starts from it receives exactly what is published next.
+func (h *Hub) LastID() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.nextID - 1
+}
+
+// Since returns the messages after ID after, oldest first, and the ID of the newest
+// message held (the point to continue from when msgs is empty). gap is true when some
+// messages after it were already evicted (or were never published by this hub), so the
+// caller cannot resume exactly. wait is closed on the next publish.
+func (h *Hub) Since(after uint64) (msgs []Message, newest uint64, gap bool, wait <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	wait = h.wake
+	newest = h.nextID - 1
+	if after >= newest {
+		// Nothing new; an ID from the future means another process numbered it.
+		return nil, newest, after > newest, wait
+	}
+	oldest := h.nextID - uint64(h.count)
+	if after+1 < oldest {
+		gap = true
+	}
+	start := 0
+	if after >= oldest {
+		start = int(after - oldest + 1)
+	}
+	msgs = make([]Message, 0, h.count-start)
+	for i := start; i < h.count; i++ {
+		msgs = append(msgs, h.ring[(h.first+i)%len(h.ring)])
+	}
+	return msgs, newest, gap, wait
+}
+
+// Subscribers is the number of connected SSE clients.
+func (h *Hub) Subscribers() int { return int(h.subscribers.Load()) }
+
+// Dropped is how many subscribers were disconnected for falling a whole ring behind.
+func (h *Hub) Dropped() int { return int(h.dropped.Load()) }
+
+// Close ends every open stream (for shutdown: an SSE response never ends by itself, so
+// http.Server.Shutdown would otherwise wait for it). Publish still works afterwards.
+func (h *Hub) Close() {
+	h.once.Do(func() { close(h.closed) })
+}
+
+// LastEventID reads where a client wants to resume: the Last-Event-ID header that
+// EventSource sends on reconnect, or the last_event_id query parameter for clients that
+// cannot set headers. ok is false when the client did not ask to resume.
+func LastEventID(r *http.Request) (id uint64, ok bool) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("last_event_id")
+	}
+	if v == "" {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return id, true
+}
+
+// ServeHTTP streams changes as text/event-stream: each message as `id:`, `event:` and
+// `data:` lines, a comment line as heartbeat, a flush after each. A client resuming with
+// an ID the hub no longer holds first gets a `resync` event. The optional `session`
+// query parameter restricts the stream to one session.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	last, resume := LastEventID(r)
+	session := r.URL.Query().Get("session")
+
+	// Take the starting point before sending headers, so anything published after the
+	// client sees the response is delivered.
+	if !resume {
+		last = h.LastID()
+	}
+	h.subscribers.Add(1)
+	defer h.subscribers.Add(-1)
+
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("Connection", "keep-alive")
+	hdr.Set("X-Accel-Buffering", "no") // keep reverse proxies from buffering the stream
+	w.WriteHeader(http.StatusOK)
+	if !h.write(w, rc, []byte("retry: 2000\n: connected\n\n")) {
+		return
+	}
+
+	ticker := time.NewTicker(h.heartbeat)
+	defer ticker.Stop()
+	first := true
+	for {
+		msgs, newest, gap, wait := h.Since(last)
+		if gap {
+			if !first {
+				// Fell a whole ring behind while connected: drop it; on reconnect it gets
+				// a resync and refetches, instead of slowing everyone down.
+				h.dropped.Add(1)
+				return
+			}
+			// Continue from what is still held: it is all newer than what the client had.
+			last = newest
+			if len(msgs) > 0 {
+				last = msgs[0].ID - 1
+			}
+			resync := fmt.Appendf(nil, "id: %d\nevent: %s\ndata: {}\n\n", last, Resync)
+			if !h.write(w, rc, resync) {
+				return
+			}
+		}
+		first = false
+		if len(msgs) > 0 {
+			var buf []byte
+			for _, m := range msgs {
+				last = m.ID
+				if session != "" && m.SessionID != session {
+					continue
+				}
+				buf = appendMessage(buf, m)
+			}
+			if len(buf) > 0 && !h.write(w, rc, buf) {
+				return
+			}
+		}
+		select {
+		case <-wait:
+		case <-ticker.C:
+			if !h.write(w, rc, []byte(": heartbeat\n\n")) {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-h.closed:
+			return
+		}
+	}
+}
+
+func appendMessage(buf []byte, m Message) []byte {
+	buf = append(buf, "id: "...)
+	buf = strconv.AppendUint(buf, m.ID, 10)
+	buf = append(buf, "\nevent: "...)
+	buf = append(buf, m.Type...)
+	buf = append(buf, "\ndata: "...)
+	buf = append(buf, m.Data...)
+	return append(buf, "\n\n"...)
+}
+
+// write sends b and flushes, under a deadline; false means the client is gone.
+func (h *Hub) write(w http.ResponseWriter, rc *http.ResponseController, b []byte) bool {
+	// Not every ResponseWriter supports deadlines (httptest.ResponseRecorder); writing
+	// without one is still correct.
+	_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := w.Write(b); err != nil {
+		return false
+	}
+	return rc.Flush() == nil
+}
