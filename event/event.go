@@ -126,6 +126,11 @@ type ModelUsage struct {
 	CacheCreationInputTokens int64   `json:"cache_creation_input_tokens"`
 	CacheReadInputTokens     int64   `json:"cache_read_input_tokens"`
 	CostUSD                  float64 `json:"cost_usd"`
+
+	// The split of cache writes by lifetime and the web searches, when Claude Code reports them.
+	CacheCreation5mTokens int64 `json:"cache_creation_5m_input_tokens,omitempty"`
+	CacheCreation1hTokens int64 `json:"cache_creation_1h_input_tokens,omitempty"`
+	WebSearchRequests     int64 `json:"web_search_requests,omitempty"`
 }
 
 // Commit is a commit that a successful Bash tool call produced (HEAD moved).
