@@ -1,0 +1,89 @@
+# agent-trace: build, test and run. `make` lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export CGO_ENABLED := 0
+
+GO          ?= go
+BIN         := bin
+CACHE       := .cache
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X main.version=$(VERSION)
+SERVICES_ENV := $(CACHE)/test-services.env
+# The Claude Code CLI the real-CLI end-to-end test drives (a native binary shipped in npm).
+CLAUDE_CODE_VERSION ?= 2.1.332
+CLAUDE_CODE_DIR     := $(CACHE)/claude-code
+export AGENT_TRACE_CLAUDE_BIN := $(abspath $(CLAUDE_CODE_DIR)/node_modules/.bin/claude)
+TEST_FLAGS  ?= -count=1 -timeout=40m
+FUZZ_TIME   ?= 10s
+FUZZ_PKGS   ?= ./hook/
+BENCH_PKGS  ?= ./...
+BENCH_TIME  ?= 1s
+
+# Sourced before go test so the PostgreSQL and ClickHouse tests find the throwaway servers.
+with_services = set -a; . $(SERVICES_ENV); set +a;
+
+.PHONY: help build run test test-short fuzz bench bench-hook lint e2e e2e-claude claude-code services services-stop clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build both binaries into bin/ (static, CGO_ENABLED=0)
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/agent-trace-hook ./cmd/agent-trace-server
+	@echo "built $(BIN)/agent-trace-hook and $(BIN)/agent-trace-server ($(VERSION))"
+
+run: build ## Build and run the server on the embedded default (SQLite in ~/.agent-trace)
+	./$(BIN)/agent-trace-server
+
+test: services ## Every test: starts PostgreSQL and ClickHouse, runs go test ./..., then short fuzz runs
+	@mkdir -p $(CACHE)
+	$(with_services) $(GO) test -json $(TEST_FLAGS) ./... 2>&1 | tee $(CACHE)/test.json | $(GO) run ./scripts/testreport
+	@$(MAKE) --no-print-directory fuzz
+
+test-short: ## Unit tests only: no services, no real CLI, -short
+	$(GO) test -short -count=1 ./...
+
+fuzz: ## Run each fuzz target in FUZZ_PKGS for FUZZ_TIME
+	@for pkg in $(FUZZ_PKGS); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f for $(FUZZ_TIME)"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) $$pkg; \
+	  done; \
+	done
+
+bench: bench-hook ## Go benchmarks, then the hook latency harness (Go hook vs a Node.js hook)
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCH_TIME) $(BENCH_PKGS)
+
+bench-hook: ## Hook latency: 200 runs of the built hook and of a Node.js hook, p50/p99 and peak RSS
+	$(GO) test -run='^$$' -bench=HookLatency -benchtime=200x -v ./e2e/
+
+lint: ## go vet and staticcheck
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+e2e: ## The end-to-end tests (fixtures through the hook; the real CLI when installed)
+	$(GO) test $(TEST_FLAGS) -v ./e2e/
+
+e2e-claude: claude-code ## The end-to-end test with the real Claude Code CLI
+	CI=true $(GO) test $(TEST_FLAGS) -v -run TestRealClaudeCode ./e2e/
+
+claude-code: $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION) ## Install the pinned Claude Code CLI into .cache/claude-code
+
+$(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION):
+	@mkdir -p $(CLAUDE_CODE_DIR)
+	rm -f $(CLAUDE_CODE_DIR)/.installed-*
+	npm install --prefix $(CLAUDE_CODE_DIR) --no-audit --no-fund --no-save @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	$(AGENT_TRACE_CLAUDE_BIN) --version
+	@touch $@
+
+services: ## Start throwaway PostgreSQL and ClickHouse (installs them when missing); URLs in .cache/test-services.env
+	scripts/test-services.sh start
+
+services-stop: ## Stop the throwaway PostgreSQL and ClickHouse
+	scripts/test-services.sh stop
+
+clean: ## Remove bin/ and the test outputs (keeps the installed Claude Code CLI)
+	rm -rf $(BIN) $(CACHE)/test.json
