@@ -113,7 +113,7 @@ func (s *Spool) FoldInbox(home string) (int, error) {
 		done = append(done, f)
 	}
 	if len(raws) > 0 {
-		if _, err := s.AppendRaw(raws, nil); err != nil {
+		if _, err := s.AppendRaw(raws, nil, nil); err != nil {
 			return 0, fmt.Errorf("fold inbox: %w", err)
 		}
 	}

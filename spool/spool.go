@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -119,6 +120,7 @@ type Meta struct {
 	LastErrorAt     time.Time `json:"last_error_at,omitzero"`     //
 	Stopped         string    `json:"stopped,omitempty"`          // why delivery stopped (401/403) until a flush or init
 	RetryAt         time.Time `json:"retry_at,omitzero"`          // background delivery waits until then
+	Failures        int       `json:"failures,omitempty"`         // consecutive failed deliveries
 	CorruptMovedTo  []string  `json:"corrupt_moved_to,omitempty"` // damaged spool files moved aside
 	DeliveredEvents int64     `json:"delivered_events,omitempty"` // acknowledged by the collector, all time
 }
@@ -330,13 +332,14 @@ func (s *Spool) Append(evts ...event.Event) (Meta, error) {
 		}
 		raws = append(raws, raw)
 	}
-	return s.AppendRaw(raws, nil)
+	return s.AppendRaw(raws, nil, nil)
 }
 
 // AppendRaw adds already-encoded events and, in the same transaction, sets state
-// records (see State), so derived events and the position they were derived up to are
-// saved together or not at all.
-func (s *Spool) AppendRaw(raws [][]byte, state map[string][]byte) (Meta, error) {
+// records (see State; a nil value deletes) and applies mutate to the meta record (when
+// not nil), so derived events and the position they were derived up to are saved
+// together or not at all.
+func (s *Spool) AppendRaw(raws [][]byte, state map[string][]byte, mutate func(m *Meta)) (Meta, error) {
 	var meta Meta
 	err := s.update("append to spool", func(tx *bolt.Tx) error {
 		m, err := readMeta(tx)
@@ -373,6 +376,9 @@ func (s *Spool) AppendRaw(raws [][]byte, state map[string][]byte) (Meta, error) 
 			if err != nil {
 				return err
 			}
+		}
+		if mutate != nil {
+			mutate(&m)
 		}
 		meta = m
 		return writeMeta(tx, m)
@@ -439,11 +445,11 @@ func makeRoom(pending *bolt.Bucket, m *Meta, excess int64) error {
 // Peek returns up to max of the oldest pending events, stopping before maxBytes of
 // encoded events (but always returning at least one when any is pending).
 func (s *Spool) Peek(max, maxBytes int) ([]Item, error) {
-	return s.PeekThrough(max, maxBytes, 0)
+	return s.PeekThrough(max, maxBytes, math.MaxUint64)
 }
 
-// PeekThrough is Peek limited to keys up to last (no limit when last is 0), so the
-// deliverer sends only events it has already enriched.
+// PeekThrough is Peek limited to keys up to last, so the deliverer sends only events it
+// has already enriched.
 func (s *Spool) PeekThrough(max, maxBytes int, last uint64) ([]Item, error) {
 	var items []Item
 	err := s.view("peek spool", func(tx *bolt.Tx) error {
@@ -451,7 +457,7 @@ func (s *Spool) PeekThrough(max, maxBytes int, last uint64) ([]Item, error) {
 		size := 0
 		for k, v := c.First(); k != nil && len(items) < max; k, v = c.Next() {
 			key := btoi(k)
-			if last > 0 && key > last {
+			if key > last {
 				break
 			}
 			if len(items) > 0 && size+len(v) > maxBytes {

@@ -102,10 +102,11 @@ func TestPeekLimits(t *testing.T) {
 		through       uint64
 		want          int
 	}{
-		{"count", 2, 1 << 20, 0, 2},
-		{"bytes", 10, 2500, 0, 2},
-		{"one even when larger than maxBytes", 10, 10, 0, 1},
+		{"count", 2, 1 << 20, 100, 2},
+		{"bytes", 10, 2500, 100, 2},
+		{"one even when larger than maxBytes", 10, 10, 100, 1},
 		{"through key", 10, 1 << 20, 3, 3},
+		{"through nothing", 10, 1 << 20, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,7 +306,7 @@ func TestState(t *testing.T) {
 		t.Fatalf("missing state = %q, %v", v, err)
 	}
 	raw, _ := json.Marshal(testEvent(1, 1, `{}`))
-	if _, err := s.AppendRaw([][]byte{raw}, map[string][]byte{"transcript:/a.jsonl": []byte(`{"offset":42}`)}); err != nil {
+	if _, err := s.AppendRaw([][]byte{raw}, map[string][]byte{"transcript:/a.jsonl": []byte(`{"offset":42}`)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	v, _ := s.State("transcript:/a.jsonl")
