@@ -17,6 +17,7 @@ type rawLine struct {
 	AgentID           string          `json:"agentId"`
 	IsSidechain       bool            `json:"isSidechain"`
 	IsMeta            bool            `json:"isMeta"`
+	IsCompactSummary  bool            `json:"isCompactSummary"`
 	IsAPIErrorMessage bool            `json:"isApiErrorMessage"`
 	RequestID         string          `json:"requestId"`
 	Timestamp         string          `json:"timestamp"`
