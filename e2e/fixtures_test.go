@@ -101,30 +101,58 @@ func loadFixtures(t *testing.T, projects string) []fixtureSession {
 				}
 			}
 		}
+		// The CLI's last result holds the session's totals. Its "usage" covers only the final
+		// turn (after a resume or a background subagent's notification); "modelUsage" and
+		// total_cost_usd are cumulative over the whole session, subagents included.
 		results, _ := filepath.Glob(filepath.Join(dir, "result*.json"))
-		for _, f := range results {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var r struct {
-				TotalCostUSD float64  `json:"total_cost_usd"`
-				Usage        apiUsage `json:"usage"`
-			}
-			if err := json.Unmarshal(raw, &r); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			// A resumed session's result reports that run's tokens but the session's
-			// cumulative cost.
-			fs.Usage.InputTokens += r.Usage.InputTokens
-			fs.Usage.OutputTokens += r.Usage.OutputTokens
-			fs.Usage.CacheCreationInputTokens += r.Usage.CacheCreationInputTokens
-			fs.Usage.CacheReadInputTokens += r.Usage.CacheReadInputTokens
-			fs.CostUSD = math.Max(fs.CostUSD, r.TotalCostUSD)
+		sort.Strings(results)
+		if len(results) == 0 {
+			t.Fatalf("%s: no result*.json", dir)
 		}
+		fs.Usage, fs.CostUSD = readCLIResult(t, results[len(results)-1])
 		out = append(out, fs)
 	}
 	return out
+}
+
+// cliResult is the part of `claude -p --output-format json` output the tests compare with.
+type cliResult struct {
+	SessionID    string  `json:"session_id"`
+	IsError      bool    `json:"is_error"`
+	Result       string  `json:"result"`
+	TotalCostUSD float64 `json:"total_cost_usd"`
+	ModelUsage   map[string]struct {
+		InputTokens              int64   `json:"inputTokens"`
+		OutputTokens             int64   `json:"outputTokens"`
+		CacheReadInputTokens     int64   `json:"cacheReadInputTokens"`
+		CacheCreationInputTokens int64   `json:"cacheCreationInputTokens"`
+		CostUSD                  float64 `json:"costUSD"`
+	} `json:"modelUsage"`
+}
+
+// Totals sums the per-model usage: the session's tokens as the CLI counts them.
+func (r cliResult) Totals() apiUsage {
+	var u apiUsage
+	for _, m := range r.ModelUsage {
+		u.InputTokens += m.InputTokens
+		u.OutputTokens += m.OutputTokens
+		u.CacheCreationInputTokens += m.CacheCreationInputTokens
+		u.CacheReadInputTokens += m.CacheReadInputTokens
+	}
+	return u
+}
+
+func readCLIResult(t *testing.T, path string) (apiUsage, float64) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r cliResult
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return r.Totals(), r.TotalCostUSD
 }
 
 // copyDir copies the tree at src to dst.
@@ -386,4 +414,58 @@ func intField(body []byte, name string) int {
 	}
 	f, _ := m[name].(float64)
 	return int(f)
+}
+
+// TestLoadFixtures pins what the fixture payloads say, so the end-to-end expectations are
+// themselves checked against the recordings.
+func TestLoadFixtures(t *testing.T) {
+	byName := map[string]fixtureSession{}
+	for _, fs := range loadFixtures(t, "/tmp/projects") {
+		byName[fs.Name] = fs
+	}
+	tests := []struct {
+		name             string
+		prompts, tools   int
+		errors           int
+		input, cacheRead int64
+		cost             float64
+	}{
+		{"commit", 1, 4, 0, 7600, 36000, 0.0926},
+		{"failed-commit", 1, 1, 1, 2410, 6000, 0.01814},
+		{"multi-prompt", 2, 4, 1, 12150, 60000, 0.0956},
+		{"pull-request", 1, 4, 0, 8600, 38000, 0.087},
+		{"secrets", 1, 1, 0, 2610, 7000, 0.02384},
+		{"subagent", 2, 2, 0, 7240, 24000, 0.07026},
+	}
+	for _, tt := range tests {
+		fs, ok := byName[tt.name]
+		if !ok {
+			t.Errorf("fixture %s missing", tt.name)
+			continue
+		}
+		errors := 0
+		for _, tool := range fs.Tools {
+			if tool.Status == "error" {
+				errors++
+			}
+		}
+		if len(fs.PromptIDs) != tt.prompts || len(fs.Tools) != tt.tools || errors != tt.errors ||
+			fs.Usage.InputTokens != tt.input || fs.Usage.CacheReadInputTokens != tt.cacheRead || math.Abs(fs.CostUSD-tt.cost) > 1e-9 {
+			t.Errorf("%s: prompts=%d tools=%d errors=%d input=%d cache_read=%d cost=%v; want %d %d %d %d %d %v",
+				tt.name, len(fs.PromptIDs), len(fs.Tools), errors, fs.Usage.InputTokens, fs.Usage.CacheReadInputTokens, fs.CostUSD,
+				tt.prompts, tt.tools, tt.errors, tt.input, tt.cacheRead, tt.cost)
+		}
+		for _, p := range fs.Payloads {
+			if bytes.Contains(p, []byte("/home/dev/.claude/projects/")) {
+				t.Errorf("%s: a payload still points at the recording machine's transcripts", tt.name)
+			}
+		}
+	}
+	sub := byName["subagent"]
+	if got, want := sub.AgentCall["a6fd588be11e1c086"], "toolu_26b96c7a68324032adfa148b"; got != want {
+		t.Errorf("subagent a6fd588be11e1c086 launched by %q, want %q", got, want)
+	}
+	if got := sub.Tools["toolu_1dae823a53c5436296c341a4"].AgentID; got != "a6fd588be11e1c086" {
+		t.Errorf("subagent Bash call agent_id = %q", got)
+	}
 }
