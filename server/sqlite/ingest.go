@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/server"
+)
+
+// Ingest stores events and re-projects every session they touch, in one transaction.
+// See server.Store.
+func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.IngestResult, error) {
+	res := server.IngestResult{Sessions: []string{}}
+	if len(events) == 0 {
+		return res, nil
+	}
+	bodies := make([][]byte, len(events))
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			return res, fmt.Errorf("ingest: event %d (%s): %w: %w", i, events[i].ID, server.ErrInvalid, err)
+		}
+		b, err := json.Marshal(&events[i])
+		if err != nil {
+			return res, fmt.Errorf("ingest: event %d (%s): %w: %w", i, events[i].ID, server.ErrInvalid, err)
+		}
+		bodies[i] = b
+	}
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("ingest: begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (id, session_id, kind, time_ms, usage_total, body)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return res, fmt.Errorf("ingest: prepare insert: %w", err)
+	}
+	defer ins.Close()
+	// A usage event is re-read while its transcript line is still growing: the larger
+	// token total is the final reading and replaces the stored one.
+	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ms = ?, usage_total = ?, body = ?
+		WHERE id = ? AND kind = 'usage' AND usage_total < ?`)
+	if err != nil {
+		return res, fmt.Errorf("ingest: prepare update: %w", err)
+	}
+	defer upd.Close()
+
+	touched := map[string]bool{}
+	for i := range events {
+		e := &events[i]
+		total := server.EventUsageTotal(e)
+		r, err := ins.ExecContext(ctx, e.ID, e.SessionID, e.Kind, e.Time.UnixMilli(), total, bodies[i])
+		if err != nil {
+			return res, fmt.Errorf("ingest: insert event %s: %w", e.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			res.Stored++
+			touched[e.SessionID] = true
+			continue
+		}
+		res.Duplicates++
+		if e.Kind == event.KindUsage {
+			r, err := upd.ExecContext(ctx, e.Time.UnixMilli(), total, bodies[i], e.ID, total)
+			if err != nil {
+				return res, fmt.Errorf("ingest: update usage %s: %w", e.ID, err)
+			}
+			if n, _ := r.RowsAffected(); n == 1 {
+				touched[e.SessionID] = true
+			}
+		}
+	}
+
+	for id := range touched {
+		res.Sessions = append(res.Sessions, id)
+	}
+	sort.Strings(res.Sessions)
+	for _, id := range res.Sessions {
+		if err := s.reproject(ctx, tx, id); err != nil {
+			return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: project session %s: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
+	}
+	return res, nil
+}
+
+// sessionEvents reads every stored event of a session.
+func sessionEvents(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, id string) ([]event.Event, error) {
+	rows, err := q.QueryContext(ctx, `SELECT body FROM events WHERE session_id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []event.Event
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		var e event.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			return nil, fmt.Errorf("decode event: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// reproject rebuilds one session's materialised rows from all its stored events.
+func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string) error {
+	evs, err := sessionEvents(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	sess, usages := server.ProjectWithUsage(evs, s.pricer)
+	if err := deleteProjection(ctx, tx, id); err != nil {
+		return err
+	}
+	if sess == nil {
+		return nil
+	}
+	summary, err := json.Marshal(sess.SessionSummary)
+	if err != nil {
+		return fmt.Errorf("encode summary: %w", err)
+	}
+	detail, err := json.Marshal(sess)
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	var endedMS sql.NullInt64
+	if sess.EndedAt != nil {
+		endedMS = sql.NullInt64{Int64: sess.EndedAt.UnixMilli(), Valid: true}
+	}
+	var cost sql.NullFloat64
+	costKey := -1.0
+	if sess.CostUSD != nil {
+		cost = sql.NullFloat64{Float64: *sess.CostUSD, Valid: true}
+		costKey = *sess.CostUSD
+	}
+	u := sess.Usage
+	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
+		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
+		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
+		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, summary, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
+		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, costKey, sess.PromptCount,
+		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,
+		u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
+		u.CacheCreation1hTokens, u.CacheReadInputTokens, summary, detail)
+	if err != nil {
+		return fmt.Errorf("write session: %w", err)
+	}
+
+	facets := map[string]bool{}
+	for _, m := range sess.Models {
+		facets["model\x00"+m] = true
+	}
+	for _, b := range sess.Branches {
+		facets["branch\x00"+b] = true
+	}
+	if sess.Branch != "" {
+		facets["branch\x00"+sess.Branch] = true
+	}
+	for f := range facets {
+		facet, value, _ := strings.Cut(f, "\x00")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO session_facets (facet, value, session_id) VALUES (?, ?, ?)`,
+			facet, value, id); err != nil {
+			return fmt.Errorf("write facet: %w", err)
+		}
+	}
+
+	if len(sess.Prompts) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text) VALUES (?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("write prompts: %w", err)
+		}
+		defer st.Close()
+		for _, p := range sess.Prompts {
+			if _, err := st.ExecContext(ctx, id, p.ID, p.Index, p.StartedAt.UnixMilli(), p.Text); err != nil {
+				return fmt.Errorf("write prompt %s: %w", p.ID, err)
+			}
+		}
+	}
+	for _, c := range sess.Commits {
+		body, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("encode commit: %w", err)
+		}
+		user := c.User
+		if user == "" {
+			user = sess.User
+		}
+		repo := c.Repo
+		if repo == "" {
+			repo = sess.Repo
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO commits (session_id, sha, committed_ms, repo, user, body)
+			VALUES (?, ?, ?, ?, ?, ?)`, id, c.SHA, c.CommittedAt.UnixMilli(), repo, user, body); err != nil {
+			return fmt.Errorf("write commit %s: %w", c.SHA, err)
+		}
+	}
+	for _, p := range sess.PullRequests {
+		body, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("encode pull request: %w", err)
+		}
+		user := p.User
+		if user == "" {
+			user = sess.User
+		}
+		key := fmt.Sprintf("%s/%s#%d", p.Forge, p.Repo, p.Number)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pull_requests (session_id, pr_key, seen_ms, repo, user, body)
+			VALUES (?, ?, ?, ?, ?, ?)`, id, key, p.SeenAt.UnixMilli(), p.Repo, user, body); err != nil {
+			return fmt.Errorf("write pull request %s: %w", key, err)
+		}
+	}
+	if len(usages) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO usage_facts (event_id, session_id, time_ms, day, model, user,
+			repo, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
+			cache_creation_1h_tokens, cache_read_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("write usage: %w", err)
+		}
+		defer st.Close()
+		for _, pu := range usages {
+			var c sql.NullFloat64
+			if pu.CostUSD != nil {
+				c = sql.NullFloat64{Float64: *pu.CostUSD, Valid: true}
+			}
+			uu := pu.Usage
+			if _, err := st.ExecContext(ctx, pu.EventID, id, pu.Time.UnixMilli(), pu.Time.UTC().Format("2006-01-02"),
+				pu.Model, pu.User, sess.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
+				uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, c); err != nil {
+				return fmt.Errorf("write usage %s: %w", pu.EventID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// deleteProjection removes a session's materialised rows (not its events).
+func deleteProjection(ctx context.Context, tx *sql.Tx, id string) error {
+	for _, table := range []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?",
+		"prompts WHERE session_id = ?", "commits WHERE session_id = ?", "pull_requests WHERE session_id = ?",
+		"usage_facts WHERE session_id = ?"} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, id); err != nil {
+			return fmt.Errorf("clear %s: %w", strings.Fields(table)[0], err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+// Package sqlite is the embedded default server.Store: one SQLite file (modernc.org/sqlite,
+// pure Go) in WAL mode. The events table is the source of truth; sessions, prompts,
+// commits, pull requests and usage rows are projections that Ingest rebuilds for every
+// session it touches, in the same transaction.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/agent-trace/agent-trace/server"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is a server.Store on one SQLite file. It is safe for concurrent use: writes go
+// through one connection (SQLite has one writer anyway), reads through a small pool that
+// WAL lets run beside the writer.
+type Store struct {
+	path   string
+	write  *sql.DB
+	read   *sql.DB
+	pricer server.Pricer
+	now    func() time.Time
+}
+
+var _ server.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithPricer sets how usage is priced when sessions are projected. Without one every
+// model is unpriced (cost_usd null, unpriced_models listed).
+func WithPricer(p server.Pricer) Option { return func(s *Store) { s.pricer = p } }
+
+// WithClock sets the clock used for token timestamps (tests).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// Open opens (creating if needed) the database at path. It does not change the schema:
+// call Migrate, or CheckSchema to refuse an out-of-date one.
+func Open(path string, opts ...Option) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("open sqlite: empty path")
+	}
+	s := &Store{path: path, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "journal_mode(WAL)"}
+	dsn := func(extra string) string {
+		q := url.Values{}
+		for _, p := range pragmas {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", extra)
+		return "file:" + path + "?" + q.Encode()
+	}
+	var err error
+	// IMMEDIATE takes the write lock at BEGIN, so a write transaction never fails half-way
+	// on a lock upgrade.
+	s.write, err = sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	s.write.SetMaxOpenConns(1)
+	s.write.SetMaxIdleConns(1)
+	s.write.SetConnMaxIdleTime(0)
+	s.write.SetConnMaxLifetime(0)
+	if err := s.write.Ping(); err != nil {
+		s.write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	s.read, err = sql.Open("sqlite", dsn("deferred"))
+	if err != nil {
+		s.write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := runtime.GOMAXPROCS(0) * 2
+	if n < 4 {
+		n = 4
+	}
+	s.read.SetMaxOpenConns(n)
+	s.read.SetMaxIdleConns(n)
+	return s, nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+// Migrations lists the embedded migration names in the order they apply.
+func Migrations() []string {
+	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
+	for i, n := range names {
+		names[i] = strings.TrimPrefix(n, "migrations/")
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Migrate applies every embedded migration not yet applied, each in its own transaction,
+// and records its name in schema_migrations. Running it again changes nothing.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	applied, err := s.applied(ctx, s.write)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, name := range Migrations() {
+		if applied[name] {
+			continue
+		}
+		body, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
+			name, s.now().UTC().Format(time.RFC3339)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: record: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s: commit: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// CheckSchema returns an error wrapping server.ErrSchemaOutdated, naming the missing
+// migrations, when the database is behind this binary.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	var n int
+	err := s.read.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	applied := map[string]bool{}
+	if n > 0 {
+		if applied, err = s.applied(ctx, s.read); err != nil {
+			return fmt.Errorf("check schema: %w", err)
+		}
+	}
+	var missing []string
+	for _, name := range Migrations() {
+		if !applied[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s lacks migrations %s; run `agent-trace-server migrate`",
+			server.ErrSchemaOutdated, s.path, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func (s *Store) applied(ctx context.Context, db *sql.DB) (map[string]bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out[name] = true
+	}
+	return out, rows.Err()
+}

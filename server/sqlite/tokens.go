@@ -1,0 +1,131 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agent-trace/agent-trace/server"
+)
+
+// CreateToken stores a token's record and the hash of its secret. A token whose ID or
+// secret hash is already stored, an unknown scope or an empty field is server.ErrInvalid.
+func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash string) error {
+	switch {
+	case t.ID == "" || t.Name == "" || secretHash == "":
+		return fmt.Errorf("create token: %w: id, name and secret hash are required", server.ErrInvalid)
+	case t.Scope != server.ScopeIngest && t.Scope != server.ScopeRead && t.Scope != server.ScopeAdmin:
+		return fmt.Errorf("create token: %w: unknown scope %q", server.ErrInvalid, t.Scope)
+	}
+	created := t.CreatedAt
+	if created.IsZero() {
+		created = s.now()
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE id = ? OR secret_hash = ?`, t.ID, secretHash).Scan(&n); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("create token: %w: a token with that id or secret exists", server.ErrInvalid)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, scope, secret_hash, created_ms) VALUES (?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.Scope, secretHash, created.UnixMilli()); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create token: commit: %w", err)
+	}
+	return nil
+}
+
+const tokenCols = `id, name, scope, created_ms, last_used_ms, revoked_ms`
+
+func scanToken(sc interface{ Scan(...any) error }) (server.Token, error) {
+	var t server.Token
+	var created int64
+	var used, revoked sql.NullInt64
+	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &created, &used, &revoked); err != nil {
+		return t, err
+	}
+	t.CreatedAt = time.UnixMilli(created).UTC()
+	if used.Valid {
+		u := time.UnixMilli(used.Int64).UTC()
+		t.LastUsedAt = &u
+	}
+	if revoked.Valid {
+		r := time.UnixMilli(revoked.Int64).UTC()
+		t.RevokedAt = &r
+	}
+	return t, nil
+}
+
+// Tokens lists every token, revoked ones included, oldest first.
+func (s *Store) Tokens(ctx context.Context) ([]server.Token, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created_ms, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	out := []server.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeToken marks a token revoked. Revoking a revoked token changes nothing.
+func (s *Store) RevokeToken(ctx context.Context, id string) error {
+	r, err := s.write.ExecContext(ctx, `UPDATE tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL`,
+		s.now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", id, err)
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		return nil
+	}
+	var one int
+	err = s.write.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("revoke token %s: %w", id, server.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", id, err)
+	}
+	return nil
+}
+
+// TokenBySecretHash returns the live token with that hash, or server.ErrNotFound.
+func (s *Store) TokenBySecretHash(ctx context.Context, secretHash string) (*server.Token, error) {
+	t, err := scanToken(s.read.QueryRowContext(ctx,
+		`SELECT `+tokenCols+` FROM tokens WHERE secret_hash = ? AND revoked_ms IS NULL`, secretHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("token lookup: %w", server.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token lookup: %w", err)
+	}
+	return &t, nil
+}
+
+// TouchToken records that a token was just used. Unknown IDs are ignored: the token may
+// have been deleted between the lookup and this call.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	if _, err := s.write.ExecContext(ctx, `UPDATE tokens SET last_used_ms = ? WHERE id = ?`, at.UnixMilli(), id); err != nil {
+		return fmt.Errorf("touch token %s: %w", id, err)
+	}
+	return nil
+}
