@@ -67,6 +67,17 @@ func Read(dir string) (event.GitState, error) {
 	return st, nil
 }
 
+// Locate finds the repository containing dir: its work tree root, its git directory (a
+// linked worktree's own one) and the common directory holding shared refs, packed-refs,
+// config and objects (the same as gitDir outside linked worktrees).
+func Locate(dir string) (root, gitDir, commonDir string, err error) {
+	root, gitDir, err = find(dir)
+	if err != nil {
+		return "", "", "", err
+	}
+	return root, gitDir, commonDirOf(gitDir), nil
+}
+
 // find walks up from dir to the first directory holding .git and returns that work tree
 // root and the git directory it designates.
 func find(dir string) (root, gitDir string, err error) {

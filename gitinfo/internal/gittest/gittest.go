@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Env is the environment every git command in the tests runs with.
@@ -94,6 +95,26 @@ func (r *Repo) Git(args ...string) string {
 func (r *Repo) Sh(line string) (string, error) {
 	r.T.Helper()
 	return r.TryRun(".", "sh", "-c", line)
+}
+
+// ShAt is Sh with git's clock set to when: commits and reflog entries the line writes
+// carry that time, so tests can give each call its own time window.
+func (r *Repo) ShAt(when time.Time, line string) (string, error) {
+	r.T.Helper()
+	cmd := exec.Command("sh", "-c", line)
+	cmd.Dir = r.Dir
+	stamp := when.UTC().Format(time.RFC3339)
+	for _, kv := range Env(r.Home) {
+		switch {
+		case strings.HasPrefix(kv, "GIT_AUTHOR_DATE="):
+			kv = "GIT_AUTHOR_DATE=" + stamp
+		case strings.HasPrefix(kv, "GIT_COMMITTER_DATE="):
+			kv = "GIT_COMMITTER_DATE=" + stamp
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // RevParse returns the full SHA of rev.
