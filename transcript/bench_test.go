@@ -122,3 +122,42 @@ func BenchmarkTailAppend(b *testing.B) {
 		}
 	}
 }
+
+func TestImportLargeTranscriptBatchesAndProgress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 10 MB")
+	}
+	dir := t.TempDir()
+	path, responses := MustGenerateTranscript(t, dir, 10<<20)
+	info, _ := os.Stat(path)
+	var reports []int64
+	usage := 0
+	err := transcript.Import(dir, transcript.ImportOptions{Build: buildLikeHook},
+		func(evs []event.Event) error {
+			if len(evs) > 500 {
+				t.Errorf("batch of %d events, want at most 500", len(evs))
+			}
+			usage += len(usages(evs))
+			return nil
+		},
+		func(done, total int64) {
+			if total != info.Size() {
+				t.Errorf("total %d, want %d", total, info.Size())
+			}
+			reports = append(reports, done)
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if usage != responses {
+		t.Errorf("%d usage events, want %d", usage, responses)
+	}
+	if len(reports) < 4 || reports[len(reports)-1] != info.Size() {
+		t.Errorf("progress reports %v: want several, ending at %d", reports, info.Size())
+	}
+	for i := 1; i < len(reports); i++ {
+		if reports[i] < reports[i-1] {
+			t.Errorf("progress went back: %v", reports)
+		}
+	}
+}

@@ -22,6 +22,13 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 )
 
+// maxBatch is the most events handed to emit at once; progressEvery is how many bytes
+// Import reads between progress reports.
+const (
+	maxBatch      = 500
+	progressEvery = 4 << 20
+)
+
 // fingerprintLen is how much of a file's head State remembers to notice a rewrite.
 const fingerprintLen = 4096
 
@@ -137,7 +144,18 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 
 	r := bufio.NewReaderSize(f, 256<<10)
 	var long []byte // a line longer than the buffer, being assembled
-	const flushEvery = 500
+	flush := func() error {
+		for len(p.out) > 0 {
+			n := min(len(p.out), maxBatch)
+			if err := emit(p.out[:n]); err != nil {
+				return err
+			}
+			p.out = p.out[n:]
+		}
+		p.out = nil
+		return nil
+	}
+	reported := p.st.Offset
 	for {
 		chunk, err := r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -168,14 +186,14 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 		}
 		p.st.Offset += int64(len(line))
 		long = nil
-		if len(p.out) >= flushEvery {
-			if err := emit(p.out); err != nil {
+		if len(p.out) >= maxBatch {
+			if err := flush(); err != nil {
 				return p.st, err
 			}
-			p.out = nil
-			if progress != nil {
-				progress(p.st.Offset)
-			}
+		}
+		if progress != nil && p.st.Offset-reported >= progressEvery {
+			reported = p.st.Offset
+			progress(p.st.Offset)
 		}
 	}
 	if opts.Final && p.st.Pending != nil {
@@ -185,11 +203,8 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 	if p.st.HeadLen < fingerprintLen && p.st.Offset > int64(p.st.HeadLen) {
 		p.st.HeadLen, p.st.HeadHash = fingerprint(f, min(p.st.Offset, fingerprintLen))
 	}
-	if len(p.out) > 0 {
-		if err := emit(p.out); err != nil {
-			return p.st, err
-		}
-		p.out = nil
+	if err := flush(); err != nil {
+		return p.st, err
 	}
 	if progress != nil {
 		progress(p.st.Offset)
