@@ -117,7 +117,7 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 	if err != nil {
 		return st, fmt.Errorf("stat transcript: %w", err)
 	}
-	if info.Size() < st.Offset || !sameHead(f, st) {
+	if info.Size() < st.Offset || !sameHead(f, st) || !lineBoundary(f, st.Offset) {
 		st = State{}
 	}
 	if _, err := f.Seek(st.Offset, io.SeekStart); err != nil {
@@ -232,6 +232,18 @@ func sameHead(f *os.File, st State) bool {
 	}
 	n, h := fingerprint(f, int64(st.HeadLen))
 	return n == st.HeadLen && h == st.HeadHash
+}
+
+// lineBoundary reports whether off follows the end of a line, as every saved offset does
+// (a newline, or the closing brace of a final line that had none); a file rewritten
+// behind a matching head usually fails this.
+func lineBoundary(f *os.File, off int64) bool {
+	if off == 0 {
+		return true
+	}
+	var b [1]byte
+	n, _ := f.ReadAt(b[:], off-1)
+	return n == 1 && (b[0] == '\n' || b[0] == '}')
 }
 
 func fingerprint(f *os.File, n int64) (int, string) {

@@ -400,3 +400,40 @@ func TestFiles(t *testing.T) {
 		t.Errorf("Files = %v, want %v", got, want)
 	}
 }
+
+func TestRewrittenBehindSameHead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s1.jsonl")
+	head := `{"type":"queue-operation","content":"` + strings.Repeat("h", 5000) + `"}`
+	writeFile(t, path, head,
+		assistantLine("msg_1", "req_1", 5, `{"type":"text","text":"a"}`),
+		assistantLine("msg_2", "req_2", 5, `{"type":"text","text":"b"}`))
+	opts := transcript.Options{Final: true}
+	_, st := mustTail(t, path, transcript.State{}, opts)
+	// Same head, different and longer body: the saved offset now falls inside a line.
+	writeFile(t, path, head,
+		assistantLine("msg_3", "req_3", 5, `{"type":"text","text":"a longer first response than before"}`),
+		assistantLine("msg_4", "req_4", 5, `{"type":"text","text":"b"}`),
+		assistantLine("msg_5", "req_5", 5, `{"type":"text","text":"c"}`))
+	got, _ := mustTail(t, path, st, opts)
+	assertSameEvents(t, got, readAll(t, path, opts))
+}
+
+func TestFinalLineWithoutNewline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s1.jsonl")
+	line := assistantLine("msg_1", "req_1", 5, `{"type":"text","text":"a"}`)
+	appendFile(t, path, []byte(line)) // no newline yet
+	evs, st := mustTail(t, path, transcript.State{}, transcript.Options{})
+	if len(evs) != 0 || st.Offset != 0 {
+		t.Fatalf("a line without its newline was consumed before the file was final: %d events, offset %d", len(evs), st.Offset)
+	}
+	evs, st = mustTail(t, path, st, transcript.Options{Final: true})
+	if len(usages(evs)) != 1 || st.Offset != int64(len(line)) {
+		t.Fatalf("final: %d events, offset %d", len(evs), st.Offset)
+	}
+	// The newline arrives later, then a new response: nothing is read twice.
+	appendFile(t, path, []byte("\n"+assistantLine("msg_2", "req_2", 5, `{"type":"text","text":"b"}`)+"\n"))
+	evs, _ = mustTail(t, path, st, transcript.Options{Final: true})
+	if us := usages(evs); len(us) != 1 || us[0].Usage.MessageID != "msg_2" {
+		t.Fatalf("after the newline: %+v", us)
+	}
+}
