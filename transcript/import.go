@@ -134,12 +134,22 @@ type hookPayload struct {
 func (s *importSink) base(p *parser, l *rawLine, hookEvent string) hookPayload {
 	return hookPayload{
 		SessionID:      p.session(l),
-		TranscriptPath: p.path,
+		TranscriptPath: mainTranscript(p.path),
 		Cwd:            l.Cwd,
 		PromptID:       p.st.PromptID,
 		AgentID:        p.agent(l),
 		HookEventName:  hookEvent,
 	}
+}
+
+// mainTranscript is the transcript_path hooks report: inside a subagent too, the
+// session's main transcript, not <session>/subagents/agent-<id>.jsonl.
+func mainTranscript(path string) string {
+	dir := filepath.Dir(path)
+	if filepath.Base(dir) == "subagents" && strings.HasPrefix(filepath.Base(path), "agent-") {
+		return filepath.Dir(dir) + ".jsonl"
+	}
+	return path
 }
 
 func (s *importSink) build(p *parser, hp hookPayload, key string, at time.Time) error {

@@ -109,6 +109,9 @@ func TestImportReproducesLiveHookIDs(t *testing.T) {
 						t.Errorf("%s %v: %s = %#v, live %#v", lp["hook_event_name"], lp["tool_use_id"], k, ip[k], lp[k])
 					}
 				}
+				if lt, it := lp["transcript_path"].(string), ip["transcript_path"].(string); filepath.Base(lt) != filepath.Base(it) {
+					t.Errorf("%s %v: transcript_path %s, live %s", lp["hook_event_name"], lp["tool_use_id"], it, lt)
+				}
 				if lp["hook_event_name"] == "PostToolUse" && ip["tool_response"] == nil {
 					t.Errorf("PostToolUse %v: no tool_response", lp["tool_use_id"])
 				}
