@@ -130,13 +130,25 @@ func highlightCode(l chroma.Lexer, src string, extraClass string) template.HTML 
 
 // highlightShell renders a Bash tool call's command.
 func highlightShell(cmd string) template.HTML {
-	return highlightCode(lexerForLang("bash"), cmd, "shell")
+	return highlighted.get(cacheKey("shell", cmd), func() template.HTML {
+		return highlightCode(lexerForLang("bash"), cmd, "shell")
+	})
 }
 
 // renderDiff renders structuredPatch hunks as a unified diff whose lines are highlighted
 // in the language of the file. The hunk's lines are tokenised together, not one by one,
 // so multi-line strings and comments keep their colour.
 func renderDiff(path string, hunks []server.DiffHunk) template.HTML {
+	parts := []string{"diff", lexerForFile(path).Config().Name}
+	for _, h := range hunks {
+		parts = append(parts, itoa(h.OldStart), itoa(h.OldLines), itoa(h.NewStart), itoa(h.NewLines))
+		parts = append(parts, h.Lines...)
+		parts = append(parts, "\x01") // hunk boundary
+	}
+	return highlighted.get(cacheKey(parts...), func() template.HTML { return renderDiffUncached(path, hunks) })
+}
+
+func renderDiffUncached(path string, hunks []server.DiffHunk) template.HTML {
 	l := lexerForFile(path)
 	var b bytes.Buffer
 	b.WriteString(`<pre class="chroma diff"><code>`)
@@ -205,6 +217,10 @@ var markdown = goldmark.New(
 )
 
 func renderMarkdown(src string) template.HTML {
+	return highlighted.get(cacheKey("markdown", src), func() template.HTML { return renderMarkdownUncached(src) })
+}
+
+func renderMarkdownUncached(src string) template.HTML {
 	var b bytes.Buffer
 	if err := markdown.Convert([]byte(src), &b); err != nil {
 		// Fall back to the escaped text rather than failing a whole page.

@@ -29,6 +29,7 @@ func (a *app) sessionPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sortSession(s)
+	prewarm(s)
 	d := sessionData{
 		S:           s,
 		RepoLabel:   repoLabel(s.SessionSummary),
