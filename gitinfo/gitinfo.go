@@ -146,8 +146,15 @@ func (c Call) within(unix int64) bool {
 //
 // Branches: when the branch changed, a "switched" event (From = Before's branch) and,
 // before it, a "created" event when the call created the branch (see branchCreated).
+//
+// States from two different work trees (Before.Root != After.Root) yield nothing.
 func OutcomesOf(call Call) ([]event.Commit, []event.Branch, error) {
 	before, after := call.Before, call.After
+	if before.Root != "" && after.Root != "" && before.Root != after.Root {
+		// The call moved to another work tree (cd into another repository): its two HEADs
+		// are not two states of one thing, so there is nothing to compare.
+		return nil, nil, nil
+	}
 	r, err := open(call.Dir)
 	if err != nil {
 		return nil, nil, err

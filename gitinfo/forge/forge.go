@@ -51,7 +51,8 @@ type found struct {
 // Find returns the pull and merge requests whose URLs appear in text, deduplicated by
 // canonical URL, in order of first appearance.
 func Find(text string) []event.PullRequest {
-	if !strings.Contains(text, "://") {
+	// Most tool output holds no PR URL at all; skip the regexps for it.
+	if !strings.Contains(text, "://") || !(strings.Contains(text, "/pull") || strings.Contains(text, "/merge_requests/")) {
 		return nil
 	}
 	var all []found

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/agent-trace/agent-trace/event"
@@ -120,4 +121,30 @@ func BenchmarkFind(b *testing.B) {
 			b.Fatal("no match")
 		}
 	}
+}
+
+// FuzzFind checks that every match is well formed and really occurs in the text.
+func FuzzFind(f *testing.F) {
+	for _, s := range []string{
+		"https://github.com/o/r/pull/1", "https://gitlab.com/a/b/c/-/merge_requests/2).",
+		"https://bitbucket.org/t/a/pull-requests/3", "https://h/projects/K/repos/r/pull-requests/4",
+		"HTTP://X/y/z/pull/05#x", "https://github.com/o/r/issues/1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		seen := map[string]bool{}
+		for _, pr := range forge.Find(text) {
+			if pr.Number <= 0 || pr.Owner == "" || pr.Repo == "" || pr.URL == "" {
+				t.Fatalf("malformed %+v from %q", pr, text)
+			}
+			if seen[pr.URL] {
+				t.Fatalf("duplicate %s from %q", pr.URL, text)
+			}
+			seen[pr.URL] = true
+			if !strings.Contains(strings.ToLower(text), strings.ToLower(pr.URL)) {
+				t.Fatalf("URL %s not in text %q", pr.URL, text)
+			}
+		}
+	})
 }

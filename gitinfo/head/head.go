@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -352,6 +353,9 @@ func NormalizeRemote(raw string) string {
 }
 
 func trimRepoPath(p string, trimLeading bool) string {
+	if trimLeading && p != "" {
+		p = path.Clean("/" + p) // "owner//repo" and "a/../b" name the same repository
+	}
 	p = strings.TrimRight(p, "/")
 	p = strings.TrimSuffix(p, ".git")
 	p = strings.TrimRight(p, "/")

@@ -196,3 +196,26 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// FuzzNormalizeRemote checks that normalising never panics and never keeps a URL's
+// credentials or scheme, whatever the config holds.
+func FuzzNormalizeRemote(f *testing.F) {
+	for _, s := range []string{"git@github.com:o/r.git", "https://u:p@h:443/o/r.git", "ssh://git@[::1]:22/o/r", "/srv/r.git", "file:///x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := head.NormalizeRemote(raw)
+		if strings.Contains(raw, "://") && strings.Contains(raw, "@") {
+			rest := raw[strings.Index(raw, "://")+3:]
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				rest = rest[:i]
+			}
+			if at := strings.LastIndexByte(rest, '@'); at > 0 && strings.HasPrefix(got, rest[:at]+"@") {
+				t.Fatalf("NormalizeRemote(%q) = %q keeps credentials", raw, got)
+			}
+		}
+		if strings.Contains(got, "://") {
+			t.Fatalf("NormalizeRemote(%q) = %q keeps a scheme", raw, got)
+		}
+	})
+}
