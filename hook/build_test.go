@@ -554,3 +554,69 @@ func TestBuildGitState(t *testing.T) {
 		}
 	}
 }
+
+// stringsIn returns every string value (not object keys) in a decoded JSON value.
+func stringsIn(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case string:
+		out = append(out, v)
+	case map[string]any:
+		for _, e := range v {
+			out = append(out, stringsIn(e)...)
+		}
+	case []any:
+		for _, e := range v {
+			out = append(out, stringsIn(e)...)
+		}
+	}
+	return out
+}
+
+func FuzzBuild(f *testing.F) {
+	for _, fx := range loadFixtures(f) {
+		f.Add(fx.raw, 1)
+		f.Add(fx.raw, 2)
+		f.Add(fx.raw, 3)
+	}
+	f.Add([]byte(`{"session_id":"s","hook_event_name":"X","a":{"password":"p","b":["token=abc"]}}`), 2)
+	f.Add([]byte(`[]`), 1)
+	f.Fuzz(func(t *testing.T, raw []byte, tier int) {
+		evs, err := Build(raw, cfgTier(tier), testNow)
+		if err != nil {
+			if !errors.Is(err, ErrBadPayload) {
+				t.Fatalf("error does not wrap ErrBadPayload: %v", err)
+			}
+			return
+		}
+		if len(evs) == 0 || evs[0].Kind != event.KindHook {
+			t.Fatalf("no hook event first: %+v", evs)
+		}
+		for _, ev := range evs {
+			if err := ev.Validate(); err != nil {
+				t.Fatalf("invalid event: %v", err)
+			}
+			if ev.Payload == nil {
+				continue
+			}
+			var p any
+			if err := json.Unmarshal(ev.Payload, &p); err != nil {
+				t.Fatalf("payload is not JSON: %v: %s", err, ev.Payload)
+			}
+			for _, s := range stringsIn(p) {
+				if HasSecret(s) {
+					t.Fatalf("secret left in payload string %q", s)
+				}
+			}
+		}
+		again, err := Build(raw, cfgTier(tier), testNow)
+		if err != nil {
+			t.Fatalf("second Build failed: %v", err)
+		}
+		a, _ := json.Marshal(evs)
+		b, _ := json.Marshal(again)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("Build is not deterministic:\n%s\n%s", a, b)
+		}
+	})
+}

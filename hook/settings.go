@@ -41,15 +41,25 @@ func SettingsPath() string {
 // synchronous so the HEAD each one reads is in order with the tool calls around it;
 // Notification, PostCompact and PermissionDenied change nothing git or the session order
 // depends on, so they run async and never hold Claude up. SessionEnd shares a 1.5 s budget.
-func handlerFor(ev, hookBin string) map[string]any {
-	h := map[string]any{"type": "command", "command": hookBin, "args": []any{"capture"}, "timeout": 5}
+func handlerFor(ev, hookBin string) handler {
+	h := handler{Type: "command", Command: hookBin, Args: []string{"capture"}, Timeout: 5}
 	switch ev {
 	case "SessionEnd":
-		h["timeout"] = 2
+		h.Timeout = 2
 	case "Notification", "PostCompact", "PermissionDenied":
-		h["async"] = true
+		h.Async = true
 	}
 	return h
+}
+
+// handler is a command hook in Claude Code's exec form: no shell, so no quoting and no
+// profile output on stdout.
+type handler struct {
+	Type    string   `json:"type"`
+	Command string   `json:"command"`
+	Args    []string `json:"args"`
+	Timeout int      `json:"timeout"` // seconds
+	Async   bool     `json:"async,omitempty"`
 }
 
 // toolEvents take a matcher on tool_name; "*" matches every tool, MCP tools included.

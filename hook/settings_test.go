@@ -1,0 +1,254 @@
+package hook
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// userSettings is a settings.json a real user might have: other settings, their own hooks
+// on events we also register, keys we do not know.
+const userSettings = `{
+  "model": "opus",
+  "permissions": {"allow": ["Bash(npm test)"], "deny": []},
+  "env": {"FOO": "bar"},
+  "hooks": {
+    "PostToolUse": [
+      {"matcher": "Edit|Write", "hooks": [{"type": "command", "command": "prettier --write", "timeout": 30}]}
+    ],
+    "Stop": [
+      {"hooks": [{"type": "command", "command": "/usr/bin/notify-send done"}], "customKey": 1}
+    ],
+    "FileChanged": [
+      {"matcher": ".envrc", "hooks": [{"type": "command", "command": "direnv reload"}]}
+    ]
+  },
+  "statusLine": {"type": "command", "command": "~/bin/status"},
+  "futureSetting": [1, 2.50, {"x": null}]
+}
+`
+
+func decodeJSON(t *testing.T, data []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, data)
+	}
+	return m
+}
+
+func writeSettings(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), ".claude", "settings.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestSettingsPath(t *testing.T) {
+	t.Setenv("CLAUDE_CONFIG_DIR", "/cfg")
+	if got := SettingsPath(); got != "/cfg/settings.json" {
+		t.Errorf("SettingsPath() = %q", got)
+	}
+	t.Setenv("CLAUDE_CONFIG_DIR", "")
+	t.Setenv("HOME", "/home/u")
+	if got := SettingsPath(); got != "/home/u/.claude/settings.json" {
+		t.Errorf("SettingsPath() = %q", got)
+	}
+}
+
+func TestInstallUninstall(t *testing.T) {
+	path := writeSettings(t, userSettings)
+	bin := "/opt/agent-trace/bin/agent-trace-hook"
+
+	changed, err := Install(path, bin)
+	if err != nil || !changed {
+		t.Fatalf("Install: changed=%v err=%v", changed, err)
+	}
+	backup, err := os.ReadFile(path + ".agent-trace.bak")
+	if err != nil || string(backup) != userSettings {
+		t.Errorf("backup = %q, %v; want the original file", backup, err)
+	}
+	data, _ := os.ReadFile(path)
+	got := decodeJSON(t, data)
+	orig := decodeJSON(t, []byte(userSettings))
+
+	// Everything of the user's is still there.
+	for _, k := range []string{"model", "permissions", "env", "statusLine", "futureSetting"} {
+		if !reflect.DeepEqual(got[k], orig[k]) {
+			t.Errorf("%s = %v, want %v", k, got[k], orig[k])
+		}
+	}
+	hooks := got["hooks"].(map[string]any)
+	if !reflect.DeepEqual(hooks["FileChanged"], orig["hooks"].(map[string]any)["FileChanged"]) {
+		t.Errorf("FileChanged hooks changed: %v", hooks["FileChanged"])
+	}
+	userPost := orig["hooks"].(map[string]any)["PostToolUse"].([]any)[0]
+	if post := hooks["PostToolUse"].([]any); len(post) != 2 || !reflect.DeepEqual(post[0], userPost) {
+		t.Errorf("PostToolUse groups = %v, want the user's group then ours", post)
+	}
+	userStop := orig["hooks"].(map[string]any)["Stop"].([]any)[0]
+	if stop := hooks["Stop"].([]any); len(stop) != 2 || !reflect.DeepEqual(stop[0], userStop) {
+		t.Errorf("Stop groups = %v", stop)
+	}
+	// The top-level key order is the user's, ours appended where new.
+	if i, j := bytes.Index(data, []byte(`"model"`)), bytes.Index(data, []byte(`"futureSetting"`)); i < 0 || j < i {
+		t.Errorf("key order changed:\n%s", data)
+	}
+
+	// Our handlers: one per event, exact shape.
+	for _, ev := range Events {
+		groups, _ := hooks[ev].([]any)
+		var ours []map[string]any
+		var matcher any
+		for _, g := range groups {
+			gm := g.(map[string]any)
+			for _, h := range gm["hooks"].([]any) {
+				if hm := h.(map[string]any); hm["command"] == bin {
+					ours = append(ours, hm)
+					matcher = gm["matcher"]
+				}
+			}
+		}
+		if len(ours) != 1 {
+			t.Errorf("%s: %d handlers of ours, want 1", ev, len(ours))
+			continue
+		}
+		want := map[string]any{"type": "command", "command": bin, "args": []any{"capture"}, "timeout": 5.0}
+		switch ev {
+		case "SessionEnd":
+			want["timeout"] = 2.0
+		case "Notification", "PostCompact", "PermissionDenied":
+			want["async"] = true
+		}
+		if !reflect.DeepEqual(ours[0], want) {
+			t.Errorf("%s handler = %v, want %v", ev, ours[0], want)
+		}
+		wantMatcher := any(nil)
+		if isToolEvent(ev) {
+			wantMatcher = "*"
+		}
+		if matcher != wantMatcher {
+			t.Errorf("%s matcher = %v, want %v", ev, matcher, wantMatcher)
+		}
+	}
+
+	evs, err := InstalledEvents(path, bin)
+	if err != nil || !reflect.DeepEqual(evs, Events) {
+		t.Errorf("InstalledEvents = %v, %v; want %v", evs, err, Events)
+	}
+
+	// A second run changes nothing, not even the file's time.
+	before, _ := os.Stat(path)
+	time.Sleep(10 * time.Millisecond)
+	changed, err = Install(path, bin)
+	if err != nil || changed {
+		t.Fatalf("second Install: changed=%v err=%v", changed, err)
+	}
+	after, _ := os.Stat(path)
+	again, _ := os.ReadFile(path)
+	if !bytes.Equal(again, data) || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("second Install touched the file")
+	}
+	if after.Mode().Perm() != 0o640 {
+		t.Errorf("mode = %v, want the user's 0640", after.Mode().Perm())
+	}
+
+	// Uninstall takes back exactly what Install added.
+	changed, err = Uninstall(path, bin)
+	if err != nil || !changed {
+		t.Fatalf("Uninstall: changed=%v err=%v", changed, err)
+	}
+	data, _ = os.ReadFile(path)
+	if got := decodeJSON(t, data); !reflect.DeepEqual(got, orig) {
+		t.Errorf("after Uninstall:\n%s\nwant\n%s", data, userSettings)
+	}
+	if evs, _ := InstalledEvents(path, bin); len(evs) != 0 {
+		t.Errorf("InstalledEvents after Uninstall = %v", evs)
+	}
+	if changed, err := Uninstall(path, bin); err != nil || changed {
+		t.Errorf("second Uninstall: changed=%v err=%v", changed, err)
+	}
+}
+
+func TestInstallNoFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cfg", "settings.json")
+	if evs, err := InstalledEvents(path, "/bin/agent-trace-hook"); err != nil || len(evs) != 0 {
+		t.Errorf("InstalledEvents on no file = %v, %v", evs, err)
+	}
+	if changed, err := Install(path, "/bin/agent-trace-hook"); err != nil || !changed {
+		t.Fatalf("Install: %v %v", changed, err)
+	}
+	if _, err := os.Stat(path + ".agent-trace.bak"); !os.IsNotExist(err) {
+		t.Errorf("backup of a file that did not exist: %v", err)
+	}
+	if changed, err := Uninstall(path, "/bin/agent-trace-hook"); err != nil || !changed {
+		t.Fatalf("Uninstall: %v %v", changed, err)
+	}
+	data, _ := os.ReadFile(path)
+	if got := strings.TrimSpace(string(data)); got != "{}" {
+		t.Errorf("after Uninstall: %s, want {}", got)
+	}
+}
+
+func TestInstallMovedBinary(t *testing.T) {
+	path := writeSettings(t, `{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"/old/path/agent-trace-hook","args":["capture"],"timeout":5},{"type":"command","command":"say done"}]}]}}`)
+	if changed, err := Install(path, "/new/agent-trace-hook"); err != nil || !changed {
+		t.Fatalf("Install: %v %v", changed, err)
+	}
+	data, _ := os.ReadFile(path)
+	if bytes.Contains(data, []byte("/old/path")) || !bytes.Contains(data, []byte("say done")) {
+		t.Errorf("the old handler must go and the user's stay:\n%s", data)
+	}
+	stop := decodeJSON(t, data)["hooks"].(map[string]any)["Stop"].([]any)
+	if len(stop) != 2 {
+		t.Errorf("Stop groups = %v", stop)
+	}
+	// Relative paths are made absolute: Claude Code runs hooks from the project directory.
+	wd, _ := os.Getwd()
+	if _, err := Install(path, "bin/agent-trace-hook"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	if !bytes.Contains(data, []byte(`"`+filepath.Join(wd, "bin/agent-trace-hook")+`"`)) {
+		t.Errorf("command not absolute:\n%s", data)
+	}
+}
+
+func TestInstallBadSettings(t *testing.T) {
+	tests := map[string]string{
+		"invalid JSON":   `{"hooks": `,
+		"array":          `[]`,
+		"hooks an array": `{"hooks": []}`,
+		"event a string": `{"hooks": {"Stop": "x"}}`,
+		"trailing data":  `{} {}`,
+	}
+	for name, content := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := writeSettings(t, content)
+			if changed, err := Install(path, "/bin/agent-trace-hook"); err == nil || changed {
+				t.Errorf("Install = %v, %v; want an error", changed, err)
+			}
+			if data, _ := os.ReadFile(path); string(data) != content {
+				t.Errorf("file changed to %s", data)
+			}
+			if _, err := os.Stat(path + ".agent-trace.bak"); !os.IsNotExist(err) {
+				t.Errorf("backup written for a failed install")
+			}
+		})
+	}
+	// An empty file is an empty settings object.
+	path := writeSettings(t, "")
+	if changed, err := Install(path, "/bin/agent-trace-hook"); err != nil || !changed {
+		t.Errorf("empty file: %v %v", changed, err)
+	}
+}
