@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -58,8 +59,10 @@ func Import(root string, opts ImportOptions, emit func([]event.Event) error, pro
 		}
 	}
 	type file struct {
-		path string
-		size int64
+		path    string
+		size    int64
+		session string // the session the file belongs to, by location
+		sub     bool   // a subagent transcript
 	}
 	var files []file
 	var total int64
@@ -72,7 +75,12 @@ func Import(root string, opts ImportOptions, emit func([]event.Event) error, pro
 		}
 		if d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".jsonl") {
 			if info, err := d.Info(); err == nil {
-				files = append(files, file{path, info.Size()})
+				// A session is keyed by its directory: <project>/<session>(.jsonl|/subagents/...).
+				session, sub := strings.TrimSuffix(path, ".jsonl"), false
+				if _, agent := namesFromPath(path); agent != "" && filepath.Base(filepath.Dir(path)) == "subagents" {
+					session, sub = filepath.Dir(filepath.Dir(path)), true
+				}
+				files = append(files, file{path, info.Size(), session, sub})
 				total += info.Size()
 			}
 		}
@@ -86,9 +94,42 @@ func Import(root string, opts ImportOptions, emit func([]event.Event) error, pro
 	}
 	var done int64
 	progress(0, total)
+	// Each session's main transcript before its subagents', so replays can be recognised.
+	sort.SliceStable(files, func(i, j int) bool {
+		a, b := files[i], files[j]
+		if a.session != b.session {
+			return a.session < b.session
+		}
+		return !a.sub && b.sub
+	})
+	var (
+		session string
+		parent  map[string]bool // message IDs of the current session's main-thread responses
+	)
 	for _, f := range files {
+		if f.session != session {
+			session, parent = f.session, map[string]bool{}
+		}
+		var out func([]event.Event) error
+		if f.sub {
+			out = func(evs []event.Event) error {
+				if evs = dropReplays(evs, parent); len(evs) == 0 {
+					return nil
+				}
+				return emit(evs)
+			}
+		} else {
+			out = func(evs []event.Event) error {
+				for _, e := range evs {
+					if e.Kind == event.KindUsage && !e.Usage.Sidechain {
+						parent[e.Usage.MessageID] = true
+					}
+				}
+				return emit(evs)
+			}
+		}
 		sink := &importSink{opts: opts, toolUses: map[string]toolUse{}, seen: map[string]bool{}}
-		_, err := tailFile(f.path, State{}, Options{Tier: opts.Tier, Final: true}, sink, emit, func(off int64) {
+		_, err := tailFile(f.path, State{}, Options{Tier: opts.Tier, Final: true}, sink, out, func(off int64) {
 			progress(done+min(off, f.size), total)
 		})
 		if err != nil {
@@ -98,6 +139,21 @@ func Import(root string, opts ImportOptions, emit func([]event.Event) error, pro
 		progress(done, total)
 	}
 	return nil
+}
+
+// dropReplays removes usage that a sidechain transcript (a /btw side question) re-logs
+// from the parent conversation: the same message.id under a new requestId, which would
+// otherwise count the parent's responses twice (ccusage#913). Sidechain responses of
+// their own are kept.
+func dropReplays(evs []event.Event, parent map[string]bool) []event.Event {
+	kept := evs[:0:0]
+	for _, e := range evs {
+		if e.Kind == event.KindUsage && e.Usage.Sidechain && parent[e.Usage.MessageID] {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
 }
 
 type toolUse struct {

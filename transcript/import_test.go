@@ -252,3 +252,36 @@ func TestDefaultRoot(t *testing.T) {
 		t.Errorf("DefaultRoot = %q", got)
 	}
 }
+
+// TestImportDropsSidechainReplays: a /btw side question's transcript under subagents/
+// re-logs the parent's responses with the same message.id and a new requestId; only its
+// own responses count (ccusage#913).
+func TestImportDropsSidechainReplays(t *testing.T) {
+	root := t.TempDir()
+	proj := filepath.Join(root, "-p")
+	sub := filepath.Join(proj, "s1", "subagents")
+	os.MkdirAll(sub, 0o700)
+	writeFile(t, filepath.Join(proj, "s1.jsonl"),
+		userPrompt("prompt-1", "hi"),
+		assistantLine("msg_1", "req_1", 5, `{"type":"text","text":"a"}`),
+		assistantLine("msg_2", "req_2", 5, `{"type":"text","text":"b"}`))
+	side := func(msg, req string) string {
+		return strings.Replace(assistantLine(msg, req, 5, `{"type":"text","text":"x"}`), `"isSidechain":false`, `"isSidechain":true`, 1)
+	}
+	writeFile(t, filepath.Join(sub, "agent-aside_question-abc.jsonl"),
+		side("msg_1", "req_91"), side("msg_2", "req_92"), side("msg_3", "req_3"))
+	var got []string
+	err := transcript.Import(root, transcript.ImportOptions{}, func(evs []event.Event) error {
+		for _, e := range usages(evs) {
+			got = append(got, e.Usage.MessageID+"/"+e.Usage.RequestID)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(got)
+	if want := []string{"msg_1/req_1", "msg_2/req_2", "msg_3/req_3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("usage = %v, want %v", got, want)
+	}
+}
