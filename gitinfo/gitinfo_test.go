@@ -640,3 +640,14 @@ func BenchmarkOutcomesOneCommit(b *testing.B) {
 		}
 	}
 }
+
+// TestOutcomesAnotherWorkTree: a call that ends in another repository (cd elsewhere) has
+// two HEADs of different things; nothing is compared and nothing fails.
+func TestOutcomesAnotherWorkTree(t *testing.T) {
+	a, b := newRepo(t), newRepo(t)
+	b.Commit("in b", map[string]string{"b.txt": "b\n"})
+	commits, branches, err := gitinfo.Outcomes(b.Dir, state(t, a.Dir), state(t, b.Dir))
+	if err != nil || len(commits) != 0 || len(branches) != 0 {
+		t.Fatalf("Outcomes across work trees = %+v, %+v, %v; want nothing", commits, branches, err)
+	}
+}
