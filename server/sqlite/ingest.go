@@ -37,7 +37,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	}
 	defer tx.Rollback()
 
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (id, session_id, kind, time_ms, usage_total, body)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
 		return res, fmt.Errorf("ingest: prepare insert: %w", err)
@@ -45,7 +45,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	defer ins.Close()
 	// A usage event is re-read while its transcript line is still growing: the larger
 	// token total is the final reading and replaces the stored one.
-	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ms = ?, usage_total = ?, body = ?
+	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?, usage_total = ?, body = ?
 		WHERE id = ? AND kind = 'usage' AND usage_total < ?`)
 	if err != nil {
 		return res, fmt.Errorf("ingest: prepare update: %w", err)
@@ -56,7 +56,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	for i := range events {
 		e := &events[i]
 		total := server.EventUsageTotal(e)
-		r, err := ins.ExecContext(ctx, e.ID, e.SessionID, e.Kind, e.Time.UnixMilli(), total, bodies[i])
+		r, err := ins.ExecContext(ctx, e.ID, e.SessionID, e.Kind, e.Time.UnixNano(), total, bodies[i])
 		if err != nil {
 			return res, fmt.Errorf("ingest: insert event %s: %w", e.ID, err)
 		}
@@ -67,7 +67,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 		}
 		res.Duplicates++
 		if e.Kind == event.KindUsage {
-			r, err := upd.ExecContext(ctx, e.Time.UnixMilli(), total, bodies[i], e.ID, total)
+			r, err := upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.ID, total)
 			if err != nil {
 				return res, fmt.Errorf("ingest: update usage %s: %w", e.ID, err)
 			}

@@ -235,7 +235,7 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 	if err := s.sessionExists(ctx, sessionID); err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
-	q := `SELECT time_ms, id, body FROM events WHERE session_id = ?`
+	q := `SELECT time_ns, id, body FROM events WHERE session_id = ?`
 	args := []any{sessionID}
 	if cur != "" {
 		c, err := decodeCursor(cur, 1)
@@ -246,26 +246,26 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 		if err != nil {
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
-		q += ` AND (time_ms, id) > (?, ?)`
+		q += ` AND (time_ns, id) > (?, ?)`
 		args = append(args, k, c.IDs[0])
 	}
-	q += fmt.Sprintf(` ORDER BY time_ms, id LIMIT %d`, limit+1)
+	q += fmt.Sprintf(` ORDER BY time_ns, id LIMIT %d`, limit+1)
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
 	defer rows.Close()
-	var lastMS int64
+	var lastNS int64
 	var lastID string
 	for rows.Next() {
-		var ms int64
+		var ns int64
 		var id string
 		var body []byte
-		if err := rows.Scan(&ms, &id, &body); err != nil {
+		if err := rows.Scan(&ns, &id, &body); err != nil {
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
 		if len(page.Events) == limit {
-			page.NextCursor = cursor{Key: strconv.FormatInt(lastMS, 10), IDs: []string{lastID}}.encode()
+			page.NextCursor = cursor{Key: strconv.FormatInt(lastNS, 10), IDs: []string{lastID}}.encode()
 			break
 		}
 		var e event.Event
@@ -273,7 +273,7 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 			return page, fmt.Errorf("events of %s: decode %s: %w", sessionID, id, err)
 		}
 		page.Events = append(page.Events, e)
-		lastMS, lastID = ms, id
+		lastNS, lastID = ns, id
 	}
 	if err := rows.Err(); err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)

@@ -4,11 +4,11 @@ CREATE TABLE events (
     id          TEXT PRIMARY KEY,
     session_id  TEXT NOT NULL,
     kind        TEXT NOT NULL,
-    time_ms     INTEGER NOT NULL,
+    time_ns     INTEGER NOT NULL,               -- Unix nanoseconds: exact event order
     usage_total INTEGER NOT NULL DEFAULT 0, -- usage events: keep the larger reading
     body        BLOB NOT NULL               -- the event as JSON
 );
-CREATE INDEX events_session_time ON events (session_id, time_ms, id);
+CREATE INDEX events_session_time ON events (session_id, time_ns, id);
 
 CREATE TABLE sessions (
     id              TEXT PRIMARY KEY,
