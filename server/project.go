@@ -151,7 +151,6 @@ type projector struct {
 type callState struct {
 	call       ToolCall
 	promptID   string
-	started    bool // a PreToolUse (or any event) fixed StartedAt
 	closeTime  time.Time
 	closed     bool
 	hasPre     bool
