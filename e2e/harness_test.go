@@ -30,41 +30,56 @@ var repoRoot = func() string {
 }()
 
 var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
+	buildMu    sync.Mutex
+	buildDir   string
+	buildErrs  = map[string]error{}
+	builtPaths = map[string]string{}
 )
 
-// binaries builds agent-trace-hook and agent-trace-server once per test binary run and
-// returns the directory holding them. The e2e tests need both commands: until they exist in
-// the tree the tests skip, and from then on a build failure fails them.
+// binaries builds agent-trace-hook and agent-trace-server (once per test binary run) and
+// returns their paths.
 func binaries(t testing.TB) (hook, server string) {
 	t.Helper()
-	for _, cmd := range []string{"cmd/agent-trace-hook", "cmd/agent-trace-server"} {
-		if _, err := os.Stat(filepath.Join(repoRoot, cmd)); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing", cmd)
-			}
-			t.Skipf("%s does not exist yet", cmd)
+	return builtBinary(t, "agent-trace-hook"), builtBinary(t, "agent-trace-server")
+}
+
+// builtBinary builds ./cmd/NAME once per test binary run and returns its path. Until the
+// command exists in the tree the calling test skips (fails in CI); from then on a build
+// failure fails it.
+func builtBinary(t testing.TB, name string) string {
+	t.Helper()
+	pkg := "./cmd/" + name
+	if _, err := os.Stat(filepath.Join(repoRoot, pkg)); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing", pkg)
 		}
+		t.Skipf("%s does not exist yet", pkg)
 	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "agent-trace-e2e-bin-")
-		if buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-trimpath", "-o", buildDir+"/",
-			"./cmd/agent-trace-hook", "./cmd/agent-trace-server")
-		cmd.Dir = repoRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build binaries: %v", buildErr)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := builtPaths[name]; ok {
+		return p
 	}
-	return filepath.Join(buildDir, "agent-trace-hook"), filepath.Join(buildDir, "agent-trace-server")
+	if err, ok := buildErrs[name]; ok {
+		t.Fatalf("build %s: %v", name, err)
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "agent-trace-e2e-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildDir = d
+	}
+	out := filepath.Join(buildDir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		buildErrs[name] = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		t.Fatalf("%v", buildErrs[name])
+	}
+	builtPaths[name] = out
+	return out
 }
 
 func TestMain(m *testing.M) {
@@ -180,7 +195,11 @@ type hookEnv struct {
 
 func newHookEnv(t *testing.T, hookBin string) *hookEnv {
 	t.Helper()
-	dir := t.TempDir()
+	return newHookEnvDir(t, t.TempDir(), hookBin)
+}
+
+func newHookEnvDir(t testing.TB, dir, hookBin string) *hookEnv {
+	t.Helper()
 	h := &hookEnv{
 		Bin:             hookBin,
 		Home:            filepath.Join(dir, "home"),
@@ -193,6 +212,15 @@ func newHookEnv(t *testing.T, hookBin string) *hookEnv {
 		}
 	}
 	return h
+}
+
+// command is the hook binary with args and stdin, in this environment, not yet started.
+func (h *hookEnv) command(stdin []byte, args ...string) *exec.Cmd {
+	cmd := exec.Command(h.Bin, args...)
+	cmd.Env = h.Env()
+	cmd.Dir = h.Home
+	cmd.Stdin = bytes.NewReader(stdin)
+	return cmd
 }
 
 func (h *hookEnv) Env() []string {
@@ -290,6 +318,23 @@ func (p *recordingProxy) Calls() []proxyCall {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]proxyCall(nil), p.calls...)
+}
+
+// httpGet returns the body of a 200 answer to GET url.
+func httpGet(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	return body, nil
 }
 
 // getJSON GETs url and decodes the JSON answer into v.
