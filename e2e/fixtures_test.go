@@ -45,62 +45,17 @@ func loadFixtures(t *testing.T, projects string) []fixtureSession {
 	sort.Strings(dirs)
 	var out []fixtureSession
 	for _, dir := range dirs {
-		fs := fixtureSession{Name: filepath.Base(dir), Tools: map[string]fixtureTool{}, AgentCall: map[string]string{}}
 		files, _ := filepath.Glob(filepath.Join(dir, "hooks", "*.json"))
 		sort.Strings(files)
+		var payloads [][]byte
 		for _, f := range files {
 			raw, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw = bytes.ReplaceAll(raw, []byte("/home/dev/.claude/projects/"), []byte(projects+"/"))
-			fs.Payloads = append(fs.Payloads, raw)
-			var p struct {
-				SessionID string `json:"session_id"`
-				Event     string `json:"hook_event_name"`
-				PromptID  string `json:"prompt_id"`
-				ToolUseID string `json:"tool_use_id"`
-				ToolName  string `json:"tool_name"`
-				AgentID   string `json:"agent_id"`
-			}
-			if err := json.Unmarshal(raw, &p); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			fs.SessionID = p.SessionID
-			switch p.Event {
-			case "UserPromptSubmit":
-				fs.PromptIDs = append(fs.PromptIDs, p.PromptID)
-			case "PreToolUse", "PostToolUse", "PostToolUseFailure":
-				tool := fs.Tools[p.ToolUseID]
-				tool.Name, tool.AgentID = p.ToolName, p.AgentID
-				switch p.Event {
-				case "PreToolUse":
-					if tool.Status == "" {
-						tool.Status = "pending"
-					}
-				case "PostToolUse":
-					tool.Status = "ok"
-				case "PostToolUseFailure":
-					tool.Status = "error"
-				}
-				fs.Tools[p.ToolUseID] = tool
-			case "SubagentStart":
-				// The Agent call that launched it is the last one opened before it.
-				for _, prev := range fs.Payloads[:len(fs.Payloads)-1] {
-					var q struct {
-						Event, ToolName, ToolUseID string
-					}
-					var m map[string]any
-					_ = json.Unmarshal(prev, &m)
-					q.Event, _ = m["hook_event_name"].(string)
-					q.ToolName, _ = m["tool_name"].(string)
-					q.ToolUseID, _ = m["tool_use_id"].(string)
-					if q.Event == "PreToolUse" && q.ToolName == "Agent" {
-						fs.AgentCall[p.AgentID] = q.ToolUseID
-					}
-				}
-			}
+			payloads = append(payloads, bytes.ReplaceAll(raw, []byte("/home/dev/.claude/projects/"), []byte(projects+"/")))
 		}
+		fs := expectFromPayloads(t, filepath.Base(dir), payloads)
 		// The CLI's last result holds the session's totals. Its "usage" covers only the final
 		// turn (after a resume or a background subagent's notification); "modelUsage" and
 		// total_cost_usd are cumulative over the whole session, subagents included.
@@ -113,6 +68,53 @@ func loadFixtures(t *testing.T, projects string) []fixtureSession {
 		out = append(out, fs)
 	}
 	return out
+}
+
+// expectFromPayloads reads what a session's hook payloads, in the order Claude Code ran
+// them, say the server must show.
+func expectFromPayloads(t *testing.T, name string, payloads [][]byte) fixtureSession {
+	t.Helper()
+	fs := fixtureSession{Name: name, Payloads: payloads, Tools: map[string]fixtureTool{}, AgentCall: map[string]string{}}
+	lastAgentCall := ""
+	for i, raw := range payloads {
+		var p struct {
+			SessionID string `json:"session_id"`
+			Event     string `json:"hook_event_name"`
+			PromptID  string `json:"prompt_id"`
+			ToolUseID string `json:"tool_use_id"`
+			ToolName  string `json:"tool_name"`
+			AgentID   string `json:"agent_id"`
+		}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatalf("%s payload %d: %v", name, i, err)
+		}
+		fs.SessionID = p.SessionID
+		switch p.Event {
+		case "UserPromptSubmit":
+			fs.PromptIDs = append(fs.PromptIDs, p.PromptID)
+		case "PreToolUse", "PostToolUse", "PostToolUseFailure":
+			tool := fs.Tools[p.ToolUseID]
+			tool.Name, tool.AgentID = p.ToolName, p.AgentID
+			switch p.Event {
+			case "PreToolUse":
+				if tool.Status == "" {
+					tool.Status = "pending"
+				}
+				if p.ToolName == "Agent" || p.ToolName == "Task" {
+					lastAgentCall = p.ToolUseID
+				}
+			case "PostToolUse":
+				tool.Status = "ok"
+			case "PostToolUseFailure":
+				tool.Status = "error"
+			}
+			fs.Tools[p.ToolUseID] = tool
+		case "SubagentStart":
+			// The Agent call that launched it is the last one opened before it.
+			fs.AgentCall[p.AgentID] = lastAgentCall
+		}
+	}
+	return fs
 }
 
 // cliResult is the part of `claude -p --output-format json` output the tests compare with.
