@@ -3,10 +3,10 @@ package deliver
 import (
 	"encoding/json"
 	"path/filepath"
-	"strings"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/transcript"
 )
 
 // State keys in the spool. Bash PreToolUse heads wait under pre: until their PostToolUse
@@ -88,11 +88,9 @@ func transcriptPaths(e event.Event) []string {
 			out = append(out, path)
 		}
 	}
-	add(p.TranscriptPath)
-	if strings.HasSuffix(p.TranscriptPath, ".jsonl") {
-		subs, _ := filepath.Glob(filepath.Join(strings.TrimSuffix(p.TranscriptPath, ".jsonl"), "subagents", "*.jsonl"))
-		for _, s := range subs {
-			add(s)
+	if p.TranscriptPath != "" {
+		for _, f := range transcript.Files(p.TranscriptPath) {
+			add(f)
 		}
 	}
 	add(p.AgentTranscriptPath)

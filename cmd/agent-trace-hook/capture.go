@@ -1,0 +1,78 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/deliver"
+)
+
+// capture is the hook's hot path: payload → events → spool, then maybe start a
+// deliverer. It never returns an error and never writes to stdout; what goes wrong is
+// one line in hook.log.
+func capture(stdin io.Reader, home string, now time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			hook.Logf(home, "capture: panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	evts, err := hook.Capture(stdin, home, now)
+	if err != nil {
+		hook.Logf(home, "capture: %v", err)
+		return
+	}
+	if len(evts) == 0 {
+		return
+	}
+	// hook.Capture already logged a config problem; this read only wants the limits.
+	cfg, _ := hook.LoadConfig(home)
+	res, err := spool.Capture(home, spool.Options{
+		MaxBytes: cfg.SpoolMaxBytes,
+		Logf:     func(format string, args ...any) { hook.Logf(home, format, args...) },
+	}, evts)
+	if err != nil {
+		hook.Logf(home, "capture: %v", err)
+		if !res.Inbox {
+			return // nothing was stored, so there is nothing to deliver
+		}
+	}
+	if cfg.CollectorURL == "" {
+		return
+	}
+	if !res.Inbox && now.Before(res.Meta.RetryAt) {
+		return // delivery is backing off (collector down or refusing us)
+	}
+	if deliver.Running(home) {
+		return
+	}
+	startDeliverer(home)
+}
+
+// startDeliverer starts `agent-trace-hook deliver` detached: its own session, stdio on
+// /dev/null, not waited for, so Claude Code's hook finishes now and does not wait for
+// the network.
+func startDeliverer(home string) {
+	self, err := selfPath()
+	if err != nil {
+		hook.Logf(home, "start deliverer: %v", err)
+		return
+	}
+	cmd := exec.Command(self, "deliver")
+	cmd.Dir = "/"
+	cmd.Env = os.Environ()
+	if os.Getenv("AGENT_TRACE_HOME") == "" {
+		cmd.Env = append(cmd.Env, "AGENT_TRACE_HOME="+home)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		hook.Logf(home, "start deliverer: %v", err)
+		return
+	}
+	_ = cmd.Process.Release()
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/transcript"
+	"github.com/spf13/cobra"
+)
+
+func importCmd(stdout, stderr io.Writer) *cobra.Command {
+	var noProgress bool
+	cmd := &cobra.Command{
+		Use:   "import [PATH]",
+		Short: "Backfill past sessions from Claude Code's transcripts into the spool",
+		Long: `Read every transcript (*.jsonl, subagents included) under PATH, default
+~/.claude/projects (or $CLAUDE_CONFIG_DIR/projects), and append what they record to the
+spool: token usage per API response, Claude Code's own cost totals, prompts and tool
+calls, at your privacy tier and with secrets redacted.
+
+Events get the same IDs live capture gives them, so sessions that were also captured
+live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to deliver them.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			home := hook.Home()
+			cfg, err := hook.LoadConfig(home)
+			if err != nil {
+				return &exitError{code: 2, msg: "import: " + err.Error()}
+			}
+			root := ""
+			if len(args) == 1 {
+				root = args[0]
+			} else if root, err = transcript.DefaultRoot(); err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			var warnings int
+			opts := transcript.ImportOptions{
+				Tier:  cfg.Tier,
+				Build: func(raw []byte, at time.Time) ([]event.Event, error) { return hook.Build(raw, cfg, at) },
+				Warn: func(path string, err error) {
+					warnings++
+					hook.Logf(home, "import %s: %v", path, err)
+				},
+			}
+			var total int
+			emit := func(evts []event.Event) error {
+				for i := range evts {
+					if evts[i].User == "" {
+						evts[i].User = cfg.User
+					}
+					if evts[i].Host == "" {
+						evts[i].Host = cfg.Host
+					}
+				}
+				s, err := spool.Open(spool.Path(home), spool.Options{LockTimeout: 5 * time.Second, MaxBytes: cfg.SpoolMaxBytes})
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				if _, err := s.Append(evts...); err != nil {
+					return err
+				}
+				total += len(evts)
+				return nil
+			}
+			bar := &progressBar{w: stderr, off: noProgress}
+			start := time.Now()
+			err = transcript.Import(root, opts, emit, bar.update)
+			bar.done()
+			if err != nil {
+				return fmt.Errorf("import %s: %w", root, err)
+			}
+			fmt.Fprintf(stdout, "import: %d events from %s in %s into the spool", total, root, time.Since(start).Round(time.Millisecond))
+			if warnings > 0 {
+				fmt.Fprintf(stdout, " (%d payloads skipped; see hook.log)", warnings)
+			}
+			fmt.Fprintln(stdout, "\nnext: `agent-trace-hook flush` delivers them")
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw the progress bar on stderr")
+	return cmd
+}
+
+// progressBar draws one self-overwriting line on stderr, at most ten times a second.
+type progressBar struct {
+	w     io.Writer
+	off   bool
+	last  time.Time
+	drawn bool
+}
+
+func (p *progressBar) update(done, total int64) {
+	if p.off || (time.Since(p.last) < 100*time.Millisecond && done < total) {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	frac := 1.0
+	if total > 0 {
+		frac = float64(done) / float64(total)
+	}
+	n := int(frac * width)
+	fmt.Fprintf(p.w, "\rimporting [%s%s] %3.0f%% %s / %s", strings.Repeat("#", n), strings.Repeat(".", width-n),
+		frac*100, humanBytes(done), humanBytes(total))
+	p.drawn = true
+}
+
+func (p *progressBar) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

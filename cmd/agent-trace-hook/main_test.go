@@ -1,0 +1,610 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/deliver"
+)
+
+// hookBin is the agent-trace-hook binary TestMain builds; the tests run it as Claude
+// Code does, as a separate process.
+var hookBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "agent-trace-hook-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	hookBin = filepath.Join(dir, "agent-trace-hook")
+	build := exec.Command("go", "build", "-o", hookBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build agent-trace-hook: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is one isolated user: its own HOME, Claude config dir and agent-trace home.
+type env struct {
+	t         *testing.T
+	dir       string
+	home      string // AGENT_TRACE_HOME
+	claudeDir string // CLAUDE_CONFIG_DIR
+	collector string // AGENT_TRACE_COLLECTOR_URL
+}
+
+// deadURL is a loopback address nothing listens on.
+const deadURL = "http://127.0.0.1:1"
+
+func newEnv(t *testing.T, collectorURL string) *env {
+	t.Helper()
+	dir := t.TempDir()
+	e := &env{t: t, dir: dir, home: filepath.Join(dir, "agent-trace"), claudeDir: filepath.Join(dir, "claude"), collector: collectorURL}
+	// A deliverer started by a capture may outlive the test body; let it finish before
+	// the temporary directory goes.
+	t.Cleanup(func() {
+		for deadline := time.Now().Add(15 * time.Second); deliver.Running(e.home) && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	return e
+}
+
+func (e *env) environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "AGENT_TRACE_") || strings.HasPrefix(kv, "CLAUDE_CONFIG_DIR=") || strings.HasPrefix(kv, "HOME=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "HOME="+e.dir, "AGENT_TRACE_HOME="+e.home, "CLAUDE_CONFIG_DIR="+e.claudeDir, "AGENT_TRACE_COLLECTOR_URL="+e.collector)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+func (e *env) run(stdin io.Reader, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(hookBin, args...)
+	cmd.Env = e.environ()
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run %v: %v", args, err)
+	}
+	return r
+}
+
+func (e *env) capture(payload []byte) result {
+	e.t.Helper()
+	return e.run(bytes.NewReader(payload))
+}
+
+func (e *env) logLines() []string {
+	data, _ := os.ReadFile(filepath.Join(e.home, "hook.log"))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
+
+func (e *env) openSpool() *spool.Spool {
+	e.t.Helper()
+	s, err := spool.Open(spool.Path(e.home), spool.Options{LockTimeout: 5 * time.Second})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// pendingIDs returns the IDs in the spool, inbox files folded in first.
+func (e *env) pendingIDs() []string {
+	e.t.Helper()
+	s := e.openSpool()
+	defer s.Close()
+	if _, err := s.FoldInbox(e.home); err != nil {
+		e.t.Fatal(err)
+	}
+	items, err := s.Peek(100000, 1<<30)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range items {
+		ids = append(ids, it.Event.ID)
+	}
+	return ids
+}
+
+// holdDelivery makes captures start no background deliverer, the way a collector that
+// is down does: the spool records a retry time in the future.
+func (e *env) holdDelivery() {
+	e.t.Helper()
+	s := e.openSpool()
+	defer s.Close()
+	if err := s.UpdateMeta(func(m *spool.Meta) { m.RetryAt = time.Now().Add(time.Hour) }); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func fixture(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func fixtureSession(t *testing.T, dir string) [][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
+	sort.Strings(files)
+	var out [][]byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no fixtures in %s", dir)
+	}
+	return out
+}
+
+func TestCaptureBadInputExitsZeroSilently(t *testing.T) {
+	valid := fixture(t, "commit-hooks/010.json")
+	tests := []struct {
+		name  string
+		input []byte
+	}{
+		{"empty stdin", nil},
+		{"invalid JSON", []byte(`{"session_id": "abc", "hook_event_name": `)},
+		{"JSON array", []byte(`[{"session_id":"abc","hook_event_name":"Stop"}]`)},
+		{"10 MB payload", append(append([]byte(`{"session_id":"abc","hook_event_name":"PostToolUse","tool_response":"`),
+			bytes.Repeat([]byte("x"), 10<<20)...), []byte(`"}`)...)},
+		{"no session_id", []byte(`{"hook_event_name":"Stop","cwd":"/tmp"}`)},
+		{"not JSON at all", []byte("\x00\xff binary garbage")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, deadURL)
+			e.holdDelivery()
+			if r := e.capture(valid); r.code != 0 || r.stdout != "" {
+				t.Fatalf("valid capture: %+v", r)
+			}
+			before := e.pendingIDs()
+			logBefore := len(e.logLines())
+
+			r := e.capture(tt.input)
+			if r.code != 0 {
+				t.Errorf("exit code = %d, want 0", r.code)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing (it would reach Claude's context)", r.stdout)
+			}
+			if r.stderr != "" {
+				t.Errorf("stderr = %q, want nothing", r.stderr)
+			}
+			lines := e.logLines()
+			if len(lines) <= logBefore || !strings.Contains(lines[len(lines)-1], "capture") {
+				t.Errorf("hook.log = %q, want a new line about the capture", lines)
+			}
+			if after := e.pendingIDs(); strings.Join(after, ",") != strings.Join(before, ",") {
+				t.Errorf("spool changed: %v → %v", before, after)
+			}
+		})
+	}
+}
+
+func TestCaptureMissingConfigAndUnwritableHome(t *testing.T) {
+	e := newEnv(t, deadURL)
+	// The home is a file: no config, no spool, no inbox, no log can be written.
+	if err := os.WriteFile(e.home, []byte("in the way"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.capture(fixture(t, "commit-hooks/003.json"))
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Fatalf("capture with an unusable home = %+v, want exit 0 and silence", r)
+	}
+}
+
+func TestSixteenHooksAtOnceAllLand(t *testing.T) {
+	base := fixture(t, "commit-hooks/003.json")
+	payloads := make([][]byte, 16)
+	for i := range payloads {
+		payloads[i] = bytes.Replace(base, []byte("toolu_cbf5b67bda374294ba06c6b8"), fmt.Appendf(nil, "toolu_parallel_%02d", i), 1)
+	}
+	wantIDs := func(sessionID string) map[string]bool {
+		want := map[string]bool{}
+		for i := range payloads {
+			want[event.HookID(sessionID, "PreToolUse", fmt.Sprintf("toolu_parallel_%02d", i), "", "", nil)] = true
+		}
+		return want
+	}
+	var p struct {
+		SessionID string `json:"session_id"`
+	}
+	json.Unmarshal(base, &p)
+
+	for _, locked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("spool locked=%v", locked), func(t *testing.T) {
+			e := newEnv(t, deadURL)
+			e.holdDelivery()
+			var release func()
+			if locked {
+				// Another process (here: the test) holds the spool for longer than a
+				// hook waits, so every hook has to use the inbox.
+				s := e.openSpool()
+				var once sync.Once
+				release = func() { once.Do(func() { s.Close() }) }
+				defer release()
+			}
+			var wg sync.WaitGroup
+			results := make([]result, len(payloads))
+			start := make(chan struct{})
+			for i := range payloads {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					results[i] = e.capture(payloads[i])
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if release != nil {
+				release()
+			}
+			for i, r := range results {
+				if r.code != 0 || r.stdout != "" {
+					t.Fatalf("hook %d: %+v", i, r)
+				}
+			}
+			inbox, _ := spool.InboxFiles(e.home)
+			if locked && len(inbox) != len(payloads) {
+				t.Fatalf("%d inbox files, want %d: every hook should have used the inbox", len(inbox), len(payloads))
+			}
+			got := e.pendingIDs()
+			want := wantIDs(p.SessionID)
+			if len(got) != len(want) {
+				t.Fatalf("%d events landed, want %d", len(got), len(want))
+			}
+			for _, id := range got {
+				if !want[id] {
+					t.Fatalf("unexpected event %s", id)
+				}
+				delete(want, id)
+			}
+		})
+	}
+}
+
+// collector is a real HTTP collector on 127.0.0.1 that accepts every batch.
+type collector struct {
+	*httptest.Server
+	mu     sync.Mutex
+	ids    []string
+	bodies [][]byte
+	status int
+}
+
+func newCollector(t *testing.T) *collector {
+	c := &collector{status: http.StatusAccepted}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("POST /v1/hooks", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var b event.Batch
+		if err := json.Unmarshal(body, &b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.status >= 300 {
+			w.WriteHeader(c.status)
+			return
+		}
+		for _, e := range b.Events {
+			c.ids = append(c.ids, e.ID)
+		}
+		c.bodies = append(c.bodies, body)
+		w.WriteHeader(c.status)
+	})
+	c.Server = httptest.NewServer(mux)
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (c *collector) received() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.ids...)
+}
+
+func TestCaptureStartsBackgroundDelivery(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, c.URL)
+	session := fixtureSession(t, "commit-hooks")
+	for i, p := range session {
+		r := e.capture(p)
+		if r.code != 0 || r.stdout != "" || r.stderr != "" {
+			t.Fatalf("hook %d: %+v", i, r)
+		}
+		if r.took > 2*time.Second {
+			t.Fatalf("hook %d took %v: capture must not wait for delivery", i, r.took)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(c.received()) < len(session) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := c.received()
+	if len(got) != len(session) {
+		t.Fatalf("collector received %d events, want %d", len(got), len(session))
+	}
+	seen := map[string]bool{}
+	for _, id := range got {
+		if seen[id] {
+			t.Fatalf("%s delivered twice", id)
+		}
+		seen[id] = true
+	}
+	// The deliverer drains, lingers and exits by itself.
+	for deadline := time.Now().Add(10 * time.Second); deliver.Running(e.home); {
+		if time.Now().After(deadline) {
+			t.Fatal("the background deliverer did not exit")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ids := e.pendingIDs(); len(ids) != 0 {
+		t.Fatalf("spool still holds %d events", len(ids))
+	}
+}
+
+func TestFlush(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, deadURL)
+	e.holdDelivery()
+	session := fixtureSession(t, "commit-hooks")
+	for _, p := range session {
+		e.capture(p)
+	}
+	r := e.run(nil, "flush")
+	if r.code == 0 {
+		t.Fatalf("flush with the collector down exited 0: %+v", r)
+	}
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "could not deliver") {
+		t.Fatalf("stderr = %q, want one line with the reason", r.stderr)
+	}
+	if n := len(e.pendingIDs()); n != len(session) {
+		t.Fatalf("pending after a failed flush = %d, want %d", n, len(session))
+	}
+
+	e.collector = c.URL
+	r = e.run(nil, "flush", "--wait", "--timeout", "30s")
+	if r.code != 0 || !strings.Contains(r.stdout, "spool empty") {
+		t.Fatalf("flush = %+v, want exit 0 and an empty spool", r)
+	}
+	if n := len(c.received()); n != len(session) {
+		t.Fatalf("collector received %d, want %d", n, len(session))
+	}
+	// Flushing an empty spool again sends nothing and succeeds.
+	if r := e.run(nil, "flush"); r.code != 0 || len(c.received()) != len(session) {
+		t.Fatalf("second flush = %+v, received %d", r, len(c.received()))
+	}
+}
+
+func TestCorruptSpoolMovedAsideCaptureContinues(t *testing.T) {
+	e := newEnv(t, deadURL)
+	os.MkdirAll(e.home, 0o700)
+	if err := os.WriteFile(spool.Path(e.home), bytes.Repeat([]byte("not a bolt file "), 2048), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.capture(fixture(t, "commit-hooks/003.json"))
+	if r.code != 0 || r.stdout != "" {
+		t.Fatalf("capture = %+v", r)
+	}
+	moved := spool.CorruptFiles(e.home)
+	if len(moved) != 1 {
+		t.Fatalf("moved-aside files = %v, want 1", moved)
+	}
+	if log := strings.Join(e.logLines(), "\n"); !strings.Contains(log, "corrupt") || !strings.Contains(log, moved[0]) {
+		t.Fatalf("hook.log = %q, want the corruption reported with the new name", log)
+	}
+	if ids := e.pendingIDs(); len(ids) != 1 {
+		t.Fatalf("fresh spool holds %v, want the captured event", ids)
+	}
+	if st := e.run(nil, "status"); !strings.Contains(st.stdout, moved[0]) {
+		t.Fatalf("status does not report the moved file:\n%s", st.stdout)
+	}
+}
+
+func TestSecretsNeverReachSpoolOrLog(t *testing.T) {
+	session := fixtureSession(t, "secrets-hooks")
+	for _, tier := range []string{"1", "2", "3"} {
+		t.Run("tier "+tier, func(t *testing.T) {
+			e := newEnv(t, deadURL)
+			e.holdDelivery()
+			for _, p := range session {
+				cmd := exec.Command(hookBin)
+				cmd.Env = append(e.environ(), "AGENT_TRACE_PRIVACY_TIER="+tier)
+				cmd.Stdin = bytes.NewReader(p)
+				if out, err := cmd.Output(); err != nil || len(out) != 0 {
+					t.Fatalf("capture: %v %q", err, out)
+				}
+			}
+			if n := len(e.pendingIDs()); n != len(session) {
+				t.Fatalf("pending = %d, want %d", n, len(session))
+			}
+			for _, name := range []string{"spool.db", "hook.log"} {
+				data, _ := os.ReadFile(filepath.Join(e.home, name))
+				for _, secret := range []string{"AKIAIOSFODNN7EXAMPLE", "hunter2"} {
+					if bytes.Contains(data, []byte(secret)) {
+						t.Errorf("%s contains %s at tier %s", name, secret, tier)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestInitStatusUninstall(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, c.URL)
+	os.MkdirAll(e.claudeDir, 0o700)
+	settings := filepath.Join(e.claudeDir, "settings.json")
+	os.WriteFile(settings, []byte(`{"model":"opus","hooks":{"Stop":[{"hooks":[{"type":"command","command":"/usr/bin/true"}]}]}}`), 0o600)
+
+	r := e.run(nil, "init", "--collector-url", c.URL, "--privacy-tier", "3", "--token", "tok", "--user", "alice")
+	if r.code != 0 {
+		t.Fatalf("init: %+v", r)
+	}
+	if !strings.Contains(r.stdout, "registered") {
+		t.Fatalf("init output = %q", r.stdout)
+	}
+	data, _ := os.ReadFile(settings)
+	if !bytes.Contains(data, []byte(hookBin)) || !bytes.Contains(data, []byte("/usr/bin/true")) || !bytes.Contains(data, []byte(`"opus"`)) {
+		t.Fatalf("settings.json after init = %s", data)
+	}
+	var cfg struct {
+		CollectorURL string `json:"collector_url"`
+		Tier         int    `json:"privacy_tier"`
+		Token        string `json:"token"`
+		User         string `json:"user"`
+	}
+	raw, _ := os.ReadFile(filepath.Join(e.home, "config.json"))
+	json.Unmarshal(raw, &cfg)
+	if cfg.CollectorURL != c.URL || cfg.Tier != 3 || cfg.Token != "tok" || cfg.User != "alice" {
+		t.Fatalf("config = %+v", cfg)
+	}
+	if r := e.run(nil, "init", "--collector-url", c.URL, "--privacy-tier", "3"); r.code != 0 || !strings.Contains(r.stdout, "nothing changed") {
+		t.Fatalf("second init = %+v", r)
+	}
+	if again, _ := os.ReadFile(settings); !bytes.Equal(again, data) {
+		t.Fatal("a second init changed settings.json")
+	}
+	if r := e.run(nil, "init", "--privacy-tier", "7"); r.code == 0 {
+		t.Fatal("init accepted tier 7")
+	}
+
+	e.holdDelivery()
+	e.capture(fixture(t, "commit-hooks/003.json"))
+	st := e.run(nil, "status")
+	if st.code != 0 {
+		t.Fatalf("status: %+v", st)
+	}
+	for _, want := range []string{"installed in " + settings, "SessionStart", "reachable (HTTP 200)", "1 events", "oldest captured", "dead letters:", "dropped at cap:", "last delivery:   never"} {
+		if !strings.Contains(st.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, st.stdout)
+		}
+	}
+
+	if r := e.run(nil, "uninstall"); r.code != 0 || !strings.Contains(r.stdout, "removed") {
+		t.Fatalf("uninstall = %+v", r)
+	}
+	after, _ := os.ReadFile(settings)
+	if bytes.Contains(after, []byte(hookBin)) || !bytes.Contains(after, []byte("/usr/bin/true")) {
+		t.Fatalf("settings.json after uninstall = %s", after)
+	}
+	if st := e.run(nil, "status"); !strings.Contains(st.stdout, "not installed") {
+		t.Fatalf("status after uninstall:\n%s", st.stdout)
+	}
+}
+
+func TestStatusCollectorDown(t *testing.T) {
+	e := newEnv(t, deadURL)
+	start := time.Now()
+	r := e.run(nil, "status")
+	if r.code != 0 || !strings.Contains(r.stdout, "unreachable") {
+		t.Fatalf("status = %+v", r)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("status took %v with the collector down", d)
+	}
+}
+
+func TestImportTranscripts(t *testing.T) {
+	e := newEnv(t, deadURL)
+	e.holdDelivery()
+	r := e.run(nil, "import", filepath.Join("testdata", "subagent-transcripts"))
+	if r.code != 0 {
+		t.Fatalf("import: %+v", r)
+	}
+	if !strings.Contains(r.stderr, "100%") {
+		t.Errorf("no finished progress bar on stderr: %q", r.stderr)
+	}
+	s := e.openSpool()
+	items, err := s.Peek(100000, 1<<30)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, it := range items {
+		kinds[it.Event.Kind]++
+	}
+	if kinds[event.KindUsage] == 0 || kinds[event.KindHook] == 0 {
+		t.Fatalf("imported kinds = %v, want usage and hook events", kinds)
+	}
+	// Importing again appends the same IDs: the collector stores them once.
+	first := map[string]bool{}
+	for _, it := range items {
+		first[it.Event.ID] = true
+	}
+	e.run(nil, "import", "--no-progress", filepath.Join("testdata", "subagent-transcripts"))
+	for _, id := range e.pendingIDs() {
+		if !first[id] {
+			t.Fatalf("second import produced a new ID %s", id)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	e := newEnv(t, deadURL)
+	r := e.run(nil, "--help")
+	for _, want := range []string{"init", "status", "flush", "import", "uninstall"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	if strings.Contains(r.stdout, "deliver ") {
+		t.Error("--help lists the hidden deliver command")
+	}
+	if r := e.run(nil, "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "agent-trace-hook ") {
+		t.Fatalf("version = %+v", r)
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/hook"
+	"github.com/spf13/cobra"
+)
+
+func initCmd(stdout io.Writer) *cobra.Command {
+	var collectorURL, token, user string
+	var tier int
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Configure the collector and privacy tier and wire the hooks into Claude Code",
+		Long: `Write the hook's config ($AGENT_TRACE_HOME/config.json) and merge agent-trace-hook's
+handlers for every Claude Code hook event into Claude Code's settings.json
+($CLAUDE_CONFIG_DIR/settings.json, else ~/.claude/settings.json).
+
+Your other settings and hooks are kept, the previous file is backed up, and running
+init twice changes nothing. The handlers run this binary by its absolute path.
+
+Privacy tiers (applied before anything touches disk; secrets are redacted at every tier):
+  1  metadata: ids, timestamps, tool names, status, durations, tokens, cost, git SHAs
+  2  + prompts, tool inputs (commands, paths), diffs, commit messages, PR URLs
+  3  + tool outputs and model responses
+
+AGENT_TRACE_COLLECTOR_URL, AGENT_TRACE_TOKEN and AGENT_TRACE_PRIVACY_TIER override the
+config file at run time.`,
+		Example: `  agent-trace-hook init --collector-url http://127.0.0.1:8317 --privacy-tier 2
+  agent-trace-hook init --collector-url https://trace.example.com --privacy-tier 1 --token $TOKEN --user alice`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if tier < event.TierMetadata || tier > event.TierFull {
+				return &exitError{code: 2, msg: fmt.Sprintf("init: --privacy-tier %d: must be 1, 2 or 3", tier)}
+			}
+			u, err := url.Parse(collectorURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return &exitError{code: 2, msg: fmt.Sprintf("init: --collector-url %q: want an http(s) URL such as http://127.0.0.1:8317", collectorURL)}
+			}
+			home := hook.Home()
+			cfg, _ := hook.LoadConfig(home) // keep fields init does not set (host, spool cap)
+			cfg.CollectorURL = strings.TrimRight(collectorURL, "/")
+			cfg.Tier = tier
+			if cmd.Flags().Changed("token") {
+				cfg.Token = token
+			}
+			if cmd.Flags().Changed("user") {
+				cfg.User = user
+			}
+			if err := hook.SaveConfig(home, cfg); err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			tokenNote := "no token"
+			if cfg.Token != "" {
+				tokenNote = "a token"
+			}
+			fmt.Fprintf(stdout, "config: wrote %s (collector %s, privacy tier %d, %s)\n",
+				filepath.Join(home, "config.json"), cfg.CollectorURL, cfg.Tier, tokenNote)
+
+			bin, err := selfPath()
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			settings := hook.SettingsPath()
+			changed, err := hook.Install(settings, bin)
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			if changed {
+				fmt.Fprintf(stdout, "hooks: registered %s for %d events in %s\n", bin, len(hook.Events), settings)
+			} else {
+				fmt.Fprintf(stdout, "hooks: already registered in %s; nothing changed\n", settings)
+			}
+			if _, err := os.Stat(filepath.Join(home, "spool.db")); err == nil {
+				// New credentials deserve a new try at once.
+				if err := clearStop(home); err != nil {
+					fmt.Fprintf(stdout, "spool: could not clear a previous delivery stop: %v\n", err)
+				}
+			}
+			fmt.Fprintln(stdout, "next: start Claude Code; `agent-trace-hook status` shows what is captured and delivered")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&collectorURL, "collector-url", hook.DefaultCollectorURL, "the agent-trace collector's base URL")
+	cmd.Flags().IntVar(&tier, "privacy-tier", hook.DefaultTier, "how much to capture: 1 metadata, 2 details, 3 everything")
+	cmd.Flags().StringVar(&token, "token", "", "bearer token for the collector (team servers)")
+	cmd.Flags().StringVar(&user, "user", "", "user name recorded on every event (default $USER)")
+	return cmd
+}
+
+func uninstallCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove agent-trace-hook's handlers from Claude Code's settings.json",
+		Long: `Remove exactly the handlers init added from Claude Code's settings.json, keeping
+every other setting and hook. The config and the spool in $AGENT_TRACE_HOME stay; run
+` + "`agent-trace-hook flush`" + ` first to deliver what is still pending.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bin, err := selfPath()
+			if err != nil {
+				return fmt.Errorf("uninstall: %w", err)
+			}
+			settings := hook.SettingsPath()
+			changed, err := hook.Uninstall(settings, bin)
+			if err != nil {
+				return fmt.Errorf("uninstall: %w", err)
+			}
+			if changed {
+				fmt.Fprintf(stdout, "hooks: removed agent-trace-hook from %s\n", settings)
+			} else {
+				fmt.Fprintf(stdout, "hooks: none installed in %s; nothing changed\n", settings)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/deliver"
+	"github.com/spf13/cobra"
+)
+
+func statusCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show whether hooks are installed, the collector answers and events wait",
+		Long: `Show the hooks registered in Claude Code's settings.json, whether the collector
+answers (GET /healthz, 1 s timeout), and the spool: pending events and the oldest one's
+age, the last successful delivery, dead letters, events or bodies dropped at the size
+cap, the last delivery error and whether delivery is stopped.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			home := hook.Home()
+			now := time.Now()
+			w := &statusWriter{w: stdout}
+			cfg, cerr := hook.LoadConfig(home)
+			if cerr != nil {
+				w.line("config", "problem: %v", cerr)
+			}
+
+			bin, _ := selfPath()
+			settings := hook.SettingsPath()
+			if evs, err := hook.InstalledEvents(settings, bin); err != nil {
+				w.line("hooks", "cannot read %s: %v", settings, err)
+			} else if len(evs) == 0 {
+				w.line("hooks", "not installed in %s (run `agent-trace-hook init`)", settings)
+			} else {
+				w.line("hooks", "installed in %s for %d events: %s", settings, len(evs), strings.Join(evs, ", "))
+			}
+
+			w.line("collector", "%s: %s", cfg.CollectorURL, probe(cmd.Context(), cfg.CollectorURL))
+			w.line("privacy tier", "%d", cfg.Tier)
+
+			s, err := spool.Open(spool.Path(home), spool.Options{LockTimeout: time.Second})
+			if err != nil {
+				w.line("spool", "cannot open %s: %v", spool.Path(home), err)
+				return w.err
+			}
+			st, err := s.Stats()
+			s.Close()
+			if err != nil {
+				w.line("spool", "cannot read %s: %v", spool.Path(home), err)
+				return w.err
+			}
+			pending := fmt.Sprintf("%d events (%s)", st.Pending, humanBytes(st.Bytes))
+			if st.Pending > 0 && !st.OldestPending.IsZero() {
+				pending += fmt.Sprintf(", oldest captured %s ago", age(now, st.OldestPending))
+			}
+			if files, _ := spool.InboxFiles(home); len(files) > 0 {
+				pending += fmt.Sprintf(", plus %d inbox files", len(files))
+			}
+			w.line("pending", "%s", pending)
+			if st.LastDelivery.IsZero() {
+				w.line("last delivery", "never")
+			} else {
+				w.line("last delivery", "%s ago (%s); %d events delivered in all", age(now, st.LastDelivery), st.LastDelivery.Local().Format(time.DateTime), st.DeliveredEvents)
+			}
+			w.line("dead letters", "%d", st.DeadLetters)
+			w.line("dropped at cap", "%d tier-3 bodies, %d events, %d old dead letters", st.DroppedBodies, st.DroppedEvents, st.DroppedLetters)
+			if st.LastError != "" {
+				w.line("last error", "%s (%s ago)", st.LastError, age(now, st.LastErrorAt))
+			} else {
+				w.line("last error", "none")
+			}
+			if st.Stopped != "" {
+				w.line("delivery", "STOPPED: %s (fix it, then run `agent-trace-hook flush`)", st.Stopped)
+			} else if deliver.Running(home) {
+				w.line("delivery", "a deliverer is running")
+			} else if now.Before(st.RetryAt) {
+				w.line("delivery", "backing off; next background try in %s", age(st.RetryAt, now))
+			} else {
+				w.line("delivery", "idle")
+			}
+			if moved := spool.CorruptFiles(home); len(moved) > 0 {
+				w.line("corrupt spools", "%d moved aside: %s", len(moved), strings.Join(moved, ", "))
+			}
+			return w.err
+		},
+	}
+}
+
+type statusWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *statusWriter) line(label, format string, args ...any) {
+	if s.err != nil {
+		return
+	}
+	_, s.err = fmt.Fprintf(s.w, "%-16s %s\n", label+":", fmt.Sprintf(format, args...))
+}
+
+// probe asks the collector's health endpoint, giving up after a second.
+func probe(ctx context.Context, base string) string {
+	if base == "" {
+		return "not configured"
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/healthz", nil)
+	if err != nil {
+		return "bad URL: " + err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "unreachable: " + err.Error()
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return fmt.Sprintf("reachable (HTTP %d)", resp.StatusCode)
+	}
+	return fmt.Sprintf("answers HTTP %d on /healthz", resp.StatusCode)
+}
+
+func age(now, t time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return d.Round(time.Minute).String()
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
