@@ -18,7 +18,8 @@ CLAUDE_CODE_DIR     := $(CACHE)/claude-code
 export AGENT_TRACE_CLAUDE_BIN := $(abspath $(CLAUDE_CODE_DIR)/node_modules/.bin/claude)
 TEST_FLAGS  ?= -count=1 -timeout=40m
 FUZZ_TIME   ?= 10s
-FUZZ_PKGS   ?= ./hook/
+# Every package with a fuzz target (the hook's payload parsing and redaction, the transcript reader, ...).
+FUZZ_PKGS   ?= $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | xargs -r -n1 dirname | sort -u)
 BENCH_PKGS  ?= ./...
 BENCH_TIME  ?= 1s
 
@@ -55,7 +56,7 @@ fuzz: ## Run each fuzz target in FUZZ_PKGS for FUZZ_TIME
 	done
 
 bench: bench-hook ## Go benchmarks, then the hook latency harness (Go hook vs a Node.js hook)
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCH_TIME) $(BENCH_PKGS)
+	$(GO) test -run='^$$' -bench=. -skip=HookLatency -benchmem -benchtime=$(BENCH_TIME) $(BENCH_PKGS)
 
 bench-hook: ## Hook latency: 200 runs of the built hook and of a Node.js hook, p50/p99 and peak RSS
 	$(GO) test -run='^$$' -bench=HookLatency -benchtime=200x -v ./e2e/
