@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -8,83 +9,100 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/event"
 )
 
-// bigSession is a 2,000-event session: 20 prompts of 50 tool calls (a Pre and a Post
-// event each), a third of them edits with diffs, a third Bash with output, a Markdown
-// response with a code block per prompt.
-func bigSession() *server.Session {
-	t0 := baseTime
-	s := &server.Session{SessionSummary: server.SessionSummary{
-		ID: "big", StartedAt: t0, Status: server.StatusEnded, Tier: 3, PromptCount: 20, ToolCallCount: 1000,
-		FirstPrompt: "refactor the storage layer", CostUSD: ptr(4.2), EventCount: 2000, Models: []string{"claude-opus-5-5"},
-	}}
+const bigID = "big-0000-4000-8000-000000000001"
+
+// bigSessionEvents is a 2,000-event tier 3 session: 20 prompts of 50 tool calls (a Pre
+// and a Post event each), a third of them edits with diffs, a third Bash with output,
+// and a Markdown response with a code block per prompt.
+func bigSessionEvents(tb testing.TB) []event.Event {
+	tb.Helper()
+	at := baseTime
+	var out []event.Event
+	add := func(m map[string]any) {
+		m["session_id"] = bigID
+		m["cwd"] = "/home/dev/src/store"
+		raw, err := json.Marshal(m)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, hookEvent(tb, raw, at))
+		at = at.Add(100 * time.Millisecond)
+	}
+	add(map[string]any{"hook_event_name": "SessionStart", "source": "startup"})
 	for p := range 20 {
-		pr := server.Prompt{ID: fmt.Sprintf("p%02d", p), Index: p, Text: strings.Repeat("please refactor this part ", 8),
-			StartedAt: t0.Add(time.Duration(p) * time.Minute), CostUSD: ptr(0.21),
-			Response: "Done. The change:\n\n```go\nfunc (s *Store) Close" + fmt.Sprint(p) + "() error {\n\treturn s.db.Close()\n}\n```\n\n- one\n- two\n"}
+		pid := fmt.Sprintf("big-prompt-%02d", p)
+		add(map[string]any{"hook_event_name": "UserPromptSubmit", "prompt_id": pid, "prompt": strings.Repeat("please refactor this part ", 8)})
 		for c := range 50 {
-			tc := server.ToolCall{ID: fmt.Sprintf("t%02d_%02d", p, c), Status: server.ToolOK,
-				StartedAt: pr.StartedAt.Add(time.Duration(c) * time.Second), DurationMS: 120}
+			tid := fmt.Sprintf("toolu_big_%02d_%02d", p, c)
+			var name string
+			var input, resp map[string]any
 			switch c % 3 {
 			case 0:
-				tc.Name, tc.FilePath = "Edit", fmt.Sprintf("/src/store/file%d.go", c)
-				tc.Diff = []server.DiffHunk{{OldStart: 10, OldLines: 4, NewStart: 10, NewLines: 5, Lines: []string{
-					fmt.Sprintf(" func (s *Store) Get%d_%d(id string) (*Item, error) {", p, c),
-					"-\trow := s.db.QueryRow(\"SELECT * FROM items WHERE id = ?\", id)",
-					"+\tctx := context.Background()",
-					"+\trow := s.db.QueryRowContext(ctx, \"SELECT * FROM items WHERE id = ?\", id)",
-					" \treturn scan(row)",
-				}}}
-				tc.LinesAdded, tc.LinesRemoved = 2, 1
+				name = "Edit"
+				file := fmt.Sprintf("/home/dev/src/store/file%d.go", c)
+				oldS := fmt.Sprintf("\trow := s.db.QueryRow(\"SELECT * FROM items WHERE id = ?\", id) // %d.%d", p, c)
+				newS := "\tctx := context.Background()\n\trow := s.db.QueryRowContext(ctx, \"SELECT * FROM items WHERE id = ?\", id)"
+				input = map[string]any{"file_path": file, "old_string": oldS, "new_string": newS}
+				resp = map[string]any{"filePath": file, "structuredPatch": []map[string]any{{
+					"oldStart": 10, "oldLines": 3, "newStart": 10, "newLines": 4, "lines": []string{
+						fmt.Sprintf(" func (s *Store) Get%d_%d(id string) (*Item, error) {", p, c),
+						"-" + oldS, "+\tctx := context.Background()",
+						"+\trow := s.db.QueryRowContext(ctx, \"SELECT * FROM items WHERE id = ?\", id)",
+						" \treturn scan(row)"}}}}
 			case 1:
-				tc.Name, tc.Command = "Bash", fmt.Sprintf("go test ./store/... -run TestGet%d_%d -count=1 | tail -20", p, c)
-				tc.Output = strings.Repeat("ok  \tgithub.com/x/store\t0.12s\n", 20)
+				name = "Bash"
+				input = map[string]any{"command": fmt.Sprintf("go test ./store/... -run TestGet%d_%d -count=1 | tail -20", p, c), "description": "Run the test"}
+				resp = map[string]any{"stdout": strings.Repeat("ok  \tgithub.com/x/store\t0.12s\n", 20), "stderr": ""}
 			default:
-				tc.Name, tc.FilePath = "Read", fmt.Sprintf("/src/store/file%d.go", c)
-				tc.Output = strings.Repeat("package store\n", 40)
+				name = "Read"
+				input = map[string]any{"file_path": fmt.Sprintf("/home/dev/src/store/file%d.go", c)}
+				resp = map[string]any{"type": "text", "file": map[string]any{"content": strings.Repeat("package store\n", 40)}}
 			}
-			pr.ToolCalls = append(pr.ToolCalls, tc)
+			add(map[string]any{"hook_event_name": "PreToolUse", "prompt_id": pid, "tool_name": name, "tool_use_id": tid, "tool_input": input})
+			add(map[string]any{"hook_event_name": "PostToolUse", "prompt_id": pid, "tool_name": name, "tool_use_id": tid, "tool_input": input, "tool_response": resp, "duration_ms": 120})
 		}
-		s.Prompts = append(s.Prompts, pr)
+		add(map[string]any{"hook_event_name": "Stop", "prompt_id": pid, "last_assistant_message": fmt.Sprintf(
+			"Done. The change:\n\n```go\nfunc (s *Store) Close%d() error {\n\treturn s.db.Close()\n}\n```\n\n- one\n- two\n", p)})
 	}
-	return s
+	return out
 }
 
-// BenchmarkSessionPage2000Events measures a cold render (nothing highlighted yet) and a
-// warm one (a live re-render, where the highlight cache holds every earlier block).
+// BenchmarkSessionPage2000Events measures GET /sessions/{id} on the real SQLite store:
+// cold (nothing highlighted yet) and warm (a live re-render, where the highlight cache
+// holds every block).
 func BenchmarkSessionPage2000Events(b *testing.B) {
-	b.Run("cold", func(b *testing.B) { benchSessionPage(b, true) })
-	b.Run("warm", func(b *testing.B) { benchSessionPage(b, false) })
-}
-
-func benchSessionPage(b *testing.B, cold bool) {
-	h := mustHandler(b, newMemStore(bigSession()))
-	req := httptest.NewRequest(http.MethodGet, "/sessions/big", nil)
-	highlighted.reset()
-	b.ReportAllocs()
-	for b.Loop() {
-		if cold {
+	st := mustEmptyStore(b)
+	evs := bigSessionEvents(b)
+	if len(evs) < 2000 {
+		b.Fatalf("only %d events", len(evs))
+	}
+	mustIngest(b, st, evs)
+	h := mustHandler(b, st)
+	for _, cold := range []bool{true, false} {
+		name := map[bool]string{true: "cold", false: "warm"}[cold]
+		b.Run(name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/sessions/"+bigID, nil)
 			highlighted.reset()
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("status %d", rec.Code)
-		}
+			b.ReportAllocs()
+			for b.Loop() {
+				if cold {
+					highlighted.reset()
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
 	}
 }
 
 func BenchmarkSessionList(b *testing.B) {
-	var ss []*server.Session
-	for i := range 200 {
-		s := commitSession()
-		s.ID = fmt.Sprintf("s%03d", i)
-		s.StartedAt = baseTime.Add(time.Duration(i) * time.Minute)
-		ss = append(ss, s)
-	}
-	h := mustHandler(b, newMemStore(ss...))
+	h, _ := mustDashboard(b)
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -1,17 +1,61 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/html"
 
+	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/sqlite"
 )
+
+// Sessions recorded from Claude Code 2.1.332 (storetest's fixtures) and made up here.
+const (
+	commitID       = "02ffe567-4617-41ff-b977-3528b6d21881"
+	commitPromptID = "6054bf7f-251e-4fe0-9023-89fdca143dab"
+	subagentID     = "d04f3c58-1e16-4770-9cf3-d9f8ce8512ba"
+	secretsID      = "1b99b927-2428-4aac-bc09-8a6ccc271b5d"
+	prID           = "2e8f6bcb-7f98-4e1a-ad09-af2a1bccac55"
+	prPromptID     = "bc51a26a-3231-4e07-9be4-6ec8f289c7f1"
+	multiID        = "33528e40-6bde-4559-863c-1df9461005de"
+	failedID       = "9c09aacd-42d8-41f2-8688-e1f97b442f6c"
+	spunID         = "spun-0000-4000-8000-000000000001"
+	tier1ID        = "tier1-000-4000-8000-000000000001"
+)
+
+const xssText = "<script>alert(1)</script> and <img src=x onerror=alert(1)>"
+
+// mustDashboard is the dashboard over a real SQLite store holding every recorded session,
+// the XSS session, a session that spun (30 calls, 10 failures, no commit) and a tier 1
+// session.
+func mustDashboard(tb testing.TB) (http.Handler, *sqlite.Store) {
+	tb.Helper()
+	st := mustFixtureStore(tb)
+	mustIngest(tb, st, synthSession(tb, spunID, time.Date(2026, 11, 19, 10, 0, 0, 0, time.UTC), event.TierDetails, "make the flaky test pass", 30, 3, true))
+	mustIngest(tb, st, synthSession(tb, tier1ID, time.Date(2026, 11, 18, 10, 0, 0, 0, time.UTC), event.TierMetadata, "secret plans", 1, 0, true))
+	return mustHandler(tb, st), st
+}
+
+func mustEmptyStore(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	st, err := sqlite.Open(filepath.Join(tb.TempDir(), "data.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
 
 func mustHandler(tb testing.TB, store server.Store) http.Handler {
 	tb.Helper()
@@ -22,6 +66,14 @@ func mustHandler(tb testing.TB, store server.Store) http.Handler {
 	return h
 }
 
+func rowIDs(doc *html.Node) []string {
+	var ids []string
+	for _, r := range query(doc, "tr.session") {
+		ids = append(ids, attr(r, "data-session"))
+	}
+	return ids
+}
+
 func TestNewRequiresStore(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("New without a store: got nil error")
@@ -29,51 +81,51 @@ func TestNewRequiresStore(t *testing.T) {
 }
 
 func TestSessionList(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
+	h, _ := mustDashboard(t)
 	res, doc := mustGet(t, h, "/")
 	if got, want := res.StatusCode, http.StatusOK; got != want {
 		t.Fatalf("status = %d, want %d", got, want)
 	}
-	rows := query(doc, "tr.session")
-	var ids []string
-	for _, r := range rows {
-		ids = append(ids, attr(r, "data-session"))
-	}
 	// Newest first.
-	if got, want := strings.Join(ids, ","), "xss-session,02ffe567-4617-41ff-b977-3528b6d21881,tier1-session,spun-session,subagent-session"; got != want {
-		t.Fatalf("rows = %s, want %s", got, want)
+	want := []string{xssSessionID, subagentID, secretsID, prID, multiID, failedID, commitID, spunID, tier1ID}
+	if got := rowIDs(doc); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("rows = %v, want %v", got, want)
 	}
-	commit := first(t, doc, "tr[data-session=02ffe567-4617-41ff-b977-3528b6d21881]")
-	if !hasClass(commit, "productive") {
-		t.Error("a session with commits is not marked productive")
+	commit := first(t, doc, "tr[data-session="+commitID+"]")
+	if !hasClass(commit, "productive") || hasClass(commit, "spun") {
+		t.Errorf("commit session classes = %q, want productive, not spun", attr(commit, "class"))
 	}
-	if got, want := text(first(t, commit, "td[data-label=Cost]")), "$0.0926"; got != want {
-		t.Errorf("cost = %q, want %q", got, want)
+	cells := map[string]string{}
+	for _, td := range query(commit, "td") {
+		cells[attr(td, "data-label")] = text(td)
 	}
-	if got, want := text(first(t, commit, "td[data-label=Prompt]")), "Create hello.py and commit it"; got != want {
-		t.Errorf("first prompt = %q, want %q", got, want)
+	wantCells := map[string]string{
+		"Cost": "$0.0926", "Prompt": "Create hello.py and commit it", "Commits": "✔ 1", "Tool calls": "4",
+		"Prompts": "1", "Errors": "0", "Lines": "+3 −1", "Repo": "example/demo main", "User": "dev devbox",
+		"Tokens": "49k", "Status": "ended",
 	}
-	if got := attr(first(t, commit, "time"), "datetime"); got != "2026-11-20T09:30:00Z" {
+	for k, v := range wantCells {
+		if cells[k] != v {
+			t.Errorf("commit row %s = %q, want %q", k, cells[k], v)
+		}
+	}
+	if got := attr(first(t, commit, "time"), "datetime"); got != "2026-11-20T12:44:49Z" {
 		t.Errorf("time datetime = %q, want RFC 3339 UTC", got)
 	}
-	if got, want := attr(first(t, commit, "a.row-link"), "href"), "/sessions/02ffe567-4617-41ff-b977-3528b6d21881"; got != want {
+	if got, want := attr(first(t, commit, "a.row-link"), "href"), "/sessions/"+commitID; got != want {
 		t.Errorf("row link = %q, want %q", got, want)
 	}
-	spun := first(t, doc, "tr[data-session=spun-session]")
+	spun := first(t, doc, "tr[data-session="+spunID+"]")
 	if !hasClass(spun, "spun") || len(query(spun, ".badge.spun")) != 1 {
 		t.Error("a session with 30 calls, 10 errors and no commit is not marked spun")
 	}
-	if got, want := text(first(t, spun, "td[data-label=Cost]")), "$12.40"; got != want {
-		t.Errorf("cost = %q, want %q", got, want)
-	}
-	if hasClass(commit, "spun") {
-		t.Error("a session with a commit is marked spun")
-	}
-	if len(query(first(t, doc, "tr[data-session=xss-session]"), ".status.active .pulse")) != 1 {
+	if len(query(first(t, doc, "tr[data-session="+xssSessionID+"]"), ".status.active .pulse")) != 1 {
 		t.Error("an active session has no live marker")
 	}
-	tier1 := first(t, doc, "tr[data-session=tier1-session] td[data-label=Prompt]")
-	if got := text(tier1); !strings.Contains(got, "not recorded at tier 1") {
+	if len(query(commit, ".pulse")) != 0 {
+		t.Error("an ended session has a live marker")
+	}
+	if got := text(first(t, doc, "tr[data-session="+tier1ID+"] td[data-label=Prompt]")); got != "not recorded at tier 1 (needs tier 2)" {
 		t.Errorf("tier 1 prompt cell = %q, want a tier note", got)
 	}
 	if got, want := res.Header.Get("Content-Type"), "text/html; charset=utf-8"; got != want {
@@ -82,30 +134,24 @@ func TestSessionList(t *testing.T) {
 }
 
 func TestSessionListFilters(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
+	h, _ := mustDashboard(t)
 	tests := []struct {
 		name, query string
 		want        []string
 	}{
-		{"status", "status=active", []string{"xss-session"}},
-		{"has commits", "commits=yes", []string{"02ffe567-4617-41ff-b977-3528b6d21881"}},
-		{"text search", "q=flaky", []string{"spun-session"}},
-		{"repo", "repo=github.com/example/private", []string{"tier1-session"}},
-		{"date range", "from=2026-11-20&to=2026-11-20", []string{"xss-session", "02ffe567-4617-41ff-b977-3528b6d21881", "tier1-session", "spun-session", "subagent-session"}},
-		{"before range", "to=2026-11-19", nil},
-		{"sort by cost", "sort=cost", []string{"spun-session", "xss-session", "02ffe567-4617-41ff-b977-3528b6d21881"}},
+		{"status", "status=active", []string{xssSessionID}},
+		{"has commits", "commits=yes", []string{prID, multiID, commitID}},
+		{"no commits", "commits=no&status=ended", []string{subagentID, secretsID, failedID, spunID, tier1ID}},
+		{"text search", "q=flaky", []string{spunID}},
+		{"repo", "repo=github.com/nobody/else", nil},
+		{"date range", "from=2026-11-22&to=2026-11-23", []string{prID, multiID}},
+		{"oldest first", "from=2026-11-18&to=2026-11-20&order=asc", []string{tier1ID, spunID, commitID}},
+		{"by cost", "sort=cost&from=2026-11-20&to=2026-11-23", []string{multiID, commitID, prID, failedID}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, doc := mustGet(t, h, "/?"+tt.query)
-			var got []string
-			for _, r := range query(doc, "tr.session") {
-				got = append(got, attr(r, "data-session"))
-			}
-			if len(got) > len(tt.want) {
-				got = got[:len(tt.want)] // sort tests check the head only
-			}
-			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			if got := rowIDs(doc); strings.Join(got, ",") != strings.Join(tt.want, ",") {
 				t.Fatalf("rows = %v, want %v", got, tt.want)
 			}
 			if tt.want == nil && len(query(doc, ".empty")) == 0 {
@@ -121,7 +167,7 @@ func TestSessionListFilters(t *testing.T) {
 }
 
 func TestSessionListEmptyState(t *testing.T) {
-	h := mustHandler(t, newMemStore())
+	h := mustHandler(t, mustEmptyStore(t))
 	_, doc := mustGet(t, h, "/")
 	if got, want := text(first(t, doc, ".empty pre.command")), "agent-trace-hook init --collector-url http://127.0.0.1:9999 --privacy-tier 2"; got != want {
 		t.Fatalf("init command = %q, want %q", got, want)
@@ -129,24 +175,27 @@ func TestSessionListEmptyState(t *testing.T) {
 }
 
 func TestSessionListPagination(t *testing.T) {
-	var ss []*server.Session
+	st := mustEmptyStore(t)
+	var evs []event.Event
 	for i := range 60 {
-		ss = append(ss, &server.Session{SessionSummary: server.SessionSummary{
-			ID: fmt.Sprintf("s%02d", i), StartedAt: baseTime.Add(time.Duration(i) * time.Minute), Status: server.StatusEnded, Tier: 2,
-		}})
+		evs = append(evs, synthSession(t, fmt.Sprintf("page-%02d", i), baseTime.Add(time.Duration(i)*time.Minute), 2, "hi", 0, 0, true)...)
 	}
-	h := mustHandler(t, newMemStore(ss...))
-	_, doc := mustGet(t, h, "/?repo=")
-	if got, want := len(query(doc, "tr.session")), sessionsPerPage; got != want {
+	mustIngest(t, st, evs)
+	h := mustHandler(t, st)
+	_, doc := mustGet(t, h, "/?q=hi")
+	if got, want := len(rowIDs(doc)), sessionsPerPage; got != want {
 		t.Fatalf("first page rows = %d, want %d", got, want)
 	}
 	next := attr(first(t, doc, "nav.pager a[rel=next]"), "href")
+	if !strings.Contains(next, "q=hi") {
+		t.Errorf("next link %q drops the filter", next)
+	}
 	_, doc = mustGet(t, h, next)
-	rows := query(doc, "tr.session")
+	rows := rowIDs(doc)
 	if got, want := len(rows), 10; got != want {
 		t.Fatalf("second page rows = %d, want %d", got, want)
 	}
-	if got, want := attr(rows[0], "data-session"), "s09"; got != want {
+	if got, want := rows[0], "page-09"; got != want {
 		t.Errorf("second page starts at %s, want %s", got, want)
 	}
 	if len(query(doc, "nav.pager a[rel=next]")) != 0 {
@@ -154,40 +203,48 @@ func TestSessionListPagination(t *testing.T) {
 	}
 }
 
+var baseTime = time.Date(2026, 11, 10, 9, 30, 0, 0, time.UTC)
+
 func TestSessionPage(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
-	res, doc := mustGet(t, h, "/sessions/02ffe567-4617-41ff-b977-3528b6d21881")
+	h, _ := mustDashboard(t)
+	res, doc := mustGet(t, h, "/sessions/"+commitID)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d", res.StatusCode)
 	}
-	card := first(t, doc, "article.prompt#prompt-6054bf7f-251e-4fe0-9023-89fdca143dab")
+	card := first(t, doc, "article.prompt#prompt-"+commitPromptID)
 	if got, want := text(first(t, card, ".user-text")), "Create hello.py and commit it"; got != want {
 		t.Errorf("prompt text = %q, want %q", got, want)
 	}
 	var tools []string
 	for _, li := range query(card, "ol.calls li.call") {
-		tools = append(tools, text(first(t, li, ".tool")))
+		tools = append(tools, text(first(t, li, ".tool"))+":"+strings.TrimPrefix(attr(li, "class"), "call "))
 	}
-	if got, want := strings.Join(tools, ","), "Write,Edit,Read,Bash"; got != want {
+	if got, want := strings.Join(tools, ","), "Write:call-edit ok,Edit:call-edit ok,Read:call-read ok,Bash:call-bash ok"; got != want {
 		t.Errorf("tool calls = %s, want %s", got, want)
 	}
-	edit := first(t, card, "li#call-toolu_edit")
+	edit := first(t, card, "li#call-toolu_0feabf38e14743dab70224ba")
+	if got, want := text(first(t, edit, ".summary")), "/home/dev/src/demo/hello.py"; got != want {
+		t.Errorf("edit summary = %q, want %q", got, want)
+	}
+	if got, want := text(first(t, edit, "pre.diff .dl.hunk")), "@@ -1,2 +1,2 @@"; got != want {
+		t.Errorf("hunk header = %q, want %q", got, want)
+	}
 	if got, want := text(first(t, edit, "pre.diff .dl.del")), "- return 'hi'"; got != want {
 		t.Errorf("removed line = %q, want %q", got, want)
 	}
 	if got, want := text(first(t, edit, "pre.diff .dl.add")), "+ return 'hello, world'"; got != want {
 		t.Errorf("added line = %q, want %q", got, want)
 	}
-	// Python highlighting: "def" is a keyword span and the string a string span.
-	if len(query(edit, "pre.diff .dl.ctx span.k")) == 0 || len(query(edit, "pre.diff .dl.add .s1")) == 0 {
+	// Highlighted as Python (from .py): "def" is a keyword, 'hi' a single-quoted string.
+	if len(query(edit, "pre.diff .dl.ctx span.k")) == 0 || len(query(edit, "pre.diff .dl.del .s1")) == 0 {
 		t.Error("diff lines are not syntax-highlighted as Python")
 	}
-	bash := first(t, card, "li#call-toolu_bash")
+	bash := first(t, card, "li#call-toolu_62091e55c7654b8e80ff25e4")
 	if got, want := text(first(t, bash, "pre.shell")), "git add hello.py && git commit -m 'Add hello module'"; got != want {
 		t.Errorf("command = %q, want %q", got, want)
 	}
-	if len(query(bash, "pre.shell span")) == 0 {
-		t.Error("the command is not highlighted")
+	if len(query(bash, "pre.shell span.s1")) == 0 {
+		t.Error("the command is not highlighted as shell")
 	}
 	out := first(t, bash, "details.output")
 	if _, open := attrOK(out, "open"); open {
@@ -195,6 +252,9 @@ func TestSessionPage(t *testing.T) {
 	}
 	if !strings.Contains(text(out), "[main f5e602f] Add hello module") {
 		t.Errorf("output = %q", text(out))
+	}
+	if got := text(first(t, card, "li#call-toolu_f39da645a0fb465db6ccd0c5 .summary")); got != "/home/dev/src/demo/hello.py" {
+		t.Errorf("read summary = %q", got)
 	}
 	code := first(t, card, ".response .markdown pre.chroma")
 	if got, want := attr(code, "data-lang"), "python"; got != want {
@@ -206,20 +266,40 @@ func TestSessionPage(t *testing.T) {
 	if got := text(first(t, card, ".response .markdown p code")); got != "hello.py" {
 		t.Errorf("inline code = %q", got)
 	}
-	if got := text(first(t, card, "footer.outcomes .badge.commit")); !strings.HasPrefix(got, "f5e602f Add hello module") {
+	if got := text(first(t, card, "footer.outcomes .badge.commit")); got != "f5e602f Add hello module" {
 		t.Errorf("commit badge = %q", got)
 	}
+	totals := map[string]string{}
+	for _, d := range query(doc, "section.session-head dl.totals div") {
+		totals[text(first(t, d, "dt"))] = text(first(t, d, "dd"))
+	}
+	for k, v := range map[string]string{"Cost": "$0.0926", "Claude Code's estimate": "$0.0926", "Prompts": "1",
+		"Tool calls": "4", "Lines": "+3 −1", "Commits": "1", "PRs": "0", "Duration": "11 ms"} {
+		if totals[k] != v {
+			t.Errorf("header %s = %q, want %q", k, totals[k], v)
+		}
+	}
+	var tokens []string
+	for _, td := range query(doc, "table.tokens td") {
+		tokens = append(tokens, text(td))
+	}
+	if got, want := strings.Join(tokens, " "), "7,600 2,000 3,000 36,000 48,600"; got != want {
+		t.Errorf("tokens = %q, want %q (input output cache-write cache-read total)", got, want)
+	}
 	head := text(first(t, doc, "section.session-head"))
-	for _, want := range []string{"$0.0926", "$0.0931", "50.0 s", "claude-opus-5-5", "20,000", "5,000", "Claude Code 2.1.332"} {
+	for _, want := range []string{"claude-opus-5-5", "tier 3", "example/demo", "dev@devbox"} {
 		if !strings.Contains(head, want) {
 			t.Errorf("header lacks %q: %s", want, head)
 		}
 	}
+	if got := text(first(t, card, ".prompt-head .cost")); got != "$0.0926" {
+		t.Errorf("prompt cost = %q", got)
+	}
 }
 
 func TestSessionPageTierNotes(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
-	_, doc := mustGet(t, h, "/sessions/tier1-session")
+	h, _ := mustDashboard(t)
+	_, doc := mustGet(t, h, "/sessions/"+tier1ID)
 	card := first(t, doc, "article.prompt")
 	var notes []string
 	for _, n := range query(card, ".tier-note") {
@@ -231,24 +311,53 @@ func TestSessionPageTierNotes(t *testing.T) {
 			t.Errorf("tier notes %q lack %q", joined, want)
 		}
 	}
+	if strings.Contains(text(doc), "secret plans") {
+		t.Error("a tier 1 page shows prompt text")
+	}
 }
 
 func TestSessionPageSubagentAndPR(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
-	_, doc := mustGet(t, h, "/sessions/subagent-session")
-	agent := first(t, doc, "li#call-toolu_agent")
-	child := first(t, agent, "ol.calls.sub li#call-toolu_child")
-	if got := text(first(t, child, "pre.shell")); got != "ls | wc -l" {
+	h, _ := mustDashboard(t)
+	_, doc := mustGet(t, h, "/sessions/"+subagentID)
+	agent := first(t, doc, "li#call-toolu_26b96c7a68324032adfa148b")
+	child := first(t, agent, "ol.calls.sub li#call-toolu_1dae823a53c5436296c341a4")
+	if got := text(first(t, child, "pre.shell")); got != "wc -l README.md" {
 		t.Errorf("subagent command = %q", got)
 	}
-	pr := first(t, doc, "article.prompt a.badge.pr")
-	if got, want := attr(pr, "href"), "https://github.com/example/demo/pull/7"; got != want {
+	if got := len(query(doc, "article.prompt")); got != 2 {
+		t.Errorf("prompts = %d, want 2", got)
+	}
+
+	_, doc = mustGet(t, h, "/sessions/"+prID)
+	pr := first(t, doc, "article.prompt footer.outcomes a.badge.pr")
+	if got, want := attr(pr, "href"), "https://github.com/example/demo/pull/42"; got != want {
 		t.Errorf("PR href = %q, want %q", got, want)
+	}
+	if got, want := text(pr), "PR example/demo#42"; got != want {
+		t.Errorf("PR badge = %q, want %q", got, want)
+	}
+	if head := text(first(t, doc, ".session-head .meta")); !strings.Contains(head, "feature/greeting") {
+		t.Errorf("header lacks the second branch: %s", head)
+	}
+}
+
+func TestSessionPageFailedCall(t *testing.T) {
+	h, _ := mustDashboard(t)
+	_, doc := mustGet(t, h, "/sessions/"+multiID)
+	failed := query(doc, "li.call.error")
+	if len(failed) != 1 {
+		t.Fatalf("failed calls = %d, want 1", len(failed))
+	}
+	if got := text(first(t, failed[0], "pre.tool-error")); got != "Exit code 3 1 failed" {
+		t.Errorf("error = %q", got)
+	}
+	if got := text(first(t, failed[0], ".st")); got != "✖ error" {
+		t.Errorf("status = %q", got)
 	}
 }
 
 func TestSessionNotFound(t *testing.T) {
-	h := mustHandler(t, newMemStore())
+	h := mustHandler(t, mustEmptyStore(t))
 	for _, p := range []string{"/sessions/nope", "/no/such/page"} {
 		if res, _ := mustGet(t, h, p); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", p, res.StatusCode)
@@ -257,8 +366,8 @@ func TestSessionNotFound(t *testing.T) {
 }
 
 func TestXSSRendersAsText(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
-	for _, p := range []string{"/", "/sessions/xss-session", "/costs?from=2026-11-01&to=2026-11-30&by=session", "/git"} {
+	h, _ := mustDashboard(t)
+	for _, p := range []string{"/", "/sessions/" + xssSessionID, "/costs?from=2026-11-18&to=2030-01-01&by=session", "/git"} {
 		t.Run(p, func(t *testing.T) {
 			_, doc := mustGet(t, h, p)
 			walk(doc, func(n *html.Node) {
@@ -282,26 +391,31 @@ func TestXSSRendersAsText(t *testing.T) {
 			})
 		})
 	}
-	_, doc := mustGet(t, h, "/sessions/xss-session")
+	_, doc := mustGet(t, h, "/sessions/"+xssSessionID)
 	if got := text(first(t, doc, "article.prompt .user-text")); got != xssText {
 		t.Errorf("prompt text = %q, want it shown verbatim: %q", got, xssText)
 	}
-	md := text(first(t, doc, "article.prompt .markdown"))
-	if !strings.Contains(md, "<script>alert(8)</script>") {
-		t.Errorf("fenced code lost its text: %q", md)
-	}
-	if got := text(first(t, doc, "li#call-toolu_x1 pre.shell")); got != `echo "<script>alert(9)</script>"` {
+	if got := text(first(t, doc, "li#call-toolu_xss_bash pre.shell")); got != `echo '<script>alert(2)</script>'` {
 		t.Errorf("command = %q", got)
 	}
+	if got := text(first(t, doc, "li#call-toolu_xss_bash details.output pre")); got != "<script>alert(4)</script><img src=x onerror=alert(5)>" {
+		t.Errorf("output = %q", got)
+	}
+	if got := text(first(t, doc, "li#call-toolu_xss_edit pre.diff .dl.add")); got != "+<script>alert(6)</script>" {
+		t.Errorf("diff line = %q", got)
+	}
+	if got := text(first(t, doc, ".markdown pre.chroma")); got != "<script>alert(10)</script>" {
+		t.Errorf("fenced code = %q", got)
+	}
 	_, doc = mustGet(t, h, "/")
-	if got := text(first(t, doc, "tr[data-session=xss-session] td[data-label=Prompt]")); got != xssText {
+	if got := text(first(t, doc, "tr[data-session="+xssSessionID+"] td[data-label=Prompt]")); got != xssText {
 		t.Errorf("list prompt = %q, want %q", got, xssText)
 	}
 }
 
 func TestSecurityHeadersAndNoInlineStyle(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
-	for _, p := range []string{"/", "/sessions/02ffe567-4617-41ff-b977-3528b6d21881", "/costs?from=2026-11-01&to=2026-11-30", "/git", "/nope"} {
+	h, _ := mustDashboard(t)
+	for _, p := range []string{"/", "/sessions/" + commitID, "/costs?from=2026-11-18&to=2026-11-25", "/git", "/nope"} {
 		res, doc := mustGet(t, h, p)
 		csp := res.Header.Get("Content-Security-Policy")
 		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
@@ -322,7 +436,7 @@ func TestSecurityHeadersAndNoInlineStyle(t *testing.T) {
 }
 
 func TestFragments(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
+	h, _ := mustDashboard(t)
 	_, doc := mustGet(t, h, "/?fragment=rows&status=active")
 	list := first(t, doc, "#session-list")
 	if got := len(query(list, "tr.session")); got != 1 {
@@ -334,7 +448,7 @@ func TestFragments(t *testing.T) {
 	if got, want := attr(list, "data-fragment"), "/?fragment=rows&status=active"; got != want {
 		t.Errorf("data-fragment = %q, want %q", got, want)
 	}
-	_, doc = mustGet(t, h, "/sessions/02ffe567-4617-41ff-b977-3528b6d21881?fragment=body")
+	_, doc = mustGet(t, h, "/sessions/"+commitID+"?fragment=body")
 	body := first(t, doc, "#session-body")
 	if got := len(query(body, "article.prompt")); got != 1 {
 		t.Errorf("body fragment has %d prompts, want 1", got)
@@ -345,35 +459,47 @@ func TestFragments(t *testing.T) {
 }
 
 func TestCostsPage(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
-	_, doc := mustGet(t, h, "/costs?from=2026-11-14&to=2026-11-20&by=session")
+	h, _ := mustDashboard(t)
+	_, doc := mustGet(t, h, "/costs?from=2026-11-18&to=2026-11-25&by=session")
 	bars := query(doc, "svg.chart rect.bar")
-	if len(bars) == 0 {
-		t.Fatal("no bars in the chart")
+	if got, want := len(bars), 6; got != want { // six priced sessions on six days
+		t.Fatalf("bars = %d, want %d", got, want)
 	}
 	legend := query(doc, "ul.legend li")
-	if got, want := len(legend), 3; got != want { // spun, xss, commit have a cost
+	if got, want := len(legend), 6; got != want {
 		t.Errorf("legend items = %d, want %d", got, want)
 	}
-	if got, want := attr(first(t, legend[0], "a"), "href"), "/sessions/spun-session"; got != want {
+	if got, want := attr(first(t, legend[0], "a"), "href"), "/sessions/"+multiID; got != want {
 		t.Errorf("biggest series links to %q, want %q", got, want)
 	}
-	totals := text(first(t, doc, "dl.totals"))
-	for _, want := range []string{"$12.99"} { // 12.40 + 0.50 + 0.0926; one commit, so per commit too
-		if !strings.Contains(totals, want) {
-			t.Errorf("totals lack %q: %s", want, totals)
+	totals := map[string]string{}
+	for _, d := range query(doc, "dl.totals div") {
+		totals[text(first(t, d, "dt"))] = text(first(t, d, "dd"))
+	}
+	// 0.0926 + 0.01814 + 0.0956 + 0.087 + 0.02384 + 0.07026 over 3 commits.
+	for k, v := range map[string]string{"Spend": "$0.3874", "Cost per commit": "$0.1291", "Commits": "3", "Per day": "$0.0484"} {
+		if totals[k] != v {
+			t.Errorf("total %s = %q, want %q", k, totals[k], v)
 		}
 	}
 	top := query(doc, "table.sessions tbody tr")
-	if len(top) != 3 {
-		t.Fatalf("top sessions = %d, want 3", len(top))
+	if len(top) != 6 {
+		t.Fatalf("top sessions = %d, want 6", len(top))
 	}
-	if got := text(first(t, top[0], "td[data-label=Cost]")); got != "$12.40" {
-		t.Errorf("top session cost = %q, want $12.40", got)
+	if got := text(first(t, top[0], "td[data-label=Cost]")); got != "$0.0956" {
+		t.Errorf("top session cost = %q, want $0.0956", got)
+	}
+	if cells := query(top[0], "td"); text(cells[len(cells)-1]) != "$0.0956" {
+		got := text(cells[len(cells)-1])
+		t.Errorf("top session cost per commit = %q, want $0.0956 (one commit)", got)
 	}
 	toggle := first(t, doc, ".toggle a.chip")
 	if got := attr(toggle, "href"); !strings.Contains(got, "by=model") {
 		t.Errorf("toggle href = %q, want by=model", got)
+	}
+	_, doc = mustGet(t, h, "/costs?from=2026-11-18&to=2026-11-25&by=model")
+	if got := text(first(t, doc, "ul.legend li")); !strings.HasPrefix(got, "claude-opus-5-5") {
+		t.Errorf("by model legend = %q", got)
 	}
 	// An empty range says so instead of drawing an empty chart.
 	_, doc = mustGet(t, h, "/costs?from=2020-01-01&to=2020-01-31")
@@ -386,28 +512,39 @@ func TestCostsPage(t *testing.T) {
 }
 
 func TestGitPage(t *testing.T) {
-	h := mustHandler(t, newMemStore(allSessions()...))
+	h, _ := mustDashboard(t)
 	_, doc := mustGet(t, h, "/git")
 	tables := query(doc, "table.git")
 	if len(tables) != 2 {
 		t.Fatalf("tables = %d, want 2 (PRs, commits)", len(tables))
 	}
-	commitRow := first(t, tables[1], "tbody tr")
-	if got := text(first(t, commitRow, "td[data-label=SHA]")); got != "f5e602f" {
+	rows := query(tables[1], "tbody tr")
+	if len(rows) != 3 {
+		t.Fatalf("commit rows = %d, want 3", len(rows))
+	}
+	last := rows[len(rows)-1] // oldest: the commit fixture
+	if got := text(first(t, last, "td[data-label=SHA]")); got != "f5e602f" {
 		t.Errorf("short SHA = %q", got)
 	}
-	links := query(commitRow, "a")
-	if got, want := attr(links[len(links)-1], "href"), "/sessions/02ffe567-4617-41ff-b977-3528b6d21881#prompt-6054bf7f-251e-4fe0-9023-89fdca143dab"; got != want {
+	if got := text(first(t, last, "td[data-label=Message]")); got != "Add hello module" {
+		t.Errorf("message = %q", got)
+	}
+	links := query(last, "a")
+	if got, want := attr(links[len(links)-1], "href"), "/sessions/"+commitID+"#prompt-"+commitPromptID; got != want {
 		t.Errorf("commit link = %q, want %q", got, want)
 	}
 	prRow := first(t, tables[0], "tbody tr")
-	if got, want := attr(first(t, prRow, "a.badge.pr"), "href"), "https://github.com/example/demo/pull/7"; got != want {
+	if got, want := attr(first(t, prRow, "a.badge.pr"), "href"), "https://github.com/example/demo/pull/42"; got != want {
 		t.Errorf("PR link = %q, want %q", got, want)
+	}
+	prLinks := query(prRow, "a")
+	if got, want := attr(prLinks[len(prLinks)-1], "href"), "/sessions/"+prID+"#prompt-"+prPromptID; got != want {
+		t.Errorf("PR session link = %q, want %q", got, want)
 	}
 }
 
 func TestStaticAssets(t *testing.T) {
-	h := mustHandler(t, newMemStore())
+	h := mustHandler(t, mustEmptyStore(t))
 	_, doc := mustGet(t, h, "/")
 	css := attr(first(t, doc, "link[rel=stylesheet]"), "href")
 	js := attr(first(t, doc, "script"), "src")
@@ -429,7 +566,7 @@ func TestStaticAssets(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	h, err := New(Options{Store: newMemStore(), Authenticate: func(r *http.Request) error {
+	h, err := New(Options{Store: mustEmptyStore(t), Authenticate: func(r *http.Request) error {
 		if r.Header.Get("Authorization") == "Bearer good" {
 			return nil
 		}
