@@ -95,7 +95,6 @@ type hookSink interface {
 // parser holds one file's reading state.
 type parser struct {
 	path      string
-	opts      Options
 	st        State
 	sessionID string // fallback
 	agentID   string // fallback
@@ -126,7 +125,7 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 	// The caller keeps its State (it may retry with it after a failed spool write), so
 	// the pending response is copied, never updated in place.
 	st.Pending = clonePending(st.Pending)
-	p := &parser{path: path, opts: opts, st: st, hooks: hooks, tier: opts.Tier}
+	p := &parser{path: path, st: st, hooks: hooks, tier: opts.Tier}
 	if p.tier == 0 {
 		p.tier = event.TierMetadata
 	}
