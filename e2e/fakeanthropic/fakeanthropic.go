@@ -13,6 +13,8 @@ package fakeanthropic
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,6 +75,9 @@ type Server struct {
 	// Model is the model name reported in responses; the CLI prices by it.
 	Model string
 
+	// prefix makes message, request and tool_use IDs unique across servers, as the real
+	// API's are: consumers key usage by message ID and tool calls by tool_use ID.
+	prefix        string
 	mu            sync.Mutex
 	conversations []Conversation
 	requests      []Request
@@ -81,7 +86,9 @@ type Server struct {
 
 // New starts a fake API on a loopback port serving the given conversations.
 func New(model string, conversations ...Conversation) *Server {
-	s := &Server{Model: model, conversations: conversations}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	s := &Server{Model: model, conversations: conversations, prefix: hex.EncodeToString(b[:])}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -182,10 +189,10 @@ func (s *Server) messages(w http.ResponseWriter, body []byte) {
 	}
 	turn, marker, idx := s.pick(req)
 	n := s.seq.Add(1)
-	msgID := fmt.Sprintf("msg_fake%06d", n)
+	msgID := fmt.Sprintf("msg_fake%s%04d", s.prefix, n)
 	for i := range turn.ToolUses {
 		if turn.ToolUses[i].ID == "" {
-			turn.ToolUses[i].ID = fmt.Sprintf("toolu_fake%06d_%d", n, i)
+			turn.ToolUses[i].ID = fmt.Sprintf("toolu_fake%s%04d%d", s.prefix, n, i)
 		}
 	}
 	rec := Request{Method: http.MethodPost, Path: "/v1/messages", Stream: req.Stream, Model: req.Model,
@@ -199,7 +206,7 @@ func (s *Server) messages(w http.ResponseWriter, body []byte) {
 	if len(turn.ToolUses) > 0 {
 		stop = "tool_use"
 	}
-	w.Header().Set("request-id", fmt.Sprintf("req_fake%06d", n))
+	w.Header().Set("request-id", fmt.Sprintf("req_fake%s%04d", s.prefix, n))
 	if !req.Stream {
 		var content []any
 		if turn.Text != "" {
