@@ -17,6 +17,7 @@ CLAUDE_CODE_VERSION ?= 2.1.332
 CLAUDE_CODE_DIR     := $(CACHE)/claude-code
 export AGENT_TRACE_CLAUDE_BIN := $(abspath $(CLAUDE_CODE_DIR)/node_modules/.bin/claude)
 TEST_FLAGS  ?= -count=1 -timeout=40m
+TEST_PKGS   ?= ./...
 FUZZ_TIME   ?= 10s
 # Every package with a fuzz target (the hook's payload parsing and redaction, the transcript reader, ...).
 FUZZ_PKGS   ?= $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | xargs -r -n1 dirname | sort -u)
@@ -41,7 +42,7 @@ run: build ## Build and run the server on the embedded default (SQLite in ~/.age
 
 test: services ## Every test: starts PostgreSQL and ClickHouse, runs go test ./..., then short fuzz runs
 	@mkdir -p $(CACHE)
-	$(with_services) $(GO) test -json $(TEST_FLAGS) ./... 2>&1 | tee $(CACHE)/test.json | $(GO) run ./scripts/testreport
+	$(with_services) $(GO) test -json $(TEST_FLAGS) $(TEST_PKGS) 2>&1 | tee $(CACHE)/test.json | $(GO) run ./scripts/testreport
 	@$(MAKE) --no-print-directory fuzz
 
 test-short: ## Unit tests only: no services, no real CLI, -short
