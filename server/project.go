@@ -40,7 +40,7 @@ func canonical(events []event.Event) []event.Event {
 	out := make([]event.Event, 0, len(events))
 	for _, e := range events {
 		if i, ok := byID[e.ID]; ok {
-			if preferEvent(e, out[i]) {
+			if PreferEvent(&e, &out[i]) {
 				out[i] = e
 			}
 			continue
@@ -62,11 +62,12 @@ func eventLess(a, b event.Event) bool {
 	return a.ID < b.ID
 }
 
-// preferEvent decides which of two events with the same ID is kept. Usage is re-read from
-// a transcript that is still being written, so the larger token total is the final one;
-// for anything else the copies should be equal, and the earliest (then the smallest
-// encoding) wins only to keep the choice independent of arrival order.
-func preferEvent(a, b event.Event) bool {
+// PreferEvent reports whether a should be kept instead of b, two events with the same ID.
+// Usage is re-read from a transcript that is still being written, so the larger token
+// total is the final one; otherwise the copies should be equal, and the earlier (then the
+// one whose JSON encoding sorts first) wins only so that the choice never depends on
+// arrival order. Stores that keep one copy per ID must apply the same rule.
+func PreferEvent(a, b *event.Event) bool {
 	if a.Kind == event.KindUsage && b.Kind == event.KindUsage && a.Usage != nil && b.Usage != nil {
 		ta, tb := usageTotal(a.Usage), usageTotal(b.Usage)
 		if ta != tb {

@@ -43,16 +43,21 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 		return res, fmt.Errorf("ingest: prepare insert: %w", err)
 	}
 	defer ins.Close()
-	// A usage event is re-read while its transcript line is still growing: the larger
-	// token total is the final reading and replaces the stored one.
-	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?, usage_total = ?, body = ?
-		WHERE id = ? AND kind = 'usage' AND usage_total < ?`)
+	// Two events with one ID should be equal, but need not be (a usage reading taken while
+	// its transcript line was still growing; a hook event rebuilt by a transcript import).
+	// The stored one is replaced when the new one is preferred by the same rule Project
+	// uses (server.PreferEvent: larger usage total, then earlier time, then smaller
+	// encoding), so what is stored never depends on arrival order.
+	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?1, usage_total = ?2, body = ?3
+		WHERE id = ?4 AND (usage_total < ?2 OR (usage_total = ?2 AND (time_ns > ?1 OR (time_ns = ?1 AND body > ?3))))`)
 	if err != nil {
 		return res, fmt.Errorf("ingest: prepare update: %w", err)
 	}
 	defer upd.Close()
 
 	touched := map[string]bool{}
+	// fresh holds the events this call stored, so re-projection need not decode them again.
+	fresh := make(map[string]*event.Event, len(events))
 	for i := range events {
 		e := &events[i]
 		total := server.EventUsageTotal(e)
@@ -63,17 +68,17 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 		if n, _ := r.RowsAffected(); n == 1 {
 			res.Stored++
 			touched[e.SessionID] = true
+			fresh[e.ID] = e
 			continue
 		}
 		res.Duplicates++
-		if e.Kind == event.KindUsage {
-			r, err := upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.ID, total)
-			if err != nil {
-				return res, fmt.Errorf("ingest: update usage %s: %w", e.ID, err)
-			}
-			if n, _ := r.RowsAffected(); n == 1 {
-				touched[e.SessionID] = true
-			}
+		r, err = upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.ID)
+		if err != nil {
+			return res, fmt.Errorf("ingest: replace event %s: %w", e.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			touched[e.SessionID] = true
+			fresh[e.ID] = e
 		}
 	}
 
@@ -82,30 +87,37 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	}
 	sort.Strings(res.Sessions)
 	for _, id := range res.Sessions {
-		if err := s.reproject(ctx, tx, id); err != nil {
+		if err := s.reproject(ctx, tx, id, fresh); err != nil {
 			return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: project session %s: %w", id, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
 	}
+	s.wrote()
 	return res, nil
 }
 
-// sessionEvents reads every stored event of a session.
+// sessionEvents reads every stored event of a session; those in known (stored by the
+// running transaction) are taken as they are instead of being decoded again.
 func sessionEvents(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, id string) ([]event.Event, error) {
-	rows, err := q.QueryContext(ctx, `SELECT body FROM events WHERE session_id = ?`, id)
+}, id string, known map[string]*event.Event) ([]event.Event, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, body FROM events WHERE session_id = ?`, id)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	defer rows.Close()
 	var out []event.Event
 	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
+		var eid string
+		var body sql.RawBytes
+		if err := rows.Scan(&eid, &body); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
+		}
+		if e, ok := known[eid]; ok {
+			out = append(out, *e)
+			continue
 		}
 		var e event.Event
 		if err := json.Unmarshal(body, &e); err != nil {
@@ -117,8 +129,8 @@ func sessionEvents(ctx context.Context, q interface {
 }
 
 // reproject rebuilds one session's materialised rows from all its stored events.
-func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string) error {
-	evs, err := sessionEvents(ctx, tx, id)
+func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, known map[string]*event.Event) error {
+	evs, err := sessionEvents(ctx, tx, id, known)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -34,6 +35,12 @@ type Store struct {
 	read   *sql.DB
 	pricer server.Pricer
 	now    func() time.Time
+
+	// The background checkpointer: writes poke it, Close stops it.
+	dirty    chan struct{}
+	stop     chan struct{}
+	stopped  chan struct{}
+	stopOnce sync.Once
 }
 
 var _ server.Store = (*Store)(nil)
@@ -58,7 +65,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "journal_mode(WAL)"}
+	// Checkpoints run in the background (see checkpointer); the automatic one, which would
+	// run inside a committing writer, only backs it up when the WAL grows past ~80 MB.
+	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "journal_mode(WAL)",
+		"wal_autocheckpoint(20000)", "journal_size_limit(67108864)"}
 	dsn := func(extra string) string {
 		q := url.Values{}
 		for _, p := range pragmas {
@@ -93,7 +103,48 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s.read.SetMaxOpenConns(n)
 	s.read.SetMaxIdleConns(n)
+	s.dirty = make(chan struct{}, 1)
+	s.stop = make(chan struct{})
+	s.stopped = make(chan struct{})
+	go s.checkpointer()
 	return s, nil
+}
+
+// checkpointInterval is how often, at most, the background checkpointer copies the WAL
+// back into the database file.
+const checkpointInterval = 500 * time.Millisecond
+
+// checkpointer moves WAL pages into the database file off the ingest path. A PASSIVE
+// checkpoint never blocks the writer or readers; it does what it can and the next round
+// does the rest.
+func (s *Store) checkpointer() {
+	defer close(s.stopped)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	pending := false
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.dirty:
+			pending = true
+		case <-t.C:
+			if pending {
+				// Errors here are harmless: the WAL stays valid and SQLite's own
+				// automatic checkpoint is the backstop.
+				_, _ = s.read.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+				pending = false
+			}
+		}
+	}
+}
+
+// wrote tells the checkpointer there is WAL to move.
+func (s *Store) wrote() {
+	select {
+	case s.dirty <- struct{}{}:
+	default:
+	}
 }
 
 // Path is the database file.
@@ -101,6 +152,10 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+	})
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

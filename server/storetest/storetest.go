@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"Idempotent", testIdempotent},
 		{"OutOfOrderAndDuplicates", testOutOfOrder},
 		{"UsageReplaceWhenLarger", testUsageReplace},
+		{"SameIDDifferentContent", testSameIDDifferentContent},
 		{"Invalid", testInvalid},
 		{"Session", testSessionNotFound},
 		{"Events", testEvents},
@@ -224,6 +225,44 @@ func testUsageReplace(t *testing.T, s server.Store) {
 	if got := MustSession(t, s, "s-usage").Usage.OutputTokens; got != 50 {
 		t.Errorf("output tokens after smaller reading = %d, want 50", got)
 	}
+}
+
+// testSameIDDifferentContent sends two versions of one event (as a transcript import that
+// rebuilds a hook event might): whichever arrives first, the store keeps the one Project
+// keeps.
+func testSameIDDifferentContent(t *testing.T, s server.Store) {
+	f := Fixtures()[0]
+	var orig event.Event
+	for _, e := range f.Events {
+		if e.HookEvent == "UserPromptSubmit" {
+			orig = e
+		}
+	}
+	later := orig
+	later.Time = orig.Time.Add(time.Second)
+	later.Payload = json.RawMessage(strings.Replace(string(orig.Payload), `"prompt":"`, `"prompt":"(imported) `, 1))
+	rest := make([]event.Event, 0, len(f.Events))
+	for _, e := range f.Events {
+		if e.ID != orig.ID {
+			rest = append(rest, e)
+		}
+	}
+	want := server.Project(append(rest, orig, later), TestPricer{})
+	if want.Prompts[0].Text != server.Project(f.Events, TestPricer{}).Prompts[0].Text {
+		t.Fatal("Project should keep the earlier copy")
+	}
+	MustIngest(t, s, rest)
+	MustIngest(t, s, []event.Event{later})
+	res := MustIngest(t, s, []event.Event{orig})
+	if res.Stored != 0 || res.Duplicates != 1 || len(res.Sessions) != 1 {
+		t.Errorf("preferred copy: %+v, want a duplicate that changed the session", res)
+	}
+	EqualJSON(t, "session", MustSession(t, s, f.SessionID), want)
+	res = MustIngest(t, s, []event.Event{later})
+	if len(res.Sessions) != 0 {
+		t.Errorf("the other copy again changed %v", res.Sessions)
+	}
+	EqualJSON(t, "session", MustSession(t, s, f.SessionID), want)
 }
 
 func testInvalid(t *testing.T, s server.Store) {

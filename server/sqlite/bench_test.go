@@ -1,0 +1,170 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/sqlite"
+	"github.com/agent-trace/agent-trace/server/storetest"
+)
+
+const batchSize = 500
+
+// benchDir holds the benchmark database for the whole run; TestMain removes it.
+var benchDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "agent-trace-sqlite-bench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	benchDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func flatten(sessions [][]event.Event) []event.Event {
+	var out []event.Event
+	for _, s := range sessions {
+		out = append(out, s...)
+	}
+	return out
+}
+
+func ingestAll(tb testing.TB, s *sqlite.Store, evs []event.Event) {
+	tb.Helper()
+	for len(evs) > 0 {
+		n := min(batchSize, len(evs))
+		if _, err := s.Ingest(context.Background(), evs[:n]); err != nil {
+			tb.Fatal(err)
+		}
+		evs = evs[n:]
+	}
+}
+
+// BenchmarkIngest measures ingest throughput from one goroutine in batches of 500 into a
+// fresh database: 100 generated sessions of 500 events each (50,000 events) per round.
+func BenchmarkIngest(b *testing.B) {
+	evs := flatten(storetest.Generate(1, 100, 500))
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, err := sqlite.Open(filepath.Join(b.TempDir(), fmt.Sprintf("bench%d.db", i)), sqlite.WithPricer(storetest.TestPricer{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Migrate(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		ingestAll(b, s, evs)
+		total += time.Since(start)
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(evs)*b.N)/total.Seconds(), "events/s")
+}
+
+// benchDB builds (once per run, or once per AGENT_TRACE_BENCH_DB path) a database of
+// generated sessions plus one session of 2,000 events, and returns it with that session's
+// ID. The default is 1,000 sessions / 100,000 events; AGENT_TRACE_BENCH_LARGE=1 makes it
+// the 10,000 sessions / 1,000,000 events (a few minutes to build).
+func benchDB(b *testing.B) (*sqlite.Store, string) {
+	b.Helper()
+	sessions, per := 1000, 100
+	if os.Getenv("AGENT_TRACE_BENCH_LARGE") == "1" {
+		sessions = 10000
+	}
+	path := os.Getenv("AGENT_TRACE_BENCH_DB")
+	if path == "" {
+		path = filepath.Join(benchDir, fmt.Sprintf("bench-%d.db", sessions))
+	}
+	big := storetest.Generate(99, 1, 2000)[0]
+	bigID := big[0].SessionID
+	s, err := sqlite.Open(path, sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Session(context.Background(), bigID); err == nil {
+		return s, bigID // built by an earlier benchmark or run
+	}
+	start := time.Now()
+	// Generate in slices to keep memory flat.
+	for seed := int64(0); seed < int64(sessions/100); seed++ {
+		ingestAll(b, s, flatten(storetest.Generate(1000+seed, 100, per)))
+	}
+	ingestAll(b, s, big)
+	b.Logf("built %s: %d sessions, %d events in %s", path, sessions+1, sessions*per+len(big), time.Since(start).Round(time.Second))
+	return s, bigID
+}
+
+func p95(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)*95/100]
+}
+
+// BenchmarkListSessions measures GET /v1/sessions' store call: the first page, newest
+// first (50 rows), a filtered page and a page further down by cursor, in turn.
+func BenchmarkListSessions(b *testing.B) {
+	s, _ := benchDB(b)
+	ctx := context.Background()
+	first, err := s.ListSessions(ctx, server.SessionFilter{Desc: true, Limit: 50})
+	if err != nil {
+		b.Fatal(err)
+	}
+	filters := []server.SessionFilter{
+		{Desc: true, Limit: 50},
+		{Desc: true, Limit: 50, User: storetest.GenUsers[2]},
+		{Desc: true, Limit: 50, Cursor: first.NextCursor},
+		{Desc: true, Limit: 50, Sort: "cost"},
+	}
+	var ds []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		page, err := s.ListSessions(ctx, filters[i%len(filters)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, time.Since(start))
+		if len(page.Sessions) == 0 {
+			b.Fatal("empty page")
+		}
+	}
+	b.ReportMetric(float64(p95(ds).Microseconds())/1000, "p95-ms")
+}
+
+// BenchmarkSession measures GET /v1/sessions/{id}'s store call for a 2,000-event session.
+func BenchmarkSession(b *testing.B) {
+	s, id := benchDB(b)
+	ctx := context.Background()
+	var ds []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		sess, err := s.Session(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, time.Since(start))
+		if sess.EventCount != 2000 {
+			b.Fatalf("event count %d", sess.EventCount)
+		}
+	}
+	b.ReportMetric(float64(p95(ds).Microseconds())/1000, "p95-ms")
+}
