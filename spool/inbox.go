@@ -162,17 +162,18 @@ func Capture(home string, opts Options, evts []event.Event) (CaptureResult, erro
 			return CaptureResult{Inbox: true}, fmt.Errorf("capture: wrote inbox instead: %w", err)
 		}
 		m, err := s.Append(evts...)
-		s.Close()
 		if err == nil {
+			s.Close()
 			return CaptureResult{Meta: m}, nil
 		}
 		if errors.Is(err, ErrCorrupt) && attempt == 0 {
-			o := opts.withDefaults()
-			moved, qerr := quarantine(path, o.Now())
+			moved, qerr := s.moveAside()
 			if qerr == nil {
-				o.Logf("spool %s is corrupt (%v); moved it to %s and started a fresh spool", path, err, moved)
+				s.opts.Logf("spool %s is corrupt (%v); moved it to %s and started a fresh spool", path, err, moved)
 				continue
 			}
+		} else {
+			s.Close()
 		}
 		if ierr := WriteInbox(home, evts); ierr != nil {
 			return CaptureResult{}, fmt.Errorf("capture: %w; inbox: %v", err, ierr)

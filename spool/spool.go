@@ -89,6 +89,7 @@ func (o Options) withDefaults() Options {
 // it open only for the few transactions a step needs.
 type Spool struct {
 	db   *bolt.DB
+	lock *lockFile
 	path string
 	opts Options
 }
@@ -134,17 +135,31 @@ type Meta struct {
 // than the lock timeout, Open returns an error wrapping ErrLocked.
 func Open(path string, opts Options) (*Spool, error) {
 	opts = opts.withDefaults()
-	s, err := open(path, opts)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open spool: %w", err)
+	}
+	lock, err := acquire(path+".lock", opts.LockTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("open spool: %w", err)
+	}
+	// The lock is held from here to Close, across moving a corrupt file aside, so two
+	// processes never both decide the same file is corrupt and move a fresh one.
+	s, err := open(path, opts, lock)
 	if err == nil || !errors.Is(err, ErrCorrupt) {
+		if err != nil {
+			lock.release()
+		}
 		return s, err
 	}
 	moved, qerr := quarantine(path, opts.Now())
 	if qerr != nil {
+		lock.release()
 		return nil, fmt.Errorf("open spool: move corrupt file aside: %w (after %v)", qerr, err)
 	}
 	opts.Logf("spool %s is corrupt (%v); moved it to %s and started a fresh spool", path, err, moved)
-	s, err = open(path, opts)
+	s, err = open(path, opts, lock)
 	if err != nil {
+		lock.release()
 		return nil, err
 	}
 	if err := s.updateMeta(func(m *Meta) { m.CorruptMovedTo = append(m.CorruptMovedTo, moved) }); err != nil {
@@ -162,10 +177,8 @@ func quarantine(path string, now time.Time) (string, error) {
 	return moved, nil
 }
 
-func open(path string, opts Options) (s *Spool, err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open spool: %w", err)
-	}
+// open opens the bbolt file; the caller holds lock.
+func open(path string, opts Options, lock *lockFile) (s *Spool, err error) {
 	// A damaged file can make bbolt read past the end of its mapping or trip its
 	// internal assertions; both become panics here and are reported as corruption.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -229,7 +242,7 @@ func open(path string, opts Options) (s *Spool, err error) {
 		db.Close()
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	return &Spool{db: db, path: path, opts: opts}, nil
+	return &Spool{db: db, path: path, opts: opts, lock: lock}, nil
 }
 
 func isCorruption(err error) bool {
@@ -242,10 +255,19 @@ func isCorruption(err error) bool {
 
 // Close releases the file lock.
 func (s *Spool) Close() error {
+	defer s.lock.release()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close spool: %w", err)
 	}
 	return nil
+}
+
+// moveAside closes a spool found corrupt mid-transaction and renames the file while
+// still holding the lock, so no other process writes into the damaged file meanwhile.
+func (s *Spool) moveAside() (string, error) {
+	defer s.lock.release()
+	s.db.Close()
+	return quarantine(s.path, s.opts.Now())
 }
 
 // Path is the spool file's path.

@@ -31,7 +31,7 @@ func mustOpen(tb testing.TB, path string, opts Options) *Spool {
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
-	tb.Cleanup(func() { s.db.Close() })
+	tb.Cleanup(func() { s.Close() })
 	return s
 }
 

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/agent-trace/agent-trace/spool/deliver"
+)
+
+// Run with: go test -run '^$' -bench . -benchtime 200x ./cmd/agent-trace-hook
+//
+// Each iteration starts the built hook as Claude Code does, on the fixture's Bash
+// PostToolUse payload, and waits for it to exit; the numbers are wall time per hook
+// (p50, p99) and the child's peak RSS (getrusage ru_maxrss).
+
+type runStats struct {
+	walls  []time.Duration
+	maxRSS int64 // bytes
+}
+
+func (s *runStats) add(wall time.Duration, st *os.ProcessState) {
+	s.walls = append(s.walls, wall)
+	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+		s.maxRSS = max(s.maxRSS, ru.Maxrss*1024) // Linux reports KiB
+	}
+}
+
+func (s *runStats) report(b *testing.B, name string) {
+	if len(s.walls) == 0 {
+		return
+	}
+	slices.Sort(s.walls)
+	pct := func(p float64) time.Duration { return s.walls[min(len(s.walls)-1, int(p*float64(len(s.walls))))] }
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(pct(0.50)), "p50-ms")
+	b.ReportMetric(ms(pct(0.99)), "p99-ms")
+	b.ReportMetric(float64(s.maxRSS)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(0, "ns/op") // wall time per op is the p50/p99 above
+	fmt.Printf("%s: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms, peak RSS %.1f MiB\n",
+		name, len(s.walls), ms(pct(0.50)), ms(pct(0.99)), ms(s.walls[len(s.walls)-1]), float64(s.maxRSS)/(1<<20))
+}
+
+func benchEnv(b *testing.B, collectorURL string) []string {
+	dir := b.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !bytes.HasPrefix([]byte(kv), []byte("AGENT_TRACE_")) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "HOME="+dir, "AGENT_TRACE_HOME="+filepath.Join(dir, "agent-trace"),
+		"CLAUDE_CONFIG_DIR="+filepath.Join(dir, "claude"), "AGENT_TRACE_COLLECTOR_URL="+collectorURL)
+}
+
+func runOnce(b *testing.B, env []string, payload []byte, name string, args ...string) (time.Duration, *os.ProcessState) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdin = bytes.NewReader(payload)
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return time.Since(start), cmd.ProcessState
+}
+
+func acceptAll() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+}
+
+// BenchmarkHookCapture is the capture path alone: delivery is backing off (as while the
+// collector is down), so no deliverer runs beside the hooks.
+func BenchmarkHookCapture(b *testing.B) {
+	payload, err := os.ReadFile("testdata/commit-hooks/010.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := benchEnv(b, deadURL)
+	runOnce(b, env, payload, hookBin) // creates the spool and starts the one deliverer
+	waitNoDeliverer(b, env)           // ...which fails against deadURL and backs off
+	var s runStats
+	b.ResetTimer()
+	for range b.N {
+		s.add(runOnce(b, env, payload, hookBin))
+	}
+	b.StopTimer()
+	s.report(b, "agent-trace-hook capture")
+}
+
+// BenchmarkHookCaptureWithDelivery is the everyday case: a collector answers and the
+// background deliverer drains the spool while hooks keep coming.
+func BenchmarkHookCaptureWithDelivery(b *testing.B) {
+	payload, err := os.ReadFile("testdata/commit-hooks/010.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := acceptAll()
+	defer srv.Close()
+	env := benchEnv(b, srv.URL)
+	var s runStats
+	b.ResetTimer()
+	for range b.N {
+		s.add(runOnce(b, env, payload, hookBin))
+	}
+	b.StopTimer()
+	s.report(b, "agent-trace-hook capture, deliverer running")
+	waitNoDeliverer(b, env)
+}
+
+// BenchmarkNodePost is what a hook written in Node costs: a minimal script that reads
+// stdin and POSTs it to the collector.
+func BenchmarkNodePost(b *testing.B) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		b.Skip("node not installed")
+	}
+	payload, err := os.ReadFile("testdata/commit-hooks/010.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := acceptAll()
+	defer srv.Close()
+	script := filepath.Join(b.TempDir(), "hook.js")
+	os.WriteFile(script, []byte(`const http = require('http');
+let body = '';
+process.stdin.on('data', d => body += d);
+process.stdin.on('end', () => {
+  const req = http.request(process.env.COLLECTOR + '/v1/hooks', {method: 'POST', headers: {'content-type': 'application/json'}}, res => { res.resume(); res.on('end', () => process.exit(0)); });
+  req.on('error', () => process.exit(0));
+  req.end(JSON.stringify({events: [{payload: JSON.parse(body)}]}));
+});
+`), 0o600)
+	env := append(os.Environ(), "COLLECTOR="+srv.URL)
+	var s runStats
+	b.ResetTimer()
+	for range b.N {
+		s.add(runOnce(b, env, payload, node, script))
+	}
+	b.StopTimer()
+	s.report(b, "node: read stdin and POST")
+}
+
+func waitNoDeliverer(b *testing.B, env []string) {
+	var home string
+	for _, kv := range env {
+		if v, ok := bytes.CutPrefix([]byte(kv), []byte("AGENT_TRACE_HOME=")); ok {
+			home = string(v)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !deliverRunning(home) {
+			return
+		}
+	}
+}
+
+func deliverRunning(home string) bool { return deliver.Running(home) }
