@@ -155,6 +155,7 @@ type callState struct {
 	closeTime  time.Time
 	closed     bool
 	hasPre     bool
+	hasInput   bool // the input summary is set
 	lines      bool // the hook counted lines on an event
 	parentID   string
 	agentSpawn string // agentId the Agent call launched
@@ -742,10 +743,14 @@ func (pr *projector) applyToolEvent(cs *callState, e *event.Event, h *hookPayloa
 	} else if !cs.hasPre && e.Time.Before(c.StartedAt) {
 		c.StartedAt = e.Time
 	}
-	in := parseToolInput(h.ToolInput)
-	if e.Tier >= event.TierDetails && (c.Command == "" || hookEvent == "PreToolUse") {
+	// The input is the same on every event of a call: read it once, preferring PreToolUse.
+	var in toolInput
+	parsedInput := false
+	if e.Tier >= event.TierDetails && (!cs.hasInput || hookEvent == "PreToolUse") {
+		in, parsedInput = parseToolInput(h.ToolInput), true
 		if in.Command != "" || in.FilePath != "" || in.Pattern != "" || in.Description != "" {
 			c.Command, c.FilePath, c.Pattern, c.Description = in.Command, in.FilePath, in.Pattern, in.Description
+			cs.hasInput = true
 		}
 	}
 	if e.LinesAdded != 0 || e.LinesRemoved != 0 {
@@ -787,6 +792,9 @@ func (pr *projector) applyToolEvent(cs *callState, e *event.Event, h *hookPayloa
 		cs.agentSpawn = resp.AgentID
 	}
 	if e.Tier >= event.TierDetails {
+		if !parsedInput && resp.Type == "create" {
+			in = parseToolInput(h.ToolInput)
+		}
 		c.Diff = resp.diff(in)
 	}
 	if e.Tier >= event.TierFull {

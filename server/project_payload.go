@@ -77,11 +77,35 @@ type toolInput struct {
 	Content     string
 }
 
+// toolInputFields is the fast path of parseToolInput: every field a string.
+type toolInputFields struct {
+	Command      string `json:"command"`
+	FilePath     string `json:"file_path"`
+	NotebookPath string `json:"notebook_path"`
+	Path         string `json:"path"`
+	Pattern      string `json:"pattern"`
+	Query        string `json:"query"`
+	URL          string `json:"url"`
+	Description  string `json:"description"`
+	Content      string `json:"content"`
+}
+
 func parseToolInput(raw json.RawMessage) toolInput {
 	var in toolInput
 	if len(raw) == 0 || raw[0] != '{' {
 		return in
 	}
+	var f toolInputFields
+	if json.Unmarshal(raw, &f) == nil {
+		return toolInput{
+			Command:     f.Command,
+			FilePath:    firstNonEmpty(f.FilePath, f.NotebookPath, f.Path),
+			Pattern:     firstNonEmpty(f.Pattern, f.Query, f.URL),
+			Description: f.Description,
+			Content:     f.Content,
+		}
+	}
+	// Some field is not a string (an MCP tool's input, say): take the strings there are.
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
 		return in

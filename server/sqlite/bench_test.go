@@ -168,3 +168,33 @@ func BenchmarkSession(b *testing.B) {
 	}
 	b.ReportMetric(float64(p95(ds).Microseconds())/1000, "p95-ms")
 }
+
+// BenchmarkIngestLive measures the live path: one 2,000-event session arriving in
+// batches of 10, as a deliverer sends it while the session runs. Every batch re-projects
+// the whole session so far.
+func BenchmarkIngestLive(b *testing.B) {
+	evs := storetest.Generate(7, 1, 2000)[0]
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, err := sqlite.Open(filepath.Join(b.TempDir(), fmt.Sprintf("live%d.db", i)), sqlite.WithPricer(storetest.TestPricer{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Migrate(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		for j := 0; j < len(evs); j += 10 {
+			if _, err := s.Ingest(context.Background(), evs[j:min(j+10, len(evs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N*len(evs)/10), "ms/batch")
+}

@@ -56,8 +56,10 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	defer upd.Close()
 
 	touched := map[string]bool{}
-	// fresh holds the events this call stored, so re-projection need not decode them again.
+	// fresh holds copies of the events this call stored, so re-projection need not decode
+	// them again; inserted lists the new ones per session (the rest replaced a copy).
 	fresh := make(map[string]*event.Event, len(events))
+	inserted := map[string][]*event.Event{}
 	for i := range events {
 		e := &events[i]
 		total := server.EventUsageTotal(e)
@@ -68,7 +70,9 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 		if n, _ := r.RowsAffected(); n == 1 {
 			res.Stored++
 			touched[e.SessionID] = true
-			fresh[e.ID] = e
+			c := cloneEvent(e)
+			fresh[e.ID] = &c
+			inserted[e.SessionID] = append(inserted[e.SessionID], &c)
 			continue
 		}
 		res.Duplicates++
@@ -78,7 +82,8 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 		}
 		if n, _ := r.RowsAffected(); n == 1 {
 			touched[e.SessionID] = true
-			fresh[e.ID] = e
+			c := cloneEvent(e)
+			fresh[e.ID] = &c
 		}
 	}
 
@@ -86,13 +91,22 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 		res.Sessions = append(res.Sessions, id)
 	}
 	sort.Strings(res.Sessions)
+	all := make(map[string][]event.Event, len(res.Sessions))
 	for _, id := range res.Sessions {
-		if err := s.reproject(ctx, tx, id, fresh); err != nil {
+		evs, err := s.loadSession(ctx, tx, id, fresh, inserted[id])
+		if err != nil {
+			return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: load session %s: %w", id, err)
+		}
+		if err := s.reproject(ctx, tx, id, evs); err != nil {
 			return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: project session %s: %w", id, err)
 		}
+		all[id] = evs
 	}
 	if err := tx.Commit(); err != nil {
 		return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
+	}
+	for id, evs := range all {
+		s.cache.put(id, evs)
 	}
 	s.wrote()
 	return res, nil
@@ -128,12 +142,38 @@ func sessionEvents(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// reproject rebuilds one session's materialised rows from all its stored events.
-func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, known map[string]*event.Event) error {
-	evs, err := sessionEvents(ctx, tx, id, known)
-	if err != nil {
-		return err
+// loadSession returns every stored event of a session inside the ingest transaction:
+// from the cache plus this call's events when the cache is current, else from the
+// database. The result is owned by the caller (and then by the cache).
+func (s *Store) loadSession(ctx context.Context, tx *sql.Tx, id string, fresh map[string]*event.Event,
+	inserted []*event.Event) ([]event.Event, error) {
+	if cached, ok := s.cache.get(id); ok {
+		var stored int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE session_id = ?`, id).Scan(&stored); err != nil {
+			return nil, fmt.Errorf("count events: %w", err)
+		}
+		// The count guards against writers the cache did not see.
+		if len(cached)+len(inserted) == stored {
+			evs := make([]event.Event, 0, stored)
+			for i := range cached {
+				if f, ok := fresh[cached[i].ID]; ok {
+					evs = append(evs, *f) // a replaced copy
+				} else {
+					evs = append(evs, cached[i])
+				}
+			}
+			for _, e := range inserted {
+				evs = append(evs, *e)
+			}
+			return evs, nil
+		}
+		s.cache.drop(id)
 	}
+	return sessionEvents(ctx, tx, id, fresh)
+}
+
+// reproject rebuilds one session's materialised rows from all its stored events.
+func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []event.Event) error {
 	sess, usages := server.ProjectWithUsage(evs, s.pricer)
 	if err := deleteProjection(ctx, tx, id); err != nil {
 		return err

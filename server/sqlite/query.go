@@ -534,9 +534,11 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if err := deleteProjection(ctx, tx, id); err != nil {
 		return fmt.Errorf("delete session %s: %w", id, err)
 	}
+	s.cache.drop(id)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete session %s: commit: %w", id, err)
 	}
+	s.wrote()
 	return nil
 }
 
@@ -566,8 +568,10 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 		return 0, fmt.Errorf("delete before %s: sessions: %w", t, err)
 	}
 	n, _ := r.RowsAffected()
+	s.cache.clear()
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("delete before %s: commit: %w", t, err)
 	}
+	s.wrote()
 	return int(n), nil
 }

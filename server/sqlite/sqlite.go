@@ -35,6 +35,7 @@ type Store struct {
 	read   *sql.DB
 	pricer server.Pricer
 	now    func() time.Time
+	cache  *eventCache
 
 	// The background checkpointer: writes poke it, Close stops it.
 	dirty    chan struct{}
@@ -61,7 +62,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open sqlite: empty path")
 	}
-	s := &Store{path: path, now: time.Now}
+	s := &Store{path: path, now: time.Now, cache: newEventCache(defaultCacheBytes)}
 	for _, o := range opts {
 		o(s)
 	}
