@@ -122,7 +122,7 @@ func (a *app) costsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // costChart draws daily spend as stacked bars in inline SVG. Colours come from CSS classes
-// (s0…s8), not style attributes, so the CSP needs no inline style; every piece of text
+// (series-0…series-8), not style attributes, so the CSP needs no inline style; every piece of text
 // from the store goes through template.HTMLEscapeString.
 func costChart(daily []server.DailyCost, from, end time.Time, by string) (template.HTML, []legendItem) {
 	var days []string
@@ -154,7 +154,7 @@ func costChart(daily []server.DailyCost, from, end time.Time, by string) (templa
 	for i, k := range keys {
 		if i < chartSeries {
 			series[k] = i
-			item := legendItem{Class: "s" + strconv.Itoa(i), Label: k, CostUSD: totals[k]}
+			item := legendItem{Class: "series-" + strconv.Itoa(i), Label: k, CostUSD: totals[k]}
 			if by == server.GroupBySession {
 				item.Label, item.Href = shortID(k), "/sessions/"+url.PathEscape(k)
 			}
@@ -171,7 +171,7 @@ func costChart(daily []server.DailyCost, from, end time.Time, by string) (templa
 		for _, k := range keys[chartSeries:] {
 			rest += totals[k]
 		}
-		legend = append(legend, legendItem{Class: "s" + strconv.Itoa(chartSeries), Label: fmt.Sprintf("%d others", len(keys)-chartSeries), CostUSD: rest})
+		legend = append(legend, legendItem{Class: "series-" + strconv.Itoa(chartSeries), Label: fmt.Sprintf("%d others", len(keys)-chartSeries), CostUSD: rest})
 	}
 
 	stacks := make([][]float64, len(days))
@@ -200,12 +200,12 @@ func costChart(daily []server.DailyCost, from, end time.Time, by string) (templa
 		top, bottom   = 10.0, 28.0
 	)
 	plotW, plotH := width-left-right, height-top-bottom
-	scale := niceCeil(maxDay)
+	scale, ticks := niceScale(maxDay)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="Daily spend from %s to %s">`, width, height, days[0], days[len(days)-1])
-	for i := 0; i <= 4; i++ {
-		v := scale * float64(i) / 4
-		y := top + plotH - plotH*float64(i)/4
+	for i := 0; i <= ticks; i++ {
+		v := scale * float64(i) / float64(ticks)
+		y := top + plotH - plotH*float64(i)/float64(ticks)
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, left, width-right, y, y)
 		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, left-6, y+4, template.HTMLEscapeString(axisCost(v)))
 	}
@@ -227,7 +227,7 @@ func costChart(daily []server.DailyCost, from, end time.Time, by string) (templa
 			if s < len(legend) {
 				label = legend[s].Label
 			}
-			fmt.Fprintf(&b, `<rect class="bar s%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s · %s · %s</title></rect>`,
+			fmt.Fprintf(&b, `<rect class="bar series-%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s · %s · %s</title></rect>`,
 				s, x, y, barW, math.Max(h, 0.5), days[i], template.HTMLEscapeString(label), formatCost(v))
 		}
 		if i%labelEvery == 0 {
@@ -238,29 +238,28 @@ func costChart(daily []server.DailyCost, from, end time.Time, by string) (templa
 	return template.HTML(b.String()), legend
 }
 
-// niceCeil rounds a maximum up to 1, 2 or 5 times a power of ten so the axis reads well.
-func niceCeil(v float64) float64 {
+// niceScale rounds a maximum up to 1, 2 or 5 times a power of ten so the axis reads well,
+// and picks a tick count that divides it evenly.
+func niceScale(v float64) (top float64, ticks int) {
 	if v <= 0 {
-		return 1
+		return 1, 4
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
 	for _, m := range []float64{1, 2, 5, 10} {
-		if v <= m*p {
-			return m * p
+		if v <= m*p*(1+1e-9) {
+			if m == 2 {
+				return m * p, 4
+			}
+			return m * p, 5
 		}
 	}
-	return 10 * p
+	return 10 * p, 5
 }
 
 func axisCost(v float64) string {
-	switch {
-	case v == 0:
+	if v == 0 {
 		return "$0"
-	case v >= 10:
-		return "$" + strconv.FormatFloat(v, 'f', 0, 64)
-	case v >= 1:
-		return "$" + strconv.FormatFloat(v, 'f', 1, 64)
-	default:
-		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
 	}
+	// Ticks are multiples of 1, 2 or 5: four decimals at most, trailing zeros dropped.
+	return "$" + strconv.FormatFloat(math.Round(v*1e4)/1e4, 'f', -1, 64)
 }

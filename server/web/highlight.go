@@ -157,7 +157,9 @@ func renderDiffUncached(path string, hunks []server.DiffHunk) template.HTML {
 		writeRange(&b, h.OldStart, h.OldLines)
 		b.WriteString(` +`)
 		writeRange(&b, h.NewStart, h.NewLines)
-		b.WriteString(" @@</span>\n")
+		// Each line's newline sits inside its block-level span: copied text keeps its
+		// lines and the browser draws no blank line between them.
+		b.WriteString(" @@\n</span>")
 		marks := make([]byte, len(h.Lines))
 		var src strings.Builder
 		for i, line := range h.Lines {
@@ -194,7 +196,7 @@ func renderDiffUncached(path string, hunks []server.DiffHunk) template.HTML {
 				}
 				writeTokens(&b, toks)
 			}
-			b.WriteString("</span>\n")
+			b.WriteString("\n</span>")
 		}
 	}
 	b.WriteString("</code></pre>")

@@ -68,6 +68,10 @@ func New(opts Options) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", as)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		u, _ := as.url("favicon.svg")
+		http.Redirect(w, r, u, http.StatusMovedPermanently)
+	})
 	mux.HandleFunc("GET /{$}", a.sessionList)
 	mux.HandleFunc("GET /sessions", a.sessionList)
 	mux.HandleFunc("GET /sessions/{id}", a.sessionPage)

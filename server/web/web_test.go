@@ -614,3 +614,27 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+func TestChartScale(t *testing.T) {
+	tests := []struct {
+		max       float64
+		top       float64
+		ticks     int
+		axisLabel string // the label of the first tick above zero
+	}{
+		{0.0956, 0.1, 5, "$0.02"},
+		{0.15, 0.2, 4, "$0.05"},
+		{3.2, 5, 5, "$1"},
+		{12.4, 20, 4, "$5"},
+		{0, 1, 4, "$0.25"},
+	}
+	for _, tt := range tests {
+		top, ticks := niceScale(tt.max)
+		if top != tt.top || ticks != tt.ticks {
+			t.Errorf("niceScale(%v) = %v, %d; want %v, %d", tt.max, top, ticks, tt.top, tt.ticks)
+		}
+		if got := axisCost(top / float64(ticks)); got != tt.axisLabel {
+			t.Errorf("axis label for %v = %q, want %q", tt.max, got, tt.axisLabel)
+		}
+	}
+}

@@ -3,9 +3,16 @@
 (function () {
   "use strict";
 
-  var timeFormat = new Intl.DateTimeFormat(undefined, {
+  // This year's dates leave the year out; older ones keep it.
+  var thisYear = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"
+  });
+  var otherYear = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"
   });
+  var timeFormat = { format: function (d) {
+    return (d.getFullYear() === new Date().getFullYear() ? thisYear : otherYear).format(d);
+  } };
 
   // localTimes rewrites <time datetime> elements (rendered in UTC) in the viewer's zone.
   function localTimes(root) {

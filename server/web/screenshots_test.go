@@ -1,0 +1,59 @@
+package web
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestScreenshots renders the README's screenshots of the fixture sessions:
+//
+//	AGENT_TRACE_SCREENSHOTS=1 go test ./server/web -run TestScreenshots
+//
+// writes docs/screenshots/*.png (or into the directory the variable names).
+func TestScreenshots(t *testing.T) {
+	dir := os.Getenv("AGENT_TRACE_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set AGENT_TRACE_SCREENSHOTS=1 (or a directory) to write the README's screenshots")
+	}
+	if dir == "1" {
+		dir = filepath.Join("..", "..", "docs", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ls := mustLiveServer(t)
+	shots := []struct {
+		name, path, ready string
+		width, height     int
+	}{
+		{"sessions.png", "/", "tr.session", 1280, 800},
+		{"session-replay.png", "/sessions/" + commitID, "pre.diff", 1280, 800},
+		{"costs.png", "/costs?from=2026-11-12&to=2026-11-25&by=session", "svg.chart", 1280, 800},
+		{"git.png", "/git", "table.git", 1280, 800},
+		{"sessions-390px.png", "/", "tr.session", 390, 844},
+		{"session-replay-390px.png", "/sessions/" + prID, "article.prompt", 390, 844},
+	}
+	for _, s := range shots {
+		b := mustBrowser(t, s.width, s.height)
+		b.do(t, chromedp.EmulateViewport(int64(s.width), int64(s.height)),
+			chromedp.Navigate(ls.url(s.path)), chromedp.WaitVisible(chromedp.CSS(s.ready)))
+		time.Sleep(300 * time.Millisecond) // local times and the live marker settle
+		// quality 100 makes chromedp capture PNG rather than JPEG.
+		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		cancel()
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", s.name, err)
+		}
+		p := filepath.Join(dir, s.name)
+		if err := os.WriteFile(p, buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s (%d KB)", p, len(buf)/1024)
+	}
+}
