@@ -2,52 +2,182 @@ package hook
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
-// A redaction rule finds secrets in text. Group 1 of re, when present, is the secret and
-// the rest of the match (a key name, a scheme and user) is kept; otherwise the whole match
-// is the secret. hints are lower-case literals one of which every match contains, so most
-// strings skip the regexp entirely: redaction runs over every string of every payload on
-// the capture path and must stay cheap.
+// A redaction rule finds secrets in text.
+//
+// Redaction runs over every string of every payload on the capture path, so it must stay
+// cheap on megabytes of tool output, and Go's regexp has no DFA: an unanchored pattern
+// that starts with a character class costs about (text length × pattern size). So a rule
+// starts where a literal hint is: hints are lower-case strings that begin every match
+// (a token's prefix, a key name), found with strings.Index; at each hit, pre checks the
+// text before it, and re, anchored with ^, runs on at most fwd bytes from the hit. Group 1
+// of re (or the first group that matched) is the secret and the rest of the match (a key
+// name, a separator) is kept; without groups the whole match is the secret.
+//
+// A rule with fwd 0 runs re unanchored over the whole text instead; that is only for
+// patterns that start with a literal, which Go's regexp finds with strings.Index itself.
 type rule struct {
 	name  string
-	re    *regexp.Regexp
 	hints []string
+	pre   func(s string, at int) bool // nil: no condition
+	re    *regexp.Regexp
+	fwd   int
+	// value, when set, reads the secret that starts where re's match ends and returns its
+	// length (0: none). Values can be long; parsing them by hand keeps re's window small.
+	value func(s string) (offset, length int)
 }
 
 // redactedPrefix starts every replacement. A value that already starts with it is not a
 // secret any more, which keeps Redact idempotent.
 const redactedPrefix = "[REDACTED:"
 
-// secretKey matches key names whose value is a secret: the keyword must end the name, so
-// max_tokens or password_hash are not secrets but GITHUB_TOKEN and PGPASSWORD are.
-const secretKey = `[A-Za-z0-9_.\-]*(?:password|passwd|passphrase|secret|token|api[_\-]?key|apikey|access[_\-]?key|secret[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)`
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func isNameByte(c byte) bool { return isWordByte(c) || c == '-' || c == '.' }
+
+// wordStart is \b before a hint that starts with a word character.
+func wordStart(s string, at int) bool { return at == 0 || !isWordByte(s[at-1]) }
+
+// afterScheme requires a URL scheme right before "://".
+func afterScheme(s string, at int) bool {
+	return at > 0 && (isWordByte(s[at-1]) || s[at-1] == '+' || s[at-1] == '.' || s[at-1] == '-')
+}
+
+// flagName requires the key to end a command-line flag name: --db-password, -token.
+func flagName(s string, at int) bool {
+	i := at
+	for i > 0 && isNameByte(s[i-1]) {
+		i--
+	}
+	if i == at || s[i] != '-' {
+		return false
+	}
+	return i == 0 || s[i-1] == ' ' || s[i-1] == '\t' || s[i-1] == '\n' || s[i-1] == '"' || s[i-1] == '\''
+}
+
+// awsPrefix requires "aws" (or "aws_") right before secret_access_key.
+func awsPrefix(s string, at int) bool {
+	l := asciiLower(s[max(at-4, 0):at])
+	return strings.HasSuffix(l, "aws_") || strings.HasSuffix(l, "aws")
+}
+
+// secretKeys are the hints of the key-value rules: where a key name that says its value
+// is a secret ends. The key must end the name (the regexps want a separator right after
+// it), so max_tokens or password_hash are not secrets, but GITHUB_TOKEN, PGPASSWORD,
+// client_secret and api_key are.
+var secretKeys = []string{"password", "passwd", "passphrase", "secret", "token", "credential", "key"}
+
+// keyEnd checks what comes before a hint: "key" alone is too common a word, so it counts
+// only as the end of api_key, access-key, secretKey, privatekey or auth_key.
+func keyEnd(s string, at int) bool {
+	if s[at] != 'k' && s[at] != 'K' {
+		return true
+	}
+	l := asciiLower(s[max(at-8, 0):at])
+	l = strings.TrimRight(l, "_-")
+	for _, p := range []string{"api", "access", "secret", "private", "auth"} {
+		if strings.HasSuffix(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// flagKey is keyEnd for a command-line flag: --db-password, -token, --api-key.
+func flagKey(s string, at int) bool { return keyEnd(s, at) && flagName(s, at) }
+
+const keyAlt = `(?:password|passwd|passphrase|secret|token|credentials?|key)`
+
+// fieldKey is keyAlt for a whole object key.
+const fieldKey = `[A-Za-z0-9_.\-]*(?:password|passwd|passphrase|secret|token|credentials?|(?:api|access|secret|private|auth)[_\-]?key)`
+
+// assignedValue reads a value after a key and separator: a double-quoted string (its
+// quotes may be escaped, for JSON inside a JSON string), a single-quoted one, or a bare
+// word. It returns the value's offset and length within s; length 0 means none.
+func assignedValue(s string) (int, int) {
+	i := 0
+	for i < len(s) && s[i] == '\\' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '"':
+		n := strings.IndexAny(s[i+1:], "\"\\\n")
+		if n <= 0 {
+			return 0, 0
+		}
+		j := i + 1 + n
+		for j < len(s) && s[j] == '\\' {
+			j++
+		}
+		if j < len(s) && s[j] == '"' {
+			return i + 1, n
+		}
+		return 0, 0
+	case i > 0:
+		return 0, 0
+	case len(s) > 0 && s[0] == '\'':
+		n := strings.IndexAny(s[1:], "'\n")
+		if n <= 0 || s[1+n] != '\'' {
+			return 0, 0
+		}
+		return 1, n
+	}
+	n := 0
+	for n < len(s) && !strings.ContainsRune(" \t\n\r\f\v\"'`,;&|(){}[]<>\\", rune(s[n])) {
+		n++
+	}
+	return 0, n
+}
+
+// phraseValue reads the word after "password is": optionally quoted, up to a space,
+// quote, comma or semicolon.
+func phraseValue(s string) (int, int) {
+	i := 0
+	if len(s) > 0 && (s[0] == '"' || s[0] == '\'' || s[0] == '`') {
+		i = 1
+	}
+	n := 0
+	for i+n < len(s) && !strings.ContainsRune(" \t\n\r\f\v\"'`,;", rune(s[i+n])) {
+		n++
+	}
+	return i, n
+}
 
 // rules run in order; specific token formats come before the generic assignment forms so
 // the count names the kind of secret.
 var rules = []rule{
-	{"private_key", regexp.MustCompile(`-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*)`), []string{"private key-----"}},
-	{"aws_access_key", regexp.MustCompile(`\b((?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})\b`), []string{"akia", "asia", "abia", "acca", "agpa", "aida", "aroa", "anpa", "anva", "aipa"}},
-	{"aws_secret_key", regexp.MustCompile(`(?i)aws_?secret(?:_?access)?_?key\\*["']?\s*(?:[:=]|:=|=>)\s*\\*["']?([A-Za-z0-9/+=]{40})`), []string{"secret"}},
-	{"github_token", regexp.MustCompile(`\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`), []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}},
-	{"gitlab_token", regexp.MustCompile(`\b(glpat-[A-Za-z0-9_\-]{20,})`), []string{"glpat-"}},
-	{"anthropic_key", regexp.MustCompile(`\b(sk-ant-[A-Za-z0-9_\-]{20,})`), []string{"sk-ant-"}},
-	{"openai_key", regexp.MustCompile(`\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,})`), []string{"sk-"}},
-	{"slack_token", regexp.MustCompile(`\b(xox[abposr]-[A-Za-z0-9\-]{10,})`), []string{"xox"}},
-	{"stripe_key", regexp.MustCompile(`\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,})`), []string{"_live_", "_test_"}},
-	{"google_api_key", regexp.MustCompile(`\b(AIza[0-9A-Za-z_\-]{35})`), []string{"aiza"}},
-	{"jwt", regexp.MustCompile(`\b(eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,})`), []string{"eyj"}},
-	{"bearer_token", regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{8,}=*)`), []string{"bearer"}},
-	{"authorization", regexp.MustCompile(`(?i)\bauthorization\\*["']?\s*[:=]\s*\\*["']?(?:basic|token|digest)\s+([A-Za-z0-9\-._~+/]{6,}=*)`), []string{"authorization"}},
+	{"private_key", []string{"private key-----"}, nil,
+		regexp.MustCompile(`-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*)`), 0, nil},
+	{"aws_access_key", []string{"akia", "asia"}, wordStart,
+		regexp.MustCompile(`^(?:AKIA|ASIA)[A-Z0-9]{16}\b`), 24, nil},
+	{"aws_secret_key", []string{"secret_access_key", "secretaccesskey", "secret_key", "secretkey"}, awsPrefix,
+		regexp.MustCompile(`(?i)^secret_?(?:access_?)?key\\*["']?\s*(?::=|=>|[:=])\s*\\*["']?([A-Za-z0-9/+=]{40})`), 128, nil},
+	{"github_token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, wordStart,
+		regexp.MustCompile(`^(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`), 300, nil},
+	{"gitlab_token", []string{"glpat-"}, wordStart, regexp.MustCompile(`^glpat-[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"anthropic_key", []string{"sk-ant-"}, wordStart, regexp.MustCompile(`^sk-ant-[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"openai_key", []string{"sk-"}, wordStart, regexp.MustCompile(`^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"slack_token", []string{"xox"}, wordStart, regexp.MustCompile(`^xox[abposr]-[A-Za-z0-9\-]{10,}`), 256, nil},
+	{"stripe_key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, wordStart, regexp.MustCompile(`^[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), 256, nil},
+	{"google_api_key", []string{"aiza"}, wordStart, regexp.MustCompile(`^AIza[0-9A-Za-z_\-]{35}`), 40, nil},
+	{"jwt", []string{"eyj"}, wordStart, regexp.MustCompile(`^eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}`), 4096, nil},
+	{"bearer_token", []string{"bearer"}, wordStart, regexp.MustCompile(`(?i)^bearer\s+([A-Za-z0-9\-._~+/]{8,}=*)`), 1024, nil},
+	{"authorization", []string{"authorization"}, wordStart,
+		regexp.MustCompile(`(?i)^authorization\\*["']?\s*[:=]\s*\\*["']?(?:basic|token|digest)\s+([A-Za-z0-9\-._~+/]{6,}=*)`), 1024, nil},
 	// scheme://user:password@host keeps the scheme, the user and the host.
-	{"url_password", regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.\-]{0,20}://[^\s:/@"'\[\]]+:([^\s@/"']+)@`), []string{"://"}},
+	{"url_password", []string{"://"}, afterScheme, regexp.MustCompile(`^://[^\s:/@"'\[\]]+:([^\s@/"']+)@`), 1024, nil},
 	// password=x, "token": "x", PASSWORD: x, --api-key=x, secret := "x".
-	{"secret_assignment", regexp.MustCompile(`(?i)\b` + secretKey + `\\*["']?\s*(?::=|=>|[:=])\s*(?:\\*"([^"\\\n]+)\\*"|'([^'\n]+)'|([^\s"'\x60,;&|(){}\[\]<>\\]+))`), []string{"pass", "secret", "token", "key", "credential"}},
+	{"secret_assignment", secretKeys, keyEnd, regexp.MustCompile(`(?i)^` + keyAlt + `\\*["']?[ \t]*(?::=|=>|[:=])\s*`), 64, assignedValue},
 	// --password hunter2, -token x.
-	{"secret_assignment", regexp.MustCompile(`(?i)(?:^|[\s"'])--?` + secretKey + `\s+(?:"([^"\n]+)"|'([^'\n]+)'|([^\s"'\x60,;&|(){}\[\]<>\\]+))`), []string{"pass", "secret", "token", "key", "credential"}},
+	{"secret_assignment", secretKeys, flagKey, regexp.MustCompile(`(?i)^` + keyAlt + `[ \t]+`), 64, assignedValue},
 	// "the db password is hunter2": prose in prompts.
-	{"password_phrase", regexp.MustCompile(`(?i)\b(?:password|passwd|passphrase)\s+(?:is|was|=)\s*:?\s+["'\x60]?([^\s"'\x60,;]+)`), []string{"pass"}},
+	{"password_phrase", []string{"password", "passwd", "passphrase"}, wordStart,
+		regexp.MustCompile(`(?i)^(?:password|passwd|passphrase)\s+(?:is|was|=)\s*:?\s+`), 64, phraseValue},
 }
 
 // RuleNames lists the names a redaction is counted under, in rule order without repeats.
@@ -90,7 +220,7 @@ func redactOnce(s string, counts map[string]int) (string, int) {
 		if !r.hinted(lower) {
 			continue
 		}
-		spans := r.secrets(s)
+		spans := r.secrets(s, lower)
 		if len(spans) == 0 {
 			continue
 		}
@@ -124,31 +254,75 @@ func (r *rule) hinted(lower string) bool {
 	return false
 }
 
-// secrets returns the byte spans of the secrets r finds in s, skipping values that are
-// already redactions.
-func (r *rule) secrets(s string) [][2]int {
+// secrets returns the byte spans of the secrets r finds in s (lower is s lower-cased,
+// byte for byte), in order and without overlaps, skipping values that are already
+// redactions.
+func (r *rule) secrets(s, lower string) [][2]int {
 	var spans [][2]int
-	for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {
-		start, end := m[0], m[1]
-		for g := 1; g*2 < len(m); g++ {
-			if m[g*2] >= 0 {
-				start, end = m[g*2], m[g*2+1]
+	if r.fwd == 0 {
+		for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {
+			spans = r.add(spans, s, 0, m)
+		}
+		return spans
+	}
+	var hits []int
+	for _, h := range r.hints {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], h)
+			if j < 0 {
 				break
 			}
+			hits = append(hits, i+j)
+			i += j + 1
 		}
-		if start == end || strings.HasPrefix(s[start:], redactedPrefix) {
+	}
+	slices.Sort(hits)
+	for _, at := range hits {
+		if n := len(spans); n > 0 && at < spans[n-1][1] {
 			continue
 		}
-		spans = append(spans, [2]int{start, end})
+		if r.pre != nil && !r.pre(s, at) {
+			continue
+		}
+		m := r.re.FindStringSubmatchIndex(s[at:min(at+r.fwd, len(s))])
+		if m == nil {
+			continue
+		}
+		if r.value != nil {
+			end := at + m[1]
+			off, n := r.value(s[end:])
+			m = []int{m[0], m[1], end - at + off, end - at + off + n}
+		}
+		spans = r.add(spans, s, at, m)
 	}
 	return spans
+}
+
+// add appends the secret of match m (offsets relative to at) unless it is empty, already
+// a redaction, or overlaps the previous span.
+func (r *rule) add(spans [][2]int, s string, at int, m []int) [][2]int {
+	a, b := m[0], m[1]
+	for g := 1; g*2 < len(m); g++ {
+		if m[g*2] >= 0 {
+			a, b = m[g*2], m[g*2+1]
+			break
+		}
+	}
+	a, b = a+at, b+at
+	if a == b || strings.HasPrefix(s[a:], redactedPrefix) {
+		return spans
+	}
+	if n := len(spans); n > 0 && a < spans[n-1][1] {
+		return spans
+	}
+	return append(spans, [2]int{a, b})
 }
 
 // HasSecret reports whether any rule still finds a secret in s.
 func HasSecret(s string) bool {
 	lower := asciiLower(s)
 	for i := range rules {
-		if rules[i].hinted(lower) && len(rules[i].secrets(s)) > 0 {
+		if rules[i].hinted(lower) && len(rules[i].secrets(s, lower)) > 0 {
 			return true
 		}
 	}
@@ -157,7 +331,7 @@ func HasSecret(s string) bool {
 
 // secretField reports whether an object key names a secret, so its whole string value is
 // one (an MCP tool's {"api_key": "..."} carries no pattern a rule could see).
-var secretField = regexp.MustCompile(`(?i)^` + secretKey + `$`)
+var secretField = regexp.MustCompile(`(?i)^` + fieldKey + `$`)
 
 func asciiLower(s string) string {
 	for i := 0; i < len(s); i++ {
