@@ -312,3 +312,60 @@ func deleteProjection(ctx context.Context, tx *sql.Tx, id string) error {
 	}
 	return nil
 }
+
+// ReprojectAll rebuilds every session's projection from its stored events, for when the
+// projection rules or the prices changed (a new binary, a price override file). It works
+// through sessions in small transactions so ingest is never blocked for long, and
+// returns how many it rebuilt.
+func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
+	var ids []string
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT session_id FROM events ORDER BY session_id`)
+	if err != nil {
+		return 0, fmt.Errorf("reproject all: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reproject all: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reproject all: %w", err)
+	}
+	const perTx = 50
+	done := 0
+	for len(ids) > 0 {
+		chunk := ids[:min(perTx, len(ids))]
+		ids = ids[len(chunk):]
+		if err := s.reprojectSessions(ctx, chunk); err != nil {
+			return done, fmt.Errorf("reproject all: %w", err)
+		}
+		done += len(chunk)
+	}
+	return done, nil
+}
+
+func (s *Store) reprojectSessions(ctx context.Context, ids []string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, id := range ids {
+		evs, err := sessionEvents(ctx, tx, id, nil)
+		if err != nil {
+			return fmt.Errorf("session %s: %w", id, err)
+		}
+		if err := s.reproject(ctx, tx, id, evs); err != nil {
+			return fmt.Errorf("session %s: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.wrote()
+	return nil
+}

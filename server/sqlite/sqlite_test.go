@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/sqlite"
@@ -65,5 +67,87 @@ func TestMigrateIsIdempotentAndCheckSchema(t *testing.T) {
 	}
 	if got := storetest.MustSession(t, s2, f.SessionID); got.ID != f.SessionID {
 		t.Fatalf("reopened session id %q", got.ID)
+	}
+}
+
+// TestReprojectAll re-prices stored sessions when the store is reopened with prices.
+func TestReprojectAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.db")
+	s, err := sqlite.Open(path) // no prices
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f := storetest.Fixtures()[0]
+	storetest.MustIngest(t, s, f.Events)
+	if c := storetest.MustSession(t, s, f.SessionID).CostUSD; c != nil {
+		t.Fatalf("cost without a pricer = %v, want null", *c)
+	}
+	s.Close()
+	s, err = sqlite.Open(path, sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n, err := s.ReprojectAll(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("ReprojectAll = %d, %v; want 1", n, err)
+	}
+	storetest.EqualJSON(t, "re-priced session", storetest.MustSession(t, s, f.SessionID), server.Project(f.Events, storetest.TestPricer{}))
+}
+
+// TestConcurrentIngestAndRead ingests several sessions from parallel goroutines while
+// others read: no call fails on a lock, and every session ends up whole.
+func TestConcurrentIngestAndRead(t *testing.T) {
+	s := MustOpen(t)
+	gen := storetest.Generate(42, 8, 120)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for _, evs := range gen {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < len(evs); i += 15 {
+				if _, err := s.Ingest(t.Context(), evs[i:min(i+15, len(evs))]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for r := 0; r < 3; r++ {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.ListSessions(t.Context(), server.SessionFilter{Desc: true}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.Summary(t.Context(), time.Time{}, time.Time{}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, evs := range gen {
+		storetest.EqualJSON(t, "session", storetest.MustSession(t, s, evs[0].SessionID), server.Project(evs, storetest.TestPricer{}))
 	}
 }
