@@ -46,8 +46,18 @@ func binaries(t testing.TB) (hook, server string) {
 // builtBinary builds ./cmd/NAME once per test binary run and returns its path. Until the
 // command exists in the tree the calling test skips (fails in CI); from then on a build
 // failure fails it.
+//
+// AGENT_TRACE_E2E_BIN, when set, names a directory of prebuilt binaries to test instead
+// (a release build, say).
 func builtBinary(t testing.TB, name string) string {
 	t.Helper()
+	if dir := os.Getenv("AGENT_TRACE_E2E_BIN"); dir != "" {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("AGENT_TRACE_E2E_BIN: %v", err)
+		}
+		return p
+	}
 	pkg := "./cmd/" + name
 	if _, err := os.Stat(filepath.Join(repoRoot, pkg)); err != nil {
 		if os.Getenv("CI") == "true" {
