@@ -640,6 +640,20 @@ func (s *Spool) State(key string) ([]byte, error) {
 	return out, err
 }
 
+// StatePrefix returns every state record whose key starts with prefix.
+func (s *Spool) StatePrefix(prefix string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := s.view("read spool state", func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketState).Cursor()
+		p := []byte(prefix)
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			out[string(k)] = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // SetState stores state records; a nil value deletes its key.
 func (s *Spool) SetState(state map[string][]byte) error {
 	return s.update("write spool state", func(tx *bolt.Tx) error {

@@ -313,6 +313,11 @@ func TestState(t *testing.T) {
 	if got, want := string(v), `{"offset":42}`; got != want {
 		t.Fatalf("state = %s, want %s", got, want)
 	}
+	s.SetState(map[string][]byte{"transcript:/b.jsonl": []byte("2"), "other": []byte("3")})
+	all, err := s.StatePrefix("transcript:")
+	if err != nil || len(all) != 2 || string(all["transcript:/b.jsonl"]) != "2" {
+		t.Fatalf("StatePrefix = %q, %v", all, err)
+	}
 	s.SetState(map[string][]byte{"transcript:/a.jsonl": nil})
 	if v, _ := s.State("transcript:/a.jsonl"); v != nil {
 		t.Fatalf("deleted state = %s", v)

@@ -16,15 +16,15 @@ import (
 // deliverOptions builds the deliverer's options from the hook's config.
 func deliverOptions(home string, cfg hook.Config) deliver.Options {
 	logf := func(format string, args ...any) { hook.Logf(home, format, args...) }
-	return deliver.Options{
+	opts := deliver.Options{
 		Home:         home,
 		Spool:        spool.Options{MaxBytes: cfg.SpoolMaxBytes, Logf: logf},
 		CollectorURL: cfg.CollectorURL,
 		Token:        cfg.Token,
 		Logf:         logf,
-		Tail:         deliver.TranscriptTail,
-		Outcomes:     deliver.GitOutcomes,
 	}
+	deliver.Wire(&opts)
+	return opts
 }
 
 func deliverCmd() *cobra.Command {

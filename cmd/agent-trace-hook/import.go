@@ -40,8 +40,16 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 			}
 			var warnings int
 			opts := transcript.ImportOptions{
-				Tier:  cfg.Tier,
-				Build: func(raw []byte, at time.Time) ([]event.Event, error) { return hook.Build(raw, cfg, at) },
+				Tier: cfg.Tier,
+				Build: func(raw []byte, at time.Time) ([]event.Event, error) {
+					evts, err := hook.Build(raw, cfg, at)
+					// Build reads HEAD as it is now; a past event must not carry it, or
+					// the deliverer would compare today's HEAD with itself.
+					for i := range evts {
+						evts[i].Git = nil
+					}
+					return evts, err
+				},
 				Warn: func(path string, err error) {
 					warnings++
 					hook.Logf(home, "import %s: %v", path, err)

@@ -45,12 +45,14 @@ var (
 
 // TailFunc reads a transcript from the position saved in state and returns the events it
 // found and the new state. src is the hook event that named the transcript (its session,
-// tier, user and host apply to what is found). The transcript package provides it.
-type TailFunc func(path string, state []byte, src event.Event) (evts []event.Event, next []byte, err error)
+// tier, user and host apply to what is found); final says no more lines will come, so a
+// trailing response must not be held back. The transcript package provides it.
+type TailFunc func(path string, state []byte, src event.Event, final bool) (evts []event.Event, next []byte, err error)
 
-// OutcomesFunc returns the commits and branch changes between two repository states.
-// The gitinfo package provides it.
-type OutcomesFunc func(repoDir string, before, after event.GitState) ([]event.Commit, []event.Branch, error)
+// OutcomesFunc returns the commits and branch changes a Bash call made between two
+// repository states, seen at start (PreToolUse) and end (PostToolUse). The gitinfo
+// package provides it.
+type OutcomesFunc func(repoDir string, before, after event.GitState, start, end time.Time) ([]event.Commit, []event.Branch, error)
 
 // Options configure a Run.
 type Options struct {
@@ -77,6 +79,12 @@ type Options struct {
 	Now      func() time.Time
 	Tail     TailFunc     // nil: no transcript enrichment
 	Outcomes OutcomesFunc // nil: no git enrichment
+	// GitErrorPermanent tells an Outcomes error that retrying cannot fix (a deleted
+	// repository) from a passing one; nil treats every error as permanent.
+	GitErrorPermanent func(error) bool
+	// QuietFinal reads a transcript as final once it has not changed for this long, for
+	// sessions that end without a SessionEnd hook (0: only SessionEnd/SubagentStop do).
+	QuietFinal time.Duration
 }
 
 // Result counts what a Run did.
@@ -234,16 +242,22 @@ func (d *deliverer) round(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	derived, err := d.enrich(plan)
+	if errors.Is(err, errRetryEnrichment) {
+		// Git is unreadable for now: send what was enriched before, then back off.
+		d.logOnce(err.Error())
+		items, perr := d.peek(meta.EnrichedKey)
+		if perr == nil && len(items) > 0 {
+			if derr := d.deliver(ctx, items); derr != nil {
+				return 0, derr
+			}
+		}
+		return 0, err
+	}
 	if err != nil {
 		return 0, err
 	}
 
-	s, err = d.open()
-	if err != nil {
-		return 0, err
-	}
-	items, err := s.PeekThrough(d.opts.BatchEvents, d.opts.BatchBytes, plan.last)
-	s.Close()
+	items, err := d.peek(plan.last)
 	if err != nil {
 		return 0, err
 	}
@@ -253,6 +267,15 @@ func (d *deliverer) round(ctx context.Context) (int, error) {
 	sent, dead := d.res.Sent, d.res.DeadLettered
 	err = d.deliver(ctx, items)
 	return d.res.Sent - sent + d.res.DeadLettered - dead + derived + folded, err
+}
+
+func (d *deliverer) peek(through uint64) ([]spool.Item, error) {
+	s, err := d.open()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.PeekThrough(d.opts.BatchEvents, d.opts.BatchBytes, through)
 }
 
 // pendingWork reports whether the spool or the inbox holds anything.

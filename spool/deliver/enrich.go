@@ -2,7 +2,11 @@ package deliver
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/spool"
@@ -12,10 +16,30 @@ import (
 // State keys in the spool. Bash PreToolUse heads wait under pre: until their PostToolUse
 // arrives (possibly in a later round, after the PreToolUse itself was delivered).
 const (
-	statePre        = "pre:"        // + tool_use_id: GitState at PreToolUse
-	stateHead       = "head:"       // + session_id: the last GitState seen
+	statePre        = "pre:"        // + tool_use_id: headRecord at PreToolUse
+	stateHead       = "head:"       // + session_id: the last headRecord seen
+	stateGitRetry   = "gitretry:"   // + tool_use_id: failed attempts at reading its outcomes
 	stateTranscript = "transcript:" // + path: the transcript reader's position
+	stateOpen       = "open:"       // + path: a transcript not yet read as final (openRecord)
 )
+
+// gitRetries bounds how often a transient git error postpones a call's outcomes.
+const gitRetries = 3
+
+// headRecord is a git state and when the hook saw it.
+type headRecord struct {
+	Git  event.GitState `json:"git"`
+	Time time.Time      `json:"time"`
+}
+
+// openRecord remembers whose transcript a path is, so it can be read as final once it
+// has been quiet for QuietFinal even if its session never sends another hook event.
+type openRecord struct {
+	SessionID string `json:"session_id"`
+	Tier      int    `json:"tier"`
+	User      string `json:"user,omitempty"`
+	Host      string `json:"host,omitempty"`
+}
 
 // plan is what one round must enrich, read from the spool under its lock so the slow
 // part (reading transcripts and git objects) runs without it.
@@ -23,6 +47,7 @@ type plan struct {
 	last  uint64            // the scan covered keys up to here
 	hooks []event.Event     // hook events with a transcript or a git state, in capture order
 	state map[string][]byte // state records those events need
+	open  map[string][]byte // open transcripts (stateOpen records)
 }
 
 func (d *deliverer) planEnrichment(s *spool.Spool, after uint64) (plan, error) {
@@ -46,7 +71,7 @@ func (d *deliverer) planEnrichment(s *spool.Spool, after uint64) (plan, error) {
 	for _, e := range p.hooks {
 		keys := []string{stateHead + e.SessionID}
 		if e.ToolUseID != "" {
-			keys = append(keys, statePre+e.ToolUseID)
+			keys = append(keys, statePre+e.ToolUseID, stateGitRetry+e.ToolUseID)
 		}
 		if d.opts.Tail != nil {
 			for _, path := range transcriptPaths(e) {
@@ -64,22 +89,29 @@ func (d *deliverer) planEnrichment(s *spool.Spool, after uint64) (plan, error) {
 			p.state[k] = v
 		}
 	}
+	if d.opts.Tail != nil {
+		if p.open, err = s.StatePrefix(stateOpen); err != nil {
+			return p, err
+		}
+		for k := range p.open {
+			path := k[len(stateOpen):]
+			if _, ok := p.state[stateTranscript+path]; !ok {
+				v, err := s.State(stateTranscript + path)
+				if err != nil {
+					return p, err
+				}
+				p.state[stateTranscript+path] = v
+			}
+		}
+	}
 	return p, nil
 }
 
 // transcriptPaths lists the transcripts a hook event points at: the session's own, its
-// subagents' (<session>/subagents/*.jsonl) and a SubagentStop's agent_transcript_path.
+// subagents' (<session>/subagents/agent-*.jsonl) and a SubagentStop's
+// agent_transcript_path.
 func transcriptPaths(e event.Event) []string {
-	if len(e.Payload) == 0 {
-		return nil
-	}
-	var p struct {
-		TranscriptPath      string `json:"transcript_path"`
-		AgentTranscriptPath string `json:"agent_transcript_path"`
-	}
-	if json.Unmarshal(e.Payload, &p) != nil {
-		return nil
-	}
+	main, agent := payloadPaths(e)
 	var out []string
 	seen := map[string]bool{}
 	add := func(path string) {
@@ -88,33 +120,48 @@ func transcriptPaths(e event.Event) []string {
 			out = append(out, path)
 		}
 	}
-	if p.TranscriptPath != "" {
-		for _, f := range transcript.Files(p.TranscriptPath) {
+	if main != "" {
+		for _, f := range transcript.Files(main) {
 			add(f)
 		}
 	}
-	add(p.AgentTranscriptPath)
+	add(agent)
 	return out
 }
+
+func payloadPaths(e event.Event) (main, agent string) {
+	if len(e.Payload) == 0 {
+		return "", ""
+	}
+	var p struct {
+		TranscriptPath      string `json:"transcript_path"`
+		AgentTranscriptPath string `json:"agent_transcript_path"`
+	}
+	_ = json.Unmarshal(e.Payload, &p)
+	return p.TranscriptPath, p.AgentTranscriptPath
+}
+
+// errRetryEnrichment postpones a round because git could not be read for now.
+var errRetryEnrichment = errors.New("git outcomes temporarily unavailable")
 
 // enrich derives usage, commit and branch events for the planned hook events and saves
 // them with the new state and the scan position in one transaction.
 func (d *deliverer) enrich(p plan) (int, error) {
 	updates := map[string][]byte{}
 	var derived []event.Event
-	gitState := func(key string) (event.GitState, bool) {
-		var g event.GitState
+	record := func(key string) (headRecord, bool) {
+		var r headRecord
 		v, ok := updates[key]
 		if !ok {
 			v = p.state[key]
 		}
-		if v == nil || json.Unmarshal(v, &g) != nil || g.Head == "" {
-			return g, false
+		if v == nil || json.Unmarshal(v, &r) != nil || r.Git.Head == "" {
+			return r, false
 		}
-		return g, true
+		return r, true
 	}
-	put := func(key string, g event.GitState) {
-		v, _ := json.Marshal(g)
+	put := func(key string, e event.Event) {
+		v, _ := json.Marshal(headRecord{Git: *e.Git, Time: e.Time})
 		updates[key] = v
 	}
 
@@ -126,37 +173,66 @@ func (d *deliverer) enrich(p plan) (int, error) {
 			if e.ToolName == "Bash" && e.ToolUseID != "" {
 				switch e.HookEvent {
 				case "PreToolUse":
-					put(statePre+e.ToolUseID, *e.Git)
+					put(statePre+e.ToolUseID, e)
 				case "PostToolUse", "PostToolUseFailure":
-					before, ok := gitState(statePre + e.ToolUseID)
+					before, ok := record(statePre + e.ToolUseID)
 					if !ok {
-						before, ok = gitState(stateHead + e.SessionID)
+						before, ok = record(stateHead + e.SessionID)
+					}
+					// A failed call records nothing, even if it moved HEAD.
+					moved := before.Git.Head != e.Git.Head || before.Git.Branch != e.Git.Branch
+					if ok && e.HookEvent == "PostToolUse" && moved {
+						evts, err := d.outcomes(e, before, p.state[stateGitRetry+e.ToolUseID])
+						if err != nil {
+							return 0, err
+						}
+						derived = append(derived, evts...)
 					}
 					updates[statePre+e.ToolUseID] = nil
-					// A failed call records nothing, even if it moved HEAD.
-					if ok && e.HookEvent == "PostToolUse" && before.Head != e.Git.Head {
-						derived = append(derived, d.outcomes(e, before)...)
-					}
+					updates[stateGitRetry+e.ToolUseID] = nil
 				}
 			}
-			put(stateHead+e.SessionID, *e.Git)
+			put(stateHead+e.SessionID, e)
 		}
 	}
 
 	if d.opts.Tail != nil {
 		var paths []string
 		src := map[string]event.Event{}
+		final := map[string]bool{}
 		for _, e := range p.hooks {
+			_, agent := payloadPaths(e)
 			for _, path := range transcriptPaths(e) {
 				if _, ok := src[path]; !ok {
 					paths = append(paths, path)
 				}
 				src[path] = e // the newest event names the tier that applies now
+				// The session's end closes all its files; a subagent's stop closes its
+				// own. Stop does not: transcript lines can lag the hook.
+				if e.HookEvent == "SessionEnd" || (e.HookEvent == "SubagentStop" && path == agent) {
+					final[path] = true
+				}
 			}
+		}
+		// Transcripts of sessions that went quiet without a SessionEnd (killed, closed
+		// terminal) are read as final once unchanged for QuietFinal.
+		for k, v := range p.open {
+			path := k[len(stateOpen):]
+			if _, ok := src[path]; ok {
+				continue
+			}
+			var o openRecord
+			if json.Unmarshal(v, &o) != nil || !d.quiet(path) {
+				continue
+			}
+			paths = append(paths, path)
+			src[path] = event.Event{SessionID: o.SessionID, Tier: o.Tier, User: o.User, Host: o.Host}
+			final[path] = true
 		}
 		for _, path := range paths {
 			key := stateTranscript + path
-			evts, next, err := d.opts.Tail(path, p.state[key], src[path])
+			isFinal := final[path] || d.quiet(path)
+			evts, next, err := d.opts.Tail(path, p.state[key], src[path], isFinal)
 			if err != nil {
 				d.logOnce("read transcript " + path + ": " + err.Error())
 			}
@@ -165,6 +241,13 @@ func (d *deliverer) enrich(p plan) (int, error) {
 			}
 			if next != nil {
 				updates[key] = next
+			}
+			if isFinal {
+				updates[stateOpen+path] = nil
+			} else {
+				s := src[path]
+				v, _ := json.Marshal(openRecord{SessionID: s.SessionID, Tier: s.Tier, User: s.User, Host: s.Host})
+				updates[stateOpen+path] = v
 			}
 		}
 	}
@@ -196,6 +279,19 @@ func (d *deliverer) enrich(p plan) (int, error) {
 	return len(raws), nil
 }
 
+// quiet reports whether a transcript has not changed for QuietFinal (a missing file
+// counts as quiet: nothing more will come).
+func (d *deliverer) quiet(path string) bool {
+	if d.opts.QuietFinal <= 0 {
+		return false
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	return d.opts.Now().Sub(fi.ModTime()) >= d.opts.QuietFinal
+}
+
 func (d *deliverer) advance(last uint64) error {
 	s, err := d.open()
 	if err != nil {
@@ -210,11 +306,14 @@ func (d *deliverer) advance(last uint64) error {
 }
 
 // outcomes asks git what a successful Bash call changed between before and post.Git.
-func (d *deliverer) outcomes(post event.Event, before event.GitState) []event.Event {
+// A transient git error postpones the whole round (up to gitRetries times per call, the
+// count kept in the spool); a permanent one (repository deleted, objects gone) drops
+// the call's outcomes with one log line.
+func (d *deliverer) outcomes(post event.Event, before headRecord, retried []byte) ([]event.Event, error) {
 	after := *post.Git
 	dir := after.Root
 	if dir == "" {
-		dir = before.Root
+		dir = before.Git.Root
 	}
 	if dir == "" {
 		var p struct {
@@ -224,11 +323,18 @@ func (d *deliverer) outcomes(post event.Event, before event.GitState) []event.Ev
 		dir = p.Cwd
 	}
 	if dir == "" {
-		return nil
+		return nil, nil
 	}
-	commits, branches, err := d.opts.Outcomes(dir, before, after)
+	commits, branches, err := d.opts.Outcomes(dir, before.Git, after, before.Time, post.Time)
 	if err != nil {
-		d.logOnce("git outcomes in " + dir + ": " + err.Error())
+		permanent := d.opts.GitErrorPermanent == nil || d.opts.GitErrorPermanent(err)
+		var n int
+		_ = json.Unmarshal(retried, &n)
+		if !permanent && n+1 < gitRetries {
+			d.setState(stateGitRetry+post.ToolUseID, n+1)
+			return nil, fmt.Errorf("%w: %s in %s: %v", errRetryEnrichment, post.ToolUseID, dir, err)
+		}
+		d.logOnce("git outcomes of " + post.ToolUseID + " in " + dir + " dropped: " + err.Error())
 	}
 	var out []event.Event
 	base := event.Event{
@@ -244,7 +350,6 @@ func (d *deliverer) outcomes(post event.Event, before event.GitState) []event.Ev
 		Git:       &after,
 	}
 	for _, c := range commits {
-		c := c
 		if c.Repo == "" {
 			c.Repo = after.Remote
 		}
@@ -261,14 +366,23 @@ func (d *deliverer) outcomes(post event.Event, before event.GitState) []event.Ev
 		out = append(out, e)
 	}
 	for _, b := range branches {
-		b := b
 		e := base
 		e.ID = event.ID(event.KindBranch, post.SessionID, b.Name, b.Action, after.Head)
 		e.Kind = event.KindBranch
 		e.Branch = &b
 		out = append(out, e)
 	}
-	return out
+	return out, nil
+}
+
+func (d *deliverer) setState(key string, v any) {
+	raw, _ := json.Marshal(v)
+	s, err := d.open()
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	_ = s.SetState(map[string][]byte{key: raw})
 }
 
 // fill gives a transcript event the session facts of the hook event that named it, and
@@ -277,7 +391,7 @@ func fill(e, src event.Event) event.Event {
 	if e.SessionID == "" {
 		e.SessionID = src.SessionID
 	}
-	if e.Tier == 0 || e.Tier > src.Tier {
+	if e.Tier == 0 || (src.Tier > 0 && e.Tier > src.Tier) {
 		e.Tier = src.Tier
 	}
 	if e.User == "" {

@@ -2,29 +2,23 @@ package deliver
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/gitinfo"
 	"github.com/agent-trace/agent-trace/transcript"
 )
 
-// TranscriptTail is the TailFunc over the transcript package. A file is read as final
-// (its trailing response emitted rather than held back for more lines) once the session
-// ended, for the main transcript when a turn stopped, and for a subagent's transcript
-// when that subagent stopped; background subagents may still be writing after Stop.
-func TranscriptTail(path string, state []byte, src event.Event) ([]event.Event, []byte, error) {
+// DefaultQuietFinal is how long a transcript must stay unchanged before the deliverer
+// reads it as final without a SessionEnd.
+const DefaultQuietFinal = 30 * time.Second
+
+// TranscriptTail is the TailFunc over the transcript package.
+func TranscriptTail(path string, state []byte, src event.Event, final bool) ([]event.Event, []byte, error) {
 	var st transcript.State
 	if len(state) > 0 && json.Unmarshal(state, &st) != nil {
 		st = transcript.State{} // unreadable position: read again; IDs are stable
 	}
-	var p struct {
-		TranscriptPath      string `json:"transcript_path"`
-		AgentTranscriptPath string `json:"agent_transcript_path"`
-	}
-	_ = json.Unmarshal(src.Payload, &p)
-	final := src.HookEvent == "SessionEnd" ||
-		(src.HookEvent == "Stop" && path == p.TranscriptPath) ||
-		(src.HookEvent == "SubagentStop" && path == p.AgentTranscriptPath)
 	evts, next, err := transcript.Tail(path, st, transcript.Options{SessionID: src.SessionID, Tier: src.Tier, Final: final})
 	raw, merr := json.Marshal(next)
 	if merr != nil {
@@ -34,6 +28,16 @@ func TranscriptTail(path string, state []byte, src event.Event) ([]event.Event, 
 }
 
 // GitOutcomes is the OutcomesFunc over the gitinfo package.
-func GitOutcomes(repoDir string, before, after event.GitState) ([]event.Commit, []event.Branch, error) {
-	return gitinfo.Outcomes(repoDir, before, after)
+func GitOutcomes(repoDir string, before, after event.GitState, start, end time.Time) ([]event.Commit, []event.Branch, error) {
+	return gitinfo.OutcomesOf(gitinfo.Call{Dir: repoDir, Before: before, After: after, Start: start, End: end})
+}
+
+// Wire sets the real enrichment (transcript and git) on opts.
+func Wire(opts *Options) {
+	opts.Tail = TranscriptTail
+	opts.Outcomes = GitOutcomes
+	opts.GitErrorPermanent = gitinfo.IsPermanent
+	if opts.QuietFinal == 0 {
+		opts.QuietFinal = DefaultQuietFinal
+	}
 }
