@@ -2,6 +2,7 @@ package hook
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -63,6 +64,35 @@ func BenchmarkRedact(b *testing.B) {
 	for b.Loop() {
 		for _, s := range strs {
 			Redact(s, nil)
+		}
+	}
+}
+
+// BenchmarkBuildGit is a Bash PreToolUse in a real repository: Build reads HEAD, the ref
+// and origin from .git on every call.
+func BenchmarkBuildGit(b *testing.B) {
+	repo := b.TempDir()
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"remote", "add", "origin", "git@github.com:example/demo.git"},
+		{"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "first"},
+		{"pack-refs", "--all"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Skipf("git %v: %v %s", args, err, out)
+		}
+	}
+	raw, _ := json.Marshal(map[string]any{
+		"session_id": "s", "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": "t",
+		"cwd": repo, "tool_input": map[string]any{"command": "git status"},
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		evs, err := Build(raw, cfgTier(2), testNow)
+		if err != nil || evs[0].Git == nil || evs[0].Git.Head == "" {
+			b.Fatalf("%v %+v", err, evs)
 		}
 	}
 }
