@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -391,3 +392,36 @@ type replayFacts struct {
 }
 
 type xssFacts struct{ Prompt, Output, Diff string }
+
+// TestBrowserThemesAndNarrowScreens checks the pages follow a dark system theme and fit
+// a 390 px phone without sideways scrolling.
+func TestBrowserThemesAndNarrowScreens(t *testing.T) {
+	ls := mustLiveServer(t)
+	b := mustBrowser(t, 1280, 900)
+	bodyBG := func() string {
+		return eval[string](t, b, `getComputedStyle(document.body).backgroundColor`)
+	}
+	b.do(t, chromedp.Navigate(ls.url("/sessions/"+commitID)), chromedp.WaitVisible(chromedp.CSS(`pre.diff`)))
+	light := bodyBG()
+	b.do(t, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+		})
+		return err
+	}))
+	dark := bodyBG()
+	if light == dark {
+		t.Errorf("body background %s in both themes", light)
+	}
+	// The highlighted code follows the theme too (chroma's dark style).
+	if bg := eval[string](t, b, `getComputedStyle(document.querySelector(".markdown pre.chroma")).backgroundColor`); bg != "rgb(13, 17, 23)" {
+		t.Errorf("dark code background = %s, want github-dark's rgb(13, 17, 23)", bg)
+	}
+
+	for _, p := range []string{"/", "/sessions/" + prID, "/costs?from=2026-11-12&to=2026-11-25", "/git"} {
+		b.do(t, chromedp.EmulateViewport(390, 844), chromedp.Navigate(ls.url(p)), chromedp.WaitReady(chromedp.CSS("main")))
+		if w := eval[int](t, b, `document.documentElement.scrollWidth`); w > 390 {
+			t.Errorf("%s at 390 px is %d px wide: it scrolls sideways", p, w)
+		}
+	}
+}

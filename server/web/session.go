@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"sort"
 
 	"github.com/agent-trace/agent-trace/event"
@@ -45,7 +46,7 @@ func (a *app) sessionPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	title := "Session " + shortID(s.ID)
-	a.render(w, r, http.StatusOK, "session", "layout", page{Title: title, Nav: "sessions", Live: true, Data: d})
+	a.render(w, r, http.StatusOK, "session", "layout", page{Title: title, Nav: "sessions", Live: a.sessionLiveURL(s.ID), Data: d})
 }
 
 // sortSession puts prompts in submission order and tool calls in start order, whatever
@@ -99,4 +100,13 @@ func toolKind(name string) string {
 		return "agent"
 	}
 	return "other"
+}
+
+// sessionLiveURL narrows the stream to one session (the hub's session parameter), so an
+// open replay wakes only for its own changes.
+func (a *app) sessionLiveURL(id string) string {
+	if a.liveURL == "" {
+		return ""
+	}
+	return a.liveURL + "?" + url.Values{"session": {id}}.Encode()
 }

@@ -199,7 +199,7 @@ func (a *app) sessionList(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusOK, "sessions", "list", d)
 		return
 	}
-	a.render(w, r, http.StatusOK, "sessions", "layout", page{Title: "Sessions", Nav: "sessions", Live: true, Data: d})
+	a.render(w, r, http.StatusOK, "sessions", "layout", page{Title: "Sessions", Nav: "sessions", Live: a.liveURL, Data: d})
 }
 
 // repoLabel shortens a normalised remote (github.com/owner/repo) to owner/repo and falls

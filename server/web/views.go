@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"math"
 	"net/http"
@@ -48,6 +49,24 @@ func parseViews(as *assets) (*views, error) {
 	return vs, nil
 }
 
+// smokeTest renders every page's layout with empty data, so what only fails at execution
+// (a missing asset, a call on a field that does not exist) fails New, not a user's visit.
+func (vs *views) smokeTest() error {
+	empty := map[string]any{
+		"sessions": sessionListData{},
+		"session":  sessionData{S: &server.Session{}},
+		"costs":    costsData{},
+		"git":      gitData{},
+		"error":    errorData{},
+	}
+	for name, t := range vs.pages {
+		if err := t.ExecuteTemplate(io.Discard, "layout", page{Title: name, Data: empty[name]}); err != nil {
+			return fmt.Errorf("page %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // render executes into a buffer first so a template error becomes a clean 500 instead
 // of half a page.
 func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page, block string, data any) {
@@ -73,7 +92,7 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page, b
 type page struct {
 	Title string
 	Nav   string // which top-level tab is current
-	Live  bool   // whether the page follows the SSE stream
+	Live  string // the SSE stream the page follows ("" = none)
 	Data  any
 }
 

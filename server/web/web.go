@@ -39,6 +39,7 @@ type app struct {
 	views        *views
 	assets       *assets
 	collectorURL string
+	liveURL      string // "" when there is no live stream
 	log          *slog.Logger
 }
 
@@ -65,6 +66,12 @@ func New(opts Options) (http.Handler, error) {
 		collector = "http://127.0.0.1:8317"
 	}
 	a := &app{store: opts.Store, views: vs, assets: as, collectorURL: collector, log: logger}
+	if opts.Live != nil {
+		a.liveURL = "/live"
+	}
+	if err := vs.smokeTest(); err != nil {
+		return nil, fmt.Errorf("render dashboard templates: %w", err)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", as)

@@ -104,13 +104,16 @@
     timers[id] = setTimeout(function () { timers[id] = null; swap(id); }, 120);
   }
 
-  function sessionOf(data) {
+  // sessionOf finds which session a change is about: session.* events carry the session
+  // summary (its id), the others a session_id.
+  function sessionOf(e) {
     try {
-      var d = JSON.parse(data);
+      var d = JSON.parse(e.data);
       if (d && typeof d === "object") {
-        return d.session_id || d.SessionID || d.sessionId || (d.data && d.data.session_id) || "";
+        if (/^session\./.test(e.type) && d.id) return d.id;
+        return d.session_id || d.SessionID || "";
       }
-    } catch (e) { /* not JSON: treat as "something changed" */ }
+    } catch (err) { /* not JSON: treat as "something changed" */ }
     return "";
   }
 
@@ -118,7 +121,7 @@
     if (document.getElementById("session-list")) schedule("session-list");
     var body = document.getElementById("session-body");
     if (body) {
-      var sid = sessionOf(e.data);
+      var sid = sessionOf(e);
       if (!sid || sid === body.getAttribute("data-session")) schedule("session-body");
     }
   }
@@ -133,7 +136,9 @@
   // connection; when the browser gives up (the server answered with an error while
   // restarting) we open a new one with a capped backoff. Every (re)connect refreshes
   // the page's fragment, so nothing published while we were away is missed.
-  var types = ["session.created", "session.updated", "prompt.created", "tool_call.updated", "message"];
+  // resync: the hub no longer holds what we missed (a restart, a long absence): refetch.
+  var types = ["session.created", "session.updated", "session.deleted", "prompt.created",
+    "tool_call.updated", "resync", "message"];
   function live(url) {
     var delay = 500, es = null, seenOpen = false;
     function connect() {
@@ -141,7 +146,7 @@
       es.onopen = function () {
         delay = 500;
         setStatus("open");
-        if (seenOpen) onChange({ data: "" });
+        if (seenOpen) onChange({ type: "resync", data: "" });
         seenOpen = true;
       };
       es.onerror = function () {
