@@ -196,6 +196,8 @@ func TestRealClaudeCode(t *testing.T) {
 				t.Errorf("status = %q, want ended (the CLI ran SessionEnd)", got.Status)
 			}
 			sc.check(t, got, repo, exp)
+			t.Logf("session %s: %d prompts, %d tool calls (%d errors), %d commits, usage %+v, cost %v; CLI: usage %+v, total_cost_usd %.6f",
+				got.ID, len(got.Prompts), got.ToolCallCount, got.ErrorCount, len(got.Commits), got.Usage, fmtCost(got.CostUSD), wantUsage, res.TotalCostUSD)
 			if t.Failed() {
 				t.Logf("fake API requests: %+v", api.Requests())
 				t.Logf("hook.log:\n%s", h.hookLog())
