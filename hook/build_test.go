@@ -347,6 +347,17 @@ func TestBuildUnknownFields(t *testing.T) {
 	if p := decodePayload(t, mustBuild(t, mcp, 2)[0]); p["tool_response"] != nil || p["tool_input"] == nil {
 		t.Errorf("tier 2 MCP payload = %v", p)
 	}
+	// WebFetch keeps its status at 1 and its URL at 2; the page is output.
+	wf := []byte(`{"session_id":"s1","hook_event_name":"PostToolUse","tool_name":"WebFetch","tool_use_id":"t1","tool_response":{"bytes":120,"code":200,"codeText":"OK","durationMs":40,"url":"https://example.com/x","result":"page text"}}`)
+	for tier, want := range map[int]string{
+		1: `{"bytes":120,"code":200,"codeText":"OK","durationMs":40}`,
+		2: `{"bytes":120,"code":200,"codeText":"OK","durationMs":40,"url":"https://example.com/x"}`,
+	} {
+		got, _ := json.Marshal(decodePayload(t, mustBuild(t, wf, tier)[0])["tool_response"])
+		if string(got) != want {
+			t.Errorf("WebFetch tier %d tool_response = %s, want %s", tier, got, want)
+		}
+	}
 	// StopFailure's error is an enum (kept at 1); PostToolUseFailure's is text (tier 2).
 	sf := []byte(`{"session_id":"s1","hook_event_name":"StopFailure","error":"rate_limit","error_details":"429 Too Many Requests","last_assistant_message":"API Error"}`)
 	if got, want := string(mustBuild(t, sf, 1)[0].Payload), `{"error":"rate_limit","hook_event_name":"StopFailure","session_id":"s1"}`; got != want {

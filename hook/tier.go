@@ -127,6 +127,10 @@ var toolResponseSpec = map[string]spec{
 	},
 	"Grep": {"mode": enum, "numFiles": meta, "numLines": meta, "numMatches": meta, "durationMs": meta, "truncated": meta},
 	"Glob": {"numFiles": meta, "durationMs": meta, "truncated": meta},
+	// The fetched page and the search results are output (tier 3); the URL and the query
+	// are what the model asked for (tier 2, like tool_input).
+	"WebFetch":  {"bytes": meta, "code": meta, "codeText": enum, "durationMs": meta, "url": details},
+	"WebSearch": {"durationSeconds": meta, "query": details},
 }
 
 var enumValue = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_\-]{0,63}$`)
