@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/api"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func envString(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envBool(key string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(key))
+	return b
+}
+
+// storeFlags are what every command that opens the database needs.
+type storeFlags struct {
+	db        string
+	priceFile string
+}
+
+func (f *storeFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.db, "db", envString("SQLITE_DB_PATH", ""), "SQLite database path (env SQLITE_DB_PATH; default ~/.agent-trace/data.db)")
+	fs.StringVar(&f.priceFile, "price-file", envString("AGENT_TRACE_PRICE_FILE", ""), "JSON price table overriding the embedded one (env AGENT_TRACE_PRICE_FILE)")
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	sf := &storeFlags{}
+	m := &Main{Stdout: stdout}
+	root := &cobra.Command{
+		Use:   "agent-trace-server",
+		Short: "Self-hosted observability for Claude Code: collector, API and dashboard",
+		Long: `agent-trace-server stores what agent-trace-hook captures from Claude Code and shows it.
+
+With no command it serves: the collector (POST /v1/hooks) on 127.0.0.1:8317, the API
+(/v1, /openapi.json, /docs) on :8318 and the dashboard on :3100, storing in SQLite.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), m, sf, stderr)
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	sf.add(root.PersistentFlags())
+	addServeFlags(root.Flags(), m)
+
+	serveCmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the collector, API and dashboard (the default)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), m, sf, stderr)
+		},
+	}
+	addServeFlags(serveCmd.Flags(), m)
+
+	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(stdout, "agent-trace-server", buildVersion())
+		},
+	})
+	return root
+}
+
+func addServeFlags(fs *pflag.FlagSet, m *Main) {
+	fs.StringVar(&m.Bind, "bind", envString("AGENT_TRACE_BIND", "127.0.0.1"), "address to listen on (env AGENT_TRACE_BIND)")
+	fs.IntVar(&m.CollectorPort, "collector-port", envInt("COLLECTOR_PORT", 8317), "collector port (env COLLECTOR_PORT)")
+	fs.IntVar(&m.APIPort, "api-port", envInt("API_PORT", 8318), "API port (env API_PORT)")
+	fs.IntVar(&m.DashboardPort, "dashboard-port", envInt("DASHBOARD_PORT", 3100), "dashboard port (env DASHBOARD_PORT)")
+	fs.IntVar(&m.RetentionDays, "retention-days", envInt("AGENT_TRACE_RETENTION_DAYS", 0), "erase sessions idle for longer than this many days; 0 keeps everything (env AGENT_TRACE_RETENTION_DAYS)")
+	fs.BoolVar(&m.Auth, "auth", envBool("AGENT_TRACE_AUTH"), "require API tokens even before any exists (env AGENT_TRACE_AUTH=1)")
+	fs.BoolVar(&m.Insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
+}
+
+func serve(ctx context.Context, m *Main, sf *storeFlags, stderr io.Writer) error {
+	m.DBPath = sf.db
+	m.PriceFile = sf.priceFile
+	m.Version = buildVersion()
+	m.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return m.Run(ctx)
+}
+
+func newMigrateCommand(sf *storeFlags, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the database schema up to date (serve also does this)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd.Context(), sf.db, sf.priceFile)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			fmt.Fprintln(stdout, "database schema is up to date")
+			return nil
+		},
+	}
+}
+
+func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
+	tok := &cobra.Command{
+		Use:   "token",
+		Short: "Manage API tokens (creating the first one turns authentication on)",
+	}
+	var name, scope string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a token and print its secret (shown only once)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch scope {
+			case server.ScopeIngest, server.ScopeRead, server.ScopeAdmin:
+			default:
+				return fmt.Errorf("--scope must be ingest, read or admin, not %q", scope)
+			}
+			if name == "" {
+				return fmt.Errorf("--name is required")
+			}
+			s, err := openStore(cmd.Context(), sf.db, sf.priceFile)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			secret, err := api.NewSecret()
+			if err != nil {
+				return err
+			}
+			id, err := api.NewTokenID()
+			if err != nil {
+				return err
+			}
+			t := server.Token{ID: id, Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
+			if err := s.CreateToken(cmd.Context(), t, api.HashSecret(secret)); err != nil {
+				return fmt.Errorf("create token: %w", err)
+			}
+			fmt.Fprintf(stderr, "created token %s (%s, scope %s); the secret below is not shown again:\n", id, name, scope)
+			fmt.Fprintln(stdout, secret)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. laptop-hook")
+	create.Flags().StringVar(&scope, "scope", server.ScopeRead, "ingest (hooks), read (API, dashboard) or admin (everything)")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens, revoked ones included",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd.Context(), sf.db, sf.priceFile)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			toks, err := s.Tokens(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("list tokens: %w", err)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED")
+			for _, t := range toks {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
+					t.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(t.LastUsedAt), timeOrDash(t.RevokedAt))
+			}
+			return tw.Flush()
+		},
+	}
+
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token (it stops working within seconds)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openStore(cmd.Context(), sf.db, sf.priceFile)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if err := s.RevokeToken(cmd.Context(), args[0]); err != nil {
+				return fmt.Errorf("revoke token %s: %w", args[0], err)
+			}
+			fmt.Fprintf(stdout, "revoked %s\n", args[0])
+			return nil
+		},
+	}
+	tok.AddCommand(create, list, revoke)
+	return tok
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/sqlite"
+	"github.com/agent-trace/agent-trace/server/storetest"
+)
+
+// running is a Main serving in the background.
+type running struct {
+	*Main
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// mustStart runs a whole server in-process on free loopback ports over dbPath.
+func mustStart(tb testing.TB, dbPath string, configure ...func(*Main)) *running {
+	tb.Helper()
+	m := &Main{DBPath: dbPath, Stdout: io.Discard}
+	for _, c := range configure {
+		c(m)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Main: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- m.Run(ctx) }()
+	select {
+	case <-m.Ready():
+	case <-time.After(10 * time.Second):
+		tb.Fatal("server not ready within 10s")
+	}
+	if m.Addr("api") == "" {
+		cancel()
+		tb.Fatalf("server failed to start: %v", <-r.done)
+	}
+	tb.Cleanup(func() { r.stop(tb) })
+	return r
+}
+
+// stop shuts the server down as SIGTERM does and waits for Run to return.
+func (r *running) stop(tb testing.TB) {
+	tb.Helper()
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				tb.Errorf("Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			tb.Error("Run did not return within 20s of shutdown")
+		}
+	})
+}
+
+func post(tb testing.TB, url string, events []event.Event, header ...string) (*http.Response, []byte) {
+	tb.Helper()
+	body, _ := json.Marshal(event.Batch{Events: events})
+	req, _ := http.NewRequest("POST", url+"/v1/hooks", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if len(header) == 2 {
+		req.Header.Set(header[0], header[1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("post: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func getJSON(tb testing.TB, url string, v any) int {
+	tb.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if v != nil && resp.StatusCode == 200 {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestServeIngestRestartPersists(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "nested", "data.db")
+	f := storetest.Fixtures()[0]
+	srv := mustStart(t, db)
+	for _, name := range []string{"collector", "api", "dashboard"} {
+		if !strings.HasPrefix(srv.Addr(name), "127.0.0.1:") {
+			t.Errorf("%s bound to %q, want loopback", name, srv.Addr(name))
+		}
+	}
+	resp, body := post(t, srv.URL("collector"), f.Events)
+	if resp.StatusCode != 200 {
+		t.Fatalf("ingest: %d %s", resp.StatusCode, body)
+	}
+	var before server.Session
+	if code := getJSON(t, srv.URL("api")+"/v1/sessions/"+f.SessionID, &before); code != 200 {
+		t.Fatalf("get session: %d", code)
+	}
+	if code := getJSON(t, srv.URL("dashboard")+"/", nil); code != 200 {
+		t.Errorf("dashboard: %d", code)
+	}
+	srv.stop(t)
+
+	again := mustStart(t, db)
+	var after server.Session
+	if code := getJSON(t, again.URL("api")+"/v1/sessions/"+f.SessionID, &after); code != 200 {
+		t.Fatalf("get session after restart: %d", code)
+	}
+	storetest.EqualJSON(t, "session after restart", after, before)
+	resp, body = post(t, again.URL("collector"), f.Events)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"stored":0`) {
+		t.Errorf("re-sending after restart: %d %s, want all duplicates", resp.StatusCode, body)
+	}
+}
+
+// TestShutdownKeepsEveryAcknowledgedEvent sends batches from several clients while the
+// server shuts down: every batch answered 200 must be in the database afterwards.
+func TestShutdownKeepsEveryAcknowledgedEvent(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "data.db")
+	srv := mustStart(t, db)
+	url := srv.URL("collector")
+	sessions := storetest.Generate(7, 40, 100)
+
+	var mu sync.Mutex
+	var acked []event.Event
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 4)
+	for w := range 4 {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := w; i < len(sessions); i += 4 {
+				for off := 0; off < len(sessions[i]); off += 25 {
+					batch := sessions[i][off:min(off+25, len(sessions[i]))]
+					body, _ := json.Marshal(event.Batch{Events: batch})
+					resp, err := client.Post(url+"/v1/hooks", "application/json", bytes.NewReader(body))
+					if err != nil {
+						return // the server has gone away
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						mu.Lock()
+						acked = append(acked, batch...)
+						mu.Unlock()
+						select {
+						case started <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}
+		})
+	}
+	<-started
+	time.Sleep(100 * time.Millisecond)
+	srv.stop(t)
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no batch was acknowledged")
+	}
+
+	s, err := sqlite.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stored := map[string]bool{}
+	bySession := map[string]bool{}
+	for _, e := range acked {
+		bySession[e.SessionID] = true
+	}
+	for id := range bySession {
+		cursor := ""
+		for {
+			page, err := s.Events(context.Background(), id, cursor, 1000)
+			if err != nil {
+				t.Fatalf("events of %s: %v", id, err)
+			}
+			for _, e := range page.Events {
+				stored[e.ID] = true
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+	}
+	lost := 0
+	for _, e := range acked {
+		if !stored[e.ID] {
+			lost++
+		}
+	}
+	t.Logf("%d events acknowledged before shutdown", len(acked))
+	if lost > 0 {
+		t.Errorf("%d acknowledged events lost", lost)
+	}
+}
+
+func TestRefusesNonLoopbackWithoutAuth(t *testing.T) {
+	m := &Main{Bind: "0.0.0.0", DBPath: filepath.Join(t.TempDir(), "data.db"), Stdout: io.Discard}
+	err := m.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("Run = %v, want a refusal", err)
+	}
+	if m.Addr("api") != "" {
+		t.Error("a listener was bound")
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1", true}, {"127.1.2.3", true}, {"::1", true}, {"localhost", true},
+		{"0.0.0.0", false}, {"", false}, {"::", false}, {"192.168.1.10", false}, {"example.com", false},
+	}
+	for _, tt := range tests {
+		if got := isLoopback(tt.host); got != tt.want {
+			t.Errorf("isLoopback(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
+func run(tb testing.TB, args ...string) (stdout string, err error) {
+	tb.Helper()
+	var out, errb bytes.Buffer
+	cmd := newRootCommand(&out, &errb)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestTokenCommandsTurnAuthOn(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "data.db")
+	if out, err := run(t, "migrate", "--db", db); err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate: %q, %v", out, err)
+	}
+	for _, args := range [][]string{
+		{"token", "create", "--db", db, "--name", "x", "--scope", "root"},
+		{"token", "create", "--db", db, "--scope", "read"},
+		{"token", "revoke", "--db", db, "tok_missing"},
+	} {
+		if _, err := run(t, args...); err == nil {
+			t.Errorf("%v succeeded, want an error", args)
+		}
+	}
+	read, err := run(t, "token", "create", "--db", db, "--name", "dash", "--scope", "read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read = strings.TrimSpace(read)
+	if !strings.HasPrefix(read, "at_") || strings.Contains(read, "\n") {
+		t.Fatalf("create printed %q, want only the secret", read)
+	}
+	ingest, _ := run(t, "token", "create", "--db", db, "--name", "hook", "--scope", "ingest")
+	ingest = strings.TrimSpace(ingest)
+	list, err := run(t, "token", "list", "--db", db)
+	if err != nil || !strings.Contains(list, "dash") || !strings.Contains(list, "hook") || strings.Contains(list, read) {
+		t.Fatalf("list = %q, %v; want both names and no secret", list, err)
+	}
+
+	srv := mustStart(t, db)
+	api := srv.URL("api")
+	req := func(secret string) int {
+		r, _ := http.NewRequest("GET", api+"/v1/sessions", nil)
+		if secret != "" {
+			r.Header.Set("Authorization", "Bearer "+secret)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := req(""); got != 401 {
+		t.Errorf("no token: %d, want 401", got)
+	}
+	if got := req(read); got != 200 {
+		t.Errorf("read token: %d, want 200", got)
+	}
+	if got := req(ingest); got != 403 {
+		t.Errorf("ingest token reading: %d, want 403", got)
+	}
+	f := storetest.Fixtures()[0]
+	if resp, body := post(t, srv.URL("collector"), f.Events[:2], "Authorization", "Bearer "+ingest); resp.StatusCode != 200 {
+		t.Errorf("ingest with the ingest token: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := post(t, srv.URL("collector"), f.Events[:2]); resp.StatusCode != 401 {
+		t.Errorf("ingest without a token: %d, want 401", resp.StatusCode)
+	}
+
+	// Revoking the only read token: a new server no longer accepts it.
+	var id string
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, "dash") {
+			id = strings.Fields(line)[0]
+		}
+	}
+	srv.stop(t)
+	if out, err := run(t, "token", "revoke", "--db", db, id); err != nil || !strings.Contains(out, id) {
+		t.Fatalf("revoke: %q, %v", out, err)
+	}
+	srv = mustStart(t, db)
+	api = srv.URL("api")
+	if got := req(read); got != 401 {
+		t.Errorf("revoked token: %d, want 401", got)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := run(t, "version")
+	if err != nil || !strings.HasPrefix(out, "agent-trace-server ") {
+		t.Errorf("version = %q, %v", out, err)
+	}
+}
+
+func TestStartFailsOnBusyPort(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "data.db")
+	first := mustStart(t, db)
+	_, port, _ := strings.Cut(first.Addr("api"), ":")
+	var p int
+	fmt.Sscan(port, &p)
+	m := &Main{DBPath: filepath.Join(t.TempDir(), "other.db"), APIPort: p, Stdout: io.Discard}
+	err := m.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "listen for api") {
+		t.Errorf("Run on a busy port = %v, want a listen error", err)
+	}
+	if errors.Is(err, context.Canceled) {
+		t.Error("unexpected cancel")
+	}
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/api"
+	"github.com/agent-trace/agent-trace/server/live"
+	"github.com/agent-trace/agent-trace/server/web"
+)
+
+// Main is one server process: the configuration, then the bound addresses once Run has
+// started listening. Tests run it in-process on port 0 with a temporary database.
+type Main struct {
+	Bind          string // address all three listeners bind; default 127.0.0.1
+	CollectorPort int
+	APIPort       int
+	DashboardPort int
+	NoDashboard   bool // serve no dashboard listener
+	DBPath        string
+	PriceFile     string
+	RetentionDays int
+	Auth          bool
+	Insecure      bool // allow a non-loopback bind without auth
+	Version       string
+
+	// ShutdownTimeout bounds the wait for in-flight requests on shutdown; default 15 s.
+	ShutdownTimeout time.Duration
+
+	Stdout io.Writer // one line per listener
+	Logger *slog.Logger
+
+	once  sync.Once
+	ready chan struct{}
+	mu    sync.Mutex
+	addrs map[string]string
+}
+
+// Ready is closed once every listener is bound (or Run failed before that).
+func (m *Main) Ready() <-chan struct{} {
+	m.once.Do(func() { m.ready = make(chan struct{}) })
+	return m.ready
+}
+
+// Addr returns the bound address ("127.0.0.1:8317") of the "collector", "api" or
+// "dashboard" listener, or "" before it is bound.
+func (m *Main) Addr(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addrs[name]
+}
+
+// URL is Addr as an http:// URL.
+func (m *Main) URL(name string) string {
+	if a := m.Addr(name); a != "" {
+		return "http://" + a
+	}
+	return ""
+}
+
+// listener is one of the three HTTP servers.
+type listener struct {
+	name, what string
+	port       int
+	handler    http.Handler
+	ln         net.Listener
+	srv        *http.Server
+}
+
+// Run opens the store, binds the listeners and serves until ctx ends, then shuts down
+// gracefully: stop accepting, end live streams, wait for in-flight requests (so every
+// acknowledged batch is committed), publish pending changes, close the store.
+func (m *Main) Run(ctx context.Context) (err error) {
+	m.Ready()
+	ready := m.ready
+	readyClosed := false
+	defer func() {
+		if !readyClosed {
+			close(ready)
+		}
+	}()
+	logger := m.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	stdout := m.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	bind := m.Bind
+	if bind == "" {
+		bind = "127.0.0.1"
+	}
+
+	store, err := openStore(ctx, m.DBPath, m.PriceFile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
+
+	hub := live.New()
+	a := api.New(store, hub, api.Options{
+		Auth:          m.Auth,
+		RetentionDays: m.RetentionDays,
+		Version:       m.Version,
+		Logger:        logger,
+	})
+	defer a.Close()
+
+	authOn, err := a.AuthEnabled(ctx)
+	if err != nil {
+		return fmt.Errorf("check tokens: %w", err)
+	}
+	if !isLoopback(bind) && !authOn && !m.Insecure {
+		return fmt.Errorf("refusing to listen on %s without authentication: create a token (agent-trace-server token create), pass --auth, or pass --insecure if the network is trusted", bind)
+	}
+
+	lns := []*listener{
+		{name: "collector", what: "POST /v1/hooks", port: m.CollectorPort, handler: a.CollectorHandler()},
+		{name: "api", what: "/v1, /openapi.json, /docs", port: m.APIPort, handler: a.Handler()},
+	}
+	if !m.NoDashboard {
+		dash, err := web.New(web.Options{
+			Store: store,
+			Live:  hub,
+			Authenticate: func(r *http.Request) error {
+				_, err := a.Authorize(r, server.ScopeRead)
+				return err
+			},
+			Logger: logger,
+		})
+		if err != nil {
+			return fmt.Errorf("build dashboard: %w", err)
+		}
+		lns = append(lns, &listener{name: "dashboard", what: "sessions", port: m.DashboardPort, handler: dash})
+	}
+
+	for _, l := range lns {
+		ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(l.port)))
+		if err != nil {
+			for _, prev := range lns {
+				if prev.ln != nil {
+					prev.ln.Close()
+				}
+			}
+			return fmt.Errorf("listen for %s: %w", l.name, err)
+		}
+		l.ln = ln
+		l.srv = &http.Server{
+			Handler:           l.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+	}
+	m.mu.Lock()
+	m.addrs = map[string]string{}
+	for _, l := range lns {
+		m.addrs[l.name] = l.ln.Addr().String()
+	}
+	m.mu.Unlock()
+	if !authOn {
+		logger.Warn("auth is off: anyone who can reach these addresses can read and write; create a token to turn it on")
+	}
+	for _, l := range lns {
+		fmt.Fprintf(stdout, "%-9s http://%s  (%s)\n", l.name, l.ln.Addr(), l.what)
+	}
+
+	errc := make(chan error, len(lns))
+	for _, l := range lns {
+		go func() {
+			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", l.name, err)
+			}
+		}()
+	}
+	close(ready)
+	readyClosed = true
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+
+	// SSE responses never end by themselves; end them so Shutdown is not held up.
+	hub.Close()
+	timeout := m.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	shutdownErrs := make([]error, len(lns))
+	for i, l := range lns {
+		wg.Go(func() {
+			if err := l.srv.Shutdown(sctx); err != nil {
+				shutdownErrs[i] = fmt.Errorf("shut down %s: %w", l.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(append([]error{serveErr}, shutdownErrs...)...)
+}
+
+// isLoopback reports whether host only accepts connections from this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

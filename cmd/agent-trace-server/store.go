@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/agent-trace/agent-trace/pricing"
+	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/sqlite"
+)
+
+// openStore is the one place a backend is chosen: today the embedded SQLite database at
+// dbPath, migrated to the current schema.
+func openStore(ctx context.Context, dbPath, priceFile string) (server.Store, error) {
+	table := pricing.Default()
+	if priceFile != "" {
+		t, err := pricing.Load(priceFile)
+		if err != nil {
+			return nil, fmt.Errorf("load price file: %w", err)
+		}
+		table = t
+	}
+	if dbPath == "" {
+		p, err := defaultDBPath()
+		if err != nil {
+			return nil, err
+		}
+		dbPath = p
+	}
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o700); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	s, err := sqlite.Open(dbPath, sqlite.WithPricer(pricer{table}))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", dbPath, err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", dbPath, err)
+	}
+	return s, nil
+}
+
+func defaultDBPath() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find home directory for the default database: %w", err)
+	}
+	return filepath.Join(home, ".agent-trace", "data.db"), nil
+}
+
+// pricer adapts the price table to the projection's Pricer.
+type pricer struct{ t *pricing.Table }
+
+func (p pricer) Cost(model string, u server.Usage) (float64, bool) {
+	w5, w1 := u.CacheCreation5mTokens, u.CacheCreation1hTokens
+	if w5 == 0 && w1 == 0 && u.CacheCreationInputTokens > 0 {
+		// Without the split, writes are priced as 5-minute ones, as Claude Code does.
+		w5 = u.CacheCreationInputTokens
+	}
+	return p.t.Cost(model, pricing.Usage{
+		Input:        u.InputTokens,
+		Output:       u.OutputTokens,
+		CacheWrite5m: w5,
+		CacheWrite1h: w1,
+		CacheRead:    u.CacheReadInputTokens,
+	})
+}
+
+var _ server.Pricer = pricer{}
