@@ -568,3 +568,21 @@ func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
 		}
 	}
 }
+
+func TestLargeBacklogEnrichedInSlices(t *testing.T) {
+	home := t.TempDir()
+	want := fillSpool(t, home, 2*scanLimit+500, "m")
+	c := newCollector(t, nil)
+	opts := fastOptions(home, c.URL)
+	Wire(&opts)
+	if _, err := Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range c.all() {
+		got = append(got, b...)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered %d events, want all %d in order", len(got), len(want))
+	}
+}

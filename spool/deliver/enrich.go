@@ -23,6 +23,11 @@ const (
 	stateOpen       = "open:"       // + path: a transcript not yet read as final (openRecord)
 )
 
+// scanLimit bounds the events one round scans for enrichment.
+const scanLimit = 2000
+
+var errScanLimit = errors.New("scan limit reached")
+
 // gitRetries bounds how often a transient git error postpones a call's outcomes.
 const gitRetries = 3
 
@@ -52,19 +57,25 @@ type plan struct {
 
 func (d *deliverer) planEnrichment(s *spool.Spool, after uint64) (plan, error) {
 	p := plan{last: after, state: map[string][]byte{}}
+	scanned := 0
 	last, err := s.Scan(after, func(it spool.Item) error {
+		scanned++
 		e := it.Event
-		if e.Kind != event.KindHook {
-			return nil
+		if e.Kind == event.KindHook {
+			hasGit := d.opts.Outcomes != nil && e.Git != nil && e.Git.Head != ""
+			hasTranscript := d.opts.Tail != nil && len(transcriptPaths(e)) > 0
+			if hasGit || hasTranscript {
+				p.hooks = append(p.hooks, e)
+			}
 		}
-		hasGit := d.opts.Outcomes != nil && e.Git != nil && e.Git.Head != ""
-		hasTranscript := d.opts.Tail != nil && len(transcriptPaths(e)) > 0
-		if hasGit || hasTranscript {
-			p.hooks = append(p.hooks, e)
+		// A big backlog (an import, a long outage) is enriched a slice per round, so
+		// the spool is never held long enough to push hooks into the inbox.
+		if scanned >= scanLimit {
+			return errScanLimit
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errScanLimit) {
 		return p, err
 	}
 	p.last = last
