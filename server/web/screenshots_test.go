@@ -30,13 +30,14 @@ func TestScreenshots(t *testing.T) {
 	shots := []struct {
 		name, path, ready string
 		width, height     int
+		viewportOnly      bool // a phone screenshot shows the first screen, not the whole page
 	}{
-		{"sessions.png", "/", "tr.session", 1280, 800},
-		{"session-replay.png", "/sessions/" + commitID, "pre.diff", 1280, 800},
-		{"costs.png", "/costs?from=2026-11-12&to=2026-11-25&by=session", "svg.chart", 1280, 800},
-		{"git.png", "/git", "table.git", 1280, 800},
-		{"sessions-390px.png", "/", "tr.session", 390, 844},
-		{"session-replay-390px.png", "/sessions/" + prID, "article.prompt", 390, 844},
+		{"sessions.png", "/", "tr.session", 1280, 800, false},
+		{"session-replay.png", "/sessions/" + commitID, "pre.diff", 1280, 800, false},
+		{"costs.png", "/costs?from=2026-11-12&to=2026-11-25&by=session", "svg.chart", 1280, 800, false},
+		{"git.png", "/git", "table.git", 1280, 800, false},
+		{"sessions-390px.png", "/", "tr.session", 390, 844, true},
+		{"session-replay-390px.png", "/sessions/" + prID, "article.prompt", 390, 844, true},
 	}
 	for _, s := range shots {
 		b := mustBrowser(t, s.width, s.height)
@@ -45,7 +46,11 @@ func TestScreenshots(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // local times and the live marker settle
 		// quality 100 makes chromedp capture PNG rather than JPEG.
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		shot := chromedp.FullScreenshot(100)
+		if s.viewportOnly {
+			shot = chromedp.CaptureScreenshot()
+		}
+		buf, err := chromedp.Run(ctx, shot)
 		cancel()
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", s.name, err)
