@@ -608,3 +608,21 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Fatalf("version = %+v", r)
 	}
 }
+
+func TestCaptureIgnoresUnexpectedArguments(t *testing.T) {
+	e := newEnv(t, deadURL)
+	e.holdDelivery()
+	for _, args := range [][]string{{"capture", "--bogus-flag"}, {"capture", "extra", "args"}} {
+		cmd := exec.Command(hookBin, args...)
+		cmd.Env = e.environ()
+		cmd.Stdin = bytes.NewReader(fixture(t, "commit-hooks/003.json"))
+		out, err := cmd.Output()
+		if err != nil || len(out) != 0 {
+			t.Fatalf("%v: err %v, stdout %q", args, err, out)
+		}
+	}
+	// The spool keeps both captures; they carry one ID, so the collector stores one.
+	if ids := e.pendingIDs(); len(ids) != 2 || ids[0] != ids[1] {
+		t.Fatalf("pending = %v, want the same event ID twice", ids)
+	}
+}

@@ -97,6 +97,8 @@ It prints nothing and exits 0 in every case (bad input, a locked spool, a full d
 missing config): Claude Code must never be slowed down or broken by it. Diagnostics go
 to $AGENT_TRACE_HOME/hook.log.`,
 		Args: cobra.ArbitraryArgs,
+		// Whatever Claude Code passes, capture must not fail on flag parsing.
+		DisableFlagParsing: true,
 		Run: func(cmd *cobra.Command, args []string) {
 			capture(stdin, hook.Home(), time.Now())
 		},
