@@ -98,34 +98,27 @@ const fieldKey = `[A-Za-z0-9_.\-]*(?:password|passwd|passphrase|secret|token|cre
 
 // assignedValue reads a value after a key and separator: a double-quoted string (its
 // quotes may be escaped, for JSON inside a JSON string), a single-quoted one, or a bare
-// word. It returns the value's offset and length within s; length 0 means none.
+// word. A quote that never closes runs to the end of the line: better too much redacted
+// than a password with a backslash left. It returns the value's offset and length
+// within s; length 0 means none.
 func assignedValue(s string) (int, int) {
 	i := 0
 	for i < len(s) && s[i] == '\\' {
 		i++
 	}
-	switch {
-	case i < len(s) && s[i] == '"':
-		n := strings.IndexAny(s[i+1:], "\"\\\n")
-		if n <= 0 {
-			return 0, 0
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') && (i == 0 || s[i] == '"') {
+		rest := s[i+1:]
+		n := strings.IndexAny(rest, string(s[i])+"\n")
+		if n < 0 {
+			n = len(rest)
 		}
-		j := i + 1 + n
-		for j < len(s) && s[j] == '\\' {
-			j++
+		for n > 0 && rest[n-1] == '\\' {
+			n--
 		}
-		if j < len(s) && s[j] == '"' {
-			return i + 1, n
-		}
+		return i + 1, n
+	}
+	if i > 0 {
 		return 0, 0
-	case i > 0:
-		return 0, 0
-	case len(s) > 0 && s[0] == '\'':
-		n := strings.IndexAny(s[1:], "'\n")
-		if n <= 0 || s[1+n] != '\'' {
-			return 0, 0
-		}
-		return 1, n
 	}
 	n := 0
 	for n < len(s) && !strings.ContainsRune(" \t\n\r\f\v\"'`,;&|(){}[]<>\\", rune(s[n])) {
