@@ -167,3 +167,50 @@ func waitNoDeliverer(b *testing.B, env []string) {
 }
 
 func deliverRunning(home string) bool { return deliver.Running(home) }
+
+// BenchmarkImport100MB backfills a ~100 MB transcript through the built binary into a
+// fresh spool: reading, deduplicating, rebuilding hook events with the tier and
+// redaction, and the spool's transactions.
+//
+//	go test -run '^$' -bench Import100MB -benchtime 1x ./cmd/agent-trace-hook
+func BenchmarkImport100MB(b *testing.B) {
+	src, err := os.ReadFile("testdata/subagent-transcripts/-home-dev-src-demo/d04f3c58-1e16-4770-9cf3-d9f8ce8512ba.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	root := filepath.Join(b.TempDir(), "projects")
+	dir := filepath.Join(root, "-home-dev-src-demo")
+	os.MkdirAll(dir, 0o755)
+	path := filepath.Join(dir, "d04f3c58-1e16-4770-9cf3-d9f8ce8512ba.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for k := 0; size < 100<<20; k++ {
+		// Unique IDs per copy, so nothing collapses in deduplication.
+		p := fmt.Appendf(nil, "_%d_", k)
+		chunk := bytes.ReplaceAll(src, []byte(`"msg_`), append([]byte(`"msg`), p...))
+		chunk = bytes.ReplaceAll(chunk, []byte(`"req_`), append([]byte(`"req`), p...))
+		chunk = bytes.ReplaceAll(chunk, []byte(`"toolu_`), append([]byte(`"toolu`), p...))
+		n, err := f.Write(chunk)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size += int64(n)
+	}
+	f.Close()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		env := benchEnv(b, deadURL)
+		b.StartTimer()
+		wall, st := runOnce(b, env, nil, hookBin, "import", "--no-progress", root)
+		b.ReportMetric(wall.Seconds(), "s/import")
+		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+			b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
+		}
+		fmt.Printf("import of %.0f MB transcript: %.2f s (%.0f MB/s)\n", float64(size)/1e6, wall.Seconds(), float64(size)/1e6/wall.Seconds())
+	}
+}
