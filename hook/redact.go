@@ -1,9 +1,14 @@
 package hook
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/agent-trace/agent-trace/event"
 )
 
 // A redaction rule finds secrets in text.
@@ -339,4 +344,63 @@ func asciiLower(s string) string {
 		}
 	}
 	return s
+}
+
+// RedactEvent redacts every free-text field of an event that did not come through Build:
+// the transcript's assistant text, a commit's message and file names, branch names, a
+// PR's URL, and the payload's strings. Counts are added to e.Redactions. The deliverer
+// calls it on the events it derives, so they meet the same rules as captured ones.
+func RedactEvent(e *event.Event) {
+	counts := map[string]int{}
+	red := func(p *string) { *p = Redact(*p, counts) }
+	if u := e.Usage; u != nil && u.Text != "" {
+		c := *u
+		red(&c.Text)
+		e.Usage = &c
+	}
+	if cm := e.Commit; cm != nil {
+		c := *cm
+		red(&c.Message)
+		red(&c.Branch)
+		red(&c.Repo)
+		if len(c.Files) > 0 {
+			c.Files = slices.Clone(c.Files)
+			for i := range c.Files {
+				red(&c.Files[i])
+			}
+		}
+		e.Commit = &c
+	}
+	if b := e.Branch; b != nil {
+		c := *b
+		red(&c.Name)
+		red(&c.From)
+		e.Branch = &c
+	}
+	if pr := e.PullRequest; pr != nil {
+		c := *pr
+		red(&c.URL)
+		e.PullRequest = &c
+	}
+	if len(e.Payload) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(e.Payload))
+		dec.UseNumber()
+		var v any
+		if dec.Decode(&v) == nil {
+			if out, err := marshal(redactValue(v, counts)); err == nil {
+				e.Payload = out
+			}
+		}
+	}
+	if len(counts) == 0 {
+		return
+	}
+	merged := maps.Clone(e.Redactions)
+	if merged == nil {
+		merged = map[string]int{}
+	}
+	for k, n := range counts {
+		merged[k] += n
+	}
+	e.Redactions = merged
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/agent-trace/agent-trace/event"
 )
 
 func TestRedact(t *testing.T) {
@@ -166,4 +168,32 @@ func FuzzRedact(f *testing.F) {
 			t.Fatalf("counted %v but no marker in %q", counts, got)
 		}
 	})
+}
+
+func TestRedactEvent(t *testing.T) {
+	e := event.Event{
+		ID: "evt_1", Kind: event.KindUsage, SessionID: "s", Tier: 3,
+		Usage:      &event.Usage{MessageID: "m", Model: "x", Text: "Wrote `.env` with the key `AKIAIOSFODNN7EXAMPLE`."},
+		Commit:     &event.Commit{SHA: "abc", Message: "add key password=hunter2", Files: []string{"a.txt"}},
+		Branch:     &event.Branch{Name: "feature/x", Action: "created"},
+		Payload:    json.RawMessage(`{"n":12345678901234567890,"s":"token=abc123"}`),
+		Redactions: map[string]int{"aws_access_key": 1},
+	}
+	orig := e.Usage // the caller's pointer: RedactEvent must copy, not write through it
+	RedactEvent(&e)
+	out, _ := json.Marshal(e)
+	for _, secret := range []string{"AKIAIOSFODNN7EXAMPLE", "hunter2", "abc123"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("%s left in %s", secret, out)
+		}
+	}
+	if want := map[string]int{"aws_access_key": 2, "secret_assignment": 2}; !reflect.DeepEqual(e.Redactions, want) {
+		t.Errorf("Redactions = %v, want %v", e.Redactions, want)
+	}
+	if !strings.Contains(string(e.Payload), "12345678901234567890") || e.Branch.Name != "feature/x" || e.Commit.Files[0] != "a.txt" {
+		t.Errorf("event changed beyond its secrets: %s", out)
+	}
+	if orig.Text != "Wrote `.env` with the key `AKIAIOSFODNN7EXAMPLE`." {
+		t.Errorf("RedactEvent changed the caller's Usage in place")
+	}
 }
