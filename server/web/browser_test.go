@@ -316,7 +316,9 @@ func TestBrowserLiveUpdates(t *testing.T) {
 	newID := "live-0000-4000-8000-000000000001"
 	start := time.Now()
 	ls.ingest(t, synthSession(t, newID, time.Now().UTC(), event.TierDetails, "a brand new session", 1, 0, false))
-	b.waitFor(t, 3*time.Second, `!!document.querySelector('tr[data-session="`+newID+`"]')`)
+	// The deadline only bounds a broken stream; the latency itself is logged, not asserted
+	// (a loaded CI machine is no place for timing assertions).
+	b.waitFor(t, 10*time.Second, `!!document.querySelector('tr[data-session="`+newID+`"]')`)
 	t.Logf("list updated %v after ingest", time.Since(start).Round(time.Millisecond))
 	marker := eval[int](t, b, `window.__noReload || 0`)
 	if marker != 1 {
@@ -332,8 +334,10 @@ func TestBrowserLiveUpdates(t *testing.T) {
 	b.waitFor(t, 5*time.Second, `document.getElementById("live-status").dataset.state === "open"`)
 	eval[chromedp.Void](t, b, `window.__noReload = 2`)
 	more := synthSession(t, newID, time.Now().UTC(), event.TierDetails, "a brand new session", 3, 0, false)
+	start = time.Now()
 	ls.ingest(t, more)
-	b.waitFor(t, 3*time.Second, `document.querySelectorAll("li.call").length === 3`)
+	b.waitFor(t, 10*time.Second, `document.querySelectorAll("li.call").length === 3`)
+	t.Logf("session page updated %v after ingest", time.Since(start).Round(time.Millisecond))
 	marker = eval[int](t, b, `window.__noReload || 0`)
 	if marker != 2 {
 		t.Fatal("the session page reloaded")
@@ -344,12 +348,15 @@ func TestBrowserLiveUpdates(t *testing.T) {
 	addr := ls.addr
 	ls.stop()
 	b.waitFor(t, 5*time.Second, `document.getElementById("live-status").dataset.state !== "open"`)
-	ls.start(t, addr)
+	// Ingested while the page is disconnected: nothing is published that it could see.
 	more = synthSession(t, newID, time.Now().UTC(), event.TierDetails, "a brand new session", 5, 0, false)
 	if _, err := ls.store.Ingest(context.Background(), more); err != nil {
 		t.Fatal(err)
 	}
-	b.waitFor(t, 15*time.Second, `document.querySelectorAll("li.call").length === 5`)
+	ls.start(t, addr)
+	start = time.Now()
+	b.waitFor(t, 20*time.Second, `document.querySelectorAll("li.call").length === 5`)
+	t.Logf("session page caught up %v after the restart", time.Since(start).Round(time.Millisecond))
 	marker = eval[int](t, b, `window.__noReload || 0`)
 	if marker != 2 {
 		t.Fatal("the session page reloaded to reconnect")
