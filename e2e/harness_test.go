@@ -124,6 +124,12 @@ type agentServer struct {
 // stopped with SIGTERM when the test ends.
 func startServer(t *testing.T, serverBin string) *agentServer {
 	t.Helper()
+	return startServerEnv(t, serverBin, nil)
+}
+
+// startServerEnv is startServer with extra environment (a team backend's URLs, say).
+func startServerEnv(t *testing.T, serverBin string, extraEnv []string) *agentServer {
+	t.Helper()
 	dir := t.TempDir()
 	cp, ap, dp := freePort(t), freePort(t), freePort(t)
 	s := &agentServer{
@@ -137,6 +143,7 @@ func startServer(t *testing.T, serverBin string) *agentServer {
 		"--collector-port", fmt.Sprint(cp), "--api-port", fmt.Sprint(ap),
 		"--dashboard-port", fmt.Sprint(dp), "--db", s.DBPath)
 	cmd.Env = append(cleanEnv(), "HOME="+dir, "AGENT_TRACE_HOME="+filepath.Join(dir, "server-home"))
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout = s.log
 	cmd.Stderr = s.log
 	if err := cmd.Start(); err != nil {
@@ -249,10 +256,15 @@ func (h *hookEnv) Run(t *testing.T, stdin []byte, args ...string) string {
 }
 
 func (h *hookEnv) run(stdin []byte, args ...string) (stdout, stderr string, err error) {
+	return h.runEnv(nil, stdin, args...)
+}
+
+// runEnv runs the hook with extra environment variables and reports how it went.
+func (h *hookEnv) runEnv(extraEnv []string, stdin []byte, args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, h.Bin, args...)
-	cmd.Env = h.Env()
+	cmd.Env = append(h.Env(), extraEnv...)
 	cmd.Dir = h.Home
 	cmd.Stdin = bytes.NewReader(stdin)
 	var o, e bytes.Buffer
