@@ -262,6 +262,24 @@ func (s *Spool) Close() error {
 	return nil
 }
 
+// MoveAside renames a spool found corrupt by a transaction (damage Open's checks did not
+// reach) to path+".corrupt-<time>", under the spool's lock, and returns the new name;
+// the next Open creates a fresh spool.
+func MoveAside(path string, opts Options) (string, error) {
+	opts = opts.withDefaults()
+	lock, err := acquire(path+".lock", opts.LockTimeout)
+	if err != nil {
+		return "", fmt.Errorf("move spool aside: %w", err)
+	}
+	defer lock.release()
+	moved, err := quarantine(path, opts.Now())
+	if err != nil {
+		return "", fmt.Errorf("move spool aside: %w", err)
+	}
+	opts.Logf("spool %s is corrupt; moved it to %s and started a fresh spool", path, moved)
+	return moved, nil
+}
+
 // moveAside closes a spool found corrupt mid-transaction and renames the file while
 // still holding the lock, so no other process writes into the damaged file meanwhile.
 func (s *Spool) moveAside() (string, error) {

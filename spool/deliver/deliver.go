@@ -125,6 +125,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 
 	var idleSince time.Time
 	var failures int
+	var movedAside bool
 	for {
 		if err := ctx.Err(); err != nil {
 			return d.res, fmt.Errorf("deliver: %w", err)
@@ -155,6 +156,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			idleSince = time.Time{}
 		case errors.Is(err, ErrStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return d.res, err
+		case errors.Is(err, spool.ErrCorrupt) && !movedAside:
+			movedAside = true
+			// Damage deeper than Open checks: keep the file for inspection, carry on
+			// with a fresh spool rather than fail forever.
+			if _, merr := spool.MoveAside(spool.Path(opts.Home), opts.Spool); merr != nil {
+				return d.res, errors.Join(err, merr)
+			}
+			continue
 		default:
 			failures++
 			if !opts.Wait {
