@@ -179,7 +179,7 @@ func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []even
 		return err
 	}
 	if sess == nil {
-		return nil
+		return writePrompts(ctx, tx, id, nil)
 	}
 	summary, err := json.Marshal(sess.SessionSummary)
 	if err != nil {
@@ -232,17 +232,8 @@ func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []even
 		}
 	}
 
-	if len(sess.Prompts) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text) VALUES (?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("write prompts: %w", err)
-		}
-		defer st.Close()
-		for _, p := range sess.Prompts {
-			if _, err := st.ExecContext(ctx, id, p.ID, p.Index, p.StartedAt.UnixMilli(), p.Text); err != nil {
-				return fmt.Errorf("write prompt %s: %w", p.ID, err)
-			}
-		}
+	if err := writePrompts(ctx, tx, id, sess.Prompts); err != nil {
+		return err
 	}
 	for _, c := range sess.Commits {
 		body, err := json.Marshal(c)
@@ -301,11 +292,63 @@ func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []even
 	return nil
 }
 
-// deleteProjection removes a session's materialised rows (not its events).
+// writePrompts makes a session's prompt rows match its projection. Prompts rarely change
+// once written and every change also updates the text index, so rows are only rewritten
+// when they differ.
+func writePrompts(ctx context.Context, tx *sql.Tx, id string, prompts []server.Prompt) error {
+	type row struct {
+		promptID string
+		started  int64
+		text     string
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT idx, prompt_id, started_ms, text FROM prompts WHERE session_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("read prompts: %w", err)
+	}
+	have := map[int]row{}
+	for rows.Next() {
+		var idx int
+		var r row
+		if err := rows.Scan(&idx, &r.promptID, &r.started, &r.text); err != nil {
+			rows.Close()
+			return fmt.Errorf("read prompts: %w", err)
+		}
+		have[idx] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read prompts: %w", err)
+	}
+	for _, p := range prompts {
+		want := row{p.ID, p.StartedAt.UnixMilli(), p.Text}
+		old, ok := have[p.Index]
+		delete(have, p.Index)
+		switch {
+		case ok && old == want:
+			continue
+		case ok:
+			_, err = tx.ExecContext(ctx, `UPDATE prompts SET prompt_id = ?, started_ms = ?, text = ? WHERE session_id = ? AND idx = ?`,
+				want.promptID, want.started, want.text, id, p.Index)
+		default:
+			_, err = tx.ExecContext(ctx, `INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text) VALUES (?, ?, ?, ?, ?)`,
+				id, want.promptID, p.Index, want.started, want.text)
+		}
+		if err != nil {
+			return fmt.Errorf("write prompt %s: %w", p.ID, err)
+		}
+	}
+	for idx := range have {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ? AND idx = ?`, id, idx); err != nil {
+			return fmt.Errorf("delete prompt: %w", err)
+		}
+	}
+	return nil
+}
+
+// deleteProjection removes a session's materialised rows (not its events or prompts).
 func deleteProjection(ctx context.Context, tx *sql.Tx, id string) error {
 	for _, table := range []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?",
-		"prompts WHERE session_id = ?", "commits WHERE session_id = ?", "pull_requests WHERE session_id = ?",
-		"usage_facts WHERE session_id = ?"} {
+		"commits WHERE session_id = ?", "pull_requests WHERE session_id = ?", "usage_facts WHERE session_id = ?"} {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, id); err != nil {
 			return fmt.Errorf("clear %s: %w", strings.Fields(table)[0], err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
@@ -141,8 +142,20 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 		}
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text LIKE ? ESCAPE '\')`,
-			"%"+escapeLike(q)+"%")
+		rare, err := s.rareText(ctx, q)
+		if err != nil {
+			return page, fmt.Errorf("list sessions: %w", err)
+		}
+		if rare {
+			// Few prompts match: take them from the trigram index.
+			add(`id IN (SELECT p.session_id FROM prompts p WHERE p.id IN
+				(SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?))`, ftsPhrase(q))
+		} else {
+			// Many match (or q is too short for trigrams): walking sessions in order and
+			// checking each one's prompts finds a page of matches sooner.
+			add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text LIKE ? ESCAPE '\')`,
+				"%"+escapeLike(q)+"%")
+		}
 	}
 	sortName := f.Sort
 	if sortName == "" {
@@ -202,6 +215,28 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 	}
 	return page, nil
 }
+
+// defaultRareText is how many matching prompts still count as few.
+const defaultRareText = 2000
+
+// rareText reports whether few prompts contain q, by counting index matches up to a
+// limit. Queries under three characters cannot use the trigram index.
+func (s *Store) rareText(ctx context.Context, q string) (bool, error) {
+	if utf8.RuneCountInString(q) < 3 {
+		return false, nil
+	}
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? LIMIT ?)`,
+		ftsPhrase(q), s.rareTextLimit+1).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("text search: %w", err)
+	}
+	return n <= s.rareTextLimit, nil
+}
+
+// ftsPhrase quotes q as one FTS5 phrase: with the trigram tokenizer it matches exactly
+// the texts that contain q, case-insensitively.
+func ftsPhrase(q string) string { return `"` + strings.ReplaceAll(q, `"`, `""`) + `"` }
 
 func escapeLike(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -533,6 +568,9 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	}
 	if err := deleteProjection(ctx, tx, id); err != nil {
 		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ?`, id); err != nil {
+		return fmt.Errorf("delete session %s: prompts: %w", id, err)
 	}
 	s.cache.drop(id)
 	if err := tx.Commit(); err != nil {

@@ -37,6 +37,8 @@ type Store struct {
 	now    func() time.Time
 	cache  *eventCache
 
+	rareTextLimit int // see rareText
+
 	// The background checkpointer: writes poke it, Close stops it.
 	dirty    chan struct{}
 	stop     chan struct{}
@@ -62,7 +64,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open sqlite: empty path")
 	}
-	s := &Store{path: path, now: time.Now, cache: newEventCache(defaultCacheBytes)}
+	s := &Store{path: path, now: time.Now, cache: newEventCache(defaultCacheBytes), rareTextLimit: defaultRareText}
 	for _, o := range opts {
 		o(s)
 	}
@@ -181,7 +183,10 @@ func Migrations() []string {
 
 // Migrate applies every embedded migration not yet applied, each in its own transaction,
 // and records its name in schema_migrations. Running it again changes nothing.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx, "") }
+
+// migrate applies migrations up to and including upTo ("" for all).
+func (s *Store) migrate(ctx context.Context, upTo string) error {
 	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: create schema_migrations: %w", err)
@@ -191,6 +196,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, name := range Migrations() {
+		if upTo != "" && name > upTo {
+			break
+		}
 		if applied[name] {
 			continue
 		}

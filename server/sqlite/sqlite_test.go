@@ -137,6 +137,7 @@ func TestConcurrentIngestAndRead(t *testing.T) {
 					errs <- err
 					return
 				}
+				time.Sleep(5 * time.Millisecond)
 			}
 		}()
 	}
@@ -149,5 +150,64 @@ func TestConcurrentIngestAndRead(t *testing.T) {
 	}
 	for _, evs := range gen {
 		storetest.EqualJSON(t, "session", storetest.MustSession(t, s, evs[0].SessionID), server.Project(evs, storetest.TestPricer{}))
+	}
+}
+
+// TestMigrationKeepsPrompts upgrades a database written at 0001 and finds its prompt
+// text through the 0002 text index.
+func TestMigrationKeepsPrompts(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.MigrateUpTo(t.Context(), "0001_init.sql"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckSchema(t.Context()); !errors.Is(err, server.ErrSchemaOutdated) {
+		t.Fatalf("CheckSchema at 0001 = %v, want ErrSchemaOutdated", err)
+	}
+	if _, err := s.DB().Exec(`INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text)
+		VALUES ('s1', 'p1', 0, 1, 'Refactor the Config loader')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var sid string
+	if err := s.DB().QueryRow(`SELECT p.session_id FROM prompts p JOIN prompts_fts f ON f.rowid = p.id
+		WHERE prompts_fts MATCH '"config load"'`).Scan(&sid); err != nil || sid != "s1" {
+		t.Fatalf("prompt after upgrade: %q, %v", sid, err)
+	}
+}
+
+// TestTextSearchPlansAgree runs text queries through the trigram index and through the
+// per-session scan: both find the same sessions.
+func TestTextSearchPlansAgree(t *testing.T) {
+	s := MustOpen(t)
+	for _, evs := range storetest.Generate(3, 30, 40) {
+		storetest.MustIngest(t, s, evs)
+	}
+	for _, f := range storetest.Fixtures() {
+		storetest.MustIngest(t, s, f.Events)
+	}
+	for _, q := range []string{"pagination", "PAGINATION", "with a subagent", "the", "no prompt says this", `a "quoted" 100%`} {
+		var got [2][]string
+		for i, limit := range []int{1 << 30, -1} {
+			s.SetRareTextLimit(limit)
+			page, err := s.ListSessions(t.Context(), server.SessionFilter{Query: q, Limit: 200})
+			if err != nil {
+				t.Fatalf("query %q: %v", q, err)
+			}
+			for _, sum := range page.Sessions {
+				got[i] = append(got[i], sum.ID)
+			}
+		}
+		if strings.Join(got[0], ",") != strings.Join(got[1], ",") {
+			t.Errorf("query %q: index finds %v, scan finds %v", q, got[0], got[1])
+		}
+		if q == "pagination" && len(got[0]) == 0 {
+			t.Errorf("query %q found nothing", q)
+		}
 	}
 }
