@@ -169,7 +169,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			if !opts.Wait {
 				return d.res, err
 			}
-			sleep(ctx, backoffDelay(opts.RetryWaitMin*4, opts.RetryWaitMax*2, failures))
+			wait := backoffDelay(opts.RetryWaitMin*4, opts.RetryWaitMax*2, failures)
+			var re *retryableError
+			if errors.As(err, &re) && re.retryAfter > wait {
+				wait = re.retryAfter
+			}
+			sleep(ctx, wait)
 		}
 	}
 }
@@ -401,6 +406,10 @@ func (d *deliverer) fail(err error) {
 		// failed run, so a collector that is down for hours costs little.
 		m.Failures++
 		m.RetryAt = d.opts.Now().Add(backoffDelay(time.Second, 5*time.Minute, m.Failures))
+		var re *retryableError
+		if errors.As(err, &re) && re.retryAfter > 0 {
+			m.RetryAt = d.opts.Now().Add(re.retryAfter)
+		}
 	})
 	d.hadError = true
 }
@@ -454,8 +463,9 @@ func (e *rejectedError) Error() string {
 
 // retryableError is a failure worth retrying later (408, 429, 5xx, network).
 type retryableError struct {
-	status int
-	detail string
+	status     int
+	detail     string
+	retryAfter time.Duration // the collector's Retry-After, when it sent one
 }
 
 func (e *retryableError) Error() string {
@@ -505,7 +515,8 @@ func (d *deliverer) send(ctx context.Context, items []spool.Item) error {
 		// A wrong URL, not a bad event: dead-lettering everything would lose it all.
 		return fmt.Errorf("%w: %s answered HTTP %d%s; check the collector URL", ErrStopped, d.url, code, prefixed(detail))
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		return &retryableError{status: code, detail: detail}
+		ra, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return &retryableError{status: code, detail: detail, retryAfter: ra}
 	case code >= 400:
 		return &rejectedError{status: code, detail: detail}
 	default:
@@ -564,7 +575,16 @@ func newClient(o Options) *retryablehttp.Client {
 	c.RetryMax = o.RetryMax
 	c.RetryWaitMin = o.RetryWaitMin
 	c.RetryWaitMax = o.RetryWaitMax
-	c.CheckRetry = checkRetry
+	c.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if resp != nil {
+			// A Retry-After longer than we wait in-process ends this attempt; the time
+			// is recorded so no background deliverer knocks again before it.
+			if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && d > o.RetryWaitMax {
+				return false, nil
+			}
+		}
+		return checkRetry(ctx, resp, err)
+	}
 	c.Backoff = backoff
 	// Hand back the last response instead of an opaque "giving up" error, so the
 	// status decides what happens to the batch.

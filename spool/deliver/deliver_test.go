@@ -586,3 +586,25 @@ func TestLargeBacklogEnrichedInSlices(t *testing.T) {
 		t.Fatalf("delivered %d events, want all %d in order", len(got), len(want))
 	}
 }
+
+func TestLongRetryAfterRecordedNotSlept(t *testing.T) {
+	home := t.TempDir()
+	fillSpool(t, home, 3, "n")
+	c := newCollector(t, func(int, []string) (int, http.Header, string) {
+		return http.StatusTooManyRequests, http.Header{"Retry-After": {"3600"}}, "come back in an hour"
+	})
+	start := time.Now()
+	if _, err := Run(context.Background(), fastOptions(home, c.URL)); err == nil {
+		t.Fatal("Run succeeded against 429")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Run slept %v instead of recording the Retry-After", d)
+	}
+	if n := len(c.all()); n != 1 {
+		t.Fatalf("requests = %d, want 1", n)
+	}
+	st := stats(t, home)
+	if st.RetryAt.Before(time.Now().Add(59*time.Minute)) || st.Pending != 3 {
+		t.Fatalf("meta = %+v, want the events kept and no retry for an hour", st.Meta)
+	}
+}
