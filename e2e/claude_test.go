@@ -74,6 +74,15 @@ var claudeScenarios = []claudeScenario{
 			if got.CommitCount != 1 {
 				t.Errorf("commit_count = %d, want 1", got.CommitCount)
 			}
+			if len(got.Commits) == 1 {
+				c := got.Commits[0]
+				if c.Message != "Add hello module" || c.Branch != "main" {
+					t.Errorf("commit message %q on branch %q, want %q on main", c.Message, c.Branch, "Add hello module")
+				}
+				if bash := toolIDByName(exp, "Bash"); c.ToolUseID != bash {
+					t.Errorf("commit tool_use_id = %q, want the Bash call %q", c.ToolUseID, bash)
+				}
+			}
 		},
 	},
 	{
@@ -204,6 +213,16 @@ func TestRealClaudeCode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// toolIDByName is the ID of the session's only tool call named name.
+func toolIDByName(exp fixtureSession, name string) string {
+	for id, tool := range exp.Tools {
+		if tool.Name == name {
+			return id
+		}
+	}
+	return ""
 }
 
 // runClaude runs one `claude -p` session in repo against the fake API and returns the CLI's

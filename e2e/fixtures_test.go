@@ -229,6 +229,35 @@ func TestFixturesThroughHook(t *testing.T) {
 		})
 	}
 
+	t.Run("dashboard", func(t *testing.T) {
+		for _, fs := range fixtures {
+			page, err := httpGet(srv.DashboardURL + "/sessions/" + fs.SessionID)
+			if err != nil {
+				t.Errorf("%s: %v", fs.Name, err)
+				continue
+			}
+			// The subagent fixture's second prompt is Claude Code's <task-notification>
+			// markup: untrusted text that must arrive escaped, never as markup.
+			if fs.Name == "subagent" {
+				if bytes.Contains(page, []byte("<task-notification>")) {
+					t.Errorf("%s: the session page has the prompt's <task-notification> unescaped", fs.Name)
+				}
+				if !bytes.Contains(page, []byte("&lt;task-notification&gt;")) {
+					t.Errorf("%s: the session page does not show the escaped <task-notification> prompt", fs.Name)
+				}
+			}
+		}
+		list, err := httpGet(srv.DashboardURL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fs := range fixtures {
+			if !bytes.Contains(list, []byte(fs.SessionID)) {
+				t.Errorf("the session list does not link session %s", fs.SessionID)
+			}
+		}
+	})
+
 	t.Run("usage", func(t *testing.T) {
 		for _, fs := range fixtures {
 			got := before[fs.SessionID]
