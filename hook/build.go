@@ -182,7 +182,7 @@ func redactValue(v any, counts map[string]int) any {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			if s, ok := e.(string); ok && s != "" && !strings.HasPrefix(s, redactedPrefix) && secretField.MatchString(k) {
+			if s, ok := e.(string); ok && s != "" && !strings.HasPrefix(s, redactedPrefix) && isSecretField(k) {
 				counts["secret_field"]++
 				out[k] = redactedPrefix + "secret_field]"
 				continue

@@ -98,9 +98,6 @@ func flagKey(s string, at int) bool { return keyEnd(s, at) && flagName(s, at) }
 
 const keyAlt = `(?:password|passwd|passphrase|secret|token|credentials?|key)`
 
-// fieldKey is keyAlt for a whole object key.
-const fieldKey = `[A-Za-z0-9_.\-]*(?:password|passwd|passphrase|secret|token|credentials?|(?:api|access|secret|private|auth)[_\-]?key)`
-
 // assignedValue reads a value after a key and separator: a double-quoted string (its
 // quotes may be escaped, for JSON inside a JSON string), a single-quoted one, or a bare
 // word. A quote that never closes runs to the end of the line: better too much redacted
@@ -327,9 +324,26 @@ func HasSecret(s string) bool {
 	return false
 }
 
-// secretField reports whether an object key names a secret, so its whole string value is
-// one (an MCP tool's {"api_key": "..."} carries no pattern a rule could see).
-var secretField = regexp.MustCompile(`(?i)^` + fieldKey + `$`)
+// isSecretField reports whether an object key names a secret, so its whole string value
+// is one (an MCP tool's {"api_key": "..."} carries no pattern a rule could see): a name
+// made of [A-Za-z0-9_.-] that ends with one of secretKeys, "key" only as api_key & co.
+func isSecretField(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isNameByte(k[i]) {
+			return false
+		}
+	}
+	l := asciiLower(k)
+	for _, w := range []string{"password", "passwd", "passphrase", "secret", "token", "credential", "credentials"} {
+		if strings.HasSuffix(l, w) {
+			return true
+		}
+	}
+	return strings.HasSuffix(l, "key") && keyEnd(k, len(k)-3)
+}
 
 func asciiLower(s string) string {
 	for i := 0; i < len(s); i++ {

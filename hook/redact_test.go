@@ -88,15 +88,19 @@ func TestRedactSecretFields(t *testing.T) {
 		"max_tokens":  "1000",
 		"nested":      []any{map[string]any{"clientSecret": "abc", "note": "hi"}},
 		"empty_token": "",
+		"monkey":      "banana",
+		"apiKey":      "k1",
+		"key":         "k2",
+		"token count": "7",
 	}
 	counts := map[string]int{}
 	got := redactValue(in, counts)
 	b, _ := json.Marshal(got)
-	want := `{"api_key":"[REDACTED:secret_field]","empty_token":"","max_tokens":"1000","nested":[{"clientSecret":"[REDACTED:secret_field]","note":"hi"}],"password":"[REDACTED:secret_field]"}`
+	want := `{"apiKey":"[REDACTED:secret_field]","api_key":"[REDACTED:secret_field]","empty_token":"","key":"k2","max_tokens":"1000","monkey":"banana","nested":[{"clientSecret":"[REDACTED:secret_field]","note":"hi"}],"password":"[REDACTED:secret_field]","token count":"7"}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
-	if counts["secret_field"] != 3 {
+	if counts["secret_field"] != 4 {
 		t.Errorf("counts = %v", counts)
 	}
 }

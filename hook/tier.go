@@ -2,7 +2,6 @@ package hook
 
 import (
 	"encoding/json"
-	"regexp"
 
 	"github.com/agent-trace/agent-trace/event"
 )
@@ -133,14 +132,26 @@ var toolResponseSpec = map[string]spec{
 	"WebSearch": {"durationSeconds": meta, "query": details},
 }
 
-var enumValue = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_\-]{0,63}$`)
+// enumLike reports whether s looks like an enum value: a letter, then up to 63 letters,
+// digits, '_' or '-'. Free text has spaces or punctuation.
+func enumLike(s string) bool {
+	if len(s) == 0 || len(s) > 64 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isWordByte(s[i]) && s[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // isEnum reports whether v can only be an enum value, never text: a short identifier-like
 // string, a boolean or a number.
 func isEnum(v any) bool {
 	switch v := v.(type) {
 	case string:
-		return enumValue.MatchString(v)
+		return enumLike(v)
 	case bool, json.Number, float64, nil:
 		return true
 	}
