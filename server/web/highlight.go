@@ -107,7 +107,15 @@ func writeTokens(b *bytes.Buffer, tokens []chroma.Token) {
 	}
 }
 
+// maxHighlightBytes caps what one block is highlighted for: chroma's lexers run at
+// roughly a megabyte a second, so a Write of a generated file would stall the page. Beyond
+// the cap the block is shown as plain (still escaped) text.
+const maxHighlightBytes = 64 << 10
+
 func tokenise(l chroma.Lexer, src string) []chroma.Token {
+	if len(src) > maxHighlightBytes {
+		return []chroma.Token{{Type: chroma.Text, Value: src}}
+	}
 	it, err := l.Tokenise(nil, src)
 	if err != nil {
 		return []chroma.Token{{Type: chroma.Text, Value: src}}

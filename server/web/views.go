@@ -124,6 +124,9 @@ func templateFuncs(as *assets) template.FuncMap {
 		"markdown": renderMarkdown,
 		"spun":     isSpun,
 		"withTier": withTier,
+		"clip":     clip,
+		"clipped":  func(s string) bool { return len(s) > maxOutputBytes },
+		"kb":       func(s string) string { return strconv.Itoa((len(s)+1023)/1024) + " KB" },
 		"perCommit": func(c *float64, n int) string {
 			if c == nil || n == 0 {
 				return "—"
@@ -244,6 +247,22 @@ func basename(p string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// maxOutputBytes bounds how much of one tool output a page carries; the whole output stays
+// in the store and the API.
+const maxOutputBytes = 64 << 10
+
+// clip cuts s to maxOutputBytes on a rune boundary.
+func clip(s string) string {
+	if len(s) <= maxOutputBytes {
+		return s
+	}
+	cut := maxOutputBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
 
 // isSpun flags a session that worked hard and produced nothing: many tool calls, a good
 // share of them failing, and no commit to show for it.

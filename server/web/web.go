@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/agent-trace/agent-trace/server"
 )
@@ -111,7 +112,7 @@ func secureHeaders(next http.Handler) http.Handler {
 // they are the same for everyone and carry no data.
 func authenticate(check func(*http.Request) error, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.URL.Path) >= len("/static/") && r.URL.Path[:len("/static/")] == "/static/" {
+		if strings.HasPrefix(r.URL.Path, "/static/") {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 
@@ -636,5 +637,37 @@ func TestChartScale(t *testing.T) {
 		if got := axisCost(top / float64(ticks)); got != tt.axisLabel {
 			t.Errorf("axis label for %v = %q, want %q", tt.max, got, tt.axisLabel)
 		}
+	}
+}
+
+func TestHugeBlocksAreNotHighlighted(t *testing.T) {
+	var lines []string
+	for i := range 5000 {
+		lines = append(lines, fmt.Sprintf("+x%d = '<b>%d</b>'", i, i))
+	}
+	out := string(renderDiffUncached("big.py", []server.DiffHunk{{NewStart: 1, NewLines: len(lines), Lines: lines}}))
+	doc, err := html.Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(query(doc, ".dl.add")); got != 5000 {
+		t.Errorf("added lines = %d, want 5000", got)
+	}
+	if got := len(query(doc, ".dl.add span.s1")); got != 0 {
+		t.Errorf("%d highlighted strings in a block over the cap", got)
+	}
+	if got := text(query(doc, ".dl.add")[4999]); got != "+x4999 = '<b>4999</b>'" {
+		t.Errorf("last line = %q", got)
+	}
+}
+
+func TestClip(t *testing.T) {
+	long := strings.Repeat("é", maxOutputBytes) // two bytes a rune
+	got := clip(long)
+	if len(got) > maxOutputBytes || !utf8.ValidString(got) {
+		t.Errorf("clip: %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+	}
+	if got := clip("short"); got != "short" {
+		t.Errorf("clip(short) = %q", got)
 	}
 }
