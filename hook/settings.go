@@ -354,7 +354,13 @@ func editSettings(path string, edit func(hooks *orderedObject) (bool, error)) (b
 			return false, fmt.Errorf("back up settings: %w", err)
 		}
 	}
-	if err := writeFileAtomic(path, out.Bytes(), mode); err != nil {
+	// A settings.json that is a symlink (into a dotfiles repository, say) stays one: the
+	// new content replaces the file it points to.
+	target := path
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		target = resolved
+	}
+	if err := writeFileAtomic(target, out.Bytes(), mode); err != nil {
 		return false, fmt.Errorf("write settings: %w", err)
 	}
 	return true, nil
@@ -477,4 +483,18 @@ func (o *orderedObject) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// HooksDisabled reports whether the settings file turns every hook off
+// ("disableAllHooks": true), in which case installed handlers never run.
+func HooksDisabled(settingsPath string) (bool, error) {
+	root, _, err := readSettings(settingsPath)
+	if err != nil {
+		return false, err
+	}
+	var off bool
+	if raw, ok := root.vals["disableAllHooks"]; ok {
+		_ = json.Unmarshal(raw, &off)
+	}
+	return off, nil
 }

@@ -252,3 +252,47 @@ func TestInstallBadSettings(t *testing.T) {
 		t.Errorf("empty file: %v %v", changed, err)
 	}
 }
+
+func TestInstallKeepsSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "dotfiles", "claude-settings.json")
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte(`{"model":"opus"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, ".claude", "settings.json")
+	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := Install(link, "/bin/agent-trace-hook"); err != nil || !changed {
+		t.Fatalf("Install: %v %v", changed, err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("settings.json is no longer a symlink: %v %v", fi, err)
+	}
+	data, _ := os.ReadFile(real)
+	if !bytes.Contains(data, []byte("agent-trace-hook")) || !bytes.Contains(data, []byte(`"model": "opus"`)) {
+		t.Errorf("target file = %s", data)
+	}
+}
+
+func TestHooksDisabled(t *testing.T) {
+	for content, want := range map[string]bool{
+		`{"disableAllHooks": true}`:  true,
+		`{"disableAllHooks": false}`: false,
+		`{"model": "opus"}`:          false,
+	} {
+		got, err := HooksDisabled(writeSettings(t, content))
+		if err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", content, got, err, want)
+		}
+	}
+	if got, err := HooksDisabled(filepath.Join(t.TempDir(), "none.json")); err != nil || got {
+		t.Errorf("missing file: %v %v", got, err)
+	}
+}
