@@ -17,6 +17,10 @@ type Pricer interface {
 	Cost(model string, u Usage) (usd float64, ok bool)
 }
 
+// ProjectionVersion changes whenever Project's rules change, so stores know to re-project
+// what they stored with older rules.
+const ProjectionVersion = "1"
+
 // Project folds one session's events into its Session.
 //
 // The result depends only on the set of events: their order and any duplicates (the same

@@ -71,6 +71,7 @@ func TestMigrateIsIdempotentAndCheckSchema(t *testing.T) {
 }
 
 // TestReprojectAll re-prices stored sessions when the store is reopened with prices.
+// (Refresh does it once per change of prices or rules.)
 func TestReprojectAll(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data.db")
 	s, err := sqlite.Open(path) // no prices
@@ -91,11 +92,17 @@ func TestReprojectAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	n, err := s.ReprojectAll(t.Context())
+	n, err := s.Refresh(t.Context(), "test-prices-1")
 	if err != nil || n != 1 {
-		t.Fatalf("ReprojectAll = %d, %v; want 1", n, err)
+		t.Fatalf("Refresh with new prices = %d, %v; want 1", n, err)
 	}
 	storetest.EqualJSON(t, "re-priced session", storetest.MustSession(t, s, f.SessionID), server.Project(f.Events, storetest.TestPricer{}))
+	if n, err := s.Refresh(t.Context(), "test-prices-1"); err != nil || n != 0 {
+		t.Errorf("Refresh with the same prices = %d, %v; want 0", n, err)
+	}
+	if n, err := s.ReprojectAll(t.Context()); err != nil || n != 1 {
+		t.Errorf("ReprojectAll = %d, %v; want 1", n, err)
+	}
 }
 
 // TestConcurrentIngestAndRead ingests several sessions from parallel goroutines while
