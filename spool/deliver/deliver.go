@@ -348,6 +348,8 @@ func (d *deliverer) deliverValid(ctx context.Context, items []spool.Item) error 
 	case errors.Is(err, ErrStopped):
 		d.stop(err)
 		return err
+	case ctx.Err() != nil:
+		return err // interrupted (flush --timeout, Ctrl-C): not the collector's failure
 	default:
 		d.fail(err)
 		return err
