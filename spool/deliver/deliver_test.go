@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -305,40 +306,44 @@ func TestRetryAfterHonoured(t *testing.T) {
 }
 
 func TestBadEventDeadLetteredRestDelivered(t *testing.T) {
-	home := t.TempDir()
-	ids := fillSpool(t, home, 20, "f")
-	bad := ids[13]
-	var mu sync.Mutex
-	var accepted []string
-	c := newCollector(t, func(_ int, got []string) (int, http.Header, string) {
-		if slices.Contains(got, bad) {
-			return http.StatusUnprocessableEntity, nil, "events[13].tier must be 1, 2 or 3"
-		}
-		mu.Lock()
-		accepted = append(accepted, got...)
-		mu.Unlock()
-		return http.StatusOK, nil, ""
-	})
-	res, err := Run(context.Background(), fastOptions(home, c.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == bad })
-	if !slices.Equal(accepted, want) {
-		t.Fatalf("accepted %d events, want the 19 good ones in order", len(accepted))
-	}
-	if res.DeadLettered != 1 {
-		t.Fatalf("dead-lettered %d, want 1", res.DeadLettered)
-	}
-	s, _ := spool.Open(spool.Path(home), spool.Options{})
-	defer s.Close()
-	letters, _ := s.DeadLetters()
-	if len(letters) != 1 || !strings.Contains(string(letters[0].Event), bad) || !strings.Contains(letters[0].Reason, "422") ||
-		!strings.Contains(letters[0].Reason, "tier must be") {
-		t.Fatalf("dead letters = %+v", letters)
-	}
-	if st, _ := s.Stats(); st.Pending != 0 {
-		t.Fatalf("pending = %d", st.Pending)
+	for _, code := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			home := t.TempDir()
+			ids := fillSpool(t, home, 20, "f")
+			bad := ids[13]
+			var mu sync.Mutex
+			var accepted []string
+			c := newCollector(t, func(_ int, got []string) (int, http.Header, string) {
+				if slices.Contains(got, bad) {
+					return code, nil, "events[13].tier must be 1, 2 or 3"
+				}
+				mu.Lock()
+				accepted = append(accepted, got...)
+				mu.Unlock()
+				return http.StatusOK, nil, ""
+			})
+			res, err := Run(context.Background(), fastOptions(home, c.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == bad })
+			if !slices.Equal(accepted, want) {
+				t.Fatalf("accepted %d events, want the 19 good ones in order", len(accepted))
+			}
+			if res.DeadLettered != 1 {
+				t.Fatalf("dead-lettered %d, want 1", res.DeadLettered)
+			}
+			s, _ := spool.Open(spool.Path(home), spool.Options{})
+			defer s.Close()
+			letters, _ := s.DeadLetters()
+			if len(letters) != 1 || !strings.Contains(string(letters[0].Event), bad) || !strings.Contains(letters[0].Reason, strconv.Itoa(code)) ||
+				!strings.Contains(letters[0].Reason, "tier must be") {
+				t.Fatalf("dead letters = %+v", letters)
+			}
+			if st, _ := s.Stats(); st.Pending != 0 {
+				t.Fatalf("pending = %d", st.Pending)
+			}
+		})
 	}
 }
 
