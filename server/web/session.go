@@ -18,7 +18,7 @@ type sessionData struct {
 	// and diffs from tier 2, outputs and responses from tier 3.
 	CanText bool
 	CanFull bool
-	// ReportedDelta is how far our cost is from Claude Code's own estimate, in percent.
+	// HasReported: Claude Code wrote its own cost estimate (a cost-state line).
 	HasReported bool
 	Models      []string
 }

@@ -49,7 +49,7 @@ func (f listFilter) Values() url.Values {
 	return v
 }
 
-// NextURL is the link to the page after this one, keeping every filter.
+// withCursor is the list URL for the page at cursor c, keeping every filter.
 func (f listFilter) withCursor(c string) string {
 	f.Cursor = c
 	return "/?" + f.Values().Encode()
