@@ -1,6 +1,7 @@
 package hook
 
 import (
+	"bytes"
 	"encoding/json"
 	"os/exec"
 	"strings"
@@ -93,6 +94,22 @@ func BenchmarkBuildGit(b *testing.B) {
 		evs, err := Build(raw, cfgTier(2), testNow)
 		if err != nil || evs[0].Git == nil || evs[0].Git.Head == "" {
 			b.Fatalf("%v %+v", err, evs)
+		}
+	}
+}
+
+// BenchmarkCapture is the whole library side of the hook's hot path: read stdin, load the
+// config file, Build.
+func BenchmarkCapture(b *testing.B) {
+	home := b.TempDir()
+	if err := SaveConfig(home, Config{Tier: 2}); err != nil {
+		b.Fatal(err)
+	}
+	raw := mustFixture(b, "commit", "010.json").raw
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Capture(bytes.NewReader(raw), home, testNow); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

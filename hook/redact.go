@@ -159,6 +159,8 @@ var rules = []rule{
 	{"openai_key", []string{"sk-"}, wordStart, regexp.MustCompile(`^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), 256, nil},
 	{"slack_token", []string{"xox"}, wordStart, regexp.MustCompile(`^xox[abposr]-[A-Za-z0-9\-]{10,}`), 256, nil},
 	{"stripe_key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, wordStart, regexp.MustCompile(`^[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), 256, nil},
+	{"npm_token", []string{"npm_"}, wordStart, regexp.MustCompile(`^npm_[A-Za-z0-9]{36}\b`), 48, nil},
+	{"huggingface_token", []string{"hf_"}, wordStart, regexp.MustCompile(`^hf_[A-Za-z]{34}\b`), 48, nil},
 	{"google_api_key", []string{"aiza"}, wordStart, regexp.MustCompile(`^AIza[0-9A-Za-z_\-]{35}`), 40, nil},
 	{"jwt", []string{"eyj"}, wordStart, regexp.MustCompile(`^eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}`), 4096, nil},
 	{"bearer_token", []string{"bearer"}, wordStart, regexp.MustCompile(`(?i)^bearer\s+([A-Za-z0-9\-._~+/]{8,}=*)`), 1024, nil},

@@ -30,6 +30,8 @@ func TestRedact(t *testing.T) {
 		{"slack", "xoxb-123456789012-1234567890123-abcdefghijklmnop", "[REDACTED:slack_token]", map[string]int{"slack_token": 1}},
 		{"stripe live", "sk_live_51H8abcdefghijklmnopqrstuv", "[REDACTED:stripe_key]", map[string]int{"stripe_key": 1}},
 		{"stripe restricted and test", "rk_live_abcdefghij0123 sk_test_abcdefghij0123", "[REDACTED:stripe_key] [REDACTED:stripe_key]", map[string]int{"stripe_key": 2}},
+		{"npm", "//registry.npmjs.org/:_authToken=npm_abcdefghijklmnopqrstuvwxyz0123456789", "//registry.npmjs.org/:_authToken=[REDACTED:npm_token]", map[string]int{"npm_token": 1}},
+		{"huggingface", "HF hf_abcdefghijklmnopqrstuvwxyzABCDEFGH ok", "HF [REDACTED:huggingface_token] ok", map[string]int{"huggingface_token": 1}},
 		{"google", "AIzaSyA-1234567890abcdefghijklmnopqrstu", "[REDACTED:google_api_key]", map[string]int{"google_api_key": 1}},
 		{"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "[REDACTED:jwt]", map[string]int{"jwt": 1}},
 		{"pem", "x\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----\ny", "x\n[REDACTED:private_key]\ny", map[string]int{"private_key": 1}},
