@@ -44,6 +44,11 @@ func usage(in, out, cacheWrite, cacheRead int64) fakeanthropic.Usage {
 	return fakeanthropic.Usage{InputTokens: in, OutputTokens: out, CacheCreationInputTokens: cacheWrite, CacheReadInputTokens: cacheRead}
 }
 
+func withCacheSplit(u fakeanthropic.Usage, fiveMinutes, oneHour int64) fakeanthropic.Usage {
+	u.CacheCreation = &fakeanthropic.CacheCreation{Ephemeral5mInputTokens: fiveMinutes, Ephemeral1hInputTokens: oneHour}
+	return u
+}
+
 var claudeScenarios = []claudeScenario{
 	{
 		name:   "commit",
@@ -92,7 +97,8 @@ var claudeScenarios = []claudeScenario{
 			return []fakeanthropic.Conversation{{Marker: "E2E-FAIL", Turns: []fakeanthropic.Turn{
 				{ToolUses: []fakeanthropic.ToolUse{{Name: "Bash", Input: map[string]any{
 					"command": "ls " + filepath.Join(repo, "no-such-dir"), "description": "List the directory"}}},
-					Usage: usage(900, 60, 1500, 0)},
+					// Split cache writes: 1-hour writes cost more, and the CLI prices them so.
+					Usage: withCacheSplit(usage(900, 60, 1500, 0), 500, 1000)},
 				{Text: "That directory does not exist.", Usage: usage(200, 30, 0, 1500)},
 			}}}
 		},
