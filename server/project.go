@@ -67,10 +67,14 @@ func eventLess(a, b event.Event) bool {
 }
 
 // PreferEvent reports whether a should be kept instead of b, two events with the same ID.
-// Usage is re-read from a transcript that is still being written, so the larger token
-// total is the final one; otherwise the copies should be equal, and the earlier (then the
-// one whose JSON encoding sorts first) wins only so that the choice never depends on
-// arrival order. Stores that keep one copy per ID must apply the same rule.
+// Stores that keep one copy per ID apply the same rule, so what they keep never depends
+// on arrival order. In order:
+//
+//   - usage: the larger token total (a transcript line re-read while still growing);
+//   - the lower privacy tier (a copy never raises what is kept);
+//   - the longer JSON encoding: the richer copy, e.g. a live hook payload (with
+//     duration_ms, the full tool_response) over one a transcript import rebuilt;
+//   - the earlier time, then the encoding that sorts first: only to decide ties.
 func PreferEvent(a, b *event.Event) bool {
 	if a.Kind == event.KindUsage && b.Kind == event.KindUsage && a.Usage != nil && b.Usage != nil {
 		ta, tb := usageTotal(a.Usage), usageTotal(b.Usage)
@@ -78,11 +82,17 @@ func PreferEvent(a, b *event.Event) bool {
 			return ta > tb
 		}
 	}
-	if !a.Time.Equal(b.Time) {
-		return a.Time.Before(b.Time)
+	if a.Tier != b.Tier {
+		return a.Tier < b.Tier
 	}
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
+	if len(ja) != len(jb) {
+		return len(ja) > len(jb)
+	}
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
 	return bytes.Compare(ja, jb) < 0
 }
 

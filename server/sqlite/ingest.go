@@ -46,11 +46,13 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	defer ins.Close()
 	// Two events with one ID should be equal, but need not be (a usage reading taken while
 	// its transcript line was still growing; a hook event rebuilt by a transcript import).
-	// The stored one is replaced when the new one is preferred by the same rule Project
-	// uses (server.PreferEvent: larger usage total, then earlier time, then smaller
-	// encoding), so what is stored never depends on arrival order.
+	// The stored copy is replaced when server.PreferEvent prefers the new one: larger
+	// usage total, lower tier, longer encoding, earlier time, smaller encoding.
 	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?1, usage_total = ?2, body = ?3
-		WHERE id = ?4 AND (usage_total < ?2 OR (usage_total = ?2 AND (time_ns > ?1 OR (time_ns = ?1 AND body > ?3))))`)
+		WHERE id = ?4 AND (usage_total < ?2 OR (usage_total = ?2 AND (
+			json_extract(CAST(body AS TEXT), '$.tier') > ?5 OR (json_extract(CAST(body AS TEXT), '$.tier') = ?5 AND (
+				length(body) < ?6 OR (length(body) = ?6 AND (
+					time_ns > ?1 OR (time_ns = ?1 AND body > ?3))))))))`)
 	if err != nil {
 		return res, fmt.Errorf("ingest: prepare update: %w", err)
 	}
@@ -77,7 +79,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 			continue
 		}
 		res.Duplicates++
-		r, err = upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.ID)
+		r, err = upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.ID, e.Tier, len(bodies[i]))
 		if err != nil {
 			return res, fmt.Errorf("ingest: replace event %s: %w", e.ID, err)
 		}

@@ -227,9 +227,9 @@ func testUsageReplace(t *testing.T, s server.Store) {
 	}
 }
 
-// testSameIDDifferentContent sends two versions of one event (as a transcript import that
-// rebuilds a hook event might): whichever arrives first, the store keeps the one Project
-// keeps.
+// testSameIDDifferentContent sends two copies of one event: whichever arrives first, the
+// store keeps the one Project keeps (server.PreferEvent): the richer live hook payload
+// over a poorer rebuilt one, and a lower tier over a higher one.
 func testSameIDDifferentContent(t *testing.T, s server.Store) {
 	f := Fixtures()[0]
 	var orig event.Event
@@ -238,31 +238,51 @@ func testSameIDDifferentContent(t *testing.T, s server.Store) {
 			orig = e
 		}
 	}
-	later := orig
-	later.Time = orig.Time.Add(time.Second)
-	later.Payload = json.RawMessage(strings.Replace(string(orig.Payload), `"prompt":"`, `"prompt":"(imported) `, 1))
+	// What a transcript import rebuilds: fewer fields, a different time.
+	var m map[string]any
+	if err := json.Unmarshal(orig.Payload, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "permission_mode")
+	poorer := orig
+	poorer.Time = orig.Time.Add(-time.Second)
+	poorer.Payload, _ = json.Marshal(m)
+	// The same prompt captured at tier 1: no text.
+	delete(m, "prompt")
+	tier1 := orig
+	tier1.Tier = event.TierMetadata
+	tier1.Payload, _ = json.Marshal(m)
+
 	rest := make([]event.Event, 0, len(f.Events))
 	for _, e := range f.Events {
 		if e.ID != orig.ID {
 			rest = append(rest, e)
 		}
 	}
-	want := server.Project(append(rest, orig, later), TestPricer{})
-	if want.Prompts[0].Text != server.Project(f.Events, TestPricer{}).Prompts[0].Text {
-		t.Fatal("Project should keep the earlier copy")
-	}
 	MustIngest(t, s, rest)
-	MustIngest(t, s, []event.Event{later})
-	res := MustIngest(t, s, []event.Event{orig})
-	if res.Stored != 0 || res.Duplicates != 1 || len(res.Sessions) != 1 {
-		t.Errorf("preferred copy: %+v, want a duplicate that changed the session", res)
+	for _, step := range []struct {
+		name     string
+		send     event.Event
+		changes  bool
+		wantText string
+	}{
+		{"poorer copy first", poorer, true, server.Project(append(rest, poorer), TestPricer{}).Prompts[0].Text},
+		{"richer copy replaces it", orig, true, server.Project(f.Events, TestPricer{}).Prompts[0].Text},
+		{"poorer copy again", poorer, false, server.Project(f.Events, TestPricer{}).Prompts[0].Text},
+		{"lower tier wins", tier1, true, ""},
+		{"higher tier again", orig, false, ""},
+	} {
+		res := MustIngest(t, s, []event.Event{step.send})
+		first := step.name == "poorer copy first"
+		if (res.Stored == 1) != first || (res.Duplicates == 1) == first || (len(res.Sessions) == 1) != step.changes {
+			t.Errorf("%s: %+v, want stored %v, session changed %v", step.name, res, first, step.changes)
+		}
+		got := MustSession(t, s, f.SessionID)
+		if got.Prompts[0].Text != step.wantText {
+			t.Errorf("%s: prompt text %q, want %q", step.name, got.Prompts[0].Text, step.wantText)
+		}
 	}
-	EqualJSON(t, "session", MustSession(t, s, f.SessionID), want)
-	res = MustIngest(t, s, []event.Event{later})
-	if len(res.Sessions) != 0 {
-		t.Errorf("the other copy again changed %v", res.Sessions)
-	}
-	EqualJSON(t, "session", MustSession(t, s, f.SessionID), want)
+	EqualJSON(t, "session", MustSession(t, s, f.SessionID), server.Project(append(rest, orig, poorer, tier1), TestPricer{}))
 }
 
 func testInvalid(t *testing.T, s server.Store) {
