@@ -36,6 +36,7 @@ func claudeBin(t *testing.T) string {
 type claudeScenario struct {
 	name   string
 	prompt string
+	resume string // a second prompt, sent with --resume to the same session
 	convs  func(repo string) []fakeanthropic.Conversation
 	check  func(t *testing.T, got apiSession, repo string, exp fixtureSession)
 }
@@ -149,6 +150,29 @@ var claudeScenarios = []claudeScenario{
 			}
 		},
 	},
+	{
+		name:   "resumed",
+		prompt: "E2E-RESUME: write notes.txt",
+		resume: "now append a second line",
+		convs: func(repo string) []fakeanthropic.Conversation {
+			return []fakeanthropic.Conversation{{Marker: "E2E-RESUME", Turns: []fakeanthropic.Turn{
+				{ToolUses: []fakeanthropic.ToolUse{{Name: "Write", Input: map[string]any{
+					"file_path": filepath.Join(repo, "notes.txt"), "content": "first\n"}}},
+					Usage: usage(800, 70, 1000, 0)},
+				{Text: "Wrote notes.txt.", Usage: usage(100, 10, 0, 1000)},
+				// The resumed run: the conversation so far plus the new prompt.
+				{ToolUses: []fakeanthropic.ToolUse{{Name: "Bash", Input: map[string]any{
+					"command": "echo second >> notes.txt", "description": "Append a line"}}},
+					Usage: usage(400, 40, 300, 1100)},
+				{Text: "Appended the second line.", Usage: usage(90, 12, 0, 1400)},
+			}}}
+		},
+		check: func(t *testing.T, got apiSession, repo string, exp fixtureSession) {
+			if len(exp.PromptIDs) != 2 {
+				t.Errorf("the CLI's hooks show %d prompts, want 2 (one per run)", len(exp.PromptIDs))
+			}
+		},
+	},
 }
 
 // TestRealClaudeCode drives the real Claude Code CLI, wired with `agent-trace-hook init`,
@@ -172,6 +196,14 @@ func TestRealClaudeCode(t *testing.T) {
 			res := runClaude(t, claude, h, api.URL, repo, sc.prompt)
 			if res.IsError {
 				t.Fatalf("the CLI reported an error: %s", res.Result)
+			}
+			if sc.resume != "" {
+				// The resumed run's result carries the session's cumulative totals.
+				first := res.SessionID
+				res = runClaude(t, claude, h, api.URL, repo, sc.resume, "--resume", first)
+				if res.IsError || res.SessionID != first {
+					t.Fatalf("resumed run: session %s (want %s), error %v: %s", res.SessionID, first, res.IsError, res.Result)
+				}
 			}
 			h.Run(t, nil, "flush")
 
@@ -233,11 +265,12 @@ func toolIDByName(exp fixtureSession, name string) string {
 
 // runClaude runs one `claude -p` session in repo against the fake API and returns the CLI's
 // own JSON result.
-func runClaude(t *testing.T, claude string, h *hookEnv, apiURL, repo, prompt string) cliResult {
+func runClaude(t *testing.T, claude string, h *hookEnv, apiURL, repo, prompt string, extraArgs ...string) cliResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, claude, "-p", prompt, "--output-format", "json", "--dangerously-skip-permissions")
+	args := append([]string{"-p", prompt, "--output-format", "json", "--dangerously-skip-permissions"}, extraArgs...)
+	cmd := exec.CommandContext(ctx, claude, args...)
 	cmd.Dir = repo
 	cmd.Env = append(h.Env(),
 		"IS_SANDBOX=1",
