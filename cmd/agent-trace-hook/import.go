@@ -9,6 +9,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/deliver"
 	"github.com/agent-trace/agent-trace/transcript"
 	"github.com/spf13/cobra"
 )
@@ -58,6 +59,9 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 			var total int
 			emit := func(evts []event.Event) error {
 				for i := range evts {
+					// Assistant text read from the transcript never went through
+					// hook.Build's redaction.
+					deliver.RedactDerived(&evts[i])
 					if evts[i].User == "" {
 						evts[i].User = cfg.User
 					}

@@ -453,13 +453,20 @@ func TestCorruptSpoolMovedAsideCaptureContinues(t *testing.T) {
 	}
 }
 
-func TestSecretsNeverReachSpoolOrLog(t *testing.T) {
+func TestSecretsNeverReachSpoolLogOrCollector(t *testing.T) {
 	session := fixtureSession(t, "secrets-hooks")
+	secrets := []string{"AKIAIOSFODNN7EXAMPLE", "hunter2"}
 	for _, tier := range []string{"1", "2", "3"} {
 		t.Run("tier "+tier, func(t *testing.T) {
-			e := newEnv(t, deadURL)
-			e.holdDelivery()
+			c := newCollector(t)
+			e := newEnv(t, c.URL)
+			// The payloads point at the session's transcript, which holds the secrets
+			// in the assistant's text: the deliverer reads it and must redact it too.
+			tp := filepath.Join(e.dir, "projects", "-home-dev-src-demo", "1b99b927-2428-4aac-bc09-8a6ccc271b5d.jsonl")
+			os.MkdirAll(filepath.Dir(tp), 0o755)
+			os.WriteFile(tp, fixture(t, "secrets-transcript.jsonl"), 0o644)
 			for _, p := range session {
+				p = bytes.ReplaceAll(p, []byte("/home/dev/.claude/projects/-home-dev-src-demo/1b99b927-2428-4aac-bc09-8a6ccc271b5d.jsonl"), []byte(tp))
 				cmd := exec.Command(hookBin)
 				cmd.Env = append(e.environ(), "AGENT_TRACE_PRIVACY_TIER="+tier)
 				cmd.Stdin = bytes.NewReader(p)
@@ -467,12 +474,32 @@ func TestSecretsNeverReachSpoolOrLog(t *testing.T) {
 					t.Fatalf("capture: %v %q", err, out)
 				}
 			}
-			if n := len(e.pendingIDs()); n != len(session) {
-				t.Fatalf("pending = %d, want %d", n, len(session))
+			cmd := exec.Command(hookBin, "flush", "--wait", "--timeout", "30s")
+			cmd.Env = append(e.environ(), "AGENT_TRACE_PRIVACY_TIER="+tier)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("flush: %v\n%s", err, out)
+			}
+			var usage int
+			c.mu.Lock()
+			for _, b := range c.bodies {
+				usage += bytes.Count(b, []byte(`"kind":"usage"`))
+				for _, secret := range secrets {
+					if bytes.Contains(b, []byte(secret)) {
+						t.Errorf("the collector received %s at tier %s", secret, tier)
+					}
+				}
+			}
+			c.mu.Unlock()
+			if usage == 0 {
+				t.Fatal("no usage events delivered: the transcript was not read, so the test proves nothing")
+			}
+			// Import the same transcript too: its text goes the same way.
+			if r := e.run(nil, "import", "--no-progress", filepath.Join(e.dir, "projects")); r.code != 0 {
+				t.Fatalf("import: %+v", r)
 			}
 			for _, name := range []string{"spool.db", "hook.log"} {
 				data, _ := os.ReadFile(filepath.Join(e.home, name))
-				for _, secret := range []string{"AKIAIOSFODNN7EXAMPLE", "hunter2"} {
+				for _, secret := range secrets {
 					if bytes.Contains(data, []byte(secret)) {
 						t.Errorf("%s contains %s at tier %s", name, secret, tier)
 					}

@@ -269,6 +269,7 @@ func (d *deliverer) enrich(p plan) (int, error) {
 	}
 	raws := make([][]byte, 0, len(derived))
 	for i := range derived {
+		RedactDerived(&derived[i])
 		raw, err := json.Marshal(&derived[i])
 		if err != nil {
 			d.logOnce("encode derived event: " + err.Error())
