@@ -310,8 +310,11 @@ func (pr *projector) run() *Session {
 			if e.Usage == nil {
 				continue
 			}
-			key := e.Usage.MessageID + "\x00" + e.Usage.RequestID
-			if e.Usage.MessageID == "" {
+			// One API response is one message.id. A /btw side question's transcript replays
+			// the parent's responses with the same message.id under a new requestId (so a
+			// new event ID); counting both would double the cost.
+			key := e.Usage.MessageID
+			if key == "" {
 				key = "\x01" + e.ID
 			}
 			if j, ok := usageByKey[key]; ok {
@@ -817,13 +820,14 @@ func (pr *projector) applyToolEvent(cs *callState, e *event.Event, h *hookPayloa
 }
 
 func betterUsage(a, b *event.Event) bool {
+	// ccusage's rule: the main chain's reading beats a sidechain replay of the same
+	// response, then the larger token total wins.
+	if a.Usage.Sidechain != b.Usage.Sidechain {
+		return !a.Usage.Sidechain
+	}
 	ta, tb := usageTotal(a.Usage), usageTotal(b.Usage)
 	if ta != tb {
 		return ta > tb
-	}
-	// A main-chain reading beats a sidechain replay of the same response.
-	if a.Usage.Sidechain != b.Usage.Sidechain {
-		return !a.Usage.Sidechain
 	}
 	return a.ID < b.ID
 }

@@ -294,6 +294,18 @@ func TestProjectUsage(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a sidechain replay of the same message counts once", func(t *testing.T) {
+		main := u("m", "claude-opus-5-5", 3)
+		replay := u("m", "claude-opus-5-5", 50)
+		replay.ID = event.ID(event.KindUsage, "s", "m", "req_btw")
+		replay.Usage.RequestID, replay.Usage.Sidechain = "req_btw", true
+		for _, evs := range [][]event.Event{{main, replay}, {replay, main}} {
+			s := server.Project(evs, storetest.TestPricer{})
+			if s.Usage.OutputTokens != 3 || s.Usage.InputTokens != 10 {
+				t.Errorf("usage %+v, want the main chain's reading only", s.Usage)
+			}
+		}
+	})
 	t.Run("an unpriced model makes cost unknown", func(t *testing.T) {
 		s := server.Project([]event.Event{u("a", "claude-opus-5-5", 1), u("b", "mystery-model", 1)}, storetest.TestPricer{})
 		if s.CostUSD != nil {

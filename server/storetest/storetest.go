@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -35,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"OutOfOrderAndDuplicates", testOutOfOrder},
 		{"UsageReplaceWhenLarger", testUsageReplace},
 		{"SameIDDifferentContent", testSameIDDifferentContent},
+		{"UsageSidechainReplay", testUsageSidechainReplay},
 		{"Invalid", testInvalid},
 		{"Session", testSessionNotFound},
 		{"Events", testEvents},
@@ -283,6 +285,45 @@ func testSameIDDifferentContent(t *testing.T, s server.Store) {
 		}
 	}
 	EqualJSON(t, "session", MustSession(t, s, f.SessionID), server.Project(append(rest, orig, poorer, tier1), TestPricer{}))
+}
+
+// testUsageSidechainReplay: a /btw side question's transcript replays a parent response
+// with the same message.id under a new requestId (a new event ID). The response counts
+// once, as the main chain read it, in the session and in the analytics.
+func testUsageSidechainReplay(t *testing.T, s server.Store) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for i, order := range []string{"replay first", "main first"} {
+		session := fmt.Sprintf("s-btw-%d", i)
+		main := usageEvent(session, "m1", at, 100, 10)
+		replay := usageEvent(session, "m1", at.Add(time.Second), 100, 99)
+		replay.ID = event.ID(event.KindUsage, session, "m1", "req_btw")
+		replay.Usage.RequestID = "req_btw"
+		replay.Usage.Sidechain = true
+		other := usageEvent(session, "m2", at.Add(2*time.Second), 5, 1)
+		batches := [][]event.Event{{replay}, {main, other}}
+		if i == 1 {
+			batches = [][]event.Event{{main}, {other, replay}}
+		}
+		for _, b := range batches {
+			MustIngest(t, s, b)
+		}
+		got := MustSession(t, s, session)
+		if got.Usage.OutputTokens != 11 || got.Usage.InputTokens != 105 {
+			t.Errorf("%s: usage %+v, want the main chain's m1 (10 out) plus m2 (1 out)", order, got.Usage)
+		}
+	}
+	rows, err := s.DailyCost(ctx(t), at.Truncate(24*time.Hour), at.Add(24*time.Hour), server.GroupBySession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range rows {
+		if d.Usage.OutputTokens != 11 {
+			t.Errorf("daily cost of %s: %+v, want 11 output tokens", d.Key, d.Usage)
+		}
+	}
+	if len(rows) != 2 {
+		t.Errorf("daily cost rows %+v, want one per session", rows)
+	}
 }
 
 func testInvalid(t *testing.T, s server.Store) {
