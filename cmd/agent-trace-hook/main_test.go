@@ -653,3 +653,18 @@ func TestCaptureIgnoresUnexpectedArguments(t *testing.T) {
 		t.Fatalf("pending = %v, want the same event ID twice", ids)
 	}
 }
+
+func TestStatusListsDeadLetters(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, c.URL)
+	s := e.openSpool()
+	s.Append(event.Event{ID: "evt_without_tier", Kind: event.KindHook, SessionID: "s", Time: time.Now(), HookEvent: "Stop"})
+	s.Close()
+	if r := e.run(nil, "flush"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+	r := e.run(nil, "status", "--dead-letters", "5")
+	if !strings.Contains(r.stdout, "dead letters:    1") || !strings.Contains(r.stdout, "evt_without_tier") || !strings.Contains(r.stdout, "tier must be 1, 2 or 3") {
+		t.Fatalf("status:\n%s", r.stdout)
+	}
+}

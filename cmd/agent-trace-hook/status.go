@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,13 +16,16 @@ import (
 )
 
 func statusCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var showDead int
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show whether hooks are installed, the collector answers and events wait",
 		Long: `Show the hooks registered in Claude Code's settings.json, whether the collector
 answers (GET /healthz, 1 s timeout), and the spool: pending events and the oldest one's
 age, the last successful delivery, dead letters, events or bodies dropped at the size
-cap, the last delivery error and whether delivery is stopped.`,
+cap, the last delivery error and whether delivery is stopped.
+
+--dead-letters N lists the newest N events the collector rejected, with its reasons.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			home := hook.Home()
@@ -51,6 +55,10 @@ cap, the last delivery error and whether delivery is stopped.`,
 				return w.err
 			}
 			st, err := s.Stats()
+			var letters []spool.DeadLetter
+			if err == nil && showDead > 0 {
+				letters, err = s.DeadLetters()
+			}
 			s.Close()
 			if err != nil {
 				w.line("spool", "cannot read %s: %v", spool.Path(home), err)
@@ -88,9 +96,20 @@ cap, the last delivery error and whether delivery is stopped.`,
 			if moved := spool.CorruptFiles(home); len(moved) > 0 {
 				w.line("corrupt spools", "%d moved aside: %s", len(moved), strings.Join(moved, ", "))
 			}
+			for _, d := range letters[max(0, len(letters)-showDead):] {
+				var e struct {
+					ID        string `json:"id"`
+					Kind      string `json:"kind"`
+					HookEvent string `json:"hook_event"`
+				}
+				_ = json.Unmarshal(d.Event, &e)
+				w.line("dead letter", "%s %s %s %s: %s", d.Time.Local().Format(time.DateTime), e.ID, e.Kind, e.HookEvent, d.Reason)
+			}
 			return w.err
 		},
 	}
+	cmd.Flags().IntVar(&showDead, "dead-letters", 0, "also list the newest N dead letters")
+	return cmd
 }
 
 type statusWriter struct {
