@@ -100,7 +100,7 @@ start_postgres() {
 	mkdir -p "$dir/pg" "$dir/pg-sock"
 	chown "$user" "$dir/pg" "$dir/pg-sock"
 	chmod 700 "$dir/pg"
-	as_user "$user" "$bin/initdb" -D "$dir/pg/data" -U postgres -A trust -E UTF8 --no-sync >"$dir/pg/initdb.log" 2>&1 ||
+	as_user "$user" "$bin/initdb" -D "$dir/pg/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$dir/pg/initdb.log" 2>&1 ||
 		{ cat "$dir/pg/initdb.log" >&2; die "initdb failed"; }
 	# Durability is pointless for a throwaway test database; turning it off makes the
 	# conformance suite several times faster on slow disks.
