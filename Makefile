@@ -27,7 +27,7 @@ BENCH_TIME  ?= 1s
 # Sourced before go test so the PostgreSQL and ClickHouse tests find the throwaway servers.
 with_services = set -a; . $(SERVICES_ENV); set +a;
 
-.PHONY: help build run test test-short fuzz bench bench-hook lint e2e e2e-claude claude-code services services-stop clean
+.PHONY: help build run test test-deps test-short fuzz bench bench-hook lint e2e e2e-claude claude-code services services-stop clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,7 +40,7 @@ build: ## Build both binaries into bin/ (static, CGO_ENABLED=0)
 run: build ## Build and run the server on the embedded default (SQLite in ~/.agent-trace)
 	./$(BIN)/agent-trace-server
 
-test: services ## Every test: starts PostgreSQL and ClickHouse, runs go test ./..., then short fuzz runs
+test: test-deps services ## Every test: installs what is missing, starts PostgreSQL and ClickHouse, runs go test ./..., then short fuzz runs
 	@mkdir -p $(CACHE)
 	$(with_services) $(GO) test -json $(TEST_FLAGS) $(TEST_PKGS) 2>&1 | tee $(CACHE)/test.json | $(GO) run ./scripts/testreport
 	@$(MAKE) --no-print-directory fuzz
@@ -80,6 +80,9 @@ $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION):
 	npm install --prefix $(CLAUDE_CODE_DIR) --no-audit --no-fund --no-save @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
 	$(AGENT_TRACE_CLAUDE_BIN) --version
 	@touch $@
+
+test-deps: ## Install git and chromium (browser tests) when missing
+	scripts/test-deps.sh
 
 services: ## Start throwaway PostgreSQL and ClickHouse (installs them when missing); URLs in .cache/test-services.env
 	scripts/test-services.sh start
