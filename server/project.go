@@ -17,6 +17,33 @@ type Pricer interface {
 	Cost(model string, u Usage) (usd float64, ok bool)
 }
 
+// ResponsePricer is a Pricer that prices one API response from everything the usage
+// event carries: besides the model and tokens, its speed (fast mode is billed at a
+// premium) and web search requests. Project uses it when the Pricer has it; the
+// pricing package's Table.Cost(u.Model, pricing.FromEvent(u)) is one.
+type ResponsePricer interface {
+	Pricer
+	CostOfResponse(u *event.Usage) (usd float64, ok bool)
+}
+
+// price prices one usage event, or returns nil when its model cannot be priced.
+func price(p Pricer, u *event.Usage) *float64 {
+	if p == nil {
+		return nil
+	}
+	var usd float64
+	var ok bool
+	if rp, is := p.(ResponsePricer); is {
+		usd, ok = rp.CostOfResponse(u)
+	} else {
+		usd, ok = p.Cost(u.Model, ToUsage(u))
+	}
+	if !ok {
+		return nil
+	}
+	return &usd
+}
+
 // ProjectionVersion changes whenever Project's rules change, so stores know to re-project
 // what they stored with older rules.
 const ProjectionVersion = "1"
@@ -129,6 +156,7 @@ func ToUsage(u *event.Usage) Usage {
 		CacheCreation5mTokens:    u.CacheCreation5mTokens,
 		CacheCreation1hTokens:    u.CacheCreation1hTokens,
 		CacheReadInputTokens:     u.CacheReadInputTokens,
+		WebSearchRequests:        u.WebSearchRequests,
 	}
 }
 
@@ -537,12 +565,7 @@ func (pr *projector) run() *Session {
 		if pid == "" {
 			pid = promptAt(e.Time)
 		}
-		var cost *float64
-		if pr.pricer != nil {
-			if usd, ok := pr.pricer.Cost(model, u); ok {
-				cost = &usd
-			}
-		}
+		cost := price(pr.pricer, e.Usage)
 		total = total.Add(u)
 		if cost == nil {
 			unpricedSet[model] = true

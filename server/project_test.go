@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand"
 	"reflect"
 	"sort"
@@ -304,6 +305,21 @@ func TestProjectUsage(t *testing.T) {
 			if s.Usage.OutputTokens != 3 || s.Usage.InputTokens != 10 {
 				t.Errorf("usage %+v, want the main chain's reading only", s.Usage)
 			}
+		}
+	})
+	t.Run("fast mode and web searches are priced per response", func(t *testing.T) {
+		fast := u("f", "claude-opus-5-5", 100)
+		fast.Usage.Speed = "fast"
+		fast.Usage.WebSearchRequests = 3
+		plain := u("p", "claude-opus-5-5", 100)
+		s := server.Project([]event.Event{fast, plain}, storetest.TestPricer{})
+		base, _ := storetest.TestPricer{}.Cost("claude-opus-5-5", server.ToUsage(plain.Usage))
+		want := base*6 + 0.03 + base
+		if s.CostUSD == nil || math.Abs(*s.CostUSD-want) > 1e-9 {
+			t.Errorf("cost %v, want %v", s.CostUSD, want)
+		}
+		if s.Usage.WebSearchRequests != 3 {
+			t.Errorf("web searches %d, want 3", s.Usage.WebSearchRequests)
 		}
 	})
 	t.Run("an unpriced model makes cost unknown", func(t *testing.T) {

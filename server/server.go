@@ -34,6 +34,8 @@ type Usage struct {
 	CacheCreation5mTokens    int64 `json:"cache_creation_5m_input_tokens"`
 	CacheCreation1hTokens    int64 `json:"cache_creation_1h_input_tokens"`
 	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+	// WebSearchRequests are billed per request, not per token.
+	WebSearchRequests int64 `json:"web_search_requests,omitempty"`
 }
 
 // Total is every token of every kind.
@@ -50,6 +52,7 @@ func (u Usage) Add(v Usage) Usage {
 		CacheCreation5mTokens:    u.CacheCreation5mTokens + v.CacheCreation5mTokens,
 		CacheCreation1hTokens:    u.CacheCreation1hTokens + v.CacheCreation1hTokens,
 		CacheReadInputTokens:     u.CacheReadInputTokens + v.CacheReadInputTokens,
+		WebSearchRequests:        u.WebSearchRequests + v.WebSearchRequests,
 	}
 }
 

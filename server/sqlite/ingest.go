@@ -206,13 +206,13 @@ func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []even
 	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
 		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
 		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
-		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, summary, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
 		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, costKey, sess.PromptCount,
 		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,
 		u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
-		u.CacheCreation1hTokens, u.CacheReadInputTokens, summary, detail)
+		u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, summary, detail)
 	if err != nil {
 		return fmt.Errorf("write session: %w", err)
 	}
@@ -274,7 +274,8 @@ func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []even
 	if len(usages) > 0 {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO usage_facts (event_id, session_id, time_ms, day, model, user,
 			repo, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
-			cache_creation_1h_tokens, cache_read_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("write usage: %w", err)
 		}
@@ -287,7 +288,7 @@ func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []even
 			uu := pu.Usage
 			if _, err := st.ExecContext(ctx, pu.EventID, id, pu.Time.UnixMilli(), pu.Time.UTC().Format("2006-01-02"),
 				pu.Model, pu.User, sess.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
-				uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, c); err != nil {
+				uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
 				return fmt.Errorf("write usage %s: %w", pu.EventID, err)
 			}
 		}

@@ -456,7 +456,8 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	where, args := timeRange("time_ms", from, to)
 	q := fmt.Sprintf(`SELECT day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
 		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
-		SUM(cache_read_tokens) FROM usage_facts %s GROUP BY day, %s ORDER BY day, %s`, col, where, col, col)
+		SUM(cache_read_tokens), SUM(web_search_requests) FROM usage_facts %s GROUP BY day, %s ORDER BY day, %s`,
+		col, where, col, col)
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
@@ -467,7 +468,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 		var d server.DailyCost
 		u := &d.Usage
 		if err := rows.Scan(&d.Day, &d.Key, &d.CostUSD, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens,
-			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens); err != nil {
+			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests); err != nil {
 			return nil, fmt.Errorf("daily cost: %w", err)
 		}
 		d.CostUSD = round9(d.CostUSD)
@@ -507,10 +508,12 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),
 		COALESCE(SUM(lines_added), 0), COALESCE(SUM(lines_removed), 0), COALESCE(SUM(input_tokens), 0),
 		COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_creation_tokens), 0), COALESCE(SUM(cache_creation_5m_tokens), 0),
-		COALESCE(SUM(cache_creation_1h_tokens), 0), COALESCE(SUM(cache_read_tokens), 0)
+		COALESCE(SUM(cache_creation_1h_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
+		COALESCE(SUM(web_search_requests), 0)
 		FROM sessions `+where, args...).Scan(&sum.Sessions, &sum.Prompts, &sum.ToolCalls, &sum.ToolErrors,
 		&sum.Commits, &sum.PullRequests, &sum.LinesAdded, &sum.LinesRemoved, &u.InputTokens, &u.OutputTokens,
-		&u.CacheCreationInputTokens, &u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens)
+		&u.CacheCreationInputTokens, &u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens,
+		&u.WebSearchRequests)
 	if err != nil {
 		return sum, fmt.Errorf("summary: %w", err)
 	}

@@ -84,7 +84,20 @@ func (TestPricer) Cost(model string, u server.Usage) (float64, bool) {
 	return micro / 1e6, true
 }
 
-var _ server.Pricer = TestPricer{}
+// CostOfResponse implements server.ResponsePricer: Cost plus, as illustrative test rates,
+// $10 per 1,000 web searches and fast mode at 6× the whole request.
+func (p TestPricer) CostOfResponse(u *event.Usage) (float64, bool) {
+	usd, ok := p.Cost(u.Model, server.ToUsage(u))
+	if !ok {
+		return 0, false
+	}
+	if u.Speed == "fast" {
+		usd *= 6
+	}
+	return usd + float64(u.WebSearchRequests)*0.01, true
+}
+
+var _ server.ResponsePricer = TestPricer{}
 
 func loadFixture(name string) (Fixture, error) {
 	dir := path.Join(fixtureRoot, name)

@@ -50,6 +50,7 @@ type genState struct {
 	model   string
 	cwd     string
 	tier    int
+	fast    bool // fast mode, billed at a premium
 	t       time.Time
 	events  []event.Event
 	n       int
@@ -75,6 +76,7 @@ func genSession(rng *rand.Rand, n int) []event.Event {
 		g.branch = fmt.Sprintf("feature/%s-%d", g.user, rng.Intn(100))
 	}
 	g.model = GenModels[rng.Intn(len(GenModels))]
+	g.fast = rng.Intn(10) == 0
 	g.cwd = "/home/" + g.user + "/src/" + g.repo[len(g.repo)-3:]
 	g.tier = event.TierDetails
 	if rng.Intn(4) == 0 {
@@ -156,6 +158,12 @@ func (g *genState) usage(promptID string, toolUseIDs []string) {
 		ToolUseIDs: toolUseIDs}
 	if len(toolUseIDs) == 0 {
 		e.Usage.StopReason = "end_turn"
+	}
+	if g.fast {
+		e.Usage.Speed = "fast"
+	}
+	if g.rng.Intn(15) == 0 {
+		e.Usage.WebSearchRequests = 1 + g.rng.Int63n(3)
 	}
 	g.events = append(g.events, e)
 }

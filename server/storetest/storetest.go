@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"PullRequests", testPullRequests},
 		{"DailyCost", testDailyCost},
 		{"Summary", testSummary},
+		{"SummaryGenerated", testSummaryGenerated},
 		{"DeleteSession", testDeleteSession},
 		{"DeleteBefore", testDeleteBefore},
 		{"Tokens", testTokens},

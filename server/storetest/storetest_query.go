@@ -501,14 +501,16 @@ func testPullRequests(t *testing.T, s server.Store) {
 func testDailyCost(t *testing.T, s server.Store) {
 	var usages []server.PricedUsage
 	repoOf := map[string]string{}
+	sessions := Generate(23, 10, 40) // several models, fast mode, web searches
 	for _, f := range Fixtures() {
-		MustIngest(t, s, f.Events)
-		sess, us := server.ProjectWithUsage(f.Events, TestPricer{})
+		sessions = append(sessions, f.Events)
+	}
+	for _, evs := range sessions {
+		MustIngest(t, s, evs)
+		sess, us := server.ProjectWithUsage(evs, TestPricer{})
 		for i := range us {
 			repoOf[us[i].EventID] = sess.Repo
-		}
-		for i := range us {
-			us[i].PromptID = f.SessionID // reused below as the session key
+			us[i].PromptID = sess.ID // reused below as the session key
 		}
 		usages = append(usages, us...)
 	}
@@ -640,6 +642,52 @@ func testSummary(t *testing.T, s server.Store) {
 	if err != nil || empty.Sessions != 0 || empty.CostPerCommitUSD != nil {
 		t.Errorf("empty range: %+v, %v", empty, err)
 	}
+}
+
+// testSummaryGenerated totals generated sessions (several models, some unpriced, fast
+// mode, web searches) and checks every field against their projections.
+func testSummaryGenerated(t *testing.T, s server.Store) {
+	var want server.Summary
+	unpriced := map[string]bool{}
+	var batch []event.Event
+	for _, evs := range Generate(17, 20, 60) {
+		sess, usages := server.ProjectWithUsage(evs, TestPricer{})
+		want.Sessions++
+		want.Prompts += sess.PromptCount
+		want.ToolCalls += sess.ToolCallCount
+		want.ToolErrors += sess.ErrorCount
+		want.Commits += sess.CommitCount
+		want.PullRequests += sess.PRCount
+		want.LinesAdded += sess.LinesAdded
+		want.LinesRemoved += sess.LinesRemoved
+		want.Usage = want.Usage.Add(sess.Usage)
+		for _, u := range usages {
+			if u.CostUSD != nil {
+				want.CostUSD += *u.CostUSD
+			} else {
+				unpriced[u.Model] = true
+			}
+		}
+		batch = append(batch, evs...)
+	}
+	MustIngest(t, s, batch)
+	for m := range unpriced {
+		want.UnpricedModels = append(want.UnpricedModels, m)
+	}
+	sort.Strings(want.UnpricedModels)
+	if want.Usage.WebSearchRequests == 0 || len(want.UnpricedModels) == 0 {
+		t.Fatalf("generated data lacks web searches or unpriced models; the test proves less")
+	}
+	got, err := s.Summary(ctx(t), time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got.CostUSD-want.CostUSD) > 1e-6 {
+		t.Errorf("cost %v, want %v", got.CostUSD, want.CostUSD)
+	}
+	got.CostUSD, want.CostUSD = 0, 0
+	got.CostPerCommitUSD = nil
+	EqualJSON(t, "summary", got, want)
 }
 
 func testDeleteSession(t *testing.T, s server.Store) {
