@@ -1,5 +1,8 @@
 package e2e
 
+// This file is fixtures_team_test.go, not team_test.go: that name belongs to the team
+// backend's own end-to-end tests (start-stack, health-check, stop-stack).
+
 import (
 	"context"
 	"crypto/rand"
@@ -20,16 +23,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// serverSupportsTeam reports whether the built server takes the team backend's settings.
-func serverSupportsTeam(t *testing.T, serverBin string) bool {
+// fixturesServerTakesTeam reports whether the built server takes the team backend's settings.
+func fixturesServerTakesTeam(t *testing.T, serverBin string) bool {
 	t.Helper()
 	out, _ := exec.Command(serverBin, "--help").CombinedOutput()
 	return strings.Contains(string(out), "POSTGRES_CONNECTION_STRING")
 }
 
-// teamDatabases creates a PostgreSQL database and names a ClickHouse database for one test,
+// fixturesTeamDatabases creates a PostgreSQL database and names a ClickHouse database for one test,
 // both dropped when it ends, and returns the server settings that point at them.
-func teamDatabases(t *testing.T) []string {
+func fixturesTeamDatabases(t *testing.T) []string {
 	t.Helper()
 	pgBase := serviceURL(t, "AGENT_TRACE_TEST_POSTGRES")
 	chBase := serviceURL(t, "AGENT_TRACE_TEST_CLICKHOUSE")
@@ -65,13 +68,13 @@ func teamDatabases(t *testing.T) []string {
 	return []string{"POSTGRES_CONNECTION_STRING=" + pu.String(), "CLICKHOUSE_URL=" + cu.String()}
 }
 
-// TestFixturesTeamBackend runs the fixture sessions into two server processes sharing one
+// TestFixturesSharedTeamSpool runs the fixture sessions into two server processes sharing one
 // PostgreSQL + ClickHouse, each fed the same spool at the same time, and into a server on
 // SQLite; every session must come out the same, with every event stored once.
-func TestFixturesTeamBackend(t *testing.T) {
+func TestFixturesSharedTeamSpool(t *testing.T) {
 	hookBin, serverBin := binaries(t)
-	teamEnv := teamDatabases(t)
-	if !serverSupportsTeam(t, serverBin) {
+	teamEnv := fixturesTeamDatabases(t)
+	if !fixturesServerTakesTeam(t, serverBin) {
 		t.Skip("agent-trace-server does not take POSTGRES_CONNECTION_STRING yet")
 	}
 	migrate := exec.Command(serverBin, "migrate")
