@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"SameIDDifferentContent", testSameIDDifferentContent},
 		{"UsageSidechainReplay", testUsageSidechainReplay},
 		{"Invalid", testInvalid},
+		{"UnknownKindsStored", testUnknownKinds},
 		{"Session", testSessionNotFound},
 		{"Events", testEvents},
 		{"ListPagination", testListPagination},
@@ -358,6 +359,45 @@ func testInvalid(t *testing.T, s server.Store) {
 	res, err := s.Ingest(ctx(t), nil)
 	if err != nil || res.Stored != 0 {
 		t.Errorf("empty ingest: %+v, %v", res, err)
+	}
+}
+
+// testUnknownKinds: events of kinds (or hook events) the server does not know yet are
+// stored and listed, and counted, but change nothing else in the projection.
+func testUnknownKinds(t *testing.T, s server.Store) {
+	f := Fixtures()[0]
+	at := f.Events[0].Time
+	for _, e := range f.Events {
+		if e.Time.Before(at) {
+			at = e.Time
+		}
+	}
+	at = at.Add(time.Millisecond) // inside the session, so its times stay as they were
+	future := event.Event{ID: "evt_future_1", Kind: "telepathy", SessionID: f.SessionID, Time: at, Tier: event.TierFull,
+		Payload: json.RawMessage(`{"thought":"ship it"}`)}
+	hook := event.Event{ID: "evt_future_2", Kind: event.KindHook, HookEvent: "MindRead", SessionID: f.SessionID,
+		Time: at, Tier: event.TierFull, Payload: json.RawMessage(`{"hook_event_name":"MindRead"}`)}
+	MustIngest(t, s, append(append([]event.Event(nil), f.Events...), future, hook))
+	got := MustSession(t, s, f.SessionID)
+	want := server.Project(f.Events, TestPricer{})
+	if got.EventCount != want.EventCount+2 {
+		t.Errorf("event_count %d, want %d", got.EventCount, want.EventCount+2)
+	}
+	got.EventCount = want.EventCount
+	EqualJSON(t, "session", got, want)
+	page, err := s.Events(ctx(t), f.SessionID, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, e := range page.Events {
+		if e.ID == future.ID || e.ID == hook.ID {
+			found++
+			EqualJSON(t, "stored unknown event", e, map[string]event.Event{future.ID: future, hook.ID: hook}[e.ID])
+		}
+	}
+	if found != 2 {
+		t.Errorf("found %d of the 2 unknown events in the timeline", found)
 	}
 }
 
