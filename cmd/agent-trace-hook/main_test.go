@@ -51,6 +51,7 @@ type env struct {
 	home      string // AGENT_TRACE_HOME
 	claudeDir string // CLAUDE_CONFIG_DIR
 	collector string // AGENT_TRACE_COLLECTOR_URL
+	held      bool   // holdDelivery was called: no capture starts a deliverer
 }
 
 // deadURL is a loopback address nothing listens on.
@@ -61,10 +62,24 @@ func newEnv(t *testing.T, collectorURL string) *env {
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, home: filepath.Join(dir, "agent-trace"), claudeDir: filepath.Join(dir, "claude"), collector: collectorURL}
 	// A deliverer started by a capture may outlive the test body; let it finish before
-	// the temporary directory goes.
+	// the temporary directory goes. One just started may not hold its lock yet, so
+	// wait for the lock to stay free a while.
 	t.Cleanup(func() {
-		for deadline := time.Now().Add(15 * time.Second); deliver.Running(e.home) && time.Now().Before(deadline); {
-			time.Sleep(50 * time.Millisecond)
+		if e.held {
+			return
+		}
+		var free time.Time
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if deliver.Running(e.home) {
+				free = time.Time{}
+				continue
+			}
+			if free.IsZero() {
+				free = time.Now()
+			}
+			if time.Since(free) > 300*time.Millisecond {
+				return
+			}
 		}
 	})
 	return e
@@ -155,6 +170,7 @@ func (e *env) holdDelivery() {
 	if err := s.UpdateMeta(func(m *spool.Meta) { m.RetryAt = time.Now().Add(time.Hour) }); err != nil {
 		e.t.Fatal(err)
 	}
+	e.held = true
 }
 
 func fixture(t *testing.T, path string) []byte {
