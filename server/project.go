@@ -3,10 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agent-trace/agent-trace/event"
 )
@@ -838,7 +840,7 @@ func (pr *projector) applyToolEvent(cs *callState, e *event.Event, h *hookPayloa
 		c.Diff = resp.diff(in)
 	}
 	if e.Tier >= event.TierFull {
-		c.Output = resp.output()
+		c.Output = truncateOutput(resp.output())
 	}
 }
 
@@ -908,6 +910,22 @@ func CreateHunk(content string) []DiffHunk {
 		h.Lines[i] = "+" + l
 	}
 	return []DiffHunk{h}
+}
+
+// MaxOutputBytes caps a tool call's output in the projection. Stores rewrite a session's
+// projection on every ingest and the page shows the start of an output anyway; the whole
+// output stays in the session's raw events.
+const MaxOutputBytes = 64 << 10
+
+func truncateOutput(s string) string {
+	if len(s) <= MaxOutputBytes {
+		return s
+	}
+	cut := MaxOutputBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("\n… [%d more bytes in the event timeline]", len(s)-cut)
 }
 
 func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }

@@ -6,8 +6,10 @@ import (
 	"math/rand"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
@@ -357,6 +359,20 @@ func TestProjectUsage(t *testing.T) {
 			t.Errorf("prompt usage %+v / %+v", s.Prompts[0].Usage, s.Prompts[1].Usage)
 		}
 	})
+}
+
+func TestProjectCapsOutput(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	big := strings.Repeat("é", server.MaxOutputBytes) // two bytes a rune: the cap falls mid-rune
+	post := hook("s", "PostToolUse", t0, map[string]any{"prompt_id": "p", "tool_use_id": "t", "tool_name": "Bash",
+		"tool_input": map[string]any{"command": "cat big"}, "tool_response": map[string]any{"stdout": big}})
+	out := server.Project([]event.Event{post}, nil).Prompts[0].ToolCalls[0].Output
+	if len(out) > server.MaxOutputBytes+100 || !utf8.ValidString(out) || !strings.Contains(out, "more bytes in the event timeline") {
+		t.Errorf("output of %d bytes, valid UTF-8 %v, tail %q", len(out), utf8.ValidString(out), out[len(out)-60:])
+	}
+	if !strings.HasPrefix(big, strings.Split(out, "\n…")[0]) {
+		t.Error("the kept part is not the start of the output")
+	}
 }
 
 func TestProjectToolCallOnceAndTier(t *testing.T) {
