@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -241,6 +242,7 @@ func (pr *projector) run() *Session {
 		costStateTime      time.Time
 		commits            = map[string]Commit{}
 		prs                = map[string]PullRequest{}
+		prCall             = map[string]string{} // PR key → the tool call that saw it
 		branchSeen         = map[string]bool{}
 	)
 	addBranch := func(b string) {
@@ -399,7 +401,7 @@ func (pr *projector) run() *Session {
 			if p.Owner != "" {
 				repo = p.Owner + "/" + p.Repo
 			}
-			key := p.Forge + "\x00" + repo + "\x00" + itoa(p.Number)
+			key := p.Forge + "\x00" + repo + "\x00" + strconv.Itoa(p.Number)
 			old, seen := prs[key]
 			if seen {
 				if old.URL == "" && e.Tier >= event.TierDetails && p.URL != "" {
@@ -417,7 +419,7 @@ func (pr *projector) run() *Session {
 			}
 			// Remember the tool call that saw it, to find the prompt when PromptID is missing.
 			if pp.PromptID == "" && e.ToolUseID != "" {
-				pp.PromptID = "\x00" + e.ToolUseID
+				prCall[key] = e.ToolUseID
 			}
 			prs[key] = pp
 		case event.KindBranch:
@@ -626,9 +628,9 @@ func (pr *projector) run() *Session {
 		return commitList[i].SHA < commitList[j].SHA
 	})
 	prList := make([]PullRequest, 0, len(prs))
-	for _, p := range prs {
-		if strings.HasPrefix(p.PromptID, "\x00") {
-			p.PromptID = promptOfCall[p.PromptID[1:]]
+	for key, p := range prs {
+		if p.PromptID == "" && prCall[key] != "" {
+			p.PromptID = promptOfCall[prCall[key]]
 		}
 		if p.PromptID == "" {
 			p.PromptID = promptAt(p.SeenAt)
@@ -946,9 +948,4 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
