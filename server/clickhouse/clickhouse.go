@@ -1,0 +1,555 @@
+// Package clickhouse is the analytics half of the team store: the immutable event log and
+// the priced usage facts, in ClickHouse (clickhouse-go/v2, native protocol). PostgreSQL
+// (server/postgres) stays the source of truth for projections; this package answers
+// daily cost and summary cost over any number of events.
+//
+// The SQL runs on ClickHouse 18.16 (what Debian packages) as well as current releases: no
+// DateTime64, LowCardinality, Map or table TTL; Int64 milliseconds and String only.
+// Writes are batched: rows wait in a buffer flushed when it holds FlushRows rows, at most
+// FlushInterval after the first row arrived, on Flush and on Close.
+package clickhouse
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/agent-trace/agent-trace/server"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Defaults for Options.
+const (
+	DefaultFlushRows     = 5000
+	DefaultFlushInterval = time.Second
+)
+
+// Options configures a Store.
+type Options struct {
+	FlushRows     int           // rows that trigger a flush; DefaultFlushRows when 0
+	FlushInterval time.Duration // longest a row waits in the buffer; DefaultFlushInterval when 0
+	// OnFlushError receives errors of background flushes (the rows stay buffered and are
+	// retried on the next flush). Nil drops them.
+	OnFlushError func(error)
+}
+
+// EventRow is one event of the log.
+type EventRow struct {
+	ID, SessionID, Kind string
+	TimeMS              int64
+	User, Repo, Model   string
+	Body                []byte
+	Version             uint64 // the usage total for usage events, else 0
+}
+
+// UsageRow is one priced API response as a session projection counted it, or a tombstone
+// (Deleted) that hides it. The row with the largest Version per EventID wins.
+type UsageRow struct {
+	EventID, SessionID string
+	TimeMS             int64
+	SessionStartedMS   int64
+	Model, User, Repo  string
+	Usage              server.Usage
+	CostUSD            *float64
+	Deleted            bool
+	Version            uint64
+}
+
+// Store is a ClickHouse database holding the event log and usage facts. Safe for
+// concurrent use.
+type Store struct {
+	conn driver.Conn
+	db   string
+	opts Options
+
+	mu      sync.Mutex
+	events  []EventRow
+	usage   []UsageRow
+	timer   *time.Timer
+	flushMu sync.Mutex // one flush at a time, so rows are sent in buffer order
+	closed  bool
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Open connects to the ClickHouse server at rawURL (clickhouse://[user[:password]@]host:port/database,
+// native protocol). The database need not exist yet: Migrate creates it.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse: parse url: %w", err)
+	}
+	if u.Scheme != "clickhouse" && u.Scheme != "tcp" {
+		return nil, fmt.Errorf("open clickhouse: url scheme %q: want clickhouse:// (native protocol)", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("open clickhouse: url %q has no host", rawURL)
+	}
+	db := strings.Trim(u.Path, "/")
+	if db == "" {
+		db = "default"
+	}
+	if !identRE.MatchString(db) {
+		return nil, fmt.Errorf("open clickhouse: database name %q: letters, digits and _ only", db)
+	}
+	auth := ch.Auth{Database: "default", Username: "default"}
+	if u.User != nil {
+		auth.Username = u.User.Username()
+		auth.Password, _ = u.User.Password()
+	}
+	if v := u.Query().Get("username"); v != "" {
+		auth.Username = v
+	}
+	if v := u.Query().Get("password"); v != "" {
+		auth.Password = v
+	}
+	if opts.FlushRows <= 0 {
+		opts.FlushRows = DefaultFlushRows
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	// Every statement names db explicitly, so the session database is always "default":
+	// the handshake fails for a database that Migrate has not created yet.
+	conn, err := ch.Open(&ch.Options{
+		Addr:             []string{u.Host},
+		Protocol:         ch.Native,
+		Auth:             auth,
+		DialTimeout:      5 * time.Second,
+		ReadTimeout:      60 * time.Second,
+		Compression:      &ch.Compression{Method: ch.CompressionLZ4},
+		MaxOpenConns:     8,
+		MaxIdleConns:     4,
+		ConnMaxLifetime:  time.Hour,
+		ConnOpenStrategy: ch.ConnOpenInOrder,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse %s: %w", u.Host, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("open clickhouse %s: %w", u.Host, err)
+	}
+	return &Store{conn: conn, db: db, opts: opts}, nil
+}
+
+// Database is the database the store's tables live in.
+func (s *Store) Database() string { return s.db }
+
+// Conn is the underlying connection (benchmarks load data with it).
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+func (s *Store) table(name string) string { return "`" + s.db + "`." + name }
+
+// Migrations lists the embedded migration names in the order they apply.
+func Migrations() []string {
+	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
+	for i, n := range names {
+		names[i] = strings.TrimPrefix(n, "migrations/")
+	}
+	sort.Strings(names)
+	return names
+}
+
+// statements splits a migration file into its statements, dropping comment lines.
+func statements(body, db string) []string {
+	var lines []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "--") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	var out []string
+	for _, st := range strings.Split(strings.Join(lines, "\n"), ";") {
+		if st = strings.TrimSpace(st); st != "" {
+			out = append(out, strings.ReplaceAll(st, "{db}", "`"+db+"`"))
+		}
+	}
+	return out
+}
+
+// Migrate creates the database and applies every migration not yet recorded. Every
+// statement is idempotent (IF NOT EXISTS), so a migration interrupted half-way, or run by
+// two servers at once, is simply applied again.
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.db+"`"); err != nil {
+		return fmt.Errorf("migrate clickhouse: create database %s: %w", s.db, err)
+	}
+	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.table("schema_migrations")+
+		` (name String, applied_ms Int64) ENGINE = ReplacingMergeTree ORDER BY name`); err != nil {
+		return fmt.Errorf("migrate clickhouse: create schema_migrations: %w", err)
+	}
+	applied, err := s.applied(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate clickhouse: %w", err)
+	}
+	for _, name := range Migrations() {
+		if applied[name] {
+			continue
+		}
+		body, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return fmt.Errorf("migrate clickhouse %s: %w", name, err)
+		}
+		for _, st := range statements(string(body), s.db) {
+			if err := s.conn.Exec(ctx, st); err != nil {
+				return fmt.Errorf("migrate clickhouse %s: %w", name, err)
+			}
+		}
+		// A batch, not Exec with arguments: 18.16 never answers the latter's INSERT.
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("schema_migrations")+` (name, applied_ms)`)
+		if err != nil {
+			return fmt.Errorf("migrate clickhouse %s: record: %w", name, err)
+		}
+		if err := b.Append(name, time.Now().UnixMilli()); err != nil {
+			b.Abort()
+			return fmt.Errorf("migrate clickhouse %s: record: %w", name, err)
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("migrate clickhouse %s: record: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// CheckSchema returns an error wrapping server.ErrSchemaOutdated when migrations are missing.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations'`,
+		s.db).Scan(&n); err != nil {
+		return fmt.Errorf("check clickhouse schema: %w", err)
+	}
+	applied := map[string]bool{}
+	if n > 0 {
+		var err error
+		if applied, err = s.applied(ctx); err != nil {
+			return fmt.Errorf("check clickhouse schema: %w", err)
+		}
+	}
+	var missing []string
+	for _, name := range Migrations() {
+		if !applied[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: clickhouse database %s lacks migrations %s; run `agent-trace-server migrate`",
+			server.ErrSchemaOutdated, s.db, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func (s *Store) applied(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT name FROM `+s.table("schema_migrations"))
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out[name] = true
+	}
+	return out, rows.Err()
+}
+
+// Add buffers rows for the next flush; it never blocks on ClickHouse. A full buffer is
+// flushed in the background.
+func (s *Store) Add(events []EventRow, usage []UsageRow) {
+	if len(events) == 0 && len(usage) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.events = append(s.events, events...)
+	s.usage = append(s.usage, usage...)
+	full := len(s.events)+len(s.usage) >= s.opts.FlushRows
+	if !full && s.timer == nil && !s.closed {
+		s.timer = time.AfterFunc(s.opts.FlushInterval, s.backgroundFlush)
+	}
+	s.mu.Unlock()
+	if full {
+		go s.backgroundFlush()
+	}
+}
+
+func (s *Store) backgroundFlush() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Flush(ctx); err != nil && s.opts.OnFlushError != nil {
+		s.opts.OnFlushError(err)
+	}
+}
+
+// Buffered is how many rows wait for a flush.
+func (s *Store) Buffered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.events) + len(s.usage)
+}
+
+// Flush sends every buffered row. Rows that fail to send go back to the front of the
+// buffer, so a later flush retries them.
+func (s *Store) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	events, usage := s.events, s.usage
+	s.events, s.usage = nil, nil
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	s.mu.Unlock()
+	err := s.send(ctx, events, usage)
+	if err != nil {
+		s.mu.Lock()
+		s.events = append(events, s.events...)
+		s.usage = append(usage, s.usage...)
+		if s.timer == nil && !s.closed {
+			s.timer = time.AfterFunc(s.opts.FlushInterval, s.backgroundFlush)
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *Store) send(ctx context.Context, events []EventRow, usage []UsageRow) error {
+	if len(events) > 0 {
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("events")+
+			` (id, session_id, kind, time_ms, user, repo, model, body, version)`)
+		if err != nil {
+			return fmt.Errorf("flush events: %w", err)
+		}
+		for _, e := range events {
+			if err := b.Append(e.ID, e.SessionID, e.Kind, e.TimeMS, e.User, e.Repo, e.Model, string(e.Body), e.Version); err != nil {
+				b.Abort()
+				return fmt.Errorf("flush events: %w", err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("flush events: %w", err)
+		}
+	}
+	if len(usage) > 0 {
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("usage_facts")+` (event_id, session_id, time_ms,
+			session_started_ms, model, user, repo, input_tokens, output_tokens, cache_creation_tokens,
+			cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd, priced, deleted, version)`)
+		if err != nil {
+			return fmt.Errorf("flush usage: %w", err)
+		}
+		for _, r := range usage {
+			var cost float64
+			var priced, deleted uint8
+			if r.CostUSD != nil {
+				cost, priced = *r.CostUSD, 1
+			}
+			if r.Deleted {
+				deleted = 1
+			}
+			u := r.Usage
+			if err := b.Append(r.EventID, r.SessionID, r.TimeMS, r.SessionStartedMS, r.Model, r.User, r.Repo,
+				u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
+				u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, cost, priced, deleted, r.Version); err != nil {
+				b.Abort()
+				return fmt.Errorf("flush usage: %w", err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			// The events went in; sending them again is harmless (deduplicated by ID).
+			return fmt.Errorf("flush usage: %w", err)
+		}
+	}
+	return nil
+}
+
+// liveUsage is the query-time deduplicated usage: the latest version of every response,
+// tombstones dropped. pre filters raw rows before deduplication (a cheap partition prune).
+func (s *Store) liveUsage(pre string) string {
+	return `SELECT event_id, argMax(session_id, version) AS session_id, argMax(time_ms, version) AS time_ms,
+		argMax(session_started_ms, version) AS session_started_ms, argMax(model, version) AS model,
+		argMax(user, version) AS user, argMax(repo, version) AS repo,
+		argMax(input_tokens, version) AS input_tokens, argMax(output_tokens, version) AS output_tokens,
+		argMax(cache_creation_tokens, version) AS cache_creation_tokens,
+		argMax(cache_creation_5m_tokens, version) AS cache_creation_5m_tokens,
+		argMax(cache_creation_1h_tokens, version) AS cache_creation_1h_tokens,
+		argMax(cache_read_tokens, version) AS cache_read_tokens,
+		argMax(web_search_requests, version) AS web_search_requests, argMax(cost_usd, version) AS cost_usd,
+		argMax(priced, version) AS priced, argMax(deleted, version) AS deleted
+		FROM (SELECT * FROM ` + s.table("usage_facts") + ` ` + pre + `) GROUP BY event_id`
+}
+
+func rangeWhere(col string, from, to time.Time) (string, []any) {
+	var where []string
+	var args []any
+	if !from.IsZero() {
+		where = append(where, col+" >= ?")
+		args = append(args, from.UnixMilli())
+	}
+	if !to.IsZero() {
+		where = append(where, col+" < ?")
+		args = append(args, to.UnixMilli())
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return "WHERE " + strings.Join(where, " AND "), args
+}
+
+// DailyCost returns spend per UTC day in [from, to) per group key, days ascending. It
+// sees every row this process buffered (it flushes first) and every row other processes
+// flushed.
+func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]server.DailyCost, error) {
+	var col string
+	switch groupBy {
+	case server.GroupBySession:
+		col = "session_id"
+	case server.GroupByModel:
+		col = "model"
+	case server.GroupByUser:
+		col = "user"
+	case server.GroupByRepo:
+		col = "repo"
+	default:
+		return nil, fmt.Errorf("daily cost: %w: unknown group_by %q", server.ErrInvalid, groupBy)
+	}
+	if err := s.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
+	}
+	// Versions of one response share its time but for a re-read: the raw filter is exact
+	// for all but a response re-read across the range's edge, which the outer filter fixes.
+	pre, args := rangeWhere("time_ms", from, to)
+	outer, args2 := rangeWhere("time_ms", from, to)
+	if outer == "" {
+		outer = "WHERE deleted = 0"
+	} else {
+		outer += " AND deleted = 0"
+	}
+	q := fmt.Sprintf(`SELECT intDiv(time_ms, 86400000) AS day, %s AS key,
+		sum(if(priced = 1, cost_usd, 0)), sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens),
+		sum(cache_creation_5m_tokens), sum(cache_creation_1h_tokens), sum(cache_read_tokens), sum(web_search_requests)
+		FROM (%s) %s GROUP BY day, key ORDER BY day, key`, col, s.liveUsage(pre), outer)
+	rows, err := s.conn.Query(ctx, q, append(args, args2...)...)
+	if err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
+	}
+	defer rows.Close()
+	out := []server.DailyCost{}
+	for rows.Next() {
+		var d server.DailyCost
+		var day int64
+		u := &d.Usage
+		if err := rows.Scan(&day, &d.Key, &d.CostUSD, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens,
+			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests); err != nil {
+			return nil, fmt.Errorf("daily cost: %w", err)
+		}
+		d.Day = time.UnixMilli(day * 86400000).UTC().Format("2006-01-02")
+		d.CostUSD = round9(d.CostUSD)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
+	}
+	return out, nil
+}
+
+// Cost totals the priced cost of sessions that started in [from, to) and lists the models
+// that could not be priced.
+func (s *Store) Cost(ctx context.Context, from, to time.Time) (float64, []string, error) {
+	if err := s.Flush(ctx); err != nil {
+		return 0, nil, fmt.Errorf("cost: %w", err)
+	}
+	outer, args := rangeWhere("session_started_ms", from, to)
+	if outer == "" {
+		outer = "WHERE deleted = 0"
+	} else {
+		outer += " AND deleted = 0"
+	}
+	var cost float64
+	var unpriced []string
+	err := s.conn.QueryRow(ctx, `SELECT sum(if(priced = 1, cost_usd, 0)), arraySort(groupUniqArrayIf(model, priced = 0))
+		FROM (`+s.liveUsage("")+`) `+outer, args...).Scan(&cost, &unpriced)
+	if err != nil {
+		return 0, nil, fmt.Errorf("cost: %w", err)
+	}
+	if len(unpriced) == 0 {
+		unpriced = nil
+	}
+	return round9(cost), unpriced, nil
+}
+
+// EraseSessions removes the sessions' events and usage rows for good. It is a ClickHouse
+// mutation, applied in the background; callers hide the rows at once with tombstones.
+func (s *Store) EraseSessions(ctx context.Context, ids []string) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		chunk := ids[:n]
+		ids = ids[n:]
+		quoted := make([]string, len(chunk))
+		for i, id := range chunk {
+			quoted[i] = quote(id)
+		}
+		in := strings.Join(quoted, ", ")
+		for _, t := range []string{"events", "usage_facts"} {
+			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.table(t)+` DELETE WHERE session_id IN (`+in+`)`); err != nil {
+				return fmt.Errorf("erase sessions from %s: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
+
+// quote makes a ClickHouse string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// Ping reports whether ClickHouse answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("ping clickhouse: %w", err)
+	}
+	return nil
+}
+
+// Close flushes what is buffered and closes the connection. Rows that cannot be sent are
+// reported in the error.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var ferr error
+	if err := s.Flush(ctx); err != nil {
+		ferr = fmt.Errorf("close clickhouse: %d rows not sent: %w", s.Buffered(), err)
+	}
+	return errors.Join(ferr, s.conn.Close())
+}
+
+// DropDatabase drops the store's database (tests).
+func (s *Store) DropDatabase(ctx context.Context) error {
+	if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.db+"`"); err != nil {
+		return fmt.Errorf("drop database %s: %w", s.db, err)
+	}
+	return nil
+}
+
+func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }

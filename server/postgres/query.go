@@ -1,0 +1,626 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/clickhouse"
+)
+
+// Page sizes, as on every backend.
+const (
+	DefaultLimit      = 50
+	MaxLimit          = 200
+	DefaultEventLimit = 200
+	MaxEventLimit     = 1000
+)
+
+// cursor is the opaque keyset position of the last row of a page: its sort key (an
+// integer or a float, kept exact as text) and its unique tie-breakers.
+type cursor struct {
+	Sort  string   `json:"s,omitempty"`
+	Desc  bool     `json:"d,omitempty"`
+	Key   string   `json:"k"`
+	Float bool     `json:"f,omitempty"`
+	IDs   []string `json:"i"`
+}
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, ids int) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
+	}
+	if err := json.Unmarshal(b, &c); err != nil || len(c.IDs) != ids {
+		return c, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
+	}
+	return c, nil
+}
+
+func (c cursor) keyValue(float bool) (any, error) {
+	if c.Float != float {
+		return nil, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
+	}
+	if c.Float {
+		f, err := strconv.ParseFloat(c.Key, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
+		}
+		return f, nil
+	}
+	n, err := strconv.ParseInt(c.Key, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
+	}
+	return n, nil
+}
+
+func pageLimit(limit, def, max int) (int, error) {
+	switch {
+	case limit == 0:
+		return def, nil
+	case limit < 0 || limit > max:
+		return 0, fmt.Errorf("%w: limit must be between 1 and %d", server.ErrInvalid, max)
+	}
+	return limit, nil
+}
+
+// conds builds a WHERE clause with numbered placeholders.
+type conds struct {
+	where []string
+	args  []any
+}
+
+// add appends a condition in which every "?" is the next argument.
+func (c *conds) add(cond string, args ...any) {
+	for _, a := range args {
+		c.args = append(c.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(c.args)), 1)
+	}
+	c.where = append(c.where, cond)
+}
+
+func (c *conds) sql() string {
+	if len(c.where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(c.where, " AND ")
+}
+
+// ListSessions returns one page of session summaries. See server.Store.
+func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (server.SessionPage, error) {
+	page := server.SessionPage{Sessions: []server.SessionSummary{}}
+	limit, err := pageLimit(f.Limit, DefaultLimit, MaxLimit)
+	if err != nil {
+		return page, fmt.Errorf("list sessions: %w", err)
+	}
+	var col string
+	float := false
+	switch f.Sort {
+	case "", "started_at":
+		col = "started_ms"
+	case "cost":
+		col, float = "cost_key", true
+	case "duration":
+		col = "duration_ms"
+	default:
+		return page, fmt.Errorf("list sessions: %w: unknown sort %q", server.ErrInvalid, f.Sort)
+	}
+	switch f.Status {
+	case "", server.StatusActive, server.StatusEnded:
+	default:
+		return page, fmt.Errorf("list sessions: %w: unknown status %q", server.ErrInvalid, f.Status)
+	}
+	var c conds
+	if !f.From.IsZero() {
+		c.add("started_ms >= ?", f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		c.add("started_ms < ?", f.To.UnixMilli())
+	}
+	if f.User != "" {
+		c.add(`"user" = ?`, f.User)
+	}
+	if f.Repo != "" {
+		c.add("repo = ?", f.Repo)
+	}
+	if f.Status != "" {
+		c.add("status = ?", f.Status)
+	}
+	if f.Branch != "" {
+		c.add("EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'branch' AND sf.value = ? AND sf.session_id = sessions.id)", f.Branch)
+	}
+	if f.Model != "" {
+		c.add("EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'model' AND sf.value = ? AND sf.session_id = sessions.id)", f.Model)
+	}
+	if f.HasCommits != nil {
+		if *f.HasCommits {
+			c.add("commit_count > 0")
+		} else {
+			c.add("commit_count = 0")
+		}
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		c.add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text ILIKE ? ESCAPE '\')`,
+			"%"+escapeLike(q)+"%")
+	}
+	sortName := f.Sort
+	if sortName == "" {
+		sortName = "started_at"
+	}
+	cmp, dir := ">", "ASC"
+	if f.Desc {
+		cmp, dir = "<", "DESC"
+	}
+	if f.Cursor != "" {
+		cur, err := decodeCursor(f.Cursor, 1)
+		if err != nil {
+			return page, fmt.Errorf("list sessions: %w", err)
+		}
+		if cur.Sort != sortName || cur.Desc != f.Desc {
+			return page, fmt.Errorf("list sessions: %w: cursor is for another sort order", server.ErrInvalid)
+		}
+		k, err := cur.keyValue(float)
+		if err != nil {
+			return page, fmt.Errorf("list sessions: %w", err)
+		}
+		c.add(fmt.Sprintf("(%s, id) %s (?, ?)", col, cmp), k, cur.IDs[0])
+	}
+	q := fmt.Sprintf("SELECT %s::text AS sort_key, id, summary FROM sessions%s ORDER BY sessions.%s %s, id %s LIMIT %d",
+		col, c.sql(), col, dir, dir, limit+1)
+	// float8 as text is exact (the shortest round-trip form) since PostgreSQL 12.
+	rows, err := s.pool.Query(ctx, q, c.args...)
+	if err != nil {
+		return page, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var lastKey, lastID string
+	for rows.Next() {
+		var key, id string
+		var body []byte
+		if err := rows.Scan(&key, &id, &body); err != nil {
+			return page, fmt.Errorf("list sessions: %w", err)
+		}
+		if len(page.Sessions) == limit {
+			page.NextCursor = cursor{Sort: sortName, Desc: f.Desc, Key: lastKey, Float: float, IDs: []string{lastID}}.encode()
+			break
+		}
+		var sum server.SessionSummary
+		if err := json.Unmarshal(body, &sum); err != nil {
+			return page, fmt.Errorf("list sessions: decode %s: %w", id, err)
+		}
+		page.Sessions = append(page.Sessions, sum)
+		lastKey, lastID = key, id
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("list sessions: %w", err)
+	}
+	return page, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Session returns the full projection of one session, or server.ErrNotFound.
+func (s *Store) Session(ctx context.Context, id string) (*server.Session, error) {
+	var body []byte
+	err := s.pool.QueryRow(ctx, `SELECT detail FROM sessions WHERE id = $1`, id).Scan(&body)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("session %s: %w", id, server.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", id, err)
+	}
+	var sess server.Session
+	if err := json.Unmarshal(body, &sess); err != nil {
+		return nil, fmt.Errorf("session %s: decode: %w", id, err)
+	}
+	return &sess, nil
+}
+
+// Events returns one page of a session's stored events, oldest first.
+func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (server.EventPage, error) {
+	page := server.EventPage{Events: []event.Event{}}
+	limit, err := pageLimit(limit, DefaultEventLimit, MaxEventLimit)
+	if err != nil {
+		return page, fmt.Errorf("events of %s: %w", sessionID, err)
+	}
+	var one int
+	err = s.pool.QueryRow(ctx, `SELECT 1 FROM sessions WHERE id = $1`, sessionID).Scan(&one)
+	if isNoRows(err) {
+		return page, fmt.Errorf("events of %s: %w", sessionID, server.ErrNotFound)
+	}
+	if err != nil {
+		return page, fmt.Errorf("events of %s: %w", sessionID, err)
+	}
+	var c conds
+	c.add("session_id = ?", sessionID)
+	if cur != "" {
+		cc, err := decodeCursor(cur, 1)
+		if err != nil {
+			return page, fmt.Errorf("events of %s: %w", sessionID, err)
+		}
+		k, err := cc.keyValue(false)
+		if err != nil {
+			return page, fmt.Errorf("events of %s: %w", sessionID, err)
+		}
+		c.add("(time_ns, id) > (?, ?)", k, cc.IDs[0])
+	}
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT time_ns, id, body FROM events%s ORDER BY time_ns, id LIMIT %d`,
+		c.sql(), limit+1), c.args...)
+	if err != nil {
+		return page, fmt.Errorf("events of %s: %w", sessionID, err)
+	}
+	defer rows.Close()
+	var lastNS int64
+	var lastID string
+	for rows.Next() {
+		var ns int64
+		var id string
+		var body []byte
+		if err := rows.Scan(&ns, &id, &body); err != nil {
+			return page, fmt.Errorf("events of %s: %w", sessionID, err)
+		}
+		if len(page.Events) == limit {
+			page.NextCursor = cursor{Key: strconv.FormatInt(lastNS, 10), IDs: []string{lastID}}.encode()
+			break
+		}
+		var e event.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			return page, fmt.Errorf("events of %s: decode %s: %w", sessionID, id, err)
+		}
+		page.Events = append(page.Events, e)
+		lastNS, lastID = ns, id
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("events of %s: %w", sessionID, err)
+	}
+	return page, nil
+}
+
+// Commits lists commits across sessions, newest first.
+func (s *Store) Commits(ctx context.Context, f server.CommitFilter) (server.CommitPage, error) {
+	page := server.CommitPage{Commits: []server.Commit{}}
+	err := s.listGit(ctx, f, "commits", "committed_ms", "sha", func(body []byte) error {
+		var c server.Commit
+		if err := json.Unmarshal(body, &c); err != nil {
+			return err
+		}
+		page.Commits = append(page.Commits, c)
+		return nil
+	}, &page.NextCursor)
+	if err != nil {
+		return page, fmt.Errorf("list commits: %w", err)
+	}
+	return page, nil
+}
+
+// PullRequests lists pull requests across sessions, newest first.
+func (s *Store) PullRequests(ctx context.Context, f server.CommitFilter) (server.PullRequestPage, error) {
+	page := server.PullRequestPage{PullRequests: []server.PullRequest{}}
+	err := s.listGit(ctx, f, "pull_requests", "seen_ms", "pr_key", func(body []byte) error {
+		var p server.PullRequest
+		if err := json.Unmarshal(body, &p); err != nil {
+			return err
+		}
+		page.PullRequests = append(page.PullRequests, p)
+		return nil
+	}, &page.NextCursor)
+	if err != nil {
+		return page, fmt.Errorf("list pull requests: %w", err)
+	}
+	return page, nil
+}
+
+func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeCol, keyCol string,
+	add func([]byte) error, next *string) error {
+	limit, err := pageLimit(f.Limit, DefaultLimit, MaxLimit)
+	if err != nil {
+		return err
+	}
+	var c conds
+	if !f.From.IsZero() {
+		c.add(timeCol+" >= ?", f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		c.add(timeCol+" < ?", f.To.UnixMilli())
+	}
+	if f.Repo != "" {
+		c.add("repo = ?", f.Repo)
+	}
+	if f.User != "" {
+		c.add(`"user" = ?`, f.User)
+	}
+	if f.SessionID != "" {
+		c.add("session_id = ?", f.SessionID)
+	}
+	if f.Cursor != "" {
+		cur, err := decodeCursor(f.Cursor, 2)
+		if err != nil {
+			return err
+		}
+		k, err := cur.keyValue(false)
+		if err != nil {
+			return err
+		}
+		c.add(fmt.Sprintf("(%s, %s, session_id) < (?, ?, ?)", timeCol, keyCol), k, cur.IDs[0], cur.IDs[1])
+	}
+	q := fmt.Sprintf("SELECT %s, %s, session_id, body FROM %s%s ORDER BY %s DESC, %s DESC, session_id DESC LIMIT %d",
+		timeCol, keyCol, table, c.sql(), timeCol, keyCol, limit+1)
+	rows, err := s.pool.Query(ctx, q, c.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := 0
+	var last cursor
+	for rows.Next() {
+		var ms int64
+		var key, sid string
+		var body []byte
+		if err := rows.Scan(&ms, &key, &sid, &body); err != nil {
+			return err
+		}
+		if n == limit {
+			*next = last.encode()
+			break
+		}
+		if err := add(body); err != nil {
+			return err
+		}
+		n++
+		last = cursor{Key: strconv.FormatInt(ms, 10), IDs: []string{key, sid}}
+	}
+	return rows.Err()
+}
+
+func groupColumn(groupBy string) (string, error) {
+	switch groupBy {
+	case server.GroupBySession:
+		return "session_id", nil
+	case server.GroupByModel:
+		return "model", nil
+	case server.GroupByUser:
+		return `"user"`, nil
+	case server.GroupByRepo:
+		return "repo", nil
+	}
+	return "", fmt.Errorf("%w: unknown group_by %q", server.ErrInvalid, groupBy)
+}
+
+// DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
+// ClickHouse answers it when configured.
+func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]server.DailyCost, error) {
+	if s.analytics != nil {
+		return s.analytics.DailyCost(ctx, from, to, groupBy)
+	}
+	col, err := groupColumn(groupBy)
+	if err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
+	}
+	var c conds
+	if !from.IsZero() {
+		c.add("time_ms >= ?", from.UnixMilli())
+	}
+	if !to.IsZero() {
+		c.add("time_ms < ?", to.UnixMilli())
+	}
+	q := fmt.Sprintf(`SELECT time_ms / 86400000 AS day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens)::bigint,
+		SUM(output_tokens)::bigint, SUM(cache_creation_tokens)::bigint, SUM(cache_creation_5m_tokens)::bigint,
+		SUM(cache_creation_1h_tokens)::bigint, SUM(cache_read_tokens)::bigint, SUM(web_search_requests)::bigint FROM usage_facts%s
+		GROUP BY day, %s ORDER BY day, %s`, col, c.sql(), col, col)
+	rows, err := s.pool.Query(ctx, q, c.args...)
+	if err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
+	}
+	defer rows.Close()
+	out := []server.DailyCost{}
+	for rows.Next() {
+		var d server.DailyCost
+		var day int64
+		u := &d.Usage
+		if err := rows.Scan(&day, &d.Key, &d.CostUSD, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens,
+			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests); err != nil {
+			return nil, fmt.Errorf("daily cost: %w", err)
+		}
+		d.Day = time.UnixMilli(day * 86400000).UTC().Format("2006-01-02")
+		d.CostUSD = round9(d.CostUSD)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
+	}
+	return out, nil
+}
+
+func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
+
+// Summary totals sessions that started in [from, to): counts and tokens from the session
+// projections in PostgreSQL, cost from ClickHouse when configured.
+func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary, error) {
+	var sum server.Summary
+	var c conds
+	if !from.IsZero() {
+		c.add("started_ms >= ?", from.UnixMilli())
+	}
+	if !to.IsZero() {
+		c.add("started_ms < ?", to.UnixMilli())
+	}
+	u := &sum.Usage
+	err := s.pool.QueryRow(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
+		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),
+		COALESCE(SUM(lines_added), 0), COALESCE(SUM(lines_removed), 0), COALESCE(SUM(input_tokens), 0)::bigint,
+		COALESCE(SUM(output_tokens), 0)::bigint, COALESCE(SUM(cache_creation_tokens), 0)::bigint,
+		COALESCE(SUM(cache_creation_5m_tokens), 0)::bigint, COALESCE(SUM(cache_creation_1h_tokens), 0)::bigint,
+		COALESCE(SUM(cache_read_tokens), 0)::bigint, COALESCE(SUM(web_search_requests), 0)::bigint
+		FROM sessions`+c.sql(), c.args...).Scan(&sum.Sessions, &sum.Prompts,
+		&sum.ToolCalls, &sum.ToolErrors, &sum.Commits, &sum.PullRequests, &sum.LinesAdded, &sum.LinesRemoved,
+		&u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens, &u.CacheCreation5mTokens,
+		&u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests)
+	if err != nil {
+		return sum, fmt.Errorf("summary: %w", err)
+	}
+	if s.analytics != nil {
+		sum.CostUSD, sum.UnpricedModels, err = s.analytics.Cost(ctx, from, to)
+		if err != nil {
+			return sum, fmt.Errorf("summary: %w", err)
+		}
+	} else {
+		var uc conds
+		if !from.IsZero() {
+			uc.add("session_started_ms >= ?", from.UnixMilli())
+		}
+		if !to.IsZero() {
+			uc.add("session_started_ms < ?", to.UnixMilli())
+		}
+		err = s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(cost_usd), 0),
+			COALESCE(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE cost_usd IS NULL), '{}')
+			FROM usage_facts`+uc.sql(), uc.args...).Scan(&sum.CostUSD, &sum.UnpricedModels)
+		if err != nil {
+			return sum, fmt.Errorf("summary: cost: %w", err)
+		}
+		sum.CostUSD = round9(sum.CostUSD)
+		if len(sum.UnpricedModels) == 0 {
+			sum.UnpricedModels = nil
+		}
+	}
+	if sum.Commits > 0 {
+		c := round9(sum.CostUSD / float64(sum.Commits))
+		sum.CostPerCommitUSD = &c
+	}
+	return sum, nil
+}
+
+// DeleteSession erases a session and every trace of it. In ClickHouse its usage rows are
+// hidden at once by tombstones and erased for good by a background mutation.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	n, err := s.deleteSessions(ctx, `SELECT $1::text AS id`, id)
+	if err != nil {
+		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete session %s: %w", id, server.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteBefore erases every session whose last event is older than t.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
+	n, err := s.deleteSessions(ctx, `SELECT id FROM sessions WHERE last_event_ms < $1`, t.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("delete before %s: %w", t.UTC().Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// deleteSessions erases the sessions the query selects (with or without a projection:
+// events of a session that never projected are erased too) and returns how many
+// sessions or event sets it erased.
+func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (int, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, selectIDs, arg)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// The same locks as Ingest, so a concurrent ingest of a session either finishes
+	// before it is erased or starts after.
+	locks := make([]int64, len(ids))
+	for i, id := range ids {
+		locks[i] = sessionLockKey(id)
+	}
+	sortInt64s(locks)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, locks); err != nil {
+		return 0, fmt.Errorf("lock sessions: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return 0, fmt.Errorf("sessions: %w", err)
+	}
+	nSessions := int(tag.RowsAffected())
+	tag, err = tx.Exec(ctx, `DELETE FROM events WHERE session_id = ANY($1)`, ids)
+	if err != nil {
+		return 0, fmt.Errorf("events: %w", err)
+	}
+	if nSessions == 0 && tag.RowsAffected() == 0 {
+		return 0, nil
+	}
+	for _, table := range []string{"session_facets", "prompts", "commits", "pull_requests"} {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE session_id = ANY($1)`, ids); err != nil {
+			return 0, fmt.Errorf("%s: %w", table, err)
+		}
+	}
+	rows, err = tx.Query(ctx, `DELETE FROM usage_facts WHERE session_id = ANY($1) RETURNING `+usageCols, ids)
+	if err != nil {
+		return 0, fmt.Errorf("usage facts: %w", err)
+	}
+	var tombs []clickhouse.UsageRow
+	var version int64
+	if s.analytics != nil {
+		for rows.Next() {
+			id, k, err := scanUsage(rows)
+			if err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("usage facts: %w", err)
+			}
+			tombs = append(tombs, k.row(id, true, 0))
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("usage facts: %w", err)
+	}
+	if len(tombs) > 0 {
+		if err := tx.QueryRow(ctx, `SELECT nextval('usage_version')`).Scan(&version); err != nil {
+			return 0, fmt.Errorf("usage version: %w", err)
+		}
+		for i := range tombs {
+			tombs[i].Version = uint64(version)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	if s.analytics != nil {
+		s.analytics.Add(nil, tombs)
+		if err := s.analytics.Flush(ctx); err != nil {
+			return 0, fmt.Errorf("hide usage in clickhouse: %w", err)
+		}
+		if err := s.analytics.EraseSessions(ctx, ids); err != nil {
+			return 0, err
+		}
+	}
+	if nSessions == 0 {
+		nSessions = 1 // events without a projection (DeleteSession only)
+	}
+	return nSessions, nil
+}
+
+func sortInt64s(a []int64) { sort.Slice(a, func(i, j int) bool { return a[i] < a[j] }) }

@@ -1,0 +1,115 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agent-trace/agent-trace/server"
+)
+
+// CreateToken stores a token's record and the hash of its secret. A token whose ID or
+// secret hash is already stored, an unknown scope or an empty field is server.ErrInvalid.
+func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash string) error {
+	switch {
+	case t.ID == "" || t.Name == "" || secretHash == "":
+		return fmt.Errorf("create token: %w: id, name and secret hash are required", server.ErrInvalid)
+	case t.Scope != server.ScopeIngest && t.Scope != server.ScopeRead && t.Scope != server.ScopeAdmin:
+		return fmt.Errorf("create token: %w: unknown scope %q", server.ErrInvalid, t.Scope)
+	}
+	created := t.CreatedAt
+	if created.IsZero() {
+		created = s.now()
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, name, scope, secret_hash, created_ms) VALUES ($1, $2, $3, $4, $5)`,
+		t.ID, t.Name, t.Scope, secretHash, created.UnixMilli())
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return fmt.Errorf("create token: %w: a token with that id or secret exists", server.ErrInvalid)
+	}
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	return nil
+}
+
+const tokenCols = `id, name, scope, created_ms, last_used_ms, revoked_ms`
+
+func scanToken(sc pgx.Row) (server.Token, error) {
+	var t server.Token
+	var created int64
+	var used, revoked *int64
+	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &created, &used, &revoked); err != nil {
+		return t, err
+	}
+	t.CreatedAt = time.UnixMilli(created).UTC()
+	if used != nil {
+		u := time.UnixMilli(*used).UTC()
+		t.LastUsedAt = &u
+	}
+	if revoked != nil {
+		r := time.UnixMilli(*revoked).UTC()
+		t.RevokedAt = &r
+	}
+	return t, nil
+}
+
+// Tokens lists every token, revoked ones included, oldest first.
+func (s *Store) Tokens(ctx context.Context) ([]server.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created_ms, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	out := []server.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeToken marks a token revoked. Revoking a revoked token changes nothing.
+func (s *Store) RevokeToken(ctx context.Context, id string) error {
+	var exists bool
+	err := s.pool.QueryRow(ctx, `WITH u AS (UPDATE tokens SET revoked_ms = COALESCE(revoked_ms, $1) WHERE id = $2 RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u)`, s.now().UnixMilli(), id).Scan(&exists)
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", id, err)
+	}
+	if !exists {
+		return fmt.Errorf("revoke token %s: %w", id, server.ErrNotFound)
+	}
+	return nil
+}
+
+// TokenBySecretHash returns the live token with that hash, or server.ErrNotFound.
+func (s *Store) TokenBySecretHash(ctx context.Context, secretHash string) (*server.Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx,
+		`SELECT `+tokenCols+` FROM tokens WHERE secret_hash = $1 AND revoked_ms IS NULL`, secretHash))
+	if isNoRows(err) {
+		return nil, fmt.Errorf("token lookup: %w", server.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token lookup: %w", err)
+	}
+	return &t, nil
+}
+
+// TouchToken records that a token was just used. Unknown IDs are ignored.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE tokens SET last_used_ms = $1 WHERE id = $2`, at.UnixMilli(), id); err != nil {
+		return fmt.Errorf("touch token %s: %w", id, err)
+	}
+	return nil
+}
