@@ -22,14 +22,16 @@ var templateFS embed.FS
 
 // pages every handler may render; parseViews fails when one is missing, so a typo in a
 // template name is a start-up error, not a 500 in front of a user.
-var pageNames = []string{"sessions", "session", "costs", "git", "error"}
+var pageNames = []string{"sessions", "session", "costs", "git", "error", "login"}
 
 type views struct {
 	pages map[string]*template.Template
 }
 
-func parseViews(as *assets) (*views, error) {
+// login says whether pages offer a log-out button.
+func parseViews(as *assets, login bool) (*views, error) {
 	funcs := templateFuncs(as)
+	funcs["loginOn"] = func() bool { return login }
 	common, err := fs.Glob(templateFS, "templates/common/*.html")
 	if err != nil {
 		return nil, err
@@ -58,6 +60,7 @@ func (vs *views) smokeTest() error {
 		"costs":    costsData{},
 		"git":      gitData{},
 		"error":    errorData{},
+		"login":    loginData{},
 	}
 	for name, t := range vs.pages {
 		if err := t.ExecuteTemplate(io.Discard, "layout", page{Title: name, Data: empty[name]}); err != nil {

@@ -4,11 +4,12 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
+	"time"
 
 	"github.com/agent-trace/agent-trace/server"
 )
@@ -20,8 +21,16 @@ type Options struct {
 	// Live is the SSE endpoint (server/live's Hub); it is mounted at /live. Nil disables
 	// live updates: pages still render, the script just has nothing to follow.
 	Live http.Handler
-	// Authenticate admits or refuses a request; nil means no authentication.
+	// Authenticate admits or refuses a request; nil means no authentication. It should
+	// refuse tokens that may not read (an ingest token), like api.Authorize(r, "read").
 	Authenticate func(*http.Request) error
+	// VerifySecret resolves a secret typed into the login form to its live token (an
+	// error when there is none); api.(*API).VerifySecret fits. With it and Authenticate
+	// set, refused page views go to /login, which sets the session cookie. The dashboard
+	// admits read and admin tokens only.
+	VerifySecret func(ctx context.Context, secret string) (*server.Token, error)
+	// CookieName is the session cookie; "" means DefaultCookieName (api.CookieName).
+	CookieName string
 	// CollectorURL is shown in the empty state's init command.
 	CollectorURL string
 	// Logger receives handler failures; nil discards them.
@@ -42,7 +51,19 @@ type app struct {
 	collectorURL string
 	liveURL      string // "" when there is no live stream
 	log          *slog.Logger
+
+	// login: the login form is served (Authenticate and VerifySecret are both set).
+	login      bool
+	verify     func(ctx context.Context, secret string) (*server.Token, error)
+	cookieName string
+	limiter    *loginLimiter
 }
+
+// Failed logins: five in a row, then one more every 12 seconds per client address.
+const (
+	loginBurst = 5
+	loginEvery = 12 * time.Second
+)
 
 // New parses every template and builds every asset up front, so a broken template fails
 // start-up rather than a page view, and returns the dashboard's handler.
@@ -54,7 +75,8 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load dashboard assets: %w", err)
 	}
-	vs, err := parseViews(as)
+	login := opts.Authenticate != nil && opts.VerifySecret != nil
+	vs, err := parseViews(as, login)
 	if err != nil {
 		return nil, fmt.Errorf("parse dashboard templates: %w", err)
 	}
@@ -66,7 +88,12 @@ func New(opts Options) (http.Handler, error) {
 	if collector == "" {
 		collector = "http://127.0.0.1:8317"
 	}
-	a := &app{store: opts.Store, views: vs, assets: as, collectorURL: collector, log: logger}
+	a := &app{store: opts.Store, views: vs, assets: as, collectorURL: collector, log: logger,
+		login: login, verify: opts.VerifySecret, cookieName: opts.CookieName,
+		limiter: newLoginLimiter(loginBurst, loginEvery)}
+	if a.cookieName == "" {
+		a.cookieName = DefaultCookieName
+	}
 	if opts.Live != nil {
 		a.liveURL = "/live"
 	}
@@ -88,11 +115,16 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Live != nil {
 		mux.Handle("GET /live", opts.Live)
 	}
+	if login {
+		mux.HandleFunc("GET /login", a.loginForm)
+		mux.HandleFunc("POST /login", a.loginSubmit)
+		mux.HandleFunc("POST /logout", a.logout)
+	}
 	mux.HandleFunc("/", a.notFound)
 
 	var h http.Handler = mux
 	if opts.Authenticate != nil {
-		h = authenticate(opts.Authenticate, h)
+		h = a.authenticate(opts.Authenticate, h)
 	}
 	return secureHeaders(h), nil
 }
@@ -104,23 +136,6 @@ func secureHeaders(next http.Handler) http.Handler {
 		hdr.Set("X-Content-Type-Options", "nosniff")
 		hdr.Set("Referrer-Policy", "same-origin")
 		hdr.Set("X-Frame-Options", "DENY")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// authenticate guards every page and the live stream; static assets stay public because
-// they are the same for everyone and carry no data.
-func authenticate(check func(*http.Request) error, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/static/") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if err := check(r); err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="agent-trace"`)
-			http.Error(w, "unauthorized: "+err.Error(), http.StatusUnauthorized)
-			return
-		}
 		next.ServeHTTP(w, r)
 	})
 }
