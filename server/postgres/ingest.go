@@ -561,3 +561,83 @@ func firstNonEmpty(ss ...string) string {
 	}
 	return ""
 }
+
+// ReprojectAll rebuilds every session's projection from its stored events, for when the
+// projection rules or the prices changed. It works through sessions in small
+// transactions, each under the sessions' advisory locks, so ingest is never blocked for
+// long, and returns how many it rebuilt.
+func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT session_id FROM events ORDER BY session_id`)
+	if err != nil {
+		return 0, fmt.Errorf("reproject all: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("reproject all: %w", err)
+	}
+	const perTx = 50
+	done := 0
+	for len(ids) > 0 {
+		chunk := ids[:min(perTx, len(ids))]
+		ids = ids[len(chunk):]
+		if err := s.reprojectChunk(ctx, chunk); err != nil {
+			return done, fmt.Errorf("reproject all: %w", err)
+		}
+		done += len(chunk)
+	}
+	return done, nil
+}
+
+func (s *Store) reprojectChunk(ctx context.Context, ids []string) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	locks := make([]int64, len(ids))
+	for i, id := range ids {
+		locks[i] = sessionLockKey(id)
+	}
+	sortInt64s(locks)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, locks); err != nil {
+		return fmt.Errorf("lock sessions: %w", err)
+	}
+	chRows, err := s.reproject(ctx, tx, ids, nil)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if s.analytics != nil {
+		s.analytics.Add(nil, chRows)
+	}
+	return nil
+}
+
+// Refresh re-projects every stored session when the projection rules
+// (server.ProjectionVersion) or the prices (pricesVersion, any string that changes when
+// the price table does) differ from those the database was last projected with, and
+// records the new pair. Call it after Migrate at start-up; it returns how many sessions
+// it rebuilt (0 when nothing changed). Replicas starting together may each rebuild:
+// that is wasted work, never wrong, as every rebuild is locked per session.
+func (s *Store) Refresh(ctx context.Context, pricesVersion string) (int, error) {
+	want := server.ProjectionVersion + "/" + pricesVersion
+	var have string
+	err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'projection'`).Scan(&have)
+	if err != nil && !isNoRows(err) {
+		return 0, fmt.Errorf("refresh: %w", err)
+	}
+	if have == want {
+		return 0, nil
+	}
+	n, err := s.ReprojectAll(ctx)
+	if err != nil {
+		return n, fmt.Errorf("refresh: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('projection', $1)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, want); err != nil {
+		return n, fmt.Errorf("refresh: record version: %w", err)
+	}
+	return n, nil
+}

@@ -402,3 +402,51 @@ func TestMigrateAndCheckSchema(t *testing.T) {
 		t.Errorf("CheckSchema without ClickHouse tables = %v; want ErrSchemaOutdated naming clickhouse", err)
 	}
 }
+
+// Refresh re-projects stored sessions when the prices change, and ClickHouse's answers
+// follow: the new versions of every usage row win over the old ones.
+func TestRefreshReprices(t *testing.T) {
+	d := freshDatabases(t)
+	unpriced, err := postgres.OpenTeam(t.Context(), d.pg, d.ch, postgres.Options{}, clickhouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unpriced.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range storetest.Fixtures() {
+		storetest.MustIngest(t, unpriced, f.Events)
+		ids = append(ids, f.SessionID)
+	}
+	if _, err := unpriced.Refresh(t.Context(), "none"); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := unpriced.Summary(t.Context(), time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.CostUSD != 0 || len(sum.UnpricedModels) == 0 {
+		t.Fatalf("without prices: cost %v, unpriced %v", sum.CostUSD, sum.UnpricedModels)
+	}
+	if err := unpriced.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	priced := openTeam(t, d, clickhouse.Options{})
+	n, err := priced.Refresh(t.Context(), "test-prices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ids) {
+		t.Errorf("Refresh rebuilt %d sessions, want %d", n, len(ids))
+	}
+	if n, err := priced.Refresh(t.Context(), "test-prices"); err != nil || n != 0 {
+		t.Errorf("second Refresh = %d, %v; want 0", n, err)
+	}
+	lite := openSQLite(t)
+	for _, f := range storetest.Fixtures() {
+		storetest.MustIngest(t, lite, f.Events)
+	}
+	sameAnswers(t, priced, lite, ids)
+}
