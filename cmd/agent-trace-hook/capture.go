@@ -48,31 +48,44 @@ func capture(stdin io.Reader, home string, now time.Time) {
 	if !res.Inbox && now.Before(res.Meta.RetryAt) {
 		return // delivery is backing off (collector down or refusing us)
 	}
-	if deliver.Running(home) {
-		return
+	// Taking the deliverer's lease here and handing it to the child means exactly one
+	// of many parallel hooks starts a deliverer, and none mistakes a deliverer that has
+	// not started yet for no deliverer.
+	lease, err := deliver.Acquire(home)
+	if err != nil {
+		return // busy: the running deliverer will pick the event up
 	}
-	startDeliverer(home)
+	if startDeliverer(home, lease) {
+		lease.Handover()
+	} else {
+		lease.Release()
+	}
 }
+
+// leaseFDEnv names the inherited descriptor of the deliverer lock in a started deliverer.
+const leaseFDEnv = "AGENT_TRACE_DELIVER_LOCK_FD"
 
 // startDeliverer starts `agent-trace-hook deliver` detached: its own session, stdio on
 // /dev/null, not waited for, so Claude Code's hook finishes now and does not wait for
 // the network.
-func startDeliverer(home string) {
+func startDeliverer(home string, lease *deliver.Lease) bool {
 	self, err := selfPath()
 	if err != nil {
 		hook.Logf(home, "start deliverer: %v", err)
-		return
+		return false
 	}
 	cmd := exec.Command(self, "deliver")
 	cmd.Dir = "/"
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), leaseFDEnv+"=3") // ExtraFiles[0] is fd 3
 	if os.Getenv("AGENT_TRACE_HOME") == "" {
 		cmd.Env = append(cmd.Env, "AGENT_TRACE_HOME="+home)
 	}
+	cmd.ExtraFiles = []*os.File{lease.File()}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		hook.Logf(home, "start deliverer: %v", err)
-		return
+		return false
 	}
 	_ = cmd.Process.Release()
+	return true
 }

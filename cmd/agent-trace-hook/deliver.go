@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/agent-trace/agent-trace/hook"
@@ -41,6 +43,19 @@ func deliverCmd() *cobra.Command {
 			}
 			opts := deliverOptions(home, cfg)
 			opts.Linger = 2 * time.Second
+			if fd := os.Getenv(leaseFDEnv); fd != "" {
+				os.Unsetenv(leaseFDEnv)
+				n, perr := strconv.Atoi(fd)
+				if perr != nil {
+					return &exitError{code: 2, msg: "deliver: bad " + leaseFDEnv}
+				}
+				lease, lerr := deliver.Inherit(os.NewFile(uintptr(n), deliver.LockFile))
+				if lerr != nil {
+					hook.Logf(home, "deliver: inherited lock: %v", lerr)
+					return nil
+				}
+				opts.Lease = lease
+			}
 			_, err = deliver.Run(cmd.Context(), opts)
 			switch {
 			case err == nil, errors.Is(err, deliver.ErrBusy):

@@ -71,6 +71,10 @@ type Options struct {
 	// Linger keeps a drained deliverer waiting this long for new events before it
 	// exits (background mode); 0 exits as soon as the spool is empty.
 	Linger time.Duration
+	// Lease, when set, is the deliverer lock already held (passed down by the capture
+	// that started this process); Run releases it when done. Otherwise Run takes it.
+	Lease *Lease
+
 	// Wait keeps retrying retryable failures until the spool is empty or ctx ends
 	// (flush --wait). Without it Run returns the first failure retryablehttp gave up on.
 	Wait bool
@@ -111,10 +115,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.CollectorURL == "" {
 		return Result{}, errors.New("deliver: no collector URL configured")
 	}
-	release, err := Lock(opts.Home)
-	if err != nil {
-		return Result{}, err
+	lease := opts.Lease
+	if lease == nil {
+		var err error
+		if lease, err = Acquire(opts.Home); err != nil {
+			return Result{}, err
+		}
 	}
+	release := lease.Release
 	d := &deliverer{
 		opts:   opts,
 		client: newClient(opts),
@@ -151,7 +159,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 				return d.res, nil
 			}
 			if release, err = Lock(opts.Home); err != nil {
-				return d.res, nil // the deliverer that took the lock will send it
+				return d.res, nil // the process that took the lock delivers it
 			}
 			idleSince = time.Time{}
 		case errors.Is(err, ErrStopped), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
