@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -33,6 +32,97 @@ process.stdin.on('end', () => {
   req.end(body);
 });
 `
+
+// runnerSource is a small program that runs a command N times with a payload on stdin and
+// prints each run's wall time and peak RSS. Measuring from a small process matters: Go
+// starts children with vfork, and Linux counts the parent's resident set in the child's
+// peak RSS until exec, so children of the (large) test binary would all look at least as
+// big as it. The runner's own few MiB are the floor, shown by the no-op row.
+const runnerSource = `package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	n, _ := strconv.Atoi(os.Args[1])
+	payload, err := os.ReadFile(os.Args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	for i := 0; i < n; i++ {
+		cmd := exec.Command(os.Args[3], os.Args[4:]...)
+		cmd.Stdin = bytes.NewReader(payload)
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "run:", err)
+			os.Exit(1)
+		}
+		wall := time.Since(start)
+		if out.Len() > 0 {
+			fmt.Fprintf(os.Stderr, "printed %q on stdout; a hook must print nothing\n", out.String())
+			os.Exit(1)
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		fmt.Println(wall.Nanoseconds(), ru.Maxrss*1024)
+	}
+}
+`
+
+// buildRunner compiles runnerSource into dir.
+func buildRunner(b *testing.B, dir string) string {
+	b.Helper()
+	src := filepath.Join(dir, "runner.go")
+	if err := os.WriteFile(src, []byte(runnerSource), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(dir, "runner")
+	cmd := exec.Command("go", "build", "-o", bin, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build runner: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// measure runs argv n times through the runner, in env, with payload on stdin.
+func measure(b *testing.B, runner string, env []string, payload []byte, n int, argv ...string) []hookRun {
+	b.Helper()
+	pf := filepath.Join(b.TempDir(), "payload.json")
+	if err := os.WriteFile(pf, payload, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(runner, append([]string{fmt.Sprint(n), pf}, argv...)...)
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, stderr.String())
+	}
+	var runs []hookRun
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var ns, rss int64
+		if _, err := fmt.Sscan(line, &ns, &rss); err != nil {
+			b.Fatalf("runner output %q: %v", line, err)
+		}
+		runs = append(runs, hookRun{wall: time.Duration(ns), maxRSS: rss})
+	}
+	if len(runs) != n {
+		b.Fatalf("runner reported %d runs, want %d", len(runs), n)
+	}
+	return runs
+}
 
 // hookRun is one timed run of a hook process.
 type hookRun struct {
@@ -80,20 +170,39 @@ func BenchmarkHookLatency(b *testing.B) {
 		table = append(table, fmt.Sprintf("%-22s %5d %9.2f %9.2f %12.1f", name, len(runs), ms(p50), ms(p99), float64(peak)/(1<<20)))
 	}
 
+	runner := buildRunner(b, b.TempDir())
+
 	b.Run("agent-trace-hook", func(b *testing.B) {
 		h := newHookEnvDir(b, b.TempDir(), hookBin)
 		if out, err := h.command(nil, "init", "--collector-url", collector.URL, "--privacy-tier", "2").CombinedOutput(); err != nil {
 			b.Fatalf("init: %v\n%s", err, out)
 		}
-		runs := make([]hookRun, 0, b.N)
 		b.ResetTimer()
-		for range b.N {
-			runs = append(runs, timeRun(b, h.command(payload)))
-		}
+		runs := measure(b, runner, h.Env(), payload, b.N, hookBin)
 		b.StopTimer()
 		report(b, "agent-trace-hook (Go)", runs)
 		// Let the background deliverer finish before the temp dir goes away.
 		_, _ = h.command(nil, "flush").CombinedOutput()
+	})
+
+	// The floor: a static Go program that reads stdin and exits, to tell process start-up on
+	// this machine (and the runner's share of peak RSS) apart from the hook's own work.
+	b.Run("go-noop", func(b *testing.B) {
+		dir := b.TempDir()
+		src := filepath.Join(dir, "main.go")
+		if err := os.WriteFile(src, []byte("package main\n\nimport (\n\t\"io\"\n\t\"os\"\n)\n\nfunc main() { _, _ = io.Copy(io.Discard, os.Stdin) }\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		bin := filepath.Join(dir, "noop")
+		build := exec.Command("go", "build", "-o", bin, src)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("build noop: %v\n%s", err, out)
+		}
+		b.ResetTimer()
+		runs := measure(b, runner, cleanEnv(), payload, b.N, bin)
+		b.StopTimer()
+		report(b, "Go no-op (floor)", runs)
 	})
 
 	b.Run("node-http-post", func(b *testing.B) {
@@ -106,14 +215,8 @@ func BenchmarkHookLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		before := received.Load()
-		runs := make([]hookRun, 0, b.N)
 		b.ResetTimer()
-		for range b.N {
-			cmd := exec.Command(node, script)
-			cmd.Env = append(cleanEnv(), "COLLECTOR_URL="+collector.URL)
-			cmd.Stdin = bytes.NewReader(payload)
-			runs = append(runs, timeRun(b, cmd))
-		}
+		runs := measure(b, runner, append(cleanEnv(), "COLLECTOR_URL="+collector.URL), payload, b.N, node, script)
 		b.StopTimer()
 		if got := received.Load() - before; got < int64(b.N) {
 			b.Fatalf("the Node hook delivered %d of %d payloads", got, b.N)
@@ -124,24 +227,4 @@ func BenchmarkHookLatency(b *testing.B) {
 	if len(table) > 0 {
 		b.Logf("\n%-22s %5s %9s %9s %12s\n%s", "hook", "runs", "p50 ms", "p99 ms", "peak RSS MiB", strings.Join(table, "\n"))
 	}
-}
-
-// timeRun runs cmd to completion and measures its wall time and peak resident set size.
-func timeRun(b *testing.B, cmd *exec.Cmd) hookRun {
-	b.Helper()
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("%s: %v", cmd.Path, err)
-	}
-	wall := time.Since(start)
-	if stdout.Len() > 0 {
-		b.Fatalf("%s printed %q; a hook must print nothing", cmd.Path, stdout.String())
-	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss * 1024 // Linux reports KiB
-	}
-	return hookRun{wall: wall, maxRSS: rss}
 }
