@@ -66,8 +66,8 @@ lint: ## go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-e2e: ## The end-to-end tests (fixtures through the hook; the real CLI when installed)
-	$(GO) test $(TEST_FLAGS) -v ./e2e/
+e2e: services ## The end-to-end tests (fixtures through the hook, the team backend; the real CLI when installed)
+	$(with_services) $(GO) test $(TEST_FLAGS) -v ./e2e/...
 
 e2e-claude: claude-code ## The end-to-end test with the real Claude Code CLI
 	CI=true $(GO) test $(TEST_FLAGS) -v -run TestRealClaudeCode ./e2e/
