@@ -327,3 +327,37 @@ func TestQuietTranscriptReadAsFinalWithoutSessionEnd(t *testing.T) {
 		t.Fatalf("transcript still marked open: %v", open)
 	}
 }
+
+func TestHeldBackResponseRedactedInSpool(t *testing.T) {
+	const session = "1b99b927-2428-4aac-bc09-8a6ccc271b5d"
+	main := copyTranscripts(t, "secrets-session", session)
+	home := t.TempDir()
+	c := newEventCollector(t)
+	// A turn stops; the last response is held back in the spool's transcript state
+	// until more lines or the session's end arrive.
+	hookCapture(t, home, hook.Config{Tier: event.TierFull},
+		map[string]any{"session_id": session, "transcript_path": main, "cwd": "/nonexistent", "hook_event_name": "Stop"})
+	if _, err := Run(context.Background(), wiredOptions(home, c.URL)); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := spool.Open(spool.Path(home), spool.Options{})
+	state, _ := s.State(stateTranscript + main)
+	s.Close()
+	if !strings.Contains(string(state), "REDACTED") {
+		t.Fatalf("transcript state %s holds no redacted response: the test proves nothing", state)
+	}
+	data, _ := os.ReadFile(spool.Path(home))
+	for _, secret := range []string{"AKIAIOSFODNN7EXAMPLE", "hunter2"} {
+		if strings.Contains(string(data), secret) {
+			t.Errorf("spool.db contains %s", secret)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.events {
+		raw, _ := json.Marshal(e)
+		if strings.Contains(string(raw), "AKIAIOSFODNN7EXAMPLE") {
+			t.Errorf("delivered %s with the secret", e.ID)
+		}
+	}
+}

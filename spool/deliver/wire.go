@@ -20,6 +20,14 @@ func TranscriptTail(path string, state []byte, src event.Event, final bool) ([]e
 		st = transcript.State{} // unreadable position: read again; IDs are stable
 	}
 	evts, next, err := transcript.Tail(path, st, transcript.Options{SessionID: src.SessionID, Tier: src.Tier, Final: final})
+	// The held-back response is saved in the spool with the position: it must be
+	// redacted like any event written to disk (it is again when emitted; Redact is
+	// idempotent).
+	if next.Pending != nil {
+		p := *next.Pending
+		RedactDerived(&p)
+		next.Pending = &p
+	}
 	raw, merr := json.Marshal(next)
 	if merr != nil {
 		return evts, nil, merr
