@@ -42,7 +42,8 @@ func (a *app) authenticate(check func(*http.Request) error, next http.Handler) h
 		}
 		if err := check(r); err != nil {
 			page := r.Method == http.MethodGet || r.Method == http.MethodHead
-			if a.login && page && p != "/live" && r.URL.Query().Get("fragment") == "" {
+			script := p == "/live" || strings.HasSuffix(p, "/highlight") || r.URL.Query().Get("fragment") != ""
+			if a.login && page && !script {
 				http.Redirect(w, r, "/login?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
 				return
 			}

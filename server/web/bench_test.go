@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,8 +73,13 @@ func bigSessionEvents(tb testing.TB) []event.Event {
 }
 
 // BenchmarkSessionPage2000Events measures GET /sessions/{id} on the real SQLite store:
-// cold (nothing highlighted yet) and warm (a live re-render, where the highlight cache
-// holds every block).
+// cold (nothing highlighted yet: the first eagerBlocks commands and diffs are, the rest
+// go out plain) and warm (a live re-render, where the highlight cache holds what earlier
+// renders highlighted). The machine may be shared, so CPU time per render is reported
+// too (cpu-ms/op: the process's user+system time, which includes the prewarm workers).
+// Target: under 100 ms. Measure with
+//
+//	go test ./server/web/ -run '^$' -bench SessionPage2000 -benchtime 10x -count 3
 func BenchmarkSessionPage2000Events(b *testing.B) {
 	st := mustEmptyStore(b)
 	evs := bigSessionEvents(b)
@@ -81,24 +88,63 @@ func BenchmarkSessionPage2000Events(b *testing.B) {
 	}
 	mustIngest(b, st, evs)
 	h := mustHandler(b, st)
+	warmLexers() // what New starts in the background at start-up
 	for _, cold := range []bool{true, false} {
 		name := map[bool]string{true: "cold", false: "warm"}[cold]
 		b.Run(name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/sessions/"+bigID, nil)
 			highlighted.reset()
 			b.ReportAllocs()
+			var cpu time.Duration
 			for b.Loop() {
 				if cold {
 					highlighted.reset()
 				}
 				rec := httptest.NewRecorder()
+				before := cpuTime(b)
 				h.ServeHTTP(rec, req)
+				cpu += cpuTime(b) - before
 				if rec.Code != http.StatusOK {
 					b.Fatalf("status %d", rec.Code)
 				}
 			}
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 		})
 	}
+}
+
+// BenchmarkSessionHighlightBatch measures one lazy-highlight request: the commands and
+// diffs of 16 calls (what a screen or two of a replay asks for), none cached.
+func BenchmarkSessionHighlightBatch(b *testing.B) {
+	st := mustEmptyStore(b)
+	mustIngest(b, st, bigSessionEvents(b))
+	h := mustHandler(b, st)
+	warmLexers()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sessions/"+bigID, nil)) // as a page view would first
+	q := url.Values{}
+	for c := range 16 {
+		q.Add("call", fmt.Sprintf("toolu_big_19_%02d", c))
+	}
+	req := httptest.NewRequest(http.MethodGet, "/sessions/"+bigID+"/highlight?"+q.Encode(), nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		highlighted.reset()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkSessionList(b *testing.B) {

@@ -48,6 +48,26 @@ func cacheKey(parts ...string) [32]byte {
 	return k
 }
 
+// peek returns the cached value for key, computing nothing.
+func (c *renderCache) peek(key [32]byte) (template.HTML, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return "", false
+	}
+	c.ll.MoveToFront(el)
+	return el.Value.(*cacheEntry).val, true
+}
+
+// has reports whether key is cached without touching its recency.
+func (c *renderCache) has(key [32]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.items[key]
+	return ok
+}
+
 // get returns the cached value for key, computing and storing it on a miss.
 func (c *renderCache) get(key [32]byte, compute func() template.HTML) template.HTML {
 	c.mu.Lock()
@@ -89,20 +109,30 @@ func (c *renderCache) reset() {
 	c.size = 0
 }
 
-// prewarm highlights a session's blocks on every core before the (sequential) template
-// runs, so a long session's first render is not bound to one core. The template then
-// finds every block in the cache.
-func prewarm(s *server.Session) {
+// eagerBlocks is how many not-yet-highlighted commands and diffs one page render runs
+// chroma for: about the first screens of a replay. The rest are sent plain (still with
+// their added/removed lines marked) and highlighted when the reader scrolls to them, so
+// a 2,000-event session's first render does not wait for a thousand regexp lexer runs.
+const eagerBlocks = 32
+
+// prewarm highlights, on every core, the blocks the template will show highlighted:
+// every Markdown response, and the first eagerBlocks commands and diffs (in reading
+// order) that are not cached yet. The template then finds them in the cache; blocks past
+// the budget render plain.
+func prewarm(s *server.Session, eager int) {
 	var jobs []func()
 	canText, canFull := s.Tier >= event.TierDetails, s.Tier >= event.TierFull
 	var addCalls func(calls []server.ToolCall)
 	addCalls = func(calls []server.ToolCall) {
 		for i := range calls {
 			c := &calls[i]
-			if canText && toolKind(c.Name) == "bash" && c.Command != "" {
+			if canText && toolKind(c.Name) == "bash" && c.Command != "" && len(c.Command) <= maxHighlightBytes &&
+				eager > 0 && !highlighted.has(shellKey(c.Command)) {
+				eager--
 				jobs = append(jobs, func() { highlightShell(c.Command) })
 			}
-			if canText && len(c.Diff) > 0 {
+			if canText && len(c.Diff) > 0 && eager > 0 && !highlighted.has(diffKey(c.FilePath, c.Diff)) {
+				eager--
 				jobs = append(jobs, func() { renderDiff(c.FilePath, c.Diff) })
 			}
 			addCalls(c.Children)
@@ -110,14 +140,23 @@ func prewarm(s *server.Session) {
 	}
 	for i := range s.Prompts {
 		p := &s.Prompts[i]
-		if canFull && p.Response != "" {
+		if canFull && p.Response != "" && !highlighted.has(markdownKey(p.Response)) {
 			jobs = append(jobs, func() { renderMarkdown(p.Response) })
 		}
 		addCalls(p.ToolCalls)
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(jobs)/8)
+	runJobs(jobs)
+}
+
+// runJobs runs jobs on every core, or inline when there are too few to be worth the
+// goroutines.
+func runJobs(jobs []func()) {
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/4)
 	if workers < 2 {
-		return // not worth the goroutines: the template renders these inline
+		for _, j := range jobs {
+			j()
+		}
+		return
 	}
 	next := make(chan func())
 	var wg sync.WaitGroup

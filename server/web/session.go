@@ -30,7 +30,8 @@ func (a *app) sessionPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sortSession(s)
-	prewarm(s)
+	a.recent.put(s)
+	prewarm(s, eagerBlocks)
 	d := sessionData{
 		S:           s,
 		RepoLabel:   repoLabel(s.SessionSummary),

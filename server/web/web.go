@@ -57,6 +57,8 @@ type app struct {
 	verify     func(ctx context.Context, secret string) (*server.Token, error)
 	cookieName string
 	limiter    *loginLimiter
+
+	recent *recentSessions // for the highlight requests of open replays
 }
 
 // Failed logins: five in a row, then one more every 12 seconds per client address.
@@ -90,13 +92,14 @@ func New(opts Options) (http.Handler, error) {
 	}
 	a := &app{store: opts.Store, views: vs, assets: as, collectorURL: collector, log: logger,
 		login: login, verify: opts.VerifySecret, cookieName: opts.CookieName,
-		limiter: newLoginLimiter(loginBurst, loginEvery)}
+		limiter: newLoginLimiter(loginBurst, loginEvery), recent: newRecentSessions(8, time.Minute)}
 	if a.cookieName == "" {
 		a.cookieName = DefaultCookieName
 	}
 	if opts.Live != nil {
 		a.liveURL = "/live"
 	}
+	go warmLexers()
 	if err := vs.smokeTest(); err != nil {
 		return nil, fmt.Errorf("render dashboard templates: %w", err)
 	}
@@ -110,6 +113,7 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /{$}", a.sessionList)
 	mux.HandleFunc("GET /sessions", a.sessionList)
 	mux.HandleFunc("GET /sessions/{id}", a.sessionPage)
+	mux.HandleFunc("GET /sessions/{id}/highlight", a.highlightCalls)
 	mux.HandleFunc("GET /costs", a.costsPage)
 	mux.HandleFunc("GET /git", a.gitPage)
 	if opts.Live != nil {

@@ -84,6 +84,7 @@
         }
         localTimes(fresh);
         old.replaceWith(fresh);
+        lazyHighlight();
         if (current >= 0) {
           var list = prompts();
           if (list[current]) list[current].classList.add("current");
@@ -163,8 +164,62 @@
     window.addEventListener("pagehide", function () { if (es) es.close(); });
   }
 
+  // Long replays arrive with only their first commands and diffs highlighted; the rest
+  // are plain (pre.plain) until they come near the viewport, when the highlighted blocks
+  // are fetched in batches and swapped in.
+  var wanted = {}, batchTimer = null, observer = null;
+  function flushHighlights() {
+    batchTimer = null;
+    var body = document.getElementById("session-body");
+    var ids = Object.keys(wanted);
+    if (!body || !ids.length) return;
+    wanted = {};
+    for (var i = 0; i < ids.length; i += 64) {
+      var chunk = ids.slice(i, i + 64);
+      var q = chunk.map(function (id) { return "call=" + encodeURIComponent(id); }).join("&");
+      fetch("/sessions/" + encodeURIComponent(body.getAttribute("data-session")) + "/highlight?" + q,
+        { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+        .then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var divs = doc.querySelectorAll("div[id^='hl-']");
+          for (var j = 0; j < divs.length; j++) {
+            var li = document.getElementById("call-" + divs[j].id.slice(3));
+            if (!li) continue;
+            var fresh = divs[j].querySelectorAll("pre");
+            for (var k = 0; k < fresh.length; k++) {
+              var kind = fresh[k].classList.contains("diff") ? "diff" : "shell";
+              var old = li.querySelector(":scope > pre.plain." + kind);
+              if (old) old.replaceWith(document.importNode(fresh[k], true));
+            }
+          }
+        })
+        .catch(function () { /* stays plain: still readable */ });
+    }
+  }
+  // lazyHighlight (re)starts watching every plain block; a swapped-in body replaced the
+  // blocks watched before.
+  function lazyHighlight() {
+    if (!window.IntersectionObserver) return;
+    if (observer) observer.disconnect();
+    if (!observer) {
+      observer = new IntersectionObserver(function (entries) {
+        for (var i = 0; i < entries.length; i++) {
+          if (!entries[i].isIntersecting) continue;
+          observer.unobserve(entries[i].target);
+          var li = entries[i].target.closest("li.call");
+          if (li && li.id.indexOf("call-") === 0) wanted[li.id.slice(5)] = true;
+        }
+        if (!batchTimer) batchTimer = setTimeout(flushHighlights, 30);
+      }, { rootMargin: "1200px 0px" });
+    }
+    var pres = document.querySelectorAll("li.call > pre.plain");
+    for (var i = 0; i < pres.length; i++) observer.observe(pres[i]);
+  }
+
   function start() {
     localTimes(document);
+    lazyHighlight();
     var url = document.body.getAttribute("data-live");
     if (url && window.EventSource) live(url);
   }
