@@ -1,13 +1,16 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/server"
 )
 
 // Generated data's shape: who, where and which models. Exported so benchmarks and tests
@@ -277,5 +280,31 @@ func (g *genState) call(pid string, reserve int) {
 				Forge: forge, Owner: owner, Repo: name, Number: num}
 			g.events = append(g.events, p)
 		}
+	}
+}
+
+// Flatten puts generated sessions one after another, as a deliverer sends them.
+func Flatten(sessions [][]event.Event) []event.Event {
+	n := 0
+	for _, s := range sessions {
+		n += len(s)
+	}
+	out := make([]event.Event, 0, n)
+	for _, s := range sessions {
+		out = append(out, s...)
+	}
+	return out
+}
+
+// IngestInBatches ingests events in batches of size, failing tb on the first error. The
+// benchmarks of every backend use it with size 500.
+func IngestInBatches(tb testing.TB, s server.Store, events []event.Event, size int) {
+	tb.Helper()
+	for len(events) > 0 {
+		n := min(size, len(events))
+		if _, err := s.Ingest(context.Background(), events[:n]); err != nil {
+			tb.Fatalf("ingest batch of %d: %v", n, err)
+		}
+		events = events[n:]
 	}
 }
