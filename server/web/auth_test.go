@@ -424,3 +424,24 @@ func TestAuthWithoutLogin(t *testing.T) {
 		}
 	}
 }
+
+// With auth off (every request admitted, as api.Authenticate does before the first
+// token exists) and no session cookie there is nothing to log out of.
+func TestLogoutButtonOnlyWithCookie(t *testing.T) {
+	st := mustAuthStore(t)
+	h := mustAuthHandler(t, st, func(o *Options) { o.Authenticate = func(*http.Request) error { return nil } })
+	if _, doc := mustGet(t, h, "/"); len(query(doc, "form.logout")) != 0 {
+		t.Error("log-out button shown without a session cookie")
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: readSecret})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	doc, err := html.Parse(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(query(doc, "form.logout")) != 1 {
+		t.Error("no log-out button with a session cookie")
+	}
+}

@@ -28,10 +28,8 @@ type views struct {
 	pages map[string]*template.Template
 }
 
-// login says whether pages offer a log-out button.
-func parseViews(as *assets, login bool) (*views, error) {
+func parseViews(as *assets) (*views, error) {
 	funcs := templateFuncs(as)
-	funcs["loginOn"] = func() bool { return login }
 	common, err := fs.Glob(templateFS, "templates/common/*.html")
 	if err != nil {
 		return nil, err
@@ -72,16 +70,22 @@ func (vs *views) smokeTest() error {
 
 // render executes into a buffer first so a template error becomes a clean 500 instead
 // of half a page.
-func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page, block string, data any) {
-	t := a.views.pages[page]
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name, block string, data any) {
+	t := a.views.pages[name]
 	if t == nil {
-		a.log.Error("dashboard: unknown page", "page", page)
+		a.log.Error("dashboard: unknown page", "page", name)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	if p, ok := data.(page); ok && a.login {
+		if c, err := r.Cookie(a.cookieName); err == nil && c.Value != "" {
+			p.LoggedIn = true
+			data = p
+		}
+	}
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, block, data); err != nil {
-		a.log.Error("dashboard: render", "page", page, "block", block, "err", err)
+		a.log.Error("dashboard: render", "page", name, "block", block, "err", err)
 		http.Error(w, "internal error: could not render page", http.StatusInternalServerError)
 		return
 	}
@@ -96,7 +100,10 @@ type page struct {
 	Title string
 	Nav   string // which top-level tab is current
 	Live  string // the SSE stream the page follows ("" = none)
-	Data  any
+	// LoggedIn: the request carried the session cookie, so the page offers to log out.
+	// Set by render.
+	LoggedIn bool
+	Data     any
 }
 
 type errorData struct {

@@ -78,7 +78,7 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("load dashboard assets: %w", err)
 	}
 	login := opts.Authenticate != nil && opts.VerifySecret != nil
-	vs, err := parseViews(as, login)
+	vs, err := parseViews(as)
 	if err != nil {
 		return nil, fmt.Errorf("parse dashboard templates: %w", err)
 	}
