@@ -1,8 +1,10 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -215,6 +217,38 @@ func TestTextSearchPlansAgree(t *testing.T) {
 		}
 		if q == "pagination" && len(got[0]) == 0 {
 			t.Errorf("query %q found nothing", q)
+		}
+	}
+}
+
+// TestNoSecretsOnDisk ingests the fixtures and finds none of their secrets in any byte of
+// the database file or its write-ahead log.
+func TestNoSecretsOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlite.Open(filepath.Join(dir, "data.db"), sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range storetest.Fixtures() {
+		storetest.MustIngest(t, s, f.Events)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "data.db*"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("database files %v, %v", files, err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range storetest.FixtureSecrets {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s contains %q", filepath.Base(name), secret)
+			}
 		}
 	}
 }

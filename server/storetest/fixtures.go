@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/server"
 )
 
@@ -22,7 +23,8 @@ var fixtureFS embed.FS
 const fixtureRoot = "testdata/claude-code-2.1.332"
 
 // Fixture is one recorded Claude Code 2.1.332 session turned into the events the hook and
-// its deliverer would send.
+// its deliverer would send: hook events made by hook.Build (tier 3, secrets redacted),
+// derived events passed through hook.RedactEvent.
 type Fixture struct {
 	Name      string
 	SessionID string
@@ -157,7 +159,7 @@ func loadFixture(name string) (Fixture, error) {
 		}
 		for _, c := range costs {
 			c.Time = c.Time.Add(shift)
-			f.Events = append(f.Events, c)
+			f.Events = append(f.Events, redacted(c))
 			if c.CostState.TotalCostUSD >= f.CostState.TotalCostUSD {
 				f.CostState = *c.CostState
 			}
@@ -176,27 +178,19 @@ func loadFixture(name string) (Fixture, error) {
 		}
 		raw = bytes.TrimSpace(raw)
 		var h struct {
-			SessionID    string          `json:"session_id"`
-			HookEvent    string          `json:"hook_event_name"`
-			PromptID     string          `json:"prompt_id"`
-			ToolUseID    string          `json:"tool_use_id"`
-			ToolName     string          `json:"tool_name"`
-			AgentID      string          `json:"agent_id"`
-			CWD          string          `json:"cwd"`
-			ToolInput    json.RawMessage `json:"tool_input"`
+			SessionID    string `json:"session_id"`
+			HookEvent    string `json:"hook_event_name"`
+			PromptID     string `json:"prompt_id"`
+			ToolUseID    string `json:"tool_use_id"`
+			ToolName     string `json:"tool_name"`
+			AgentID      string `json:"agent_id"`
+			CWD          string `json:"cwd"`
 			ToolResponse struct {
-				StructuredPatch []server.DiffHunk `json:"structuredPatch"`
-				Type            string            `json:"type"`
-				Content         string            `json:"content"`
-				GitOperation    *struct {
+				GitOperation *struct {
 					Commit *struct {
 						SHA    string `json:"sha"`
 						Branch string `json:"branch"`
 					} `json:"commit"`
-					PR *struct {
-						Number int    `json:"number"`
-						URL    string `json:"url"`
-					} `json:"pr"`
 				} `json:"gitOperation"`
 			} `json:"tool_response"`
 		}
@@ -210,32 +204,18 @@ func loadFixture(name string) (Fixture, error) {
 			base = realStart.Add(shift)
 		}
 		t := base.Add(time.Duration(i) * time.Millisecond)
-		e := event.Event{
-			ID:        event.HookID(h.SessionID, h.HookEvent, h.ToolUseID, h.PromptID, h.AgentID, raw),
-			Kind:      event.KindHook,
-			SessionID: h.SessionID,
-			Time:      t,
-			Tier:      event.TierFull,
-			HookEvent: h.HookEvent,
-			PromptID:  h.PromptID,
-			ToolUseID: h.ToolUseID,
-			ToolName:  h.ToolName,
-			AgentID:   h.AgentID,
-			User:      FixtureUser,
-			Host:      FixtureHost,
-			Payload:   json.RawMessage(raw),
-			Git:       &event.GitState{Root: h.CWD, Remote: FixtureRepo, Branch: fixtureBranch},
+		// Exactly what the hook binary makes of the payload: tier, redaction, stable ID,
+		// edit line counts, and the PR events a Bash call's output names.
+		built, err := hook.Build(raw, hook.Config{Tier: event.TierFull, User: FixtureUser, Host: FixtureHost}, t)
+		if err != nil {
+			return f, fmt.Errorf("%s: %w", hf, err)
 		}
-		// The hook counts an edit's lines at capture time (tier 1 keeps them).
-		if h.HookEvent == "PostToolUse" {
-			hunks := h.ToolResponse.StructuredPatch
-			if len(hunks) == 0 && h.ToolResponse.Type == "create" {
-				hunks = server.CreateHunk(h.ToolResponse.Content)
-			}
-			e.LinesAdded, e.LinesRemoved = server.DiffLines(hunks)
+		for j := range built {
+			// The deliverer's enrichment: the repository as seen at capture time.
+			built[j].Git = &event.GitState{Root: h.CWD, Remote: FixtureRepo, Branch: fixtureBranch}
 		}
 		f.Hooks = append(f.Hooks, json.RawMessage(raw))
-		f.Events = append(f.Events, e)
+		f.Events = append(f.Events, built...)
 
 		// What the deliverer derives from git after a successful Bash call.
 		if op := h.ToolResponse.GitOperation; op != nil && h.HookEvent == "PostToolUse" {
@@ -247,34 +227,21 @@ func loadFixture(name string) (Fixture, error) {
 						sha, msg = full, m
 					}
 				}
-				f.Events = append(f.Events, event.Event{
+				f.Events = append(f.Events, redacted(event.Event{
 					ID: event.ID(event.KindCommit, h.SessionID, sha), Kind: event.KindCommit,
 					SessionID: h.SessionID, Time: t.Add(500 * time.Microsecond), Tier: event.TierFull,
 					PromptID: h.PromptID, ToolUseID: h.ToolUseID, User: FixtureUser, Host: FixtureHost,
 					Git:    &event.GitState{Root: h.CWD, Remote: FixtureRepo, Branch: c.Branch, Head: sha},
 					Commit: &event.Commit{SHA: sha, Message: msg, Branch: c.Branch, Repo: FixtureRepo, CommittedAt: t},
-				})
+				}))
 				if c.Branch != fixtureBranch {
-					f.Events = append(f.Events, event.Event{
+					f.Events = append(f.Events, redacted(event.Event{
 						ID: event.ID(event.KindBranch, h.SessionID, c.Branch), Kind: event.KindBranch,
 						SessionID: h.SessionID, Time: t.Add(400 * time.Microsecond), Tier: event.TierFull,
 						PromptID: h.PromptID, ToolUseID: h.ToolUseID, User: FixtureUser, Host: FixtureHost,
 						Branch: &event.Branch{Name: c.Branch, From: fixtureBranch, Action: "created"},
-					})
+					}))
 				}
-			}
-			if p := op.PR; p != nil {
-				parts := strings.Split(strings.TrimPrefix(p.URL, "https://github.com/"), "/")
-				owner, repo := "", ""
-				if len(parts) >= 2 {
-					owner, repo = parts[0], parts[1]
-				}
-				f.Events = append(f.Events, event.Event{
-					ID: event.ID(event.KindPullRequest, h.SessionID, "github", owner, repo, fmt.Sprint(p.Number)), Kind: event.KindPullRequest,
-					SessionID: h.SessionID, Time: t.Add(500 * time.Microsecond), Tier: event.TierFull,
-					PromptID: h.PromptID, ToolUseID: h.ToolUseID, User: FixtureUser, Host: FixtureHost,
-					PullRequest: &event.PullRequest{URL: p.URL, Forge: "github", Owner: owner, Repo: repo, Number: p.Number},
-				})
 			}
 		}
 	}
@@ -282,7 +249,7 @@ func loadFixture(name string) (Fixture, error) {
 	for _, k := range usageOrder {
 		e := *usage[k]
 		e.Time = e.Time.Add(shift)
-		f.Events = append(f.Events, e)
+		f.Events = append(f.Events, redacted(e))
 	}
 	return f, nil
 }
@@ -415,6 +382,12 @@ func readTranscript(p, sessionID string) (usage []*event.Event, costs []event.Ev
 		}
 	}
 	return usage, costs, first, sc.Err()
+}
+
+// redacted passes a derived event through the deliverer's redaction, as production does.
+func redacted(e event.Event) event.Event {
+	hook.RedactEvent(&e)
+	return e
 }
 
 func dedupStrings(ss []string) []string {

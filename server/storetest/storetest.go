@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"UsageSidechainReplay", testUsageSidechainReplay},
 		{"Invalid", testInvalid},
 		{"UnknownKindsStored", testUnknownKinds},
+		{"NoSecretsStored", testNoSecrets},
 		{"Session", testSessionNotFound},
 		{"Events", testEvents},
 		{"ListPagination", testListPagination},
@@ -398,6 +399,58 @@ func testUnknownKinds(t *testing.T, s server.Store) {
 	}
 	if found != 2 {
 		t.Errorf("found %d of the 2 unknown events in the timeline", found)
+	}
+}
+
+// FixtureSecrets are the secrets the `secrets` fixture's session handled. The hook redacts
+// them before anything is stored; no store may return them.
+var FixtureSecrets = []string{"AKIAIOSFODNN7EXAMPLE", "hunter2"}
+
+// testNoSecrets reads back everything the fixtures stored, through every listing, and
+// finds none of the fixture's secrets.
+func testNoSecrets(t *testing.T, s server.Store) {
+	var raw strings.Builder
+	for _, f := range Fixtures() {
+		for _, h := range f.Hooks {
+			raw.Write(h)
+		}
+	}
+	for _, secret := range FixtureSecrets {
+		if !strings.Contains(raw.String(), secret) {
+			t.Fatalf("the recorded payloads lack %q; the test proves nothing", secret)
+		}
+	}
+	all := ingestFixtures(t, s)
+	var out []any
+	for id := range all {
+		out = append(out, MustSession(t, s, id))
+		page, err := s.Events(ctx(t), id, "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page)
+	}
+	list, err := s.ListSessions(ctx(t), server.SessionFilter{Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits, err := s.Commits(ctx(t), server.CommitFilter{Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prs, err := s.PullRequests(ctx(t), server.CommitFilter{Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, list, commits, prs)
+	b, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range FixtureSecrets {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the store returns the secret %q", secret)
+		}
 	}
 }
 
