@@ -18,21 +18,7 @@ import (
 // refused, the right one leads back to the page asked for, and the live stream (which
 // carries only the cookie) keeps the list up to date.
 func TestBrowserLogin(t *testing.T) {
-	st := mustAuthStore(t)
-	hub := live.New()
-	sa := storeAuth{st}
-	h, err := New(Options{Store: st, Live: hub, Authenticate: sa.authenticate, VerifySecret: sa.verify})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
-	srv.Start()
-	t.Cleanup(func() { hub.Close(); srv.Close() })
-	ls := &liveServer{store: st, hub: hub, srv: srv, addr: l.Addr().String()}
+	ls := mustAuthServer(t)
 
 	b := mustBrowser(t, 1280, 900)
 	b.do(t, chromedp.Navigate(ls.url("/costs")), chromedp.WaitVisible(chromedp.CSS(`input#secret`)))
@@ -71,4 +57,25 @@ func TestBrowserLogin(t *testing.T) {
 			t.Errorf("console error: %s", e)
 		}
 	}
+}
+
+// mustAuthServer is the fixture dashboard with auth on (tokens in its store), a live
+// hub, on a loopback port.
+func mustAuthServer(t *testing.T) *liveServer {
+	t.Helper()
+	st := mustAuthStore(t)
+	hub := live.New()
+	sa := storeAuth{st}
+	h, err := New(Options{Store: st, Live: hub, Authenticate: sa.authenticate, VerifySecret: sa.verify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
+	srv.Start()
+	t.Cleanup(func() { hub.Close(); srv.Close() })
+	return &liveServer{store: st, hub: hub, srv: srv, addr: l.Addr().String()}
 }

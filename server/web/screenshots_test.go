@@ -27,22 +27,29 @@ func TestScreenshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	ls := mustLiveServer(t)
+	authed := mustAuthServer(t)
 	shots := []struct {
 		name, path, ready string
 		width, height     int
 		viewportOnly      bool // a phone screenshot shows the first screen, not the whole page
+		auth              bool // taken from a server with auth on
 	}{
-		{"sessions.png", "/", "tr.session", 1280, 800, false},
-		{"session-replay.png", "/sessions/" + commitID, "pre.diff", 1280, 800, false},
-		{"costs.png", "/costs?from=2026-11-12&to=2026-11-25&by=session", "svg.chart", 1280, 800, false},
-		{"git.png", "/git", "table.git", 1280, 800, false},
-		{"sessions-390px.png", "/", "tr.session", 390, 844, true},
-		{"session-replay-390px.png", "/sessions/" + prID, "article.prompt", 390, 844, true},
+		{"sessions.png", "/", "tr.session", 1280, 800, false, false},
+		{"session-replay.png", "/sessions/" + commitID, "pre.diff", 1280, 800, false, false},
+		{"costs.png", "/costs?from=2026-11-12&to=2026-11-25&by=session", "svg.chart", 1280, 800, false, false},
+		{"git.png", "/git", "table.git", 1280, 800, false, false},
+		{"sessions-390px.png", "/", "tr.session", 390, 844, true, false},
+		{"session-replay-390px.png", "/sessions/" + prID, "article.prompt", 390, 844, true, false},
+		{"login.png", "/", "input#secret", 1280, 600, true, true},
 	}
 	for _, s := range shots {
 		b := mustBrowser(t, s.width, s.height)
+		url := ls.url(s.path)
+		if s.auth {
+			url = authed.url(s.path)
+		}
 		b.do(t, chromedp.EmulateViewport(int64(s.width), int64(s.height)),
-			chromedp.Navigate(ls.url(s.path)), chromedp.WaitVisible(chromedp.CSS(s.ready)))
+			chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(s.ready)))
 		time.Sleep(300 * time.Millisecond) // local times and the live marker settle
 		// quality 100 makes chromedp capture PNG rather than JPEG.
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
