@@ -69,6 +69,20 @@ type UsageRow struct {
 	Version            uint64
 }
 
+// UsageChange is one response's usage row before and after a re-projection: Old nil for a
+// new response, New nil for one no longer counted (or erased). Version orders changes of
+// one response: the larger wins.
+type UsageChange struct {
+	Old, New *UsageRow
+	Version  uint64
+}
+
+// dailyRow is a signed difference for the usage_daily rollup.
+type dailyRow struct {
+	sign int64
+	r    *UsageRow
+}
+
 // Store is a ClickHouse database holding the event log and usage facts. Safe for
 // concurrent use.
 type Store struct {
@@ -79,6 +93,7 @@ type Store struct {
 	mu      sync.Mutex
 	events  []EventRow
 	usage   []UsageRow
+	daily   []dailyRow
 	timer   *time.Timer
 	flushMu sync.Mutex // one flush at a time, so rows are sent in buffer order
 	closed  bool
@@ -273,13 +288,28 @@ func (s *Store) applied(ctx context.Context) (map[string]bool, error) {
 
 // Add buffers rows for the next flush; it never blocks on ClickHouse. A full buffer is
 // flushed in the background.
-func (s *Store) Add(events []EventRow, usage []UsageRow) {
-	if len(events) == 0 && len(usage) == 0 {
+func (s *Store) Add(events []EventRow, changes []UsageChange) {
+	if len(events) == 0 && len(changes) == 0 {
 		return
 	}
 	s.mu.Lock()
 	s.events = append(s.events, events...)
-	s.usage = append(s.usage, usage...)
+	for _, c := range changes {
+		switch {
+		case c.New != nil:
+			r := *c.New
+			r.Version, r.Deleted = c.Version, false
+			s.usage = append(s.usage, r)
+			s.daily = append(s.daily, dailyRow{1, &r})
+		case c.Old != nil:
+			r := *c.Old
+			r.Version, r.Deleted = c.Version, true
+			s.usage = append(s.usage, r)
+		}
+		if c.Old != nil {
+			s.daily = append(s.daily, dailyRow{-1, c.Old})
+		}
+	}
 	full := len(s.events)+len(s.usage) >= s.opts.FlushRows
 	if !full && s.timer == nil && !s.closed {
 		s.timer = time.AfterFunc(s.opts.FlushInterval, s.backgroundFlush)
@@ -302,7 +332,7 @@ func (s *Store) backgroundFlush() {
 func (s *Store) Buffered() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.events) + len(s.usage)
+	return len(s.events) + len(s.usage) + len(s.daily)
 }
 
 // Flush sends every buffered row. Rows that fail to send go back to the front of the
@@ -311,18 +341,25 @@ func (s *Store) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
-	events, usage := s.events, s.usage
-	s.events, s.usage = nil, nil
+	events, usage, daily := s.events, s.usage, s.daily
+	s.events, s.usage, s.daily = nil, nil, nil
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
 	}
 	s.mu.Unlock()
-	err := s.send(ctx, events, usage)
+	sent, err := s.send(ctx, events, usage, daily)
 	if err != nil {
+		// Put back what did not go; a part already sent is not sent twice, as the
+		// rollup's differences would then count twice.
 		s.mu.Lock()
-		s.events = append(events, s.events...)
-		s.usage = append(usage, s.usage...)
+		if sent < 1 {
+			s.events = append(events, s.events...)
+		}
+		if sent < 2 {
+			s.usage = append(usage, s.usage...)
+		}
+		s.daily = append(daily, s.daily...)
 		if s.timer == nil && !s.closed {
 			s.timer = time.AfterFunc(s.opts.FlushInterval, s.backgroundFlush)
 		}
@@ -331,21 +368,23 @@ func (s *Store) Flush(ctx context.Context) error {
 	return err
 }
 
-func (s *Store) send(ctx context.Context, events []EventRow, usage []UsageRow) error {
+// send inserts the three kinds of rows, one batch each, and returns how many of the
+// batches (in order: events, usage, daily) went in.
+func (s *Store) send(ctx context.Context, events []EventRow, usage []UsageRow, daily []dailyRow) (int, error) {
 	if len(events) > 0 {
 		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("events")+
 			` (id, session_id, kind, time_ms, user, repo, model, body, version)`)
 		if err != nil {
-			return fmt.Errorf("flush events: %w", err)
+			return 0, fmt.Errorf("flush events: %w", err)
 		}
 		for _, e := range events {
 			if err := b.Append(e.ID, e.SessionID, e.Kind, e.TimeMS, e.User, e.Repo, e.Model, string(e.Body), e.Version); err != nil {
 				b.Abort()
-				return fmt.Errorf("flush events: %w", err)
+				return 0, fmt.Errorf("flush events: %w", err)
 			}
 		}
 		if err := b.Send(); err != nil {
-			return fmt.Errorf("flush events: %w", err)
+			return 0, fmt.Errorf("flush events: %w", err)
 		}
 	}
 	if len(usage) > 0 {
@@ -353,7 +392,7 @@ func (s *Store) send(ctx context.Context, events []EventRow, usage []UsageRow) e
 			session_started_ms, model, user, repo, input_tokens, output_tokens, cache_creation_tokens,
 			cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd, priced, deleted, version)`)
 		if err != nil {
-			return fmt.Errorf("flush usage: %w", err)
+			return 1, fmt.Errorf("flush usage: %w", err)
 		}
 		for _, r := range usage {
 			var cost float64
@@ -369,15 +408,40 @@ func (s *Store) send(ctx context.Context, events []EventRow, usage []UsageRow) e
 				u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
 				u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, cost, priced, deleted, r.Version); err != nil {
 				b.Abort()
-				return fmt.Errorf("flush usage: %w", err)
+				return 1, fmt.Errorf("flush usage: %w", err)
 			}
 		}
 		if err := b.Send(); err != nil {
-			// The events went in; sending them again is harmless (deduplicated by ID).
-			return fmt.Errorf("flush usage: %w", err)
+			return 1, fmt.Errorf("flush usage: %w", err)
 		}
 	}
-	return nil
+	if len(daily) > 0 {
+		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("usage_daily")+` (day, session_id, session_started_ms,
+			model, user, repo, priced, n, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
+			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)`)
+		if err != nil {
+			return 2, fmt.Errorf("flush daily usage: %w", err)
+		}
+		for _, d := range daily {
+			r, k := d.r, d.sign
+			var cost float64
+			var priced uint8
+			if r.CostUSD != nil {
+				cost, priced = *r.CostUSD, 1
+			}
+			u := r.Usage
+			if err := b.Append(r.TimeMS/86400000, r.SessionID, r.SessionStartedMS, r.Model, r.User, r.Repo, priced, k,
+				k*u.InputTokens, k*u.OutputTokens, k*u.CacheCreationInputTokens, k*u.CacheCreation5mTokens,
+				k*u.CacheCreation1hTokens, k*u.CacheReadInputTokens, k*u.WebSearchRequests, float64(k)*cost); err != nil {
+				b.Abort()
+				return 2, fmt.Errorf("flush daily usage: %w", err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			return 2, fmt.Errorf("flush daily usage: %w", err)
+		}
+	}
+	return 3, nil
 }
 
 // liveUsage is the query-time deduplicated usage: the latest version of every response,
@@ -413,9 +477,14 @@ func rangeWhere(col string, from, to time.Time) (string, []any) {
 	return "WHERE " + strings.Join(where, " AND "), args
 }
 
+const dayMS = 86400000
+
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending. It
 // sees every row this process buffered (it flushes first) and every row other processes
 // flushed.
+//
+// Whole days come from the usage_daily rollup; a range edge inside a day is answered
+// from usage_facts, deduplicated at query time, which only reads that day.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]server.DailyCost, error) {
 	var col string
 	switch groupBy {
@@ -433,25 +502,86 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	if err := s.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
+	// [fromDay, toDay) are the whole days in the range, in day numbers.
+	const inf = int64(1) << 40
+	fromDay, toDay := -inf, inf
+	var fromMS, toMS int64
+	if !from.IsZero() {
+		fromMS = from.UnixMilli()
+		fromDay = ceilDiv(fromMS, dayMS)
+	}
+	if !to.IsZero() {
+		toMS = to.UnixMilli()
+		toDay = floorDiv(toMS, dayMS)
+	}
+	var out []server.DailyCost
+	if !from.IsZero() && fromMS < fromDay*dayMS && (to.IsZero() || fromMS < toMS) {
+		end := min(fromDay*dayMS, toMSOr(to, inf))
+		rows, err := s.partialDay(ctx, col, fromMS, end)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	if fromDay < toDay {
+		rows, err := s.dailyQuery(ctx, fmt.Sprintf(`SELECT day, %s AS key, sumIf(cost_usd, priced = 1), sum(input_tokens),
+			sum(output_tokens), sum(cache_creation_tokens), sum(cache_creation_5m_tokens), sum(cache_creation_1h_tokens),
+			sum(cache_read_tokens), sum(web_search_requests)
+			FROM %s WHERE day >= ? AND day < ? GROUP BY day, key HAVING sum(n) != 0 ORDER BY day, key`,
+			col, s.table("usage_daily")), fromDay, toDay)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	if !to.IsZero() && toMS > toDay*dayMS && toDay >= fromDay {
+		rows, err := s.partialDay(ctx, col, toDay*dayMS, toMS)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	if out == nil {
+		out = []server.DailyCost{}
+	}
+	return out, nil
+}
+
+func toMSOr(t time.Time, def int64) int64 {
+	if t.IsZero() {
+		return def
+	}
+	return t.UnixMilli()
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
+
+// partialDay answers [fromMS, toMS), within one day, from the deduplicated usage rows.
+func (s *Store) partialDay(ctx context.Context, col string, fromMS, toMS int64) ([]server.DailyCost, error) {
 	// Versions of one response share its time but for a re-read: the raw filter is exact
 	// for all but a response re-read across the range's edge, which the outer filter fixes.
-	pre, args := rangeWhere("time_ms", from, to)
-	outer, args2 := rangeWhere("time_ms", from, to)
-	if outer == "" {
-		outer = "WHERE deleted = 0"
-	} else {
-		outer += " AND deleted = 0"
-	}
-	q := fmt.Sprintf(`SELECT intDiv(time_ms, 86400000) AS day, %s AS key,
-		sum(if(priced = 1, cost_usd, 0)), sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens),
-		sum(cache_creation_5m_tokens), sum(cache_creation_1h_tokens), sum(cache_read_tokens), sum(web_search_requests)
-		FROM (%s) %s GROUP BY day, key ORDER BY day, key`, col, s.liveUsage(pre), outer)
-	rows, err := s.conn.Query(ctx, q, append(args, args2...)...)
+	return s.dailyQuery(ctx, fmt.Sprintf(`SELECT intDiv(time_ms, %d) AS day, %s AS key, sumIf(cost_usd, priced = 1),
+		sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens), sum(cache_creation_5m_tokens),
+		sum(cache_creation_1h_tokens), sum(cache_read_tokens), sum(web_search_requests)
+		FROM (%s) WHERE deleted = 0 AND time_ms >= ? AND time_ms < ? GROUP BY day, key ORDER BY day, key`,
+		dayMS, col, s.liveUsage("WHERE time_ms >= ? AND time_ms < ?")), fromMS, toMS, fromMS, toMS)
+}
+
+func (s *Store) dailyQuery(ctx context.Context, q string, args ...any) ([]server.DailyCost, error) {
+	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
 	defer rows.Close()
-	out := []server.DailyCost{}
+	var out []server.DailyCost
 	for rows.Next() {
 		var d server.DailyCost
 		var day int64
@@ -460,7 +590,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests); err != nil {
 			return nil, fmt.Errorf("daily cost: %w", err)
 		}
-		d.Day = time.UnixMilli(day * 86400000).UTC().Format("2006-01-02")
+		d.Day = time.UnixMilli(day * dayMS).UTC().Format("2006-01-02")
 		d.CostUSD = round9(d.CostUSD)
 		out = append(out, d)
 	}
@@ -471,21 +601,18 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 }
 
 // Cost totals the priced cost of sessions that started in [from, to) and lists the models
-// that could not be priced.
+// that could not be priced, from the usage_daily rollup.
 func (s *Store) Cost(ctx context.Context, from, to time.Time) (float64, []string, error) {
 	if err := s.Flush(ctx); err != nil {
 		return 0, nil, fmt.Errorf("cost: %w", err)
 	}
-	outer, args := rangeWhere("session_started_ms", from, to)
-	if outer == "" {
-		outer = "WHERE deleted = 0"
-	} else {
-		outer += " AND deleted = 0"
-	}
+	where, args := rangeWhere("session_started_ms", from, to)
 	var cost float64
 	var unpriced []string
-	err := s.conn.QueryRow(ctx, `SELECT sum(if(priced = 1, cost_usd, 0)), arraySort(groupUniqArrayIf(model, priced = 0))
-		FROM (`+s.liveUsage("")+`) `+outer, args...).Scan(&cost, &unpriced)
+	// Unpriced models: those whose unpriced rows have not all been taken back.
+	err := s.conn.QueryRow(ctx, `SELECT sum(c), arraySort(groupArrayIf(model, priced = 0 AND rows != 0)) FROM (
+		SELECT model, priced, sumIf(cost_usd, priced = 1) AS c, sum(n) AS rows FROM `+s.table("usage_daily")+` `+where+`
+		GROUP BY model, priced)`, args...).Scan(&cost, &unpriced)
 	if err != nil {
 		return 0, nil, fmt.Errorf("cost: %w", err)
 	}
@@ -507,6 +634,8 @@ func (s *Store) EraseSessions(ctx context.Context, ids []string) error {
 			quoted[i] = quote(id)
 		}
 		in := strings.Join(quoted, ", ")
+		// usage_daily needs no mutation: the sessions' rows there net to zero, and
+		// SummingMergeTree drops zero rows when it merges.
 		for _, t := range []string{"events", "usage_facts"} {
 			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.table(t)+` DELETE WHERE session_id IN (`+in+`)`); err != nil {
 				return fmt.Errorf("erase sessions from %s: %w", t, err)

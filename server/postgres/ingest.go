@@ -125,7 +125,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	}
 	sort.Strings(res.Sessions)
 
-	var chRows []clickhouse.UsageRow
+	var chRows []clickhouse.UsageChange
 	if len(res.Sessions) > 0 {
 		chRows, err = s.reproject(ctx, tx, res.Sessions, fresh)
 		if err != nil {
@@ -233,9 +233,9 @@ func (a usageKey) equal(b usageKey) bool {
 	return a == b
 }
 
-func (k usageKey) row(id string, deleted bool, version uint64) clickhouse.UsageRow {
-	return clickhouse.UsageRow{EventID: id, SessionID: k.sessionID, TimeMS: k.timeMS, SessionStartedMS: k.sessionStartedMS,
-		Model: k.model, User: k.user, Repo: k.repo, Usage: k.usage, CostUSD: k.cost, Deleted: deleted, Version: version}
+func (k usageKey) row(id string) *clickhouse.UsageRow {
+	return &clickhouse.UsageRow{EventID: id, SessionID: k.sessionID, TimeMS: k.timeMS, SessionStartedMS: k.sessionStartedMS,
+		Model: k.model, User: k.user, Repo: k.repo, Usage: k.usage, CostUSD: k.cost}
 }
 
 const usageCols = `event_id, session_id, time_ms, session_started_ms, model, "user", repo, input_tokens, output_tokens,
@@ -252,8 +252,8 @@ func scanUsage(r pgx.Row) (string, usageKey, error) {
 }
 
 // reproject rebuilds the materialised rows of the sessions from all their stored events
-// and returns the ClickHouse usage rows that changed (new versions and tombstones).
-func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fresh map[string]*event.Event) ([]clickhouse.UsageRow, error) {
+// and returns the usage rows that changed, for ClickHouse.
+func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fresh map[string]*event.Event) ([]clickhouse.UsageChange, error) {
 	var b pgx.Batch
 	b.Queue(`SELECT session_id, id, body FROM events WHERE session_id = ANY($1)`, sessions)
 	if s.analytics != nil {
@@ -326,7 +326,7 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 	}
 
 	var w projectionWriter
-	var chRows []clickhouse.UsageRow
+	var chRows []clickhouse.UsageChange
 	for _, id := range sessions {
 		sess, usages := server.ProjectWithUsage(bySession[id], s.pricer)
 		if sess == nil {
@@ -342,15 +342,19 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 			if s.analytics == nil {
 				continue
 			}
-			if o, ok := old[pu.EventID]; !ok || !o.equal(k) {
-				chRows = append(chRows, k.row(pu.EventID, false, version))
+			o, ok := old[pu.EventID]
+			switch {
+			case !ok:
+				chRows = append(chRows, clickhouse.UsageChange{New: k.row(pu.EventID), Version: version})
+			case !o.equal(k):
+				chRows = append(chRows, clickhouse.UsageChange{Old: o.row(pu.EventID), New: k.row(pu.EventID), Version: version})
 			}
 			delete(old, pu.EventID)
 		}
 	}
 	// Responses the new projection no longer counts get a tombstone.
 	for id, k := range old {
-		chRows = append(chRows, k.row(id, true, version))
+		chRows = append(chRows, clickhouse.UsageChange{Old: k.row(id), Version: version})
 	}
 
 	b = pgx.Batch{}

@@ -581,7 +581,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	if err != nil {
 		return 0, fmt.Errorf("usage facts: %w", err)
 	}
-	var tombs []clickhouse.UsageRow
+	var tombs []clickhouse.UsageChange
 	var version int64
 	if s.analytics != nil {
 		for rows.Next() {
@@ -590,7 +590,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 				rows.Close()
 				return 0, fmt.Errorf("usage facts: %w", err)
 			}
-			tombs = append(tombs, k.row(id, true, 0))
+			tombs = append(tombs, clickhouse.UsageChange{Old: k.row(id)})
 		}
 	}
 	rows.Close()
