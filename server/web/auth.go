@@ -108,7 +108,15 @@ func sameOrigin(r *http.Request) bool {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	// Behind a reverse proxy that rewrites Host, the browser's origin is the proxy's
+	// public name, which the proxy passes on as X-Forwarded-Host. Trusting it is safe
+	// here: a cross-site page cannot add that header to a form post, and a script that
+	// tries to is stopped by CORS, which this handler never grants.
+	fwd, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ",")
+	return fwd != "" && strings.EqualFold(u.Host, strings.TrimSpace(fwd))
 }
 
 // overTLS reports whether the browser reached us over HTTPS, directly or through a

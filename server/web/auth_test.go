@@ -285,6 +285,8 @@ func TestLoginCrossOriginRefused(t *testing.T) {
 		{"cross-site fetch metadata", map[string]string{"Sec-Fetch-Site": "cross-site"}, false},
 		{"same-site fetch metadata", map[string]string{"Sec-Fetch-Site": "same-site"}, false},
 		{"same-origin fetch metadata", map[string]string{"Sec-Fetch-Site": "same-origin"}, true},
+		{"behind a proxy", map[string]string{"Origin": "https://trace.example.com", "X-Forwarded-Host": "trace.example.com"}, true},
+		{"behind a proxy, other origin", map[string]string{"Origin": "https://evil.example", "X-Forwarded-Host": "trace.example.com"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
