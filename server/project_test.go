@@ -210,6 +210,35 @@ func TestProjectDetails(t *testing.T) {
 	}
 }
 
+// TestProjectLinesAgainstClaudeCode documents how session line counts relate to Claude
+// Code's own cost-state totals: equal, except that Claude Code counts one extra line for
+// each file a Write created whose content ends in a newline.
+func TestProjectLinesAgainstClaudeCode(t *testing.T) {
+	for _, f := range storetest.Fixtures() {
+		extra := 0
+		for _, raw := range f.Hooks {
+			var h struct {
+				Event    string `json:"hook_event_name"`
+				Response struct {
+					Type    string `json:"type"`
+					Content string `json:"content"`
+				} `json:"tool_response"`
+			}
+			_ = json.Unmarshal(raw, &h)
+			if h.Event == "PostToolUse" && h.Response.Type == "create" && strings.HasSuffix(h.Response.Content, "\n") {
+				extra++
+			}
+		}
+		s := server.Project(f.Events, nil)
+		if got, want := int64(s.LinesAdded+extra), f.CostState.LinesAdded; got != want {
+			t.Errorf("%s: lines added %d + %d created files = %d, Claude Code says %d", f.Name, s.LinesAdded, extra, got, want)
+		}
+		if got, want := int64(s.LinesRemoved), f.CostState.LinesRemoved; got != want {
+			t.Errorf("%s: lines removed %d, Claude Code says %d", f.Name, got, want)
+		}
+	}
+}
+
 // TestProjectOrderIndependent shuffles and duplicates every fixture's events 100 times;
 // every projection must equal the in-order one.
 func TestProjectOrderIndependent(t *testing.T) {
