@@ -133,19 +133,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		{name: "api", what: "/v1, /openapi.json, /docs", port: m.APIPort, handler: a.Handler()},
 	}
 	if !m.NoDashboard {
-		dash, err := web.New(web.Options{
-			Store: store,
-			Live:  hub,
-			Authenticate: func(r *http.Request) error {
-				_, err := a.Authorize(r, server.ScopeRead)
-				return err
-			},
-			Logger: logger,
-		})
-		if err != nil {
-			return fmt.Errorf("build dashboard: %w", err)
-		}
-		lns = append(lns, &listener{name: "dashboard", what: "sessions", port: m.DashboardPort, handler: dash})
+		lns = append(lns, &listener{name: "dashboard", what: "sessions", port: m.DashboardPort})
 	}
 
 	for _, l := range lns {
@@ -165,6 +153,26 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}
+	}
+	if !m.NoDashboard {
+		// Built after binding, so its setup hints show the collector's real address.
+		dash, err := web.New(web.Options{
+			Store: store,
+			Live:  hub,
+			Authenticate: func(r *http.Request) error {
+				_, err := a.Authorize(r, server.ScopeRead)
+				return err
+			},
+			CollectorURL: "http://" + lns[0].ln.Addr().String(),
+			Logger:       logger,
+		})
+		if err != nil {
+			for _, l := range lns {
+				l.ln.Close()
+			}
+			return fmt.Errorf("build dashboard: %w", err)
+		}
+		lns[2].srv.Handler = dash
 	}
 	m.mu.Lock()
 	m.addrs = map[string]string{}
