@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +52,17 @@ func TestBrowserLogin(t *testing.T) {
 	// Log out: the cookie is gone and the pages are closed again.
 	b.do(t, chromedp.Click(chromedp.CSS(`form.logout button`)), chromedp.WaitVisible(chromedp.CSS(`input#secret`)))
 	b.do(t, chromedp.Navigate(ls.url("/")), chromedp.WaitVisible(chromedp.CSS(`input#secret`)))
+	// A revoked token stops working on the open page: the next live update finds the
+	// fragment refused and the page goes back to the login form.
+	b.do(t, chromedp.SendKeys(chromedp.CSS(`input#secret`), adminSecret), chromedp.Submit(chromedp.CSS(`input#secret`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-session="`+newID+`"]`)))
+	b.waitFor(t, 10*time.Second, `document.getElementById("live-status").dataset.state === "open"`)
+	if err := ls.store.RevokeToken(context.Background(), "tok_b"); err != nil {
+		t.Fatal(err)
+	}
+	ls.ingest(t, synthSession(t, "auth-0000-4000-8000-000000000002", time.Now().UTC(), event.TierDetails, "after revocation", 1, 0, false))
+	b.waitFor(t, 10*time.Second, `!!document.querySelector("input#secret")`)
+
 	// The refused login is a 401 page, which the console reports; nothing else may fail.
 	for _, e := range b.consoleErrors() {
 		if !strings.Contains(e, "status of 401") {

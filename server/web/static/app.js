@@ -62,7 +62,12 @@
     if (!url) return;
     inflight[id] = true;
     fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+      .then(function (r) {
+        // Logged out or the token was revoked: reloading lands on the login form.
+        if (r.status === 401) { location.reload(); throw new Error("logged out"); }
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.text();
+      })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.getElementById(id);
