@@ -791,8 +791,8 @@ func mustStream(tb testing.TB, rawURL string, header http.Header) *sse {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		tb.Fatalf("stream: status %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		tb.Fatalf("stream: status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	s := &sse{events: make(chan sseEvent, 1000), cancel: cancel}
 	connected := make(chan struct{})

@@ -92,14 +92,22 @@ func BenchmarkHTTPGet(b *testing.B) {
 	per := envInt("AT_BENCH_EVENTS", 100)
 	srv, _, s := benchServer(b)
 	ctx := context.Background()
-	var batch []event.Event
-	for i, evs := range storetest.Generate(42, n, per) {
-		batch = append(batch, evs...)
-		if len(batch) >= 1000 || i == n-1 {
+	// Generated in chunks so a million events never sit in memory at once.
+	for done := 0; done < n; done += 100 {
+		var batch []event.Event
+		for _, evs := range storetest.Generate(int64(1000+done), min(100, n-done), per) {
+			batch = append(batch, evs...)
+			if len(batch) >= 1000 {
+				if _, err := s.Ingest(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+		if len(batch) > 0 {
 			if _, err := s.Ingest(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
-			batch = batch[:0]
 		}
 	}
 	big := storetest.Generate(43, 1, 2000)[0]
