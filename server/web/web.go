@@ -77,7 +77,6 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load dashboard assets: %w", err)
 	}
-	login := opts.Authenticate != nil && opts.VerifySecret != nil
 	vs, err := parseViews(as)
 	if err != nil {
 		return nil, fmt.Errorf("parse dashboard templates: %w", err)
@@ -90,6 +89,7 @@ func New(opts Options) (http.Handler, error) {
 	if collector == "" {
 		collector = "http://127.0.0.1:8317"
 	}
+	login := opts.Authenticate != nil && opts.VerifySecret != nil
 	a := &app{store: opts.Store, views: vs, assets: as, collectorURL: collector, log: logger,
 		login: login, verify: opts.VerifySecret, cookieName: opts.CookieName,
 		limiter: newLoginLimiter(loginBurst, loginEvery), recent: newRecentSessions(8, time.Minute)}
