@@ -230,15 +230,26 @@ func BenchmarkImport100MB(b *testing.B) {
 	f.Close()
 	b.SetBytes(size)
 	b.ResetTimer()
-	for range b.N {
+	// One import is the measurement; `-benchtime 200x`, meant for the hook benchmarks,
+	// must not turn this into minutes of disk traffic.
+	for range min(b.N, 3) {
 		b.StopTimer()
 		env := benchEnv(b, deadURL)
 		b.StartTimer()
 		wall, st := runOnce(b, env, nil, hookBin, "import", "--no-progress", root)
+		b.StopTimer()
+		s, err := spool.Open(spool.Path(homeOf(env)), spool.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		stats, _ := s.Stats()
+		s.Close()
+		b.StartTimer()
 		b.ReportMetric(wall.Seconds(), "s/import")
 		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
 			b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
 		}
-		fmt.Printf("import of %.0f MB transcript: %.2f s (%.0f MB/s)\n", float64(size)/1e6, wall.Seconds(), float64(size)/1e6/wall.Seconds())
+		fmt.Printf("import of a %.0f MB transcript: %.2f s (%.0f MB/s), %d events spooled\n",
+			float64(size)/1e6, wall.Seconds(), float64(size)/1e6/wall.Seconds(), stats.Pending)
 	}
 }
