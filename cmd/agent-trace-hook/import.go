@@ -9,7 +9,6 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/deliver"
 	"github.com/agent-trace/agent-trace/transcript"
 	"github.com/spf13/cobra"
 )
@@ -59,9 +58,11 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 			var total int
 			emit := func(evts []event.Event) error {
 				for i := range evts {
-					// Assistant text read from the transcript never went through
-					// hook.Build's redaction.
-					deliver.RedactDerived(&evts[i])
+					// Usage read from the transcript (its tier-3 text) never went
+					// through hook.Build's redaction; hook events did.
+					if evts[i].Kind != event.KindHook {
+						hook.RedactEvent(&evts[i])
+					}
 					if evts[i].User == "" {
 						evts[i].User = cfg.User
 					}

@@ -726,3 +726,39 @@ func TestSixteenHooksAtOnceDeliveredOnce(t *testing.T) {
 		t.Fatalf("hook.log reports a delivery problem:\n%s", log)
 	}
 }
+
+func TestInitPersistsFlagsNotEnvironment(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, "http://127.0.0.1:9/from-env")
+	readCfg := func() map[string]any {
+		var cfg map[string]any
+		raw, _ := os.ReadFile(filepath.Join(e.home, "config.json"))
+		json.Unmarshal(raw, &cfg)
+		return cfg
+	}
+	if r := e.run(nil, "init", "--collector-url", c.URL, "--privacy-tier", "1", "--token", "from-flag"); r.code != 0 {
+		t.Fatalf("init: %+v", r)
+	}
+	// Run init again with a token and tier in the environment and no flags for them.
+	cmd := exec.Command(hookBin, "init", "--collector-url", c.URL, "--privacy-tier", "1")
+	cmd.Env = append(e.environ(), "AGENT_TRACE_TOKEN=from-env")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	cfg := readCfg()
+	if cfg["collector_url"] != c.URL || cfg["token"] != "from-flag" || cfg["privacy_tier"] != float64(1) {
+		t.Fatalf("config.json = %v, want the flags' values and the saved token, nothing from the environment", cfg)
+	}
+}
+
+func TestStatusWarnsWhenClaudeDisablesHooks(t *testing.T) {
+	e := newEnv(t, deadURL)
+	os.MkdirAll(e.claudeDir, 0o700)
+	os.WriteFile(filepath.Join(e.claudeDir, "settings.json"), []byte(`{"disableAllHooks": true}`), 0o600)
+	if r := e.run(nil, "init"); r.code != 0 {
+		t.Fatalf("init: %+v", r)
+	}
+	if r := e.run(nil, "status"); !strings.Contains(r.stdout, "DISABLED") {
+		t.Fatalf("status does not warn about disableAllHooks:\n%s", r.stdout)
+	}
+}

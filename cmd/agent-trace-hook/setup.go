@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -45,7 +46,9 @@ config file at run time.`,
 				return &exitError{code: 2, msg: fmt.Sprintf("init: --collector-url %q: want an http(s) URL such as http://127.0.0.1:8317", collectorURL)}
 			}
 			home := hook.Home()
-			cfg, _ := hook.LoadConfig(home) // keep fields init does not set (host, spool cap)
+			// Start from the file as saved, not LoadConfig's view: environment overrides
+			// (AGENT_TRACE_TOKEN, ...) apply at run time and must not be persisted here.
+			cfg := savedConfig(home)
 			cfg.CollectorURL = strings.TrimRight(collectorURL, "/")
 			cfg.Tier = tier
 			if cmd.Flags().Changed("token") {
@@ -93,6 +96,30 @@ config file at run time.`,
 	cmd.Flags().StringVar(&token, "token", "", "bearer token for the collector (team servers)")
 	cmd.Flags().StringVar(&user, "user", "", "user name recorded on every event (default $USER)")
 	return cmd
+}
+
+// savedConfig is the config file over the defaults, without environment overrides. An
+// unreadable file yields the defaults; init is about to replace it anyway.
+func savedConfig(home string) hook.Config {
+	cfg := hook.DefaultConfig()
+	data, err := os.ReadFile(filepath.Join(home, "config.json"))
+	if err != nil {
+		return cfg
+	}
+	next := cfg
+	if json.Unmarshal(data, &next) != nil {
+		return cfg
+	}
+	if next.Tier < event.TierMetadata || next.Tier > event.TierFull {
+		next.Tier = cfg.Tier
+	}
+	if next.CollectorURL == "" {
+		next.CollectorURL = cfg.CollectorURL
+	}
+	if next.SpoolMaxBytes <= 0 {
+		next.SpoolMaxBytes = cfg.SpoolMaxBytes
+	}
+	return next
 }
 
 func uninstallCmd(stdout io.Writer) *cobra.Command {

@@ -45,6 +45,9 @@ cap, the last delivery error and whether delivery is stopped.
 			} else {
 				w.line("hooks", "installed in %s for %d events: %s", settings, len(evs), strings.Join(evs, ", "))
 			}
+			if off, err := hook.HooksDisabled(settings); err == nil && off {
+				w.line("hooks", "DISABLED: %s sets disableAllHooks, so Claude Code runs none of them", settings)
+			}
 
 			w.line("collector", "%s: %s", cfg.CollectorURL, probe(cmd.Context(), cfg.CollectorURL))
 			w.line("privacy tier", "%d", cfg.Tier)

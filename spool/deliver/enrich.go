@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
 	"github.com/agent-trace/agent-trace/transcript"
 )
@@ -269,7 +270,7 @@ func (d *deliverer) enrich(p plan) (int, error) {
 	}
 	raws := make([][]byte, 0, len(derived))
 	for i := range derived {
-		RedactDerived(&derived[i])
+		hook.RedactEvent(&derived[i])
 		raw, err := json.Marshal(&derived[i])
 		if err != nil {
 			d.logOnce("encode derived event: " + err.Error())

@@ -6,6 +6,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/gitinfo"
+	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/transcript"
 )
 
@@ -25,7 +26,7 @@ func TranscriptTail(path string, state []byte, src event.Event, final bool) ([]e
 	// idempotent).
 	if next.Pending != nil {
 		p := *next.Pending
-		RedactDerived(&p)
+		hook.RedactEvent(&p)
 		next.Pending = &p
 	}
 	raw, merr := json.Marshal(next)
