@@ -83,7 +83,7 @@ func benchDB(b *testing.B) (*sqlite.Store, string) {
 	if path == "" {
 		path = filepath.Join(benchDir, fmt.Sprintf("bench-%d.db", sessions))
 	}
-	big := storetest.Generate(99, 1, 2000)[0]
+	big := storetest.Generate(100, 1, 2000)[0] // seed 100: a tier-3 session, outputs included
 	bigID := big[0].SessionID
 	s, err := sqlite.Open(path, sqlite.WithPricer(storetest.TestPricer{}))
 	if err != nil {
@@ -167,8 +167,8 @@ func BenchmarkSession(b *testing.B) {
 			b.Fatal(err)
 		}
 		ds = append(ds, time.Since(start))
-		if sess.EventCount != 2000 {
-			b.Fatalf("event count %d", sess.EventCount)
+		if sess.EventCount != 2000 || sess.Tier != 3 {
+			b.Fatalf("event count %d, tier %d; want 2000 at tier 3", sess.EventCount, sess.Tier)
 		}
 	}
 	b.ReportMetric(float64(p95(ds).Microseconds())/1000, "p95-ms")

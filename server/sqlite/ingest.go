@@ -39,7 +39,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	defer tx.Rollback()
 
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO NOTHING`)
 	if err != nil {
 		return res, fmt.Errorf("ingest: prepare insert: %w", err)
 	}
@@ -49,7 +49,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	// The stored copy is replaced when server.PreferEvent prefers the new one: larger
 	// usage total, lower tier, longer encoding, earlier time, smaller encoding.
 	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?1, usage_total = ?2, body = ?3
-		WHERE id = ?4 AND (usage_total < ?2 OR (usage_total = ?2 AND (
+		WHERE session_id = ?7 AND id = ?4 AND (usage_total < ?2 OR (usage_total = ?2 AND (
 			json_extract(CAST(body AS TEXT), '$.tier') > ?5 OR (json_extract(CAST(body AS TEXT), '$.tier') = ?5 AND (
 				length(body) < ?6 OR (length(body) = ?6 AND (
 					time_ns > ?1 OR (time_ns = ?1 AND body > ?3))))))))`)
@@ -79,7 +79,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 			continue
 		}
 		res.Duplicates++
-		r, err = upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.ID, e.Tier, len(bodies[i]))
+		r, err = upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.ID, e.Tier, len(bodies[i]), e.SessionID)
 		if err != nil {
 			return res, fmt.Errorf("ingest: replace event %s: %w", e.ID, err)
 		}
@@ -95,12 +95,14 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	}
 	sort.Strings(res.Sessions)
 	all := make(map[string][]event.Event, len(res.Sessions))
+	stx := newStmtTx(tx)
+	defer stx.Close()
 	for _, id := range res.Sessions {
-		evs, err := s.loadSession(ctx, tx, id, fresh, inserted[id])
+		evs, err := s.loadSession(ctx, stx, id, fresh, inserted[id])
 		if err != nil {
 			return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: load session %s: %w", id, err)
 		}
-		if err := s.reproject(ctx, tx, id, evs); err != nil {
+		if err := s.reproject(ctx, stx, id, evs); err != nil {
 			return server.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: project session %s: %w", id, err)
 		}
 		all[id] = evs
@@ -148,7 +150,7 @@ func sessionEvents(ctx context.Context, q interface {
 // loadSession returns every stored event of a session inside the ingest transaction:
 // from the cache plus this call's events when the cache is current, else from the
 // database. The result is owned by the caller (and then by the cache).
-func (s *Store) loadSession(ctx context.Context, tx *sql.Tx, id string, fresh map[string]*event.Event,
+func (s *Store) loadSession(ctx context.Context, tx dbtx, id string, fresh map[string]*event.Event,
 	inserted []*event.Event) ([]event.Event, error) {
 	if cached, ok := s.cache.get(id); ok {
 		var stored int
@@ -176,7 +178,7 @@ func (s *Store) loadSession(ctx context.Context, tx *sql.Tx, id string, fresh ma
 }
 
 // reproject rebuilds one session's materialised rows from all its stored events.
-func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []event.Event) error {
+func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.Event) error {
 	sess, usages := server.ProjectWithUsage(evs, s.pricer)
 	if err := deleteProjection(ctx, tx, id); err != nil {
 		return err
@@ -271,26 +273,20 @@ func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []even
 			return fmt.Errorf("write pull request %s: %w", key, err)
 		}
 	}
-	if len(usages) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO usage_facts (event_id, session_id, time_ms, day, model, user,
+	for _, pu := range usages {
+		var c sql.NullFloat64
+		if pu.CostUSD != nil {
+			c = sql.NullFloat64{Float64: *pu.CostUSD, Valid: true}
+		}
+		uu := pu.Usage
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_facts (event_id, session_id, time_ms, day, model, user,
 			repo, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
 			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("write usage: %w", err)
-		}
-		defer st.Close()
-		for _, pu := range usages {
-			var c sql.NullFloat64
-			if pu.CostUSD != nil {
-				c = sql.NullFloat64{Float64: *pu.CostUSD, Valid: true}
-			}
-			uu := pu.Usage
-			if _, err := st.ExecContext(ctx, pu.EventID, id, pu.Time.UnixMilli(), pu.Time.UTC().Format("2006-01-02"),
-				pu.Model, pu.User, sess.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
-				uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
-				return fmt.Errorf("write usage %s: %w", pu.EventID, err)
-			}
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			pu.EventID, id, pu.Time.UnixMilli(), pu.Time.UTC().Format("2006-01-02"),
+			pu.Model, pu.User, sess.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
+			uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
+			return fmt.Errorf("write usage %s: %w", pu.EventID, err)
 		}
 	}
 	return nil
@@ -299,7 +295,7 @@ func (s *Store) reproject(ctx context.Context, tx *sql.Tx, id string, evs []even
 // writePrompts makes a session's prompt rows match its projection. Prompts rarely change
 // once written and every change also updates the text index, so rows are only rewritten
 // when they differ.
-func writePrompts(ctx context.Context, tx *sql.Tx, id string, prompts []server.Prompt) error {
+func writePrompts(ctx context.Context, tx dbtx, id string, prompts []server.Prompt) error {
 	type row struct {
 		promptID string
 		started  int64
@@ -350,7 +346,7 @@ func writePrompts(ctx context.Context, tx *sql.Tx, id string, prompts []server.P
 }
 
 // deleteProjection removes a session's materialised rows (not its events or prompts).
-func deleteProjection(ctx context.Context, tx *sql.Tx, id string) error {
+func deleteProjection(ctx context.Context, tx dbtx, id string) error {
 	for _, table := range []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?",
 		"commits WHERE session_id = ?", "pull_requests WHERE session_id = ?", "usage_facts WHERE session_id = ?"} {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, id); err != nil {
@@ -401,12 +397,14 @@ func (s *Store) reprojectSessions(ctx context.Context, ids []string) error {
 		return err
 	}
 	defer tx.Rollback()
+	stx := newStmtTx(tx)
+	defer stx.Close()
 	for _, id := range ids {
-		evs, err := sessionEvents(ctx, tx, id, nil)
+		evs, err := sessionEvents(ctx, stx, id, nil)
 		if err != nil {
 			return fmt.Errorf("session %s: %w", id, err)
 		}
-		if err := s.reproject(ctx, tx, id, evs); err != nil {
+		if err := s.reproject(ctx, stx, id, evs); err != nil {
 			return fmt.Errorf("session %s: %w", id, err)
 		}
 	}

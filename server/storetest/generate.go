@@ -213,12 +213,13 @@ func (g *genState) call(pid string, reserve int) {
 	case "Bash":
 		input["command"] = "go test ./... -run TestHandler -count=1"
 		input["description"] = "Run the handler tests"
-		response["stdout"] = "ok  \tgithub.com/acme/api/internal/handler\t0.412s\n"
+		response["stdout"] = genTestOutput(g.rng)
 		response["stderr"] = ""
 	case "Read":
 		input["file_path"] = file
 		response["type"] = "text"
-		response["file"] = map[string]any{"filePath": file, "content": "package pkg\n\nfunc Handler() error {\n\treturn nil\n}\n", "numLines": 5}
+		content := genGoFile(g.rng)
+		response["file"] = map[string]any{"filePath": file, "content": content, "numLines": strings.Count(content, "\n")}
 	case "Edit":
 		input["file_path"] = file
 		input["old_string"] = "return nil"
@@ -281,6 +282,29 @@ func (g *genState) call(pid string, reserve int) {
 			g.events = append(g.events, p)
 		}
 	}
+}
+
+// genGoFile is a plausible source file of 40 to 120 lines (a Read's output, ~3 KB).
+func genGoFile(rng *rand.Rand) string {
+	var b strings.Builder
+	b.WriteString("package pkg\n\nimport (\n\t\"context\"\n\t\"fmt\"\n)\n\n")
+	for n := 40 + rng.Intn(80); n > 0; n -= 5 {
+		f := rng.Intn(1000)
+		fmt.Fprintf(&b, "// Handler%d serves one request kind.\nfunc Handler%d(ctx context.Context, req Request) error {\n", f, f)
+		fmt.Fprintf(&b, "\tif err := validate(req); err != nil {\n\t\treturn fmt.Errorf(\"handler %d: %%w\", err)\n\t}\n\treturn nil\n}\n\n", f)
+	}
+	return b.String()
+}
+
+// genTestOutput is a plausible `go test` output of 10 to 30 lines (a Bash call's stdout).
+func genTestOutput(rng *rand.Rand) string {
+	var b strings.Builder
+	n := 10 + rng.Intn(20)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "=== RUN   TestHandler/case_%02d\n--- PASS: TestHandler/case_%02d (0.%02ds)\n", i, i, rng.Intn(100))
+	}
+	fmt.Fprintf(&b, "PASS\nok  \tgithub.com/acme/api/internal/handler\t0.%03ds\n", rng.Intn(1000))
+	return b.String()
 }
 
 // Flatten puts generated sessions one after another, as a deliverer sends them.
