@@ -12,6 +12,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise it comes
@@ -32,6 +33,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// The capture path skips cobra entirely: it is the hot path, and it must never
 	// print a usage message to Claude Code, whatever the arguments look like.
 	if len(args) == 0 || (len(args) == 1 && args[0] == "capture") {
+		if isTerminal(stdin) {
+			// A person typed the bare command: Claude Code always pipes a payload.
+			fmt.Fprintln(stderr, "agent-trace-hook reads a Claude Code hook payload on stdin; see `agent-trace-hook --help`.")
+			return 0
+		}
 		capture(stdin, hook.Home(), time.Now())
 		return 0
 	}
@@ -136,6 +142,16 @@ func buildVersion() string {
 		}
 	}
 	return "devel"
+}
+
+// isTerminal reports whether r is a terminal (TCGETS works on it; /dev/null fails it).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // selfPath is this binary's absolute path with symlinks resolved: what init writes into
