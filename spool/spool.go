@@ -3,7 +3,8 @@
 // It is a bbolt file (<home>/spool.db). bbolt locks the whole file per process, so every
 // user opens it, runs one short transaction and closes it again: a hook process appends
 // and exits, the deliverer peeks a batch, closes, sends it over the network, then opens
-// again to acknowledge. When the lock cannot be had quickly, the hook writes its events to
+// again to acknowledge. Processes queue on <home>/spool.db.lock first, polled every few
+// hundred microseconds, because bbolt itself retries its lock only every 50 ms. When the lock cannot be had quickly, the hook writes its events to
 // an inbox file instead (see WriteInbox) and the deliverer folds them in later.
 //
 // Events are removed only when acknowledged (after the collector answered 2xx) or moved
