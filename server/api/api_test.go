@@ -389,7 +389,7 @@ func TestListSessionsPaginationAndFilters(t *testing.T) {
 	})
 
 	t.Run("limits are validated", func(t *testing.T) {
-		for _, q := range []string{"limit=0", "limit=201", "limit=-1", "limit=abc", "status=paused", "sort=name", "order=up", "has_commits=maybe", "from=yesterday"} {
+		for _, q := range []string{"limit=0", "limit=201", "limit=-1", "limit=abc", "status=paused", "sort=name", "order=up", "has_commits=maybe", "from=yesterday", "cursor=garbage", "sort=cost&cursor=Zm9vYmFy"} {
 			mustProblem(t, e.http.Get("/v1/sessions?"+q), http.StatusUnprocessableEntity)
 		}
 	})
@@ -993,4 +993,31 @@ func TestStreamToolCallLifecycleAndRestart(t *testing.T) {
 	if last := got[len(got)-1]; last.Event != live.SessionUpdated {
 		t.Errorf("after restart: %s, want %s", last.Event, live.SessionUpdated)
 	}
+}
+
+// FuzzIngestNever500: whatever the body, the collector answers 200 or a 4xx problem, and
+// a rejected request stores nothing.
+func FuzzIngestNever500(f *testing.F) {
+	f.Add([]byte(mustJSON(f, event.Batch{Events: fixture(f, "commit").Events[:3]})))
+	f.Add([]byte(`{"events":[{"id":"e","kind":"hook","session_id":"s","time":"2026-01-01T00:00:00Z","tier":1,"hook_event":"Stop","payload":{"x":1}}]}`))
+	f.Add([]byte(`{"events":[{"id":"e","kind":"usage","session_id":"s","time":"2026-01-01T00:00:00Z","tier":1}]}`))
+	f.Add([]byte(`{"events":[{"id":"e","kind":"hook","session_id":"s","time":"2026-01-01T00:00:00Z","tier":1,"hook_event":"Stop","payload":"bm90IGpzb24="}]}`))
+	f.Add([]byte(`{"events":[{}]}`))
+	f.Add([]byte(`{"events":{}}`))
+	f.Add([]byte("\x00\xff"))
+	e := mustEnv(f, api.Options{})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		before := countSessions(t, e)
+		// humatest would call f.Helper inside the target, so serve the request directly.
+		req := httptest.NewRequest("POST", "/v1/hooks", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp := httptest.NewRecorder()
+		e.api.Handler().ServeHTTP(resp, req)
+		if resp.Code >= 500 {
+			t.Fatalf("status %d for %q: %s", resp.Code, body, resp.Body)
+		}
+		if resp.Code != http.StatusOK && countSessions(t, e) != before {
+			t.Fatalf("rejected (%d) but stored", resp.Code)
+		}
+	})
 }
