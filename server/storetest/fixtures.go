@@ -32,7 +32,8 @@ type Fixture struct {
 	// usage event per API response in the transcripts, cost_state events, and commit and
 	// pull_request events for what the tool responses report.
 	Events []event.Event
-	// Hooks are the raw payloads, in order.
+	// Hooks are the raw payloads as Claude Code wrote them, in order: unredacted (the
+	// secrets fixture holds FixtureSecrets), for checking IDs only; never store them.
 	Hooks []json.RawMessage
 	// CostState is Claude Code's own final totals (the last cost-state line).
 	CostState event.CostState
