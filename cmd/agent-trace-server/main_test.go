@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/sqlite"
@@ -350,5 +352,37 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 	}
 	if errors.Is(err, context.Canceled) {
 		t.Error("unexpected cancel")
+	}
+}
+
+func TestServeFlagsFallBackToEnvironment(t *testing.T) {
+	t.Setenv("COLLECTOR_PORT", "1111")
+	t.Setenv("API_PORT", "2222")
+	t.Setenv("DASHBOARD_PORT", "3333")
+	t.Setenv("AGENT_TRACE_BIND", "127.0.0.2")
+	t.Setenv("AGENT_TRACE_AUTH", "1")
+	t.Setenv("AGENT_TRACE_RETENTION_DAYS", "30")
+	t.Setenv("SQLITE_DB_PATH", "/tmp/x.db")
+
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	m := &Main{}
+	addServeFlags(fs, m)
+	sf := &storeFlags{}
+	sf.add(fs)
+	if err := fs.Parse([]string{"--api-port", "4444"}); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(m.CollectorPort, m.APIPort, m.DashboardPort, m.Bind, m.Auth, m.RetentionDays, sf.db)
+	want := fmt.Sprint(1111, 4444, 3333, "127.0.0.2", true, 30, "/tmp/x.db")
+	if got != want {
+		t.Errorf("settings = %s, want %s (flag over env over default)", got, want)
+	}
+
+	t.Setenv("COLLECTOR_PORT", "")
+	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
+	m = &Main{}
+	addServeFlags(fs, m)
+	if m.CollectorPort != 8317 {
+		t.Errorf("default collector port = %d, want 8317", m.CollectorPort)
 	}
 }

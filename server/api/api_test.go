@@ -769,6 +769,17 @@ func TestRetentionErasesOldSessions(t *testing.T) {
 	if n, _ := off.api.EnforceRetention(context.Background()); n != 0 || countSessions(t, off) != len(fixtures) {
 		t.Errorf("without retention erased %d", n)
 	}
+
+	// With retention set, New starts the job, which runs at once.
+	job := api.New(off.store, off.hub, api.Options{RetentionDays: 1})
+	defer job.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for countSessions(t, off) != len(fixtures)-wantErased {
+		if time.Now().After(deadline) {
+			t.Fatalf("the retention job left %d sessions, want %d", countSessions(t, off), len(fixtures)-wantErased)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // sse reads a text/event-stream in the background.
