@@ -306,6 +306,28 @@ func TestTokenCommandsTurnAuthOn(t *testing.T) {
 	if got := req(ingest); got != 403 {
 		t.Errorf("ingest token reading: %d, want 403", got)
 	}
+	// The dashboard sends a visitor without the cookie to its login form and admits one
+	// with the read token's cookie.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	dash := func(cookie string) *http.Response {
+		r, _ := http.NewRequest("GET", srv.URL("dashboard")+"/", nil)
+		if cookie != "" {
+			r.AddCookie(&http.Cookie{Name: "agent_trace_token", Value: cookie})
+		}
+		resp, err := noRedirect.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := dash(""); resp.StatusCode/100 != 3 || !strings.Contains(resp.Header.Get("Location"), "login") {
+		t.Errorf("dashboard without a cookie: %d to %q, want a redirect to the login form", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := dash(read); resp.StatusCode != 200 {
+		t.Errorf("dashboard with the read token's cookie: %d, want 200", resp.StatusCode)
+	}
+
 	f := storetest.Fixtures()[0]
 	if resp, body := post(t, srv.URL("collector"), f.Events[:2], "Authorization", "Bearer "+ingest); resp.StatusCode != 200 {
 		t.Errorf("ingest with the ingest token: %d %s", resp.StatusCode, body)

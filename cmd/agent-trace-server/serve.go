@@ -163,6 +163,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				_, err := a.Authorize(r, server.ScopeRead)
 				return err
 			},
+			VerifySecret: a.VerifySecret,
+			CookieName:   api.CookieName,
 			CollectorURL: "http://" + lns[0].ln.Addr().String(),
 			Logger:       logger,
 		})

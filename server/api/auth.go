@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -243,13 +244,23 @@ func writeProblemHeaders(status int, set func(k, v string)) {
 // without one (health checks) are open.
 func (a *API) authMiddleware(api huma.API) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
+		safe := ctx.Method() == http.MethodGet || ctx.Method() == http.MethodHead
+		if !safe {
+			if err := sameOrigin(ctx.Header("Origin"), ctx.Header("Sec-Fetch-Site"), ctx.Host()); err != nil {
+				_ = huma.WriteErr(api, ctx, http.StatusForbidden, err.Error())
+				return
+			}
+		}
 		need, _ := ctx.Operation().Metadata[scopeKey].(string)
 		if need == "" {
 			next(ctx)
 			return
 		}
 		cookie := ""
-		if c, err := huma.ReadCookie(ctx, CookieName); err == nil {
+		// Browsers attach the dashboard's cookie to requests any page makes to this port
+		// (SameSite does not separate ports), so on the API the cookie authenticates
+		// reads only; writes need an Authorization header, which a page cannot forge.
+		if c, err := huma.ReadCookie(ctx, CookieName); err == nil && safe {
 			cookie = c.Value
 		}
 		tok, err := a.auth.authenticate(ctx.Context(), credential(ctx.Header("Authorization"), cookie))
@@ -283,6 +294,33 @@ func (a *API) requireScope(scope string, h http.Handler) http.Handler {
 }
 
 const scopeKey = "scope"
+
+// ErrCrossSite refuses a state-changing request a browser sent on behalf of another
+// site or port.
+var ErrCrossSite = errors.New("cross-site request refused: state-changing requests must come from this origin or from a non-browser client")
+
+// sameOrigin admits a state-changing request only if no browser says it came from
+// elsewhere: hooks, curl and scripts send neither Origin nor Sec-Fetch-Site; a page on
+// another site, or on another port of this host (same-site), is refused even when auth
+// is off, so a web page cannot write events into a local server.
+func sameOrigin(origin, fetchSite, host string) error {
+	switch fetchSite {
+	case "", "same-origin", "none":
+	default:
+		return ErrCrossSite
+	}
+	if origin == "" {
+		return nil
+	}
+	if origin == "null" {
+		return ErrCrossSite
+	}
+	u, err := url.Parse(origin)
+	if err != nil || !strings.EqualFold(u.Host, host) {
+		return ErrCrossSite
+	}
+	return nil
+}
 
 // scoped returns op marked as needing scope, in the OpenAPI document too.
 func scoped(op huma.Operation, scope string) huma.Operation {
