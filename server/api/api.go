@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,7 +186,7 @@ func schemaNamer(t reflect.Type, hint string) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.PkgPath() == eventPkg {
+	if t.PkgPath() == eventPkg && !strings.HasPrefix(name, "Event") {
 		return "Event" + name
 	}
 	return name

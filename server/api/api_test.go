@@ -688,6 +688,9 @@ func TestOpenAPIDocumentsEveryOperation(t *testing.T) {
 			if !strings.Contains(string(op), `"description"`) {
 				t.Errorf("%s %s has no description", m, path)
 			}
+			if strings.HasPrefix(path, "/v1/") && path != "/v1/hooks" && m == "get" && !strings.Contains(string(op), `"example"`) {
+				t.Errorf("%s %s has no example", m, path)
+			}
 		}
 	}
 	var hooks struct {

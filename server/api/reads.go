@@ -46,7 +46,7 @@ type eventsInput struct {
 type eventPageOutput struct{ Body server.EventPage }
 
 func (a *API) registerSessions(api huma.API) {
-	huma.Register(api, scoped(huma.Operation{
+	huma.Register(api, scoped(withExample(huma.Operation{
 		OperationID: "list-sessions",
 		Method:      http.MethodGet,
 		Path:        "/v1/sessions",
@@ -54,9 +54,9 @@ func (a *API) registerSessions(api huma.API) {
 		Description: "One page of session summaries, newest first by default. Pagination is by cursor and stays stable while new sessions arrive.",
 		Tags:        []string{"Sessions"},
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, server.ScopeRead), a.listSessions)
+	}, server.SessionPage{Sessions: []server.SessionSummary{exSummary}, NextCursor: "eyJ0IjoiMjAyNi0xMS0yNFQwOTozMDowMFoiLCJpZCI6IjNmMWMifQ"}), server.ScopeRead), a.listSessions)
 
-	huma.Register(api, scoped(huma.Operation{
+	huma.Register(api, scoped(withExample(huma.Operation{
 		OperationID: "get-session",
 		Method:      http.MethodGet,
 		Path:        "/v1/sessions/{id}",
@@ -64,9 +64,9 @@ func (a *API) registerSessions(api huma.API) {
 		Description: "The full session: summary, prompts in order with their tool calls (subagent calls nested under the Agent call that launched them), commits and pull requests.",
 		Tags:        []string{"Sessions"},
 		Errors:      []int{http.StatusNotFound, http.StatusServiceUnavailable},
-	}, server.ScopeRead), a.getSession)
+	}, exSession), server.ScopeRead), a.getSession)
 
-	huma.Register(api, scoped(huma.Operation{
+	huma.Register(api, scoped(withExample(huma.Operation{
 		OperationID: "list-session-events",
 		Method:      http.MethodGet,
 		Path:        "/v1/sessions/{id}/events",
@@ -74,7 +74,7 @@ func (a *API) registerSessions(api huma.API) {
 		Description: "The stored (tiered, redacted) events of one session, oldest first.",
 		Tags:        []string{"Sessions"},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, server.ScopeRead), a.sessionEvents)
+	}, server.EventPage{Events: []event.Event{exEvent}, NextCursor: ""}), server.ScopeRead), a.sessionEvents)
 
 	huma.Register(api, scoped(huma.Operation{
 		OperationID:   "delete-session",
@@ -158,7 +158,7 @@ type commitPageOutput struct{ Body server.CommitPage }
 type prPageOutput struct{ Body server.PullRequestPage }
 
 func (a *API) registerGit(api huma.API) {
-	huma.Register(api, scoped(huma.Operation{
+	huma.Register(api, scoped(withExample(huma.Operation{
 		OperationID: "list-commits",
 		Method:      http.MethodGet,
 		Path:        "/v1/commits",
@@ -166,7 +166,7 @@ func (a *API) registerGit(api huma.API) {
 		Description: "Commits that sessions produced (a successful Bash tool call that moved HEAD), newest first.",
 		Tags:        []string{"Git"},
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, server.ScopeRead), func(ctx context.Context, in *commitFilterInput) (*commitPageOutput, error) {
+	}, server.CommitPage{Commits: []server.Commit{exCommit}}), server.ScopeRead), func(ctx context.Context, in *commitFilterInput) (*commitPageOutput, error) {
 		page, err := a.store.Commits(ctx, in.filter())
 		if err != nil {
 			return nil, a.storeError("list commits", err)
@@ -176,7 +176,7 @@ func (a *API) registerGit(api huma.API) {
 		}
 		return &commitPageOutput{Body: page}, nil
 	})
-	huma.Register(api, scoped(huma.Operation{
+	huma.Register(api, scoped(withExample(huma.Operation{
 		OperationID: "list-pull-requests",
 		Method:      http.MethodGet,
 		Path:        "/v1/pull-requests",
@@ -184,7 +184,7 @@ func (a *API) registerGit(api huma.API) {
 		Description: "Pull and merge requests seen in sessions' tool output, newest first.",
 		Tags:        []string{"Git"},
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, server.ScopeRead), func(ctx context.Context, in *commitFilterInput) (*prPageOutput, error) {
+	}, server.PullRequestPage{PullRequests: []server.PullRequest{exPR}}), server.ScopeRead), func(ctx context.Context, in *commitFilterInput) (*prPageOutput, error) {
 		page, err := a.store.PullRequests(ctx, in.filter())
 		if err != nil {
 			return nil, a.storeError("list pull requests", err)
@@ -241,7 +241,7 @@ type summaryOutput struct {
 }
 
 func (a *API) registerAnalytics(api huma.API) {
-	huma.Register(api, scoped(huma.Operation{
+	huma.Register(api, scoped(withExample(huma.Operation{
 		OperationID: "daily-cost",
 		Method:      http.MethodGet,
 		Path:        "/v1/analytics/cost/daily",
@@ -249,7 +249,7 @@ func (a *API) registerAnalytics(api huma.API) {
 		Description: "Spend per UTC day and group key (session, model, user or repo), days ascending.",
 		Tags:        []string{"Analytics"},
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, server.ScopeRead), func(ctx context.Context, in *dailyCostInput) (*dailyCostOutput, error) {
+	}, map[string]any{"from": exStart.Truncate(24 * time.Hour), "to": exStart.Truncate(24 * time.Hour).Add(24 * time.Hour), "group_by": "model", "days": []server.DailyCost{{Day: "2026-11-24", Key: "claude-opus-4-5", CostUSD: exCost, Usage: exUsage}}}), server.ScopeRead), func(ctx context.Context, in *dailyCostInput) (*dailyCostOutput, error) {
 		from, to, err := in.bounds()
 		if err != nil {
 			return nil, err
@@ -265,7 +265,7 @@ func (a *API) registerAnalytics(api huma.API) {
 		out.Body.From, out.Body.To, out.Body.GroupBy, out.Body.Days = from, to, in.GroupBy, days
 		return out, nil
 	})
-	huma.Register(api, scoped(huma.Operation{
+	huma.Register(api, scoped(withExample(huma.Operation{
 		OperationID: "summary",
 		Method:      http.MethodGet,
 		Path:        "/v1/analytics/summary",
@@ -273,7 +273,7 @@ func (a *API) registerAnalytics(api huma.API) {
 		Description: "Sessions, prompts, tool calls, commits, pull requests, lines, tokens, cost and cost per commit for sessions started in the range.",
 		Tags:        []string{"Analytics"},
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, server.ScopeRead), func(ctx context.Context, in *rangeInput) (*summaryOutput, error) {
+	}, map[string]any{"from": exStart.Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour), "to": exStart.Truncate(24 * time.Hour).Add(24 * time.Hour), "sessions": 1, "prompts": 1, "tool_calls": 2, "tool_errors": 0, "commits": 1, "pull_requests": 0, "lines_added": 12, "lines_removed": 3, "usage": exUsage, "cost_usd": exCost, "cost_per_commit_usd": exCost}), server.ScopeRead), func(ctx context.Context, in *rangeInput) (*summaryOutput, error) {
 		from, to, err := in.bounds()
 		if err != nil {
 			return nil, err
