@@ -516,7 +516,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	}
 	var out []server.DailyCost
 	if !from.IsZero() && fromMS < fromDay*dayMS && (to.IsZero() || fromMS < toMS) {
-		end := min(fromDay*dayMS, toMSOr(to, inf))
+		end := min(fromDay*dayMS, toMSOr(to, math.MaxInt64))
 		rows, err := s.partialDay(ctx, col, fromMS, end)
 		if err != nil {
 			return nil, err
@@ -566,13 +566,15 @@ func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
 
 // partialDay answers [fromMS, toMS), within one day, from the deduplicated usage rows.
 func (s *Store) partialDay(ctx context.Context, col string, fromMS, toMS int64) ([]server.DailyCost, error) {
-	// Versions of one response share its time but for a re-read: the raw filter is exact
-	// for all but a response re-read across the range's edge, which the outer filter fixes.
+	// A response's versions can carry different times (a re-read, a moved session): the
+	// responses with any version in range are deduplicated whole, then kept when their
+	// latest version is in range.
 	return s.dailyQuery(ctx, fmt.Sprintf(`SELECT intDiv(time_ms, %d) AS day, %s AS key, sumIf(cost_usd, priced = 1),
 		sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens), sum(cache_creation_5m_tokens),
 		sum(cache_creation_1h_tokens), sum(cache_read_tokens), sum(web_search_requests)
 		FROM (%s) WHERE deleted = 0 AND time_ms >= ? AND time_ms < ? GROUP BY day, key ORDER BY day, key`,
-		dayMS, col, s.liveUsage("WHERE time_ms >= ? AND time_ms < ?")), fromMS, toMS, fromMS, toMS)
+		dayMS, col, s.liveUsage("WHERE event_id IN (SELECT event_id FROM "+s.table("usage_facts")+
+			" WHERE time_ms >= ? AND time_ms < ?)")), fromMS, toMS, fromMS, toMS)
 }
 
 func (s *Store) dailyQuery(ctx context.Context, q string, args ...any) ([]server.DailyCost, error) {
