@@ -42,6 +42,11 @@ const (
 type Options struct {
 	FlushRows     int           // rows that trigger a flush; DefaultFlushRows when 0
 	FlushInterval time.Duration // longest a row waits in the buffer; DefaultFlushInterval when 0
+	// RetentionDays, when positive, makes Migrate set a table TTL on the event log and the
+	// usage facts, so ClickHouse drops old rows itself while merging. ClickHouse before
+	// 19.6 (18.16 included) has no table TTL: there retention relies on the mutations
+	// EraseSessions issues for every session the server's retention erases.
+	RetentionDays int
 	// OnFlushError receives errors of background flushes (the rows stay buffered and are
 	// retried on the next flush). Nil drops them.
 	OnFlushError func(error)
@@ -237,6 +242,33 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		if err := b.Send(); err != nil {
 			return fmt.Errorf("migrate clickhouse %s: record: %w", name, err)
+		}
+	}
+	if s.opts.RetentionDays > 0 {
+		if err := s.applyTTL(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyTTL sets the retention TTL where the server supports table TTLs (19.6 and later).
+// The usage rollup keeps no TTL: its rows are per day and tiny, and erased sessions net to
+// zero there.
+func (s *Store) applyTTL(ctx context.Context) error {
+	var major, minor uint64
+	if err := s.conn.QueryRow(ctx, `SELECT toUInt64(splitByChar('.', version())[1]), toUInt64(splitByChar('.', version())[2])`).
+		Scan(&major, &minor); err != nil {
+		return fmt.Errorf("migrate clickhouse: server version: %w", err)
+	}
+	if major < 19 || (major == 19 && minor < 6) {
+		return nil
+	}
+	for _, t := range []string{"events", "usage_facts"} {
+		q := fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(intDiv(time_ms, 1000)) + toIntervalDay(%d)",
+			s.table(t), s.opts.RetentionDays)
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("migrate clickhouse: retention TTL on %s: %w", t, err)
 		}
 	}
 	return nil
