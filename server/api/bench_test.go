@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -43,9 +44,29 @@ func benchServer(b *testing.B) (*httptest.Server, *api.API, *sqlite.Store) {
 
 // BenchmarkHTTPIngest posts batches of 500 new events (one generated session each) over
 // real HTTP into SQLite, as one deliverer does, and reports events per second.
+// With "watched", a live stream client is connected, so every batch's changes are also
+// computed and published.
 func BenchmarkHTTPIngest(b *testing.B) {
+	b.Run("unwatched", func(b *testing.B) { benchIngest(b, false) })
+	b.Run("watched", func(b *testing.B) { benchIngest(b, true) })
+}
+
+func benchIngest(b *testing.B, watched bool) {
 	srv, _, _ := benchServer(b)
 	client := srv.Client()
+	if watched {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/stream", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+	}
 	var bodies [][]byte
 	seed := int64(1)
 	next := func() []byte {

@@ -89,6 +89,7 @@ type Hub struct {
 
 	subscribers atomic.Int64
 	dropped     atomic.Int64
+	watched     atomic.Bool
 }
 
 // New returns a Hub. Message IDs start from the current time in microseconds, so IDs
@@ -169,6 +170,11 @@ func (h *Hub) Since(after uint64) (msgs []Message, newest uint64, gap bool, wait
 	return msgs, newest, gap, wait
 }
 
+// Watched reports whether any client has subscribed since the hub was created. Until
+// then nobody can ask to resume from a message of this hub, so a publisher may skip the
+// work of computing changes.
+func (h *Hub) Watched() bool { return h.watched.Load() }
+
 // Subscribers is the number of connected SSE clients.
 func (h *Hub) Subscribers() int { return int(h.subscribers.Load()) }
 
@@ -213,6 +219,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !resume {
 		last = h.LastID()
 	}
+	h.watched.Store(true)
 	h.subscribers.Add(1)
 	defer h.subscribers.Add(-1)
 

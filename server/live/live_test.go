@@ -184,7 +184,13 @@ func TestSSEDeliversResumesAndFilters(t *testing.T) {
 	defer srv.Close()
 	defer h.Close()
 
+	if h.Watched() {
+		t.Error("Watched before any subscriber")
+	}
 	s := mustConnect(t, srv.URL, nil)
+	if !h.Watched() {
+		t.Error("not Watched after a subscriber connected")
+	}
 	if got, want := h.Subscribers(), 1; got != want {
 		t.Errorf("subscribers = %d, want %d", got, want)
 	}
