@@ -1089,3 +1089,15 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestNoChangesComputedBeforeAnyoneSubscribes(t *testing.T) {
+	e := mustEnv(t, api.Options{})
+	before := e.hub.LastID()
+	mustIngest(t, e, fixture(t, "commit").Events)
+	if err := e.api.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.hub.LastID(); got != before {
+		t.Errorf("%d changes published with nobody ever subscribed", got-before)
+	}
+}
