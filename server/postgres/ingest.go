@@ -254,8 +254,14 @@ func scanUsage(r pgx.Row) (string, usageKey, error) {
 // reproject rebuilds the materialised rows of the sessions from all their stored events
 // and returns the usage rows that changed, for ClickHouse.
 func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fresh map[string]*event.Event) ([]clickhouse.UsageChange, error) {
+	freshIDs := make([]string, 0, len(fresh))
+	for id := range fresh {
+		freshIDs = append(freshIDs, id)
+	}
 	var b pgx.Batch
-	b.Queue(`SELECT session_id, id, body FROM events WHERE session_id = ANY($1)`, sessions)
+	// The bodies this call just wrote are in memory already: don't send them back.
+	b.Queue(`SELECT session_id, id, CASE WHEN id = ANY($2) THEN NULL ELSE body END FROM events
+		WHERE session_id = ANY($1)`, sessions, freshIDs)
 	if s.analytics != nil {
 		b.Queue(`SELECT `+usageCols+` FROM usage_facts WHERE session_id = ANY($1)`, sessions)
 		b.Queue(`SELECT nextval('usage_version')`)
