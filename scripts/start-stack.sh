@@ -30,8 +30,17 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 start_docker() {
 	log "docker: compose up (deploy/docker-compose.yml)"
-	docker compose -f "$repo/deploy/docker-compose.yml" up -d --build --wait
+	# Not --wait: the one-shot migrate service exits, which some compose versions count as
+	# a failure of --wait.
+	docker compose -f "$repo/deploy/docker-compose.yml" up -d --build
 	write_env docker
+	local i
+	for i in $(seq 1 120); do
+		http_ok "http://127.0.0.1:$COLLECTOR_PORT/healthz" && return 0
+		sleep 1
+	done
+	docker compose -f "$repo/deploy/docker-compose.yml" logs --tail 30 >&2
+	die "agent-trace-server did not answer on http://127.0.0.1:$COLLECTOR_PORT/healthz"
 }
 
 start_local() {
