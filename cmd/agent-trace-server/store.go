@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/pricing"
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/sqlite"
@@ -15,12 +18,18 @@ import (
 // dbPath, migrated to the current schema.
 func openStore(ctx context.Context, dbPath, priceFile string) (server.Store, error) {
 	table := pricing.Default()
+	pricesVersion := "embedded:" + table.AsOf
 	if priceFile != "" {
 		t, err := pricing.Load(priceFile)
 		if err != nil {
 			return nil, fmt.Errorf("load price file: %w", err)
 		}
-		table = t
+		raw, err := os.ReadFile(priceFile)
+		if err != nil {
+			return nil, fmt.Errorf("read price file: %w", err)
+		}
+		sum := sha256.Sum256(raw)
+		table, pricesVersion = t, "file:"+hex.EncodeToString(sum[:8])
 	}
 	if dbPath == "" {
 		p, err := defaultDBPath()
@@ -40,6 +49,12 @@ func openStore(ctx context.Context, dbPath, priceFile string) (server.Store, err
 		s.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", dbPath, err)
 	}
+	// Stored sessions carry costs computed with the prices of their day; re-project them
+	// when the projection rules or the price table changed since, so no page mixes both.
+	if _, err := s.Refresh(ctx, pricesVersion); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("refresh stored sessions %s: %w", dbPath, err)
+	}
 	return s, nil
 }
 
@@ -51,7 +66,8 @@ func defaultDBPath() (string, error) {
 	return filepath.Join(home, ".agent-trace", "data.db"), nil
 }
 
-// pricer adapts the price table to the projection's Pricer.
+// pricer adapts the price table to the projection's Pricer. CostOfResponse prices one
+// API response with everything the transcript says of it (fast mode, web searches).
 type pricer struct{ t *pricing.Table }
 
 func (p pricer) Cost(model string, u server.Usage) (float64, bool) {
@@ -61,12 +77,17 @@ func (p pricer) Cost(model string, u server.Usage) (float64, bool) {
 		w5 = u.CacheCreationInputTokens
 	}
 	return p.t.Cost(model, pricing.Usage{
-		Input:        u.InputTokens,
-		Output:       u.OutputTokens,
-		CacheWrite5m: w5,
-		CacheWrite1h: w1,
-		CacheRead:    u.CacheReadInputTokens,
+		Input:             u.InputTokens,
+		Output:            u.OutputTokens,
+		CacheWrite5m:      w5,
+		CacheWrite1h:      w1,
+		CacheRead:         u.CacheReadInputTokens,
+		WebSearchRequests: u.WebSearchRequests,
 	})
 }
 
-var _ server.Pricer = pricer{}
+func (p pricer) CostOfResponse(u *event.Usage) (float64, bool) {
+	return p.t.Cost(u.Model, pricing.FromEvent(u))
+}
+
+var _ server.ResponsePricer = pricer{}
