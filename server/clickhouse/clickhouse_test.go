@@ -61,8 +61,14 @@ type fact struct {
 // ranges that start and end anywhere inside days (answered from the deduplicated facts)
 // as well as on midnights (the rollup), after rows changed, moved and were taken back.
 func TestDailyCostMatchesBruteForce(t *testing.T) {
+	for _, seed := range []int64{7, 8, 9} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { checkDailyCostBruteForce(t, seed) })
+	}
+}
+
+func checkDailyCostBruteForce(t *testing.T, seed int64) {
 	s := open(t, clickhouse.Options{})
-	rng := mrand.New(mrand.NewSource(7))
+	rng := mrand.New(mrand.NewSource(seed))
 	day0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	models := []string{"m-a", "m-b", "m-c"}
 	live := map[string]fact{}
