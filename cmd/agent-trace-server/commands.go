@@ -52,12 +52,20 @@ func envBool(key string) bool {
 
 // storeFlags are what every command that opens the database needs.
 type storeFlags struct {
-	db        string
-	priceFile string
+	db         string
+	priceFile  string
+	postgres   string
+	clickhouse string
+}
+
+func (f *storeFlags) config() storeConfig {
+	return storeConfig{DB: f.db, PriceFile: f.priceFile, Postgres: f.postgres, ClickHouse: f.clickhouse}
 }
 
 func (f *storeFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.db, "db", envString("SQLITE_DB_PATH", ""), "SQLite database path (env SQLITE_DB_PATH; default ~/.agent-trace/data.db)")
+	fs.StringVar(&f.postgres, "postgres", envString("POSTGRES_CONNECTION_STRING", ""), "team store: PostgreSQL connection string, used instead of SQLite (env POSTGRES_CONNECTION_STRING)")
+	fs.StringVar(&f.clickhouse, "clickhouse", envString("CLICKHOUSE_URL", ""), "team store: ClickHouse for the event log and cost analytics, clickhouse://[user:pass@]host:9000/db (env CLICKHOUSE_URL)")
 	fs.StringVar(&f.priceFile, "price-file", envString("AGENT_TRACE_PRICE_FILE", ""), "JSON price table overriding the embedded one (env AGENT_TRACE_PRICE_FILE)")
 }
 
@@ -117,6 +125,8 @@ func addServeFlags(fs *pflag.FlagSet, m *Main) {
 func serve(ctx context.Context, m *Main, sf *storeFlags, stderr io.Writer) error {
 	m.DBPath = sf.db
 	m.PriceFile = sf.priceFile
+	m.Postgres = sf.postgres
+	m.ClickHouse = sf.clickhouse
 	m.Version = buildVersion()
 	m.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return m.Run(ctx)
@@ -125,10 +135,10 @@ func serve(ctx context.Context, m *Main, sf *storeFlags, stderr io.Writer) error
 func newMigrateCommand(sf *storeFlags, stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
-		Short: "Bring the database schema up to date (serve also does this)",
+		Short: "Bring the database schema up to date (serve does this itself for SQLite, not for PostgreSQL/ClickHouse)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openStore(cmd.Context(), sf.db, sf.priceFile)
+			s, err := openStore(cmd.Context(), sf.config(), true)
 			if err != nil {
 				return err
 			}
@@ -158,7 +168,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 			if name == "" {
 				return fmt.Errorf("--name is required")
 			}
-			s, err := openStore(cmd.Context(), sf.db, sf.priceFile)
+			s, err := openStore(cmd.Context(), sf.config(), false)
 			if err != nil {
 				return err
 			}
@@ -188,7 +198,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 		Short: "List tokens, revoked ones included",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openStore(cmd.Context(), sf.db, sf.priceFile)
+			s, err := openStore(cmd.Context(), sf.config(), false)
 			if err != nil {
 				return err
 			}
@@ -212,7 +222,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Revoke a token (it stops working within seconds)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd.Context(), sf.db, sf.priceFile)
+			s, err := openStore(cmd.Context(), sf.config(), false)
 			if err != nil {
 				return err
 			}

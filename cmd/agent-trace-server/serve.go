@@ -28,6 +28,8 @@ type Main struct {
 	NoDashboard   bool // serve no dashboard listener
 	DBPath        string
 	PriceFile     string
+	Postgres      string // team store: PostgreSQL connection string (replaces DBPath)
+	ClickHouse    string // team store: ClickHouse URL, beside Postgres
 	RetentionDays int
 	Auth          bool
 	Insecure      bool // allow a non-loopback bind without auth
@@ -101,7 +103,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		bind = "127.0.0.1"
 	}
 
-	store, err := openStore(ctx, m.DBPath, m.PriceFile)
+	store, err := openStore(ctx, storeConfig{DB: m.DBPath, PriceFile: m.PriceFile, Postgres: m.Postgres,
+		ClickHouse: m.ClickHouse, RetentionDays: m.RetentionDays, Logger: logger}, false)
 	if err != nil {
 		return err
 	}

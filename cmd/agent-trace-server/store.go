@@ -5,18 +5,34 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/pricing"
 	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/clickhouse"
+	"github.com/agent-trace/agent-trace/server/postgres"
 	"github.com/agent-trace/agent-trace/server/sqlite"
 )
 
-// openStore is the one place a backend is chosen: today the embedded SQLite database at
-// dbPath, migrated to the current schema.
-func openStore(ctx context.Context, dbPath, priceFile string) (server.Store, error) {
+// storeConfig selects and configures the backend: the team store when Postgres is set
+// (ClickHouse optional beside it), else the SQLite file at DB.
+type storeConfig struct {
+	DB, PriceFile        string
+	Postgres, ClickHouse string
+	RetentionDays        int          // ClickHouse table TTL where the server supports one
+	Logger               *slog.Logger // background ClickHouse flush errors; nil drops them
+}
+
+// openStore is the one place a backend is chosen. SQLite is always migrated to the
+// current schema. The team store (PostgreSQL, optionally with ClickHouse) is migrated only
+// when migrate is set (the migrate command): every other command refuses an out-of-date
+// schema with an error that says to run `agent-trace-server migrate`, since several
+// servers share those databases and an upgrade should migrate once, deliberately.
+func openStore(ctx context.Context, c storeConfig, migrate bool) (server.Store, error) {
+	dbPath, priceFile := c.DB, c.PriceFile
 	table := pricing.Default()
 	pricesVersion := "embedded:" + table.AsOf
 	if priceFile != "" {
@@ -30,6 +46,9 @@ func openStore(ctx context.Context, dbPath, priceFile string) (server.Store, err
 		}
 		sum := sha256.Sum256(raw)
 		table, pricesVersion = t, "file:"+hex.EncodeToString(sum[:8])
+	}
+	if c.Postgres != "" || c.ClickHouse != "" {
+		return openTeam(ctx, c, pricer{table}, pricesVersion, migrate)
 	}
 	if dbPath == "" {
 		p, err := defaultDBPath()
@@ -54,6 +73,44 @@ func openStore(ctx context.Context, dbPath, priceFile string) (server.Store, err
 	if _, err := s.Refresh(ctx, pricesVersion); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("refresh stored sessions %s: %w", dbPath, err)
+	}
+	return s, nil
+}
+
+func openTeam(ctx context.Context, c storeConfig, p pricer, pricesVersion string, migrate bool) (server.Store, error) {
+	if c.Postgres == "" {
+		return nil, fmt.Errorf("--clickhouse (CLICKHOUSE_URL) needs --postgres (POSTGRES_CONNECTION_STRING): PostgreSQL holds the sessions")
+	}
+	opts := postgres.Options{Pricer: p}
+	var s *postgres.Store
+	var err error
+	if c.ClickHouse == "" {
+		s, err = postgres.Open(ctx, c.Postgres, opts)
+	} else {
+		chOpts := clickhouse.Options{RetentionDays: c.RetentionDays}
+		if c.Logger != nil {
+			logger := c.Logger
+			chOpts.OnFlushError = func(err error) { logger.Error("clickhouse flush failed; rows kept for the next flush", "err", err) }
+		}
+		s, err = postgres.OpenTeam(ctx, c.Postgres, c.ClickHouse, opts, chOpts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		err = s.Migrate(ctx)
+	} else {
+		err = s.CheckSchema(ctx)
+	}
+	if err == nil {
+		// As for SQLite: stored sessions are re-projected when the rules or prices changed.
+		if _, rerr := s.Refresh(ctx, pricesVersion); rerr != nil {
+			err = fmt.Errorf("refresh stored sessions: %w", rerr)
+		}
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
