@@ -62,6 +62,10 @@ type API struct {
 	stop     context.CancelFunc
 	bg       sync.WaitGroup
 	closeErr sync.Once
+
+	docsOnce sync.Once
+	docsHTML []byte
+	docsErr  error
 }
 
 // New builds the API and starts its background work (the live change publisher and,
@@ -105,6 +109,7 @@ func New(store server.Store, hub *live.Hub, opts Options) *API {
 			Description:  "An API token created with `agent-trace-server token create`. Required only when auth is on.",
 		},
 	}
+	cfg.DocsPath = "" // served by registerDocs, without a CDN
 	a.api = humago.New(a.apiMux, cfg)
 	a.api.UseMiddleware(a.authMiddleware(a.api))
 
@@ -124,6 +129,7 @@ func New(store server.Store, hub *live.Hub, opts Options) *API {
 	a.registerGit(a.api)
 	a.registerAnalytics(a.api)
 	a.registerStream(a.api)
+	a.registerDocs()
 	a.apiMux.Handle("GET /metrics", a.requireScope(server.ScopeRead, a.metrics.handler()))
 
 	ctx, cancel := context.WithCancel(context.Background())
