@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/deliver"
 	"github.com/agent-trace/agent-trace/transcript"
 	"github.com/spf13/cobra"
 )
@@ -37,6 +40,11 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 				root = args[0]
 			} else if root, err = transcript.DefaultRoot(); err != nil {
 				return fmt.Errorf("import: %w", err)
+			}
+			// Absolute, so the transcript_path the imported events carry means the same
+			// file to the deliverer whatever its working directory.
+			if abs, err := filepath.Abs(root); err == nil {
+				root = abs
 			}
 			var warnings int
 			opts := transcript.ImportOptions{
@@ -88,6 +96,11 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 			if err != nil {
 				return fmt.Errorf("import %s: %w", root, err)
 			}
+			// The imported hook events name their transcripts; without this the
+			// deliverer would read them all again and send every usage event twice.
+			if err := deliver.MarkTranscriptsRead(home, spool.Options{LockTimeout: 5 * time.Second}, transcriptFiles(root)); err != nil {
+				hook.Logf(home, "import: mark transcripts read: %v", err)
+			}
 			fmt.Fprintf(stdout, "import: %d events from %s in %s into the spool", total, root, time.Since(start).Round(time.Millisecond))
 			if warnings > 0 {
 				fmt.Fprintf(stdout, " (%d payloads skipped; see hook.log)", warnings)
@@ -98,6 +111,20 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 	}
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw the progress bar on stderr")
 	return cmd
+}
+
+// transcriptFiles lists the *.jsonl files under root, as Import reads them.
+func transcriptFiles(root string) []string {
+	var out []string
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".jsonl") {
+			if abs, err := filepath.Abs(path); err == nil {
+				out = append(out, abs)
+			}
+		}
+		return nil
+	})
+	return out
 }
 
 // progressBar draws one self-overwriting line on stderr, at most ten times a second.

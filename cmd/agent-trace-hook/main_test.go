@@ -762,3 +762,38 @@ func TestStatusWarnsWhenClaudeDisablesHooks(t *testing.T) {
 		t.Fatalf("status does not warn about disableAllHooks:\n%s", r.stdout)
 	}
 }
+
+func TestImportThenDeliverSendsEachEventOnce(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, c.URL)
+	projects := filepath.Join(e.dir, "projects")
+	session := filepath.Join("testdata", "subagent-transcripts", "-home-dev-src-demo")
+	for _, f := range []string{"d04f3c58-1e16-4770-9cf3-d9f8ce8512ba.jsonl", "d04f3c58-1e16-4770-9cf3-d9f8ce8512ba/subagents/agent-a6fd588be11e1c086.jsonl"} {
+		data, err := os.ReadFile(filepath.Join(session, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(projects, "p", f)), 0o755)
+		os.WriteFile(filepath.Join(projects, "p", f), data, 0o644)
+	}
+	if r := e.run(nil, "import", "--no-progress", projects); r.code != 0 {
+		t.Fatalf("import: %+v", r)
+	}
+	spooled := len(e.pendingIDs())
+	if r := e.run(nil, "flush", "--wait", "--timeout", "30s"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+	got := c.received()
+	seen := map[string]int{}
+	for _, id := range got {
+		seen[id]++
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("%s sent %d times: the deliverer read the imported transcripts again", id, n)
+		}
+	}
+	if len(got) != spooled {
+		t.Fatalf("collector received %d events, the import spooled %d", len(got), spooled)
+	}
+}
