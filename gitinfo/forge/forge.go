@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/agent-trace/agent-trace/event"
 )
@@ -33,15 +34,22 @@ const (
 	seg  = `[A-Za-z0-9_.-]+`
 )
 
-var patterns = []struct {
+type pattern struct {
 	forge string
 	re    *regexp.Regexp
-}{
-	{Bitbucket, regexp.MustCompile(host + `((?:/` + seg + `)*?/(?:projects|users)/` + seg + `)/repos/(` + seg + `)/pull-requests/([0-9]+)\b`)},
-	{Bitbucket, regexp.MustCompile(host + `/(` + seg + `)/(` + seg + `)/pull-requests/([0-9]+)\b`)},
-	{GitLab, regexp.MustCompile(host + `/(` + seg + `(?:/` + seg + `)*)/(` + seg + `)/-/merge_requests/([0-9]+)\b`)},
-	{GitHub, regexp.MustCompile(host + `/(` + seg + `)/(` + seg + `)/pull/([0-9]+)\b`)},
 }
+
+// compiledPatterns is compiled on the first Find that needs it, not at start-up: the
+// hook's capture path links this package and runs for a few milliseconds, and most
+// payloads hold no URL at all.
+var compiledPatterns = sync.OnceValue(func() []pattern {
+	return []pattern{
+		{Bitbucket, regexp.MustCompile(host + `((?:/` + seg + `)*?/(?:projects|users)/` + seg + `)/repos/(` + seg + `)/pull-requests/([0-9]+)\b`)},
+		{Bitbucket, regexp.MustCompile(host + `/(` + seg + `)/(` + seg + `)/pull-requests/([0-9]+)\b`)},
+		{GitLab, regexp.MustCompile(host + `/(` + seg + `(?:/` + seg + `)*)/(` + seg + `)/-/merge_requests/([0-9]+)\b`)},
+		{GitHub, regexp.MustCompile(host + `/(` + seg + `)/(` + seg + `)/pull/([0-9]+)\b`)},
+	}
+})
 
 type found struct {
 	at int
@@ -56,7 +64,7 @@ func Find(text string) []event.PullRequest {
 		return nil
 	}
 	var all []found
-	for _, p := range patterns {
+	for _, p := range compiledPatterns() {
 		for _, m := range p.re.FindAllStringSubmatchIndex(text, -1) {
 			pr, ok := build(p.forge, text, m)
 			if ok {
