@@ -25,6 +25,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/lease"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -37,7 +38,7 @@ const (
 
 var (
 	// ErrBusy means another deliverer holds the lock for this home.
-	ErrBusy = errors.New("another deliverer is running")
+	ErrBusy = lease.ErrBusy
 	// ErrStopped means the collector refused our credentials (401/403) or our URL
 	// (404/405); delivery stops and keeps every event until the config is fixed.
 	ErrStopped = errors.New("delivery stopped")

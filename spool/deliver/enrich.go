@@ -11,17 +11,18 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/readstate"
 	"github.com/agent-trace/agent-trace/transcript"
 )
 
 // State keys in the spool. Bash PreToolUse heads wait under pre: until their PostToolUse
 // arrives (possibly in a later round, after the PreToolUse itself was delivered).
 const (
-	statePre        = "pre:"        // + tool_use_id: headRecord at PreToolUse
-	stateHead       = "head:"       // + session_id: the last headRecord seen
-	stateGitRetry   = "gitretry:"   // + tool_use_id: failed attempts at reading its outcomes
-	stateTranscript = "transcript:" // + path: the transcript reader's position
-	stateOpen       = "open:"       // + path: a transcript not yet read as final (openRecord)
+	statePre        = "pre:"                     // + tool_use_id: headRecord at PreToolUse
+	stateHead       = "head:"                    // + session_id: the last headRecord seen
+	stateGitRetry   = "gitretry:"                // + tool_use_id: failed attempts at reading its outcomes
+	stateTranscript = readstate.TranscriptPrefix // + path: the transcript reader's position
+	stateOpen       = readstate.OpenPrefix       // + path: a transcript not yet read as final (openRecord)
 )
 
 // scanLimit bounds the events one round scans for enrichment.

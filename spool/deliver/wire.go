@@ -8,6 +8,7 @@ import (
 	"github.com/agent-trace/agent-trace/gitinfo"
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/readstate"
 	"github.com/agent-trace/agent-trace/transcript"
 )
 
@@ -52,31 +53,8 @@ func Wire(opts *Options) {
 	}
 }
 
-// MarkTranscriptsRead records the given transcripts as read to their end, so the
-// deliverer does not read again what `import` has just spooled from them. Each file is
-// read once more, without the spool's lock, to get the reader's position; its events are
-// dropped.
+// MarkTranscriptsRead records the given transcripts as read to their end (see
+// readstate.MarkTranscriptsRead, where it lives so the hook binary can call it).
 func MarkTranscriptsRead(home string, opts spool.Options, paths []string) error {
-	state := map[string][]byte{}
-	for _, p := range paths {
-		_, next, err := transcript.Tail(p, transcript.State{}, transcript.Options{Final: true})
-		if err != nil {
-			continue // the deliverer will read it, as without this mark
-		}
-		raw, err := json.Marshal(next)
-		if err != nil {
-			continue
-		}
-		state[stateTranscript+p] = raw
-		state[stateOpen+p] = nil
-	}
-	if len(state) == 0 {
-		return nil
-	}
-	s, err := spool.Open(spool.Path(home), opts)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.SetState(state)
+	return readstate.MarkTranscriptsRead(home, opts, paths)
 }
