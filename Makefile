@@ -32,10 +32,10 @@ with_services = set -a; . $(SERVICES_ENV); set +a;
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build both binaries into bin/ (static, CGO_ENABLED=0)
+build: ## Build the three binaries into bin/: hook, deliverer (kept next to the hook) and server
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/agent-trace-hook ./cmd/agent-trace-server
-	@echo "built $(BIN)/agent-trace-hook and $(BIN)/agent-trace-server ($(VERSION))"
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/agent-trace-hook ./cmd/agent-trace-deliver ./cmd/agent-trace-server
+	@echo "built $(BIN)/agent-trace-hook, $(BIN)/agent-trace-deliver and $(BIN)/agent-trace-server ($(VERSION))"
 
 run: build ## Build and run the server on the embedded default (SQLite in ~/.agent-trace)
 	./$(BIN)/agent-trace-server

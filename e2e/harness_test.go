@@ -51,6 +51,11 @@ func binaries(t testing.TB) (hook, server string) {
 // (a release build, say).
 func builtBinary(t testing.TB, name string) string {
 	t.Helper()
+	if name == "agent-trace-hook" {
+		// The hook starts agent-trace-deliver from its own directory (capture, flush,
+		// status), so every caller that gets the hook gets the deliverer beside it.
+		builtBinary(t, "agent-trace-deliver")
+	}
 	if dir := os.Getenv("AGENT_TRACE_E2E_BIN"); dir != "" {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err != nil {

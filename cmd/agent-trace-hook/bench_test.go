@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/deliver"
+	"github.com/agent-trace/agent-trace/spool/lease"
 )
 
 // Run with: go test -run '^$' -bench . -benchtime 200x ./cmd/agent-trace-hook
@@ -194,7 +194,7 @@ func waitNoDeliverer(b *testing.B, env []string) {
 	}
 }
 
-func deliverRunning(home string) bool { return deliver.Running(home) }
+func deliverRunning(home string) bool { return lease.Running(home) }
 
 // BenchmarkImport100MB backfills a ~100 MB transcript through the built binary into a
 // fresh spool: reading, deduplicating, rebuilding hook events with the tier and

@@ -10,7 +10,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/deliver"
+	"github.com/agent-trace/agent-trace/spool/lease"
 )
 
 // capture is the hook's hot path: payload → events → spool, then maybe start a
@@ -51,36 +51,34 @@ func capture(stdin io.Reader, home string, now time.Time) {
 	// Taking the deliverer's lease here and handing it to the child means exactly one
 	// of many parallel hooks starts a deliverer, and none mistakes a deliverer that has
 	// not started yet for no deliverer.
-	lease, err := deliver.Acquire(home)
+	l, err := lease.Acquire(home)
 	if err != nil {
 		return // busy: the running deliverer will pick the event up
 	}
-	if startDeliverer(home, lease) {
-		lease.Handover()
+	if startDeliverer(home, l) {
+		l.Handover()
 	} else {
-		lease.Release()
+		l.Release()
 	}
 }
 
-// leaseFDEnv names the inherited descriptor of the deliverer lock in a started deliverer.
-const leaseFDEnv = "AGENT_TRACE_DELIVER_LOCK_FD"
-
-// startDeliverer starts `agent-trace-hook deliver` detached: its own session, stdio on
+// startDeliverer starts agent-trace-deliver detached: its own session, stdio on
 // /dev/null, not waited for, so Claude Code's hook finishes now and does not wait for
-// the network.
-func startDeliverer(home string, lease *deliver.Lease) bool {
-	self, err := selfPath()
+// the network. Without the deliverer binary the events stay safe in the spool, and
+// hook.log says why nothing is delivered.
+func startDeliverer(home string, l *lease.Lease) bool {
+	bin, err := delivererPath()
 	if err != nil {
 		hook.Logf(home, "start deliverer: %v", err)
 		return false
 	}
-	cmd := exec.Command(self, "deliver")
+	cmd := exec.Command(bin)
 	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), leaseFDEnv+"=3") // ExtraFiles[0] is fd 3
+	cmd.Env = append(os.Environ(), lease.FDEnv+"=3") // ExtraFiles[0] is fd 3
 	if os.Getenv("AGENT_TRACE_HOME") == "" {
 		cmd.Env = append(cmd.Env, "AGENT_TRACE_HOME="+home)
 	}
-	cmd.ExtraFiles = []*os.File{lease.File()}
+	cmd.ExtraFiles = []*os.File{l.File()}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		hook.Logf(home, "start deliverer: %v", err)

@@ -11,7 +11,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/deliver"
+	"github.com/agent-trace/agent-trace/spool/readstate"
 	"github.com/agent-trace/agent-trace/transcript"
 	"github.com/spf13/cobra"
 )
@@ -98,7 +98,7 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 			}
 			// The imported hook events name their transcripts; without this the
 			// deliverer would read them all again and send every usage event twice.
-			if err := deliver.MarkTranscriptsRead(home, spool.Options{LockTimeout: 5 * time.Second}, transcriptFiles(root)); err != nil {
+			if err := readstate.MarkTranscriptsRead(home, spool.Options{LockTimeout: 5 * time.Second}, transcriptFiles(root)); err != nil {
 				hook.Logf(home, "import: mark transcripts read: %v", err)
 			}
 			fmt.Fprintf(stdout, "import: %d events from %s in %s into the spool", total, root, time.Since(start).Round(time.Millisecond))

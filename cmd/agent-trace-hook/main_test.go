@@ -18,11 +18,12 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/deliver"
+	"github.com/agent-trace/agent-trace/spool/lease"
 )
 
 // hookBin is the agent-trace-hook binary TestMain builds; the tests run it as Claude
-// Code does, as a separate process.
+// Code does, as a separate process. TestMain builds agent-trace-deliver next to it,
+// where capture and flush look for it.
 var hookBin string
 
 func TestMain(m *testing.M) {
@@ -32,12 +33,17 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	hookBin = filepath.Join(dir, "agent-trace-hook")
-	build := exec.Command("go", "build", "-o", hookBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build agent-trace-hook: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	for _, b := range []struct{ out, pkg string }{
+		{hookBin, "."},
+		{filepath.Join(dir, delivererName), "../agent-trace-deliver"},
+	} {
+		build := exec.Command("go", "build", "-o", b.out, b.pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -52,6 +58,8 @@ type env struct {
 	claudeDir string // CLAUDE_CONFIG_DIR
 	collector string // AGENT_TRACE_COLLECTOR_URL
 	held      bool   // holdDelivery was called: no capture starts a deliverer
+	bin       string // the hook binary to run; hookBin when empty
+	path      string // PATH for the hook; the test's own when empty
 }
 
 // deadURL is a loopback address nothing listens on.
@@ -70,7 +78,7 @@ func newEnv(t *testing.T, collectorURL string) *env {
 		}
 		var free time.Time
 		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if deliver.Running(e.home) {
+			if lease.Running(e.home) {
 				free = time.Time{}
 				continue
 			}
@@ -91,6 +99,9 @@ func (e *env) environ() []string {
 		if strings.HasPrefix(kv, "AGENT_TRACE_") || strings.HasPrefix(kv, "CLAUDE_CONFIG_DIR=") || strings.HasPrefix(kv, "HOME=") {
 			continue
 		}
+		if e.path != "" && strings.HasPrefix(kv, "PATH=") {
+			kv = "PATH=" + e.path
+		}
 		out = append(out, kv)
 	}
 	return append(out, "HOME="+e.dir, "AGENT_TRACE_HOME="+e.home, "CLAUDE_CONFIG_DIR="+e.claudeDir, "AGENT_TRACE_COLLECTOR_URL="+e.collector)
@@ -104,7 +115,11 @@ type result struct {
 
 func (e *env) run(stdin io.Reader, args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(hookBin, args...)
+	bin := hookBin
+	if e.bin != "" {
+		bin = e.bin
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = e.environ()
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
@@ -405,7 +420,7 @@ func TestCaptureStartsBackgroundDelivery(t *testing.T) {
 		seen[id] = true
 	}
 	// The deliverer drains, lingers and exits by itself.
-	for deadline := time.Now().Add(10 * time.Second); deliver.Running(e.home); {
+	for deadline := time.Now().Add(10 * time.Second); lease.Running(e.home); {
 		if time.Now().After(deadline) {
 			t.Fatal("the background deliverer did not exit")
 		}
@@ -795,5 +810,75 @@ func TestImportThenDeliverSendsEachEventOnce(t *testing.T) {
 	}
 	if len(got) != spooled {
 		t.Fatalf("collector received %d events, the import spooled %d", len(got), spooled)
+	}
+}
+
+// Without agent-trace-deliver next to the hook (or on PATH), capture still exits 0
+// silently and keeps the events; hook.log, status and flush say what is missing.
+func TestMissingDelivererKeepsEventsAndSaysWhy(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, c.URL)
+	lone := filepath.Join(t.TempDir(), "agent-trace-hook")
+	data, err := os.ReadFile(hookBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lone, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.bin, e.path = lone, "/usr/bin:/bin"
+	session := fixtureSession(t, "commit-hooks")[:3]
+	for i, p := range session {
+		if r := e.capture(p); r.code != 0 || r.stdout != "" || r.stderr != "" {
+			t.Fatalf("capture %d = %+v, want exit 0 and no output", i, r)
+		}
+	}
+	if n := len(e.pendingIDs()); n != len(session) {
+		t.Fatalf("pending = %d, want %d: events must stay in the spool", n, len(session))
+	}
+	want := "deliverer binary not found next to " + lone
+	logged := 0
+	for _, l := range e.logLines() {
+		if strings.Contains(l, want) {
+			logged++
+		}
+	}
+	if logged == 0 || logged > len(session) {
+		t.Fatalf("hook.log has %d lines naming the missing deliverer, want 1 per capture at most:\n%s", logged, strings.Join(e.logLines(), "\n"))
+	}
+	if r := e.run(nil, "status"); r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Fatalf("status = %+v, want it to say %q", r, want)
+	}
+	r := e.run(nil, "flush")
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code == 0 || len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Fatalf("flush = %+v, want a non-zero exit and one line saying %q", r, want)
+	}
+	if n := len(c.received()); n != 0 {
+		t.Fatalf("collector received %d events with no deliverer", n)
+	}
+}
+
+// A hook reached through a symlink (a package manager's bin/ link, say) starts the
+// deliverer that sits next to the real binary.
+func TestSymlinkedHookFindsDeliverer(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, c.URL)
+	link := filepath.Join(t.TempDir(), "agent-trace-hook")
+	if err := os.Symlink(hookBin, link); err != nil {
+		t.Fatal(err)
+	}
+	e.bin, e.path = link, "/usr/bin:/bin"
+	session := fixtureSession(t, "commit-hooks")
+	for _, p := range session {
+		e.capture(p)
+	}
+	if r := e.run(nil, "flush", "--wait", "--timeout", "30s"); r.code != 0 {
+		t.Fatalf("flush = %+v", r)
+	}
+	if n := len(c.received()); n != len(session) {
+		t.Fatalf("collector received %d, want %d", n, len(session))
+	}
+	if log := strings.Join(e.logLines(), "\n"); strings.Contains(log, "not found") {
+		t.Fatalf("hook.log: %s", log)
 	}
 }

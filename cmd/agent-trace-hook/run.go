@@ -68,7 +68,8 @@ Run without arguments (what Claude Code does), it reads one hook payload on stdi
 applies your privacy tier and secret redaction, appends the event to a local spool
 ($AGENT_TRACE_HOME/spool.db, default ~/.agent-trace) and exits 0 without printing
 anything. A background deliverer sends the spool to the collector in batches, and
-keeps events safe while the collector is down.
+keeps events safe while the collector is down; it is agent-trace-deliver, which must
+sit next to this binary (or on PATH).
 
 Start with:  agent-trace-hook init --collector-url http://127.0.0.1:8317 --privacy-tier 2`,
 		SilenceUsage:  true,
@@ -84,8 +85,7 @@ Start with:  agent-trace-hook init --collector-url http://127.0.0.1:8317 --priva
 		initCmd(stdout),
 		uninstallCmd(stdout),
 		statusCmd(stdout),
-		flushCmd(stdout, stderr),
-		deliverCmd(),
+		flushCmd(stdin, stdout, stderr),
 		importCmd(stdout, stderr),
 		versionCmd(stdout),
 	)

@@ -81,6 +81,9 @@ config file at run time.`,
 			} else {
 				fmt.Fprintf(stdout, "hooks: already registered in %s; nothing changed\n", settings)
 			}
+			if _, err := delivererPath(); err != nil {
+				fmt.Fprintf(stdout, "deliverer: %v; events will wait in the spool\n", err)
+			}
 			if _, err := os.Stat(filepath.Join(home, "spool.db")); err == nil {
 				// New credentials deserve a new try at once.
 				if err := clearStop(home); err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/deliver"
+	"github.com/agent-trace/agent-trace/spool/lease"
 	"github.com/spf13/cobra"
 )
 
@@ -51,6 +51,11 @@ cap, the last delivery error and whether delivery is stopped.
 
 			w.line("collector", "%s: %s", cfg.CollectorURL, probe(cmd.Context(), cfg.CollectorURL))
 			w.line("privacy tier", "%d", cfg.Tier)
+			if p, err := delivererPath(); err != nil {
+				w.line("deliverer", "%v", err)
+			} else {
+				w.line("deliverer", "%s", p)
+			}
 
 			s, err := spool.Open(spool.Path(home), spool.Options{LockTimeout: time.Second})
 			if err != nil {
@@ -89,7 +94,7 @@ cap, the last delivery error and whether delivery is stopped.
 			}
 			if st.Stopped != "" {
 				w.line("delivery", "STOPPED: %s (fix it, then run `agent-trace-hook flush`)", st.Stopped)
-			} else if deliver.Running(home) {
+			} else if lease.Running(home) {
 				w.line("delivery", "a deliverer is running")
 			} else if now.Before(st.RetryAt) {
 				w.line("delivery", "backing off; next background try in %s", age(st.RetryAt, now))

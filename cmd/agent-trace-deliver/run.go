@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/deliver"
+	"github.com/agent-trace/agent-trace/spool/lease"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise it comes
+// from the module's build info.
+var version = ""
+
+// exitError carries a command's exit code; its message is the one line printed.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// Run runs agent-trace-deliver with args and returns the process exit code. Output goes
+// only to the writers passed in.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "agent-trace-deliver:", err)
+	return 2
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	var foreground, wait bool
+	var timeout time.Duration
+	root := &cobra.Command{
+		Use:   "agent-trace-deliver",
+		Short: "Send the agent-trace spool to the collector (started by agent-trace-hook)",
+		Long: `agent-trace-deliver sends the events agent-trace-hook captured to the collector:
+it folds the inbox into the spool, adds token usage from Claude Code's transcripts and
+the commits git made, and POSTs batches with retries. Events leave the spool only once
+the collector has them.
+
+You never need to run it yourself. agent-trace-hook starts it in the background after a
+capture (it must sit next to agent-trace-hook, or on PATH), and
+` + "`agent-trace-hook flush`" + ` runs it in the foreground; use that instead.
+
+Without flags it is the background deliverer: it delivers, waits 2 s for more events,
+and exits; problems go to $AGENT_TRACE_HOME/hook.log. With --foreground it delivers
+everything now and reports: exit 0 once the spool is empty, non-zero with a one-line
+reason otherwise.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       buildVersion(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if foreground {
+				return runForeground(cmd.Context(), stdout, wait, timeout)
+			}
+			if wait || timeout != 0 {
+				return &exitError{code: 2, msg: "agent-trace-deliver: --wait and --timeout need --foreground"}
+			}
+			return runBackground(cmd.Context())
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	f := root.Flags()
+	f.BoolVar(&foreground, "foreground", false, "deliver everything now and report (what `agent-trace-hook flush` runs)")
+	f.BoolVar(&wait, "wait", false, "with --foreground: keep retrying until the spool is empty")
+	f.DurationVar(&timeout, "timeout", 0, "with --foreground: give up after this long (0: no limit)")
+	return root
+}
+
+// deliverOptions builds the deliverer's options from the hook's config.
+func deliverOptions(home string, cfg hook.Config) deliver.Options {
+	logf := func(format string, args ...any) { hook.Logf(home, format, args...) }
+	opts := deliver.Options{
+		Home:         home,
+		Spool:        spool.Options{MaxBytes: cfg.SpoolMaxBytes, Logf: logf},
+		CollectorURL: cfg.CollectorURL,
+		Token:        cfg.Token,
+		Logf:         logf,
+	}
+	deliver.Wire(&opts)
+	return opts
+}
+
+// runBackground is the deliverer a capture started: detached, its output on /dev/null,
+// so everything worth knowing goes to hook.log.
+func runBackground(ctx context.Context) error {
+	home := hook.Home()
+	cfg, err := hook.LoadConfig(home)
+	if err != nil {
+		hook.Logf(home, "deliver: config: %v", err)
+	}
+	opts := deliverOptions(home, cfg)
+	opts.Linger = 2 * time.Second
+	if fd := os.Getenv(lease.FDEnv); fd != "" {
+		os.Unsetenv(lease.FDEnv)
+		n, perr := strconv.Atoi(fd)
+		if perr != nil {
+			return &exitError{code: 2, msg: "agent-trace-deliver: bad " + lease.FDEnv}
+		}
+		l, lerr := lease.Inherit(os.NewFile(uintptr(n), lease.LockFile))
+		if lerr != nil {
+			hook.Logf(home, "deliver: inherited lock: %v", lerr)
+			return nil
+		}
+		opts.Lease = l
+	}
+	_, err = deliver.Run(ctx, opts)
+	switch {
+	case err == nil, errors.Is(err, deliver.ErrBusy):
+		return nil
+	default:
+		// The deliverer logged the failure once already; the exit code is for whoever
+		// runs it by hand.
+		return &exitError{code: 1}
+	}
+}
+
+// runForeground is the engine of `agent-trace-hook flush`: its stdout summary, its
+// one-line reason on failure and its exit code are what the user sees.
+func runForeground(ctx context.Context, stdout io.Writer, wait bool, timeout time.Duration) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	home := hook.Home()
+	cfg, err := hook.LoadConfig(home)
+	if err != nil {
+		return &exitError{code: 2, msg: "flush: " + err.Error()}
+	}
+	if err := clearStop(home); err != nil {
+		return &exitError{code: 1, msg: "flush: " + err.Error()}
+	}
+	opts := deliverOptions(home, cfg)
+	opts.Wait = wait
+	res, err := runExclusive(ctx, opts)
+	st, serr := spoolStats(home)
+	if err == nil && serr == nil && st.Pending > 0 {
+		err = fmt.Errorf("%d events still pending", st.Pending)
+	}
+	summary := fmt.Sprintf("sent %d events", res.Sent)
+	if res.DeadLettered > 0 {
+		summary += fmt.Sprintf(", dead-lettered %d (see status)", res.DeadLettered)
+	}
+	if err != nil {
+		pending := ""
+		if serr == nil {
+			pending = fmt.Sprintf("; %d events kept in the spool", st.Pending)
+		}
+		fmt.Fprintf(stdout, "flush: %s%s\n", summary, pending)
+		return &exitError{code: 1, msg: "flush: could not deliver: " + oneLine(err.Error())}
+	}
+	fmt.Fprintf(stdout, "flush: %s; spool empty\n", summary)
+	return nil
+}
+
+// runExclusive runs the deliverer in the foreground, first waiting for a background
+// deliverer to finish (it lingers about 2 s once the spool is empty).
+func runExclusive(ctx context.Context, opts deliver.Options) (deliver.Result, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := deliver.Run(ctx, opts)
+		if !errors.Is(err, deliver.ErrBusy) {
+			return res, err
+		}
+		if !opts.Wait && time.Now().After(deadline) {
+			return res, errors.New("another deliverer has been running for 15 s; try again or use --wait")
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// clearStop forgets a recorded 401/403 stop and the backoff, because a person asked to
+// deliver now. A spool that does not exist yet has nothing to clear.
+func clearStop(home string) error {
+	s, err := spool.Open(spool.Path(home), spool.Options{LockTimeout: 2 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.UpdateMeta(func(m *spool.Meta) { m.Stopped, m.RetryAt = "", time.Time{} })
+}
+
+func spoolStats(home string) (spool.Stats, error) {
+	s, err := spool.Open(spool.Path(home), spool.Options{LockTimeout: 2 * time.Second})
+	if err != nil {
+		return spool.Stats{}, err
+	}
+	defer s.Close()
+	return s.Stats()
+}
+
+func oneLine(s string) string {
+	for i, r := range s {
+		if r == '\n' || r == '\r' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				if v == "" || v == "(devel)" {
+					v = "devel"
+				}
+				v += "+" + s.Value[:12]
+			}
+		}
+		if v != "" {
+			return v + " (" + bi.GoVersion + ")"
+		}
+	}
+	return "devel"
+}
