@@ -27,6 +27,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -625,7 +626,7 @@ func (s *Store) dailyQuery(ctx context.Context, q string, args ...any) ([]server
 			return nil, fmt.Errorf("daily cost: %w", err)
 		}
 		d.Day = time.UnixMilli(day * dayMS).UTC().Format("2006-01-02")
-		d.CostUSD = round9(d.CostUSD)
+		d.CostUSD = sqlstore.Round9(d.CostUSD)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -653,7 +654,7 @@ func (s *Store) Cost(ctx context.Context, from, to time.Time) (float64, []string
 	if len(unpriced) == 0 {
 		unpriced = nil
 	}
-	return round9(cost), unpriced, nil
+	return sqlstore.Round9(cost), unpriced, nil
 }
 
 // EraseSessions removes the sessions' events and usage rows for good. It is a ClickHouse
@@ -714,5 +715,3 @@ func (s *Store) DropDatabase(ctx context.Context) error {
 	}
 	return nil
 }
-
-func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }

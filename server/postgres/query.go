@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,70 +14,16 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/clickhouse"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
 
 // Page sizes, as on every backend.
 const (
-	DefaultLimit      = 50
-	MaxLimit          = 200
-	DefaultEventLimit = 200
-	MaxEventLimit     = 1000
+	DefaultLimit      = sqlstore.DefaultLimit
+	MaxLimit          = sqlstore.MaxLimit
+	DefaultEventLimit = sqlstore.DefaultEventLimit
+	MaxEventLimit     = sqlstore.MaxEventLimit
 )
-
-// cursor is the opaque keyset position of the last row of a page: its sort key (an
-// integer or a float, kept exact as text) and its unique tie-breakers.
-type cursor struct {
-	Sort  string   `json:"s,omitempty"`
-	Desc  bool     `json:"d,omitempty"`
-	Key   string   `json:"k"`
-	Float bool     `json:"f,omitempty"`
-	IDs   []string `json:"i"`
-}
-
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string, ids int) (cursor, error) {
-	var c cursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return c, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-	}
-	if err := json.Unmarshal(b, &c); err != nil || len(c.IDs) != ids {
-		return c, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-	}
-	return c, nil
-}
-
-func (c cursor) keyValue(float bool) (any, error) {
-	if c.Float != float {
-		return nil, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-	}
-	if c.Float {
-		f, err := strconv.ParseFloat(c.Key, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-		}
-		return f, nil
-	}
-	n, err := strconv.ParseInt(c.Key, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-	}
-	return n, nil
-}
-
-func pageLimit(limit, def, max int) (int, error) {
-	switch {
-	case limit == 0:
-		return def, nil
-	case limit < 0 || limit > max:
-		return 0, fmt.Errorf("%w: limit must be between 1 and %d", server.ErrInvalid, max)
-	}
-	return limit, nil
-}
 
 // conds builds a WHERE clause with numbered placeholders.
 type conds struct {
@@ -106,7 +50,7 @@ func (c *conds) sql() string {
 // ListSessions returns one page of session summaries. See server.Store.
 func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (server.SessionPage, error) {
 	page := server.SessionPage{Sessions: []server.SessionSummary{}}
-	limit, err := pageLimit(f.Limit, DefaultLimit, MaxLimit)
+	limit, err := sqlstore.PageLimit(f.Limit, DefaultLimit, MaxLimit)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
@@ -158,7 +102,7 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		c.add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text ILIKE ? ESCAPE '\')`,
-			"%"+escapeLike(q)+"%")
+			"%"+sqlstore.EscapeLike(q)+"%")
 	}
 	sortName := f.Sort
 	if sortName == "" {
@@ -169,14 +113,18 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 		cmp, dir = "<", "DESC"
 	}
 	if f.Cursor != "" {
-		cur, err := decodeCursor(f.Cursor, 1)
+		cur, err := sqlstore.DecodeCursor(f.Cursor, 1)
 		if err != nil {
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
 		if cur.Sort != sortName || cur.Desc != f.Desc {
 			return page, fmt.Errorf("list sessions: %w: cursor is for another sort order", server.ErrInvalid)
 		}
-		k, err := cur.keyValue(float)
+		kind := sqlstore.IntKey
+		if float {
+			kind = sqlstore.FloatKey
+		}
+		k, err := cur.KeyValue(kind)
 		if err != nil {
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
@@ -198,7 +146,7 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
 		if len(page.Sessions) == limit {
-			page.NextCursor = cursor{Sort: sortName, Desc: f.Desc, Key: lastKey, Float: float, IDs: []string{lastID}}.encode()
+			page.NextCursor = sqlstore.Cursor{Sort: sortName, Desc: f.Desc, Key: lastKey, Float: float, IDs: []string{lastID}}.Encode()
 			break
 		}
 		var sum server.SessionSummary
@@ -212,10 +160,6 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
 	return page, nil
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // Session returns the full projection of one session, or server.ErrNotFound.
@@ -238,7 +182,7 @@ func (s *Store) Session(ctx context.Context, id string) (*server.Session, error)
 // Events returns one page of a session's stored events, oldest first.
 func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (server.EventPage, error) {
 	page := server.EventPage{Events: []event.Event{}}
-	limit, err := pageLimit(limit, DefaultEventLimit, MaxEventLimit)
+	limit, err := sqlstore.PageLimit(limit, DefaultEventLimit, MaxEventLimit)
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
@@ -253,11 +197,11 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 	var c conds
 	c.add("session_id = ?", sessionID)
 	if cur != "" {
-		cc, err := decodeCursor(cur, 1)
+		cc, err := sqlstore.DecodeCursor(cur, 1)
 		if err != nil {
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
-		k, err := cc.keyValue(false)
+		k, err := cc.KeyValue(sqlstore.IntKey)
 		if err != nil {
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
@@ -279,7 +223,7 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
 		if len(page.Events) == limit {
-			page.NextCursor = cursor{Key: strconv.FormatInt(lastNS, 10), IDs: []string{lastID}}.encode()
+			page.NextCursor = sqlstore.Cursor{Key: strconv.FormatInt(lastNS, 10), IDs: []string{lastID}}.Encode()
 			break
 		}
 		var e event.Event
@@ -331,7 +275,7 @@ func (s *Store) PullRequests(ctx context.Context, f server.CommitFilter) (server
 
 func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeCol, keyCol string,
 	add func([]byte) error, next *string) error {
-	limit, err := pageLimit(f.Limit, DefaultLimit, MaxLimit)
+	limit, err := sqlstore.PageLimit(f.Limit, DefaultLimit, MaxLimit)
 	if err != nil {
 		return err
 	}
@@ -352,11 +296,11 @@ func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeC
 		c.add("session_id = ?", f.SessionID)
 	}
 	if f.Cursor != "" {
-		cur, err := decodeCursor(f.Cursor, 2)
+		cur, err := sqlstore.DecodeCursor(f.Cursor, 2)
 		if err != nil {
 			return err
 		}
-		k, err := cur.keyValue(false)
+		k, err := cur.KeyValue(sqlstore.IntKey)
 		if err != nil {
 			return err
 		}
@@ -370,7 +314,7 @@ func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeC
 	}
 	defer rows.Close()
 	n := 0
-	var last cursor
+	var last sqlstore.Cursor
 	for rows.Next() {
 		var ms int64
 		var key, sid string
@@ -379,14 +323,14 @@ func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeC
 			return err
 		}
 		if n == limit {
-			*next = last.encode()
+			*next = last.Encode()
 			break
 		}
 		if err := add(body); err != nil {
 			return err
 		}
 		n++
-		last = cursor{Key: strconv.FormatInt(ms, 10), IDs: []string{key, sid}}
+		last = sqlstore.Cursor{Key: strconv.FormatInt(ms, 10), IDs: []string{key, sid}}
 	}
 	return rows.Err()
 }
@@ -441,7 +385,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 			return nil, fmt.Errorf("daily cost: %w", err)
 		}
 		d.Day = time.UnixMilli(day * 86400000).UTC().Format("2006-01-02")
-		d.CostUSD = round9(d.CostUSD)
+		d.CostUSD = sqlstore.Round9(d.CostUSD)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -449,8 +393,6 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	}
 	return out, nil
 }
-
-func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
 
 // Summary totals sessions that started in [from, to): counts and tokens from the session
 // projections in PostgreSQL, cost from ClickHouse when configured.
@@ -496,13 +438,13 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 		if err != nil {
 			return sum, fmt.Errorf("summary: cost: %w", err)
 		}
-		sum.CostUSD = round9(sum.CostUSD)
+		sum.CostUSD = sqlstore.Round9(sum.CostUSD)
 		if len(sum.UnpricedModels) == 0 {
 			sum.UnpricedModels = nil
 		}
 	}
 	if sum.Commits > 0 {
-		c := round9(sum.CostUSD / float64(sum.Commits))
+		c := sqlstore.Round9(sum.CostUSD / float64(sum.Commits))
 		sum.CostPerCommitUSD = &c
 	}
 	return sum, nil

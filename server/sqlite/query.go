@@ -3,11 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -15,82 +13,21 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
 
 // Page sizes.
 const (
-	DefaultLimit      = 50
-	MaxLimit          = 200
-	DefaultEventLimit = 200
-	MaxEventLimit     = 1000
+	DefaultLimit      = sqlstore.DefaultLimit
+	MaxLimit          = sqlstore.MaxLimit
+	DefaultEventLimit = sqlstore.DefaultEventLimit
+	MaxEventLimit     = sqlstore.MaxEventLimit
 )
-
-// cursor is the opaque keyset position of the last row of a page: its sort key (an
-// integer or a float, kept exact as text) and its unique tie-breakers.
-type cursor struct {
-	Sort  string   `json:"s,omitempty"`
-	Desc  bool     `json:"d,omitempty"`
-	Key   string   `json:"k"`
-	Float bool     `json:"f,omitempty"`
-	IDs   []string `json:"i"`
-}
-
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string, ids int) (cursor, error) {
-	var c cursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return c, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-	}
-	if err := json.Unmarshal(b, &c); err != nil || len(c.IDs) != ids {
-		return c, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-	}
-	return c, nil
-}
-
-func (c cursor) keyValue() (any, error) {
-	if c.Float {
-		f, err := strconv.ParseFloat(c.Key, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-		}
-		return f, nil
-	}
-	n, err := strconv.ParseInt(c.Key, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
-	}
-	return n, nil
-}
-
-func keyString(v any) (string, bool) {
-	switch x := v.(type) {
-	case int64:
-		return strconv.FormatInt(x, 10), false
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), true
-	}
-	return fmt.Sprint(v), false
-}
-
-func pageLimit(limit, def, max int) (int, error) {
-	switch {
-	case limit == 0:
-		return def, nil
-	case limit < 0 || limit > max:
-		return 0, fmt.Errorf("%w: limit must be between 1 and %d", server.ErrInvalid, max)
-	}
-	return limit, nil
-}
 
 // ListSessions returns one page of session summaries. See server.Store.
 func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (server.SessionPage, error) {
 	page := server.SessionPage{Sessions: []server.SessionSummary{}}
-	limit, err := pageLimit(f.Limit, DefaultLimit, MaxLimit)
+	limit, err := sqlstore.PageLimit(f.Limit, DefaultLimit, MaxLimit)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
@@ -154,7 +91,7 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 			// Many match (or q is too short for trigrams): walking sessions in order and
 			// checking each one's prompts finds a page of matches sooner.
 			add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text LIKE ? ESCAPE '\')`,
-				"%"+escapeLike(q)+"%")
+				"%"+sqlstore.EscapeLike(q)+"%")
 		}
 	}
 	sortName := f.Sort
@@ -166,14 +103,14 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 		cmp, dir = "<", "DESC"
 	}
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor, 1)
+		c, err := sqlstore.DecodeCursor(f.Cursor, 1)
 		if err != nil {
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
 		if c.Sort != sortName || c.Desc != f.Desc {
 			return page, fmt.Errorf("list sessions: %w: cursor is for another sort order", server.ErrInvalid)
 		}
-		k, err := c.keyValue()
+		k, err := c.KeyValue(sqlstore.AnyKey)
 		if err != nil {
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
@@ -199,8 +136,8 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
 		if len(page.Sessions) == limit {
-			ks, isFloat := keyString(lastKey)
-			page.NextCursor = cursor{Sort: sortName, Desc: f.Desc, Key: ks, Float: isFloat, IDs: []string{lastID}}.encode()
+			ks, isFloat := sqlstore.KeyString(lastKey)
+			page.NextCursor = sqlstore.Cursor{Sort: sortName, Desc: f.Desc, Key: ks, Float: isFloat, IDs: []string{lastID}}.Encode()
 			break
 		}
 		var sum server.SessionSummary
@@ -238,11 +175,6 @@ func (s *Store) rareText(ctx context.Context, q string) (bool, error) {
 // the texts that contain q, case-insensitively.
 func ftsPhrase(q string) string { return `"` + strings.ReplaceAll(q, `"`, `""`) + `"` }
 
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
-}
-
 // Session returns the full projection of one session, or server.ErrNotFound.
 func (s *Store) Session(ctx context.Context, id string) (*server.Session, error) {
 	var body []byte
@@ -263,7 +195,7 @@ func (s *Store) Session(ctx context.Context, id string) (*server.Session, error)
 // Events returns one page of a session's stored events, oldest first.
 func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (server.EventPage, error) {
 	page := server.EventPage{Events: []event.Event{}}
-	limit, err := pageLimit(limit, DefaultEventLimit, MaxEventLimit)
+	limit, err := sqlstore.PageLimit(limit, DefaultEventLimit, MaxEventLimit)
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
@@ -273,11 +205,11 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 	q := `SELECT time_ns, id, body FROM events WHERE session_id = ?`
 	args := []any{sessionID}
 	if cur != "" {
-		c, err := decodeCursor(cur, 1)
+		c, err := sqlstore.DecodeCursor(cur, 1)
 		if err != nil {
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
-		k, err := c.keyValue()
+		k, err := c.KeyValue(sqlstore.AnyKey)
 		if err != nil {
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
@@ -300,7 +232,7 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
 		if len(page.Events) == limit {
-			page.NextCursor = cursor{Key: strconv.FormatInt(lastNS, 10), IDs: []string{lastID}}.encode()
+			page.NextCursor = sqlstore.Cursor{Key: strconv.FormatInt(lastNS, 10), IDs: []string{lastID}}.Encode()
 			break
 		}
 		var e event.Event
@@ -327,7 +259,7 @@ func (s *Store) sessionExists(ctx context.Context, id string) error {
 
 // gitQuery builds the shared part of the commit and pull request listings.
 func gitQuery(f server.CommitFilter, timeCol, keyCol string) (where []string, args []any, limit int, err error) {
-	limit, err = pageLimit(f.Limit, DefaultLimit, MaxLimit)
+	limit, err = sqlstore.PageLimit(f.Limit, DefaultLimit, MaxLimit)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -352,11 +284,11 @@ func gitQuery(f server.CommitFilter, timeCol, keyCol string) (where []string, ar
 		args = append(args, f.SessionID)
 	}
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor, 2)
+		c, err := sqlstore.DecodeCursor(f.Cursor, 2)
 		if err != nil {
 			return nil, nil, 0, err
 		}
-		k, err := c.keyValue()
+		k, err := c.KeyValue(sqlstore.AnyKey)
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -417,7 +349,7 @@ func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeC
 	}
 	defer rows.Close()
 	n := 0
-	var last cursor
+	var last sqlstore.Cursor
 	for rows.Next() {
 		var ms int64
 		var key, sid string
@@ -426,14 +358,14 @@ func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeC
 			return err
 		}
 		if n == limit {
-			*next = last.encode()
+			*next = last.Encode()
 			break
 		}
 		if err := add(body); err != nil {
 			return err
 		}
 		n++
-		last = cursor{Key: strconv.FormatInt(ms, 10), IDs: []string{key, sid}}
+		last = sqlstore.Cursor{Key: strconv.FormatInt(ms, 10), IDs: []string{key, sid}}
 	}
 	return rows.Err()
 }
@@ -471,7 +403,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests); err != nil {
 			return nil, fmt.Errorf("daily cost: %w", err)
 		}
-		d.CostUSD = round9(d.CostUSD)
+		d.CostUSD = sqlstore.Round9(d.CostUSD)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -496,8 +428,6 @@ func timeRange(col string, from, to time.Time) (string, []any) {
 	}
 	return "WHERE " + strings.Join(where, " AND "), args
 }
-
-func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
 
 // Summary totals sessions that started in [from, to).
 func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary, error) {
@@ -525,7 +455,7 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 	if err != nil {
 		return sum, fmt.Errorf("summary: cost: %w", err)
 	}
-	sum.CostUSD = round9(sum.CostUSD)
+	sum.CostUSD = sqlstore.Round9(sum.CostUSD)
 	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT model FROM usage_facts WHERE cost_usd IS NULL AND session_id IN (`+
 		inner+`) ORDER BY model`, args...)
 	if err != nil {
@@ -543,7 +473,7 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 		return sum, fmt.Errorf("summary: unpriced models: %w", err)
 	}
 	if sum.Commits > 0 {
-		c := round9(sum.CostUSD / float64(sum.Commits))
+		c := sqlstore.Round9(sum.CostUSD / float64(sum.Commits))
 		sum.CostPerCommitUSD = &c
 	}
 	return sum, nil

@@ -1,0 +1,123 @@
+package sqlstore
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/agent-trace/agent-trace/server"
+)
+
+// Page sizes, the same on every backend.
+const (
+	DefaultLimit      = 50
+	MaxLimit          = 200
+	DefaultEventLimit = 200
+	MaxEventLimit     = 1000
+)
+
+// PageLimit returns the page size for a requested limit: def for 0, limit when it is in
+// [1, max], else an error wrapping server.ErrInvalid.
+func PageLimit(limit, def, max int) (int, error) {
+	switch {
+	case limit == 0:
+		return def, nil
+	case limit < 0 || limit > max:
+		return 0, fmt.Errorf("%w: limit must be between 1 and %d", server.ErrInvalid, max)
+	}
+	return limit, nil
+}
+
+// Cursor is the opaque keyset position of the last row of a page: its sort key (an
+// integer or a float, kept exact as text) and its unique tie-breakers.
+type Cursor struct {
+	Sort  string   `json:"s,omitempty"`
+	Desc  bool     `json:"d,omitempty"`
+	Key   string   `json:"k"`
+	Float bool     `json:"f,omitempty"`
+	IDs   []string `json:"i"`
+}
+
+// Encode returns the cursor as clients see it.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// IntCursor is the cursor of a row whose sort key is the integer key.
+func IntCursor(key int64, ids ...string) Cursor {
+	return Cursor{Key: strconv.FormatInt(key, 10), IDs: ids}
+}
+
+// DecodeCursor parses a cursor that must carry ids tie-breakers. A malformed one is
+// server.ErrInvalid.
+func DecodeCursor(s string, ids int) (Cursor, error) {
+	var c Cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, errMalformed
+	}
+	if err := json.Unmarshal(b, &c); err != nil || len(c.IDs) != ids {
+		return c, errMalformed
+	}
+	return c, nil
+}
+
+var errMalformed = fmt.Errorf("%w: malformed cursor", server.ErrInvalid)
+
+// KeyKind is what kind of sort key a caller accepts back from a cursor.
+type KeyKind int
+
+const (
+	// AnyKey takes the key as the cursor says it is (integer or float).
+	AnyKey KeyKind = iota
+	// IntKey refuses a float key.
+	IntKey
+	// FloatKey refuses an integer key.
+	FloatKey
+)
+
+// KeyValue returns the cursor's sort key as an int64 or a float64, for a query argument.
+// A key of another kind than want, or one that does not parse, is server.ErrInvalid.
+func (c Cursor) KeyValue(want KeyKind) (any, error) {
+	if want != AnyKey && c.Float != (want == FloatKey) {
+		return nil, errMalformed
+	}
+	if c.Float {
+		f, err := strconv.ParseFloat(c.Key, 64)
+		if err != nil {
+			return nil, errMalformed
+		}
+		return f, nil
+	}
+	n, err := strconv.ParseInt(c.Key, 10, 64)
+	if err != nil {
+		return nil, errMalformed
+	}
+	return n, nil
+}
+
+// KeyString is the exact text of a scanned sort key and whether it is a float.
+func KeyString(v any) (string, bool) {
+	switch x := v.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10), false
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), true
+	}
+	return fmt.Sprint(v), false
+}
+
+// Round9 rounds a cost to nine decimals, so sums of many float costs compare equal
+// across backends.
+func Round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
+
+// EscapeLike escapes the LIKE wildcards of s for a pattern with ESCAPE '\'.
+func EscapeLike(s string) string {
+	return likeEscaper.Replace(s)
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
