@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agent-trace/agent-trace/hook"
@@ -52,6 +54,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var foreground, wait bool
 	var timeout time.Duration
+	var probeURL string
 	root := &cobra.Command{
 		Use:   "agent-trace-deliver",
 		Short: "Send the agent-trace spool to the collector (started by agent-trace-hook)",
@@ -73,6 +76,10 @@ reason otherwise.`,
 		SilenceErrors: true,
 		Version:       buildVersion(),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if probeURL != "" {
+				_, err := fmt.Fprintln(stdout, probe(cmd.Context(), probeURL))
+				return err
+			}
 			if foreground {
 				return runForeground(cmd.Context(), stdout, wait, timeout)
 			}
@@ -88,7 +95,31 @@ reason otherwise.`,
 	f.BoolVar(&foreground, "foreground", false, "deliver everything now and report (what `agent-trace-hook flush` runs)")
 	f.BoolVar(&wait, "wait", false, "with --foreground: keep retrying until the spool is empty")
 	f.DurationVar(&timeout, "timeout", 0, "with --foreground: give up after this long (0: no limit)")
+	// `agent-trace-hook status` asks the deliverer to check the collector, so the hook
+	// links no HTTP client.
+	f.StringVar(&probeURL, "probe", "", "print whether the collector at this base URL answers GET /healthz (1 s timeout)")
+	_ = f.MarkHidden("probe")
 	return root
+}
+
+// probe asks the collector's health endpoint, giving up after a second, and says what
+// it found in a few words for `agent-trace-hook status`.
+func probe(ctx context.Context, base string) string {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/healthz", nil)
+	if err != nil {
+		return "bad URL: " + oneLine(err.Error())
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "unreachable: " + oneLine(err.Error())
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return fmt.Sprintf("reachable (HTTP %d)", resp.StatusCode)
+	}
+	return fmt.Sprintf("answers HTTP %d on /healthz", resp.StatusCode)
 }
 
 // deliverOptions builds the deliverer's options from the hook's config.

@@ -8,7 +8,7 @@ import (
 
 // TestHookLinksNothingHeavy keeps the hook binary small and fast to start: it must not
 // link the server, its HTTP framework, SQL drivers or the dashboard's templates, nor the
-// delivery code (go-git, the retrying HTTP client), which lives in agent-trace-deliver.
+// delivery code (go-git, any HTTP client), which lives in agent-trace-deliver.
 func TestHookLinksNothingHeavy(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
@@ -29,6 +29,10 @@ func TestHookLinksNothingHeavy(t *testing.T) {
 		{"github.com/go-git/", "go-git (agent-trace-deliver's)"},
 		{"github.com/hashicorp/go-retryablehttp", "the retrying HTTP client (agent-trace-deliver's)"},
 		{"github.com/agent-trace/agent-trace/spool/deliver", "the deliverer (agent-trace-deliver's)"},
+		// net/http with crypto/tls and x509 is half the binary; status asks the
+		// deliverer to probe the collector instead.
+		{"net/http", "net/http (status runs agent-trace-deliver --probe)"},
+		{"crypto/tls", "crypto/tls"},
 	}
 	deps := strings.Fields(string(out))
 	if len(deps) < 10 {

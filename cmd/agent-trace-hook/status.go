@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -132,26 +132,24 @@ func (s *statusWriter) line(label, format string, args ...any) {
 	_, s.err = fmt.Fprintf(s.w, "%-16s %s\n", label+":", fmt.Sprintf(format, args...))
 }
 
-// probe asks the collector's health endpoint, giving up after a second.
+// probe asks agent-trace-deliver whether the collector answers: the HTTP client lives
+// there, so this binary, started on every hook event, does not link one.
 func probe(ctx context.Context, base string) string {
 	if base == "" {
 		return "not configured"
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	bin, err := delivererPath()
+	if err != nil {
+		return "not checked: " + err.Error()
+	}
+	// The deliverer gives up on the collector after 1 s; this bounds its own start.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/healthz", nil)
+	out, err := exec.CommandContext(ctx, bin, "--probe", base).Output()
 	if err != nil {
-		return "bad URL: " + err.Error()
+		return "not checked: " + oneLine(err.Error())
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "unreachable: " + err.Error()
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return fmt.Sprintf("reachable (HTTP %d)", resp.StatusCode)
-	}
-	return fmt.Sprintf("answers HTTP %d on /healthz", resp.StatusCode)
+	return oneLine(strings.TrimSpace(string(out)))
 }
 
 func age(now, t time.Time) string {
