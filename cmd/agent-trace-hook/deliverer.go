@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/agent-trace/agent-trace/spool"
@@ -70,24 +70,24 @@ It runs agent-trace-deliver, which must sit next to agent-trace-hook (or on PATH
 			if timeout != 0 {
 				argv = append(argv, "--timeout", timeout.String())
 			}
-			// Not CommandContext: on Ctrl-C the deliverer gets the terminal's SIGINT too
-			// and must be left to stop cleanly and print its summary, not be killed.
-			c := exec.Command(bin, argv...)
+			c := exec.CommandContext(cmd.Context(), bin, argv...)
 			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
+			// When this process is interrupted or terminated, ask the deliverer to stop
+			// the same way rather than killing it: it keeps what it could not send and
+			// prints its summary. (On Ctrl-C it gets the terminal's SIGINT as well.)
+			c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
 			err = c.Run()
-			var ee *exec.ExitError
-			switch {
-			case err == nil:
-				return nil
-			case errors.As(err, &ee):
-				// The deliverer printed its one-line reason already.
-				code := ee.ExitCode()
-				if code <= 0 {
-					code = 1 // killed by a signal
-				}
-				return &exitError{code: code}
-			default:
+			if c.ProcessState == nil {
 				return &exitError{code: 1, msg: "flush: run " + bin + ": " + oneLine(err.Error())}
+			}
+			// The deliverer printed its summary and one-line reason already.
+			switch code := c.ProcessState.ExitCode(); {
+			case code == 0:
+				return nil
+			case code < 0:
+				return &exitError{code: 1} // killed by a signal
+			default:
+				return &exitError{code: code}
 			}
 		},
 	}

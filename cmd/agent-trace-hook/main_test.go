@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -881,4 +882,57 @@ func TestSymlinkedHookFindsDeliverer(t *testing.T) {
 	if log := strings.Join(e.logLines(), "\n"); strings.Contains(log, "not found") {
 		t.Fatalf("hook.log: %s", log)
 	}
+}
+
+// A flush --wait that is told to stop (SIGTERM to the hook, as a supervisor or a closing
+// terminal does) stops its deliverer cleanly: the summary is printed, the events stay in
+// the spool and no deliverer is left running.
+func TestFlushWaitStopsOnSIGTERM(t *testing.T) {
+	e := newEnv(t, deadURL)
+	e.holdDelivery()
+	session := fixtureSession(t, "commit-hooks")
+	for _, p := range session {
+		e.capture(p)
+	}
+	cmd := exec.Command(hookBin, "flush", "--wait")
+	cmd.Env = e.environ()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the deliverer holds its lock: it is then retrying the dead collector.
+	for deadline := time.Now().Add(10 * time.Second); !lease.Running(e.home); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("flush --wait never started a deliverer")
+		}
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("flush --wait did not stop within 15 s of SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code == 0 {
+		t.Fatalf("interrupted flush exited 0; stdout %q", out.String())
+	}
+	if !strings.Contains(out.String(), "events kept in the spool") {
+		t.Errorf("stdout = %q, want the summary of what was kept", out.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(errb.String()), "\n"); len(lines) != 1 {
+		t.Errorf("stderr = %q, want one line", errb.String())
+	}
+	if lease.Running(e.home) {
+		t.Error("a deliverer still holds the lock after flush returned")
+	}
+	if n := len(e.pendingIDs()); n != len(session) {
+		t.Fatalf("pending = %d, want %d", n, len(session))
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 }
