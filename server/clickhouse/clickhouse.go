@@ -493,23 +493,6 @@ func (s *Store) liveUsage(pre string) string {
 		FROM (SELECT * FROM ` + s.table("usage_facts") + ` ` + pre + `) GROUP BY event_id`
 }
 
-func rangeWhere(col string, from, to time.Time) (string, []any) {
-	var where []string
-	var args []any
-	if !from.IsZero() {
-		where = append(where, col+" >= ?")
-		args = append(args, from.UnixMilli())
-	}
-	if !to.IsZero() {
-		where = append(where, col+" < ?")
-		args = append(args, to.UnixMilli())
-	}
-	if len(where) == 0 {
-		return "", nil
-	}
-	return "WHERE " + strings.Join(where, " AND "), args
-}
-
 const dayMS = 86400000
 
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending. It
@@ -641,7 +624,7 @@ func (s *Store) Cost(ctx context.Context, from, to time.Time) (float64, []string
 	if err := s.Flush(ctx); err != nil {
 		return 0, nil, fmt.Errorf("cost: %w", err)
 	}
-	where, args := rangeWhere("session_started_ms", from, to)
+	where, args := sqlstore.RangeWhere("session_started_ms", from, to)
 	var cost float64
 	var unpriced []string
 	// Unpriced models: those whose unpriced rows have not all been taken back.

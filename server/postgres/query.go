@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,138 +24,44 @@ const (
 	MaxEventLimit     = sqlstore.MaxEventLimit
 )
 
-// conds builds a WHERE clause with numbered placeholders.
-type conds struct {
-	where []string
-	args  []any
-}
-
-// add appends a condition in which every "?" is the next argument.
-func (c *conds) add(cond string, args ...any) {
-	for _, a := range args {
-		c.args = append(c.args, a)
-		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(c.args)), 1)
-	}
-	c.where = append(c.where, cond)
-}
-
-func (c *conds) sql() string {
-	if len(c.where) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(c.where, " AND ")
-}
+// newConds starts a WHERE clause with PostgreSQL's numbered placeholders.
+func newConds() sqlstore.Where { return sqlstore.Where{Dollar: true} }
 
 // ListSessions returns one page of session summaries. See server.Store.
 func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (server.SessionPage, error) {
 	page := server.SessionPage{Sessions: []server.SessionSummary{}}
-	limit, err := sqlstore.PageLimit(f.Limit, DefaultLimit, MaxLimit)
+	plan, err := sqlstore.PlanSessions(f)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
-	var col string
-	float := false
-	switch f.Sort {
-	case "", "started_at":
-		col = "started_ms"
-	case "cost":
-		col, float = "cost_key", true
-	case "duration":
-		col = "duration_ms"
-	default:
-		return page, fmt.Errorf("list sessions: %w: unknown sort %q", server.ErrInvalid, f.Sort)
-	}
-	switch f.Status {
-	case "", server.StatusActive, server.StatusEnded:
-	default:
-		return page, fmt.Errorf("list sessions: %w: unknown status %q", server.ErrInvalid, f.Status)
-	}
-	var c conds
-	if !f.From.IsZero() {
-		c.add("started_ms >= ?", f.From.UnixMilli())
-	}
-	if !f.To.IsZero() {
-		c.add("started_ms < ?", f.To.UnixMilli())
-	}
-	if f.User != "" {
-		c.add(`"user" = ?`, f.User)
-	}
-	if f.Repo != "" {
-		c.add("repo = ?", f.Repo)
-	}
-	if f.Status != "" {
-		c.add("status = ?", f.Status)
-	}
-	if f.Branch != "" {
-		c.add("EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'branch' AND sf.value = ? AND sf.session_id = sessions.id)", f.Branch)
-	}
-	if f.Model != "" {
-		c.add("EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'model' AND sf.value = ? AND sf.session_id = sessions.id)", f.Model)
-	}
-	if f.HasCommits != nil {
-		if *f.HasCommits {
-			c.add("commit_count > 0")
-		} else {
-			c.add("commit_count = 0")
-		}
-	}
+	c := newConds()
+	sqlstore.SessionConds(&c, f, `"user"`)
 	if q := strings.TrimSpace(f.Query); q != "" {
-		c.add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text ILIKE ? ESCAPE '\')`,
+		c.Add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text ILIKE ? ESCAPE '\')`,
 			"%"+sqlstore.EscapeLike(q)+"%")
 	}
-	sortName := f.Sort
-	if sortName == "" {
-		sortName = "started_at"
-	}
-	cmp, dir := ">", "ASC"
-	if f.Desc {
-		cmp, dir = "<", "DESC"
-	}
 	if f.Cursor != "" {
-		cur, err := sqlstore.DecodeCursor(f.Cursor, 1)
-		if err != nil {
-			return page, fmt.Errorf("list sessions: %w", err)
-		}
-		if cur.Sort != sortName || cur.Desc != f.Desc {
-			return page, fmt.Errorf("list sessions: %w: cursor is for another sort order", server.ErrInvalid)
-		}
 		kind := sqlstore.IntKey
-		if float {
+		if plan.Float {
 			kind = sqlstore.FloatKey
 		}
-		k, err := cur.KeyValue(kind)
-		if err != nil {
+		if err := plan.After(&c, f.Cursor, kind); err != nil {
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
-		c.add(fmt.Sprintf("(%s, id) %s (?, ?)", col, cmp), k, cur.IDs[0])
 	}
 	q := fmt.Sprintf("SELECT %s::text AS sort_key, id, summary FROM sessions%s ORDER BY sessions.%s %s, id %s LIMIT %d",
-		col, c.sql(), col, dir, dir, limit+1)
+		plan.Col, c.SQL(), plan.Col, plan.Dir, plan.Dir, plan.Limit+1)
 	// float8 as text is exact (the shortest round-trip form) since PostgreSQL 12.
-	rows, err := s.pool.Query(ctx, q, c.args...)
+	rows, err := s.pool.Query(ctx, q, c.Args...)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
 	defer rows.Close()
-	var lastKey, lastID string
-	for rows.Next() {
-		var key, id string
-		var body []byte
-		if err := rows.Scan(&key, &id, &body); err != nil {
-			return page, fmt.Errorf("list sessions: %w", err)
-		}
-		if len(page.Sessions) == limit {
-			page.NextCursor = sqlstore.Cursor{Sort: sortName, Desc: f.Desc, Key: lastKey, Float: float, IDs: []string{lastID}}.Encode()
-			break
-		}
-		var sum server.SessionSummary
-		if err := json.Unmarshal(body, &sum); err != nil {
-			return page, fmt.Errorf("list sessions: decode %s: %w", id, err)
-		}
-		page.Sessions = append(page.Sessions, sum)
-		lastKey, lastID = key, id
-	}
-	if err := rows.Err(); err != nil {
+	page.Sessions, page.NextCursor, err = plan.SessionPage(rows, func(key any) (string, bool) {
+		k, _ := key.(string)
+		return k, plan.Float
+	})
+	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
 	return page, nil
@@ -194,8 +99,8 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
-	var c conds
-	c.add("session_id = ?", sessionID)
+	c := newConds()
+	c.Add("session_id = ?", sessionID)
 	if cur != "" {
 		cc, err := sqlstore.DecodeCursor(cur, 1)
 		if err != nil {
@@ -205,35 +110,16 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 		if err != nil {
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
-		c.add("(time_ns, id) > (?, ?)", k, cc.IDs[0])
+		c.Add("(time_ns, id) > (?, ?)", k, cc.IDs[0])
 	}
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT time_ns, id, body FROM events%s ORDER BY time_ns, id LIMIT %d`,
-		c.sql(), limit+1), c.args...)
+		c.SQL(), limit+1), c.Args...)
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
 	defer rows.Close()
-	var lastNS int64
-	var lastID string
-	for rows.Next() {
-		var ns int64
-		var id string
-		var body []byte
-		if err := rows.Scan(&ns, &id, &body); err != nil {
-			return page, fmt.Errorf("events of %s: %w", sessionID, err)
-		}
-		if len(page.Events) == limit {
-			page.NextCursor = sqlstore.Cursor{Key: strconv.FormatInt(lastNS, 10), IDs: []string{lastID}}.Encode()
-			break
-		}
-		var e event.Event
-		if err := json.Unmarshal(body, &e); err != nil {
-			return page, fmt.Errorf("events of %s: decode %s: %w", sessionID, id, err)
-		}
-		page.Events = append(page.Events, e)
-		lastNS, lastID = ns, id
-	}
-	if err := rows.Err(); err != nil {
+	page.Events, page.NextCursor, err = sqlstore.EventPage(rows, limit)
+	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
 	return page, nil
@@ -275,64 +161,20 @@ func (s *Store) PullRequests(ctx context.Context, f server.CommitFilter) (server
 
 func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeCol, keyCol string,
 	add func([]byte) error, next *string) error {
-	limit, err := sqlstore.PageLimit(f.Limit, DefaultLimit, MaxLimit)
+	c := newConds()
+	limit, err := sqlstore.GitConds(&c, f, timeCol, keyCol, `"user"`, sqlstore.IntKey)
 	if err != nil {
 		return err
 	}
-	var c conds
-	if !f.From.IsZero() {
-		c.add(timeCol+" >= ?", f.From.UnixMilli())
-	}
-	if !f.To.IsZero() {
-		c.add(timeCol+" < ?", f.To.UnixMilli())
-	}
-	if f.Repo != "" {
-		c.add("repo = ?", f.Repo)
-	}
-	if f.User != "" {
-		c.add(`"user" = ?`, f.User)
-	}
-	if f.SessionID != "" {
-		c.add("session_id = ?", f.SessionID)
-	}
-	if f.Cursor != "" {
-		cur, err := sqlstore.DecodeCursor(f.Cursor, 2)
-		if err != nil {
-			return err
-		}
-		k, err := cur.KeyValue(sqlstore.IntKey)
-		if err != nil {
-			return err
-		}
-		c.add(fmt.Sprintf("(%s, %s, session_id) < (?, ?, ?)", timeCol, keyCol), k, cur.IDs[0], cur.IDs[1])
-	}
 	q := fmt.Sprintf("SELECT %s, %s, session_id, body FROM %s%s ORDER BY %s DESC, %s DESC, session_id DESC LIMIT %d",
-		timeCol, keyCol, table, c.sql(), timeCol, keyCol, limit+1)
-	rows, err := s.pool.Query(ctx, q, c.args...)
+		timeCol, keyCol, table, c.SQL(), timeCol, keyCol, limit+1)
+	rows, err := s.pool.Query(ctx, q, c.Args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	n := 0
-	var last sqlstore.Cursor
-	for rows.Next() {
-		var ms int64
-		var key, sid string
-		var body []byte
-		if err := rows.Scan(&ms, &key, &sid, &body); err != nil {
-			return err
-		}
-		if n == limit {
-			*next = last.Encode()
-			break
-		}
-		if err := add(body); err != nil {
-			return err
-		}
-		n++
-		last = sqlstore.Cursor{Key: strconv.FormatInt(ms, 10), IDs: []string{key, sid}}
-	}
-	return rows.Err()
+	*next, err = sqlstore.GitPage(rows, limit, add)
+	return err
 }
 
 func groupColumn(groupBy string) (string, error) {
@@ -359,18 +201,13 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
-	var c conds
-	if !from.IsZero() {
-		c.add("time_ms >= ?", from.UnixMilli())
-	}
-	if !to.IsZero() {
-		c.add("time_ms < ?", to.UnixMilli())
-	}
+	c := newConds()
+	c.TimeRange("time_ms", from, to)
 	q := fmt.Sprintf(`SELECT time_ms / 86400000 AS day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens)::bigint,
 		SUM(output_tokens)::bigint, SUM(cache_creation_tokens)::bigint, SUM(cache_creation_5m_tokens)::bigint,
 		SUM(cache_creation_1h_tokens)::bigint, SUM(cache_read_tokens)::bigint, SUM(web_search_requests)::bigint FROM usage_facts%s
-		GROUP BY day, %s ORDER BY day, %s`, col, c.sql(), col, col)
-	rows, err := s.pool.Query(ctx, q, c.args...)
+		GROUP BY day, %s ORDER BY day, %s`, col, c.SQL(), col, col)
+	rows, err := s.pool.Query(ctx, q, c.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
@@ -398,13 +235,8 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 // projections in PostgreSQL, cost from ClickHouse when configured.
 func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary, error) {
 	var sum server.Summary
-	var c conds
-	if !from.IsZero() {
-		c.add("started_ms >= ?", from.UnixMilli())
-	}
-	if !to.IsZero() {
-		c.add("started_ms < ?", to.UnixMilli())
-	}
+	c := newConds()
+	c.TimeRange("started_ms", from, to)
 	u := &sum.Usage
 	err := s.pool.QueryRow(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
 		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),
@@ -412,7 +244,7 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 		COALESCE(SUM(output_tokens), 0)::bigint, COALESCE(SUM(cache_creation_tokens), 0)::bigint,
 		COALESCE(SUM(cache_creation_5m_tokens), 0)::bigint, COALESCE(SUM(cache_creation_1h_tokens), 0)::bigint,
 		COALESCE(SUM(cache_read_tokens), 0)::bigint, COALESCE(SUM(web_search_requests), 0)::bigint
-		FROM sessions`+c.sql(), c.args...).Scan(&sum.Sessions, &sum.Prompts,
+		FROM sessions`+c.SQL(), c.Args...).Scan(&sum.Sessions, &sum.Prompts,
 		&sum.ToolCalls, &sum.ToolErrors, &sum.Commits, &sum.PullRequests, &sum.LinesAdded, &sum.LinesRemoved,
 		&u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens, &u.CacheCreation5mTokens,
 		&u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests)
@@ -425,16 +257,11 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 			return sum, fmt.Errorf("summary: %w", err)
 		}
 	} else {
-		var uc conds
-		if !from.IsZero() {
-			uc.add("session_started_ms >= ?", from.UnixMilli())
-		}
-		if !to.IsZero() {
-			uc.add("session_started_ms < ?", to.UnixMilli())
-		}
+		uc := newConds()
+		uc.TimeRange("session_started_ms", from, to)
 		err = s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(cost_usd), 0),
 			COALESCE(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE cost_usd IS NULL), '{}')
-			FROM usage_facts`+uc.sql(), uc.args...).Scan(&sum.CostUSD, &sum.UnpricedModels)
+			FROM usage_facts`+uc.SQL(), uc.Args...).Scan(&sum.CostUSD, &sum.UnpricedModels)
 		if err != nil {
 			return sum, fmt.Errorf("summary: cost: %w", err)
 		}

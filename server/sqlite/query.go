@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,57 +26,12 @@ const (
 // ListSessions returns one page of session summaries. See server.Store.
 func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (server.SessionPage, error) {
 	page := server.SessionPage{Sessions: []server.SessionSummary{}}
-	limit, err := sqlstore.PageLimit(f.Limit, DefaultLimit, MaxLimit)
+	plan, err := sqlstore.PlanSessions(f)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
-	var col string
-	switch f.Sort {
-	case "", "started_at":
-		col = "started_ms"
-	case "cost":
-		col = "cost_key"
-	case "duration":
-		col = "duration_ms"
-	default:
-		return page, fmt.Errorf("list sessions: %w: unknown sort %q", server.ErrInvalid, f.Sort)
-	}
-	switch f.Status {
-	case "", server.StatusActive, server.StatusEnded:
-	default:
-		return page, fmt.Errorf("list sessions: %w: unknown status %q", server.ErrInvalid, f.Status)
-	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	if !f.From.IsZero() {
-		add("started_ms >= ?", f.From.UnixMilli())
-	}
-	if !f.To.IsZero() {
-		add("started_ms < ?", f.To.UnixMilli())
-	}
-	if f.User != "" {
-		add("user = ?", f.User)
-	}
-	if f.Repo != "" {
-		add("repo = ?", f.Repo)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if f.Branch != "" {
-		add("EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'branch' AND sf.value = ? AND sf.session_id = sessions.id)", f.Branch)
-	}
-	if f.Model != "" {
-		add("EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'model' AND sf.value = ? AND sf.session_id = sessions.id)", f.Model)
-	}
-	if f.HasCommits != nil {
-		if *f.HasCommits {
-			add("commit_count > 0")
-		} else {
-			add("commit_count = 0")
-		}
-	}
+	var w sqlstore.Where
+	sqlstore.SessionConds(&w, f, "user")
 	if q := strings.TrimSpace(f.Query); q != "" {
 		rare, err := s.rareText(ctx, q)
 		if err != nil {
@@ -85,69 +39,29 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 		}
 		if rare {
 			// Few prompts match: take them from the trigram index.
-			add(`id IN (SELECT p.session_id FROM prompts p WHERE p.id IN
+			w.Add(`id IN (SELECT p.session_id FROM prompts p WHERE p.id IN
 				(SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?))`, ftsPhrase(q))
 		} else {
 			// Many match (or q is too short for trigrams): walking sessions in order and
 			// checking each one's prompts finds a page of matches sooner.
-			add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text LIKE ? ESCAPE '\')`,
+			w.Add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text LIKE ? ESCAPE '\')`,
 				"%"+sqlstore.EscapeLike(q)+"%")
 		}
 	}
-	sortName := f.Sort
-	if sortName == "" {
-		sortName = "started_at"
-	}
-	cmp, dir := ">", "ASC"
-	if f.Desc {
-		cmp, dir = "<", "DESC"
-	}
 	if f.Cursor != "" {
-		c, err := sqlstore.DecodeCursor(f.Cursor, 1)
-		if err != nil {
+		if err := plan.After(&w, f.Cursor, sqlstore.AnyKey); err != nil {
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
-		if c.Sort != sortName || c.Desc != f.Desc {
-			return page, fmt.Errorf("list sessions: %w: cursor is for another sort order", server.ErrInvalid)
-		}
-		k, err := c.KeyValue(sqlstore.AnyKey)
-		if err != nil {
-			return page, fmt.Errorf("list sessions: %w", err)
-		}
-		add(fmt.Sprintf("(%s, id) %s (?, ?)", col, cmp), k, c.IDs[0])
 	}
-	q := fmt.Sprintf("SELECT %s, id, summary FROM sessions", col)
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %d", col, dir, dir, limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	q := fmt.Sprintf("SELECT %s, id, summary FROM sessions%s ORDER BY %s %s, id %s LIMIT %d",
+		plan.Col, w.SQL(), plan.Col, plan.Dir, plan.Dir, plan.Limit+1)
+	rows, err := s.read.QueryContext(ctx, q, w.Args...)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
 	defer rows.Close()
-	var lastKey any
-	var lastID string
-	for rows.Next() {
-		var key any
-		var id string
-		var body []byte
-		if err := rows.Scan(&key, &id, &body); err != nil {
-			return page, fmt.Errorf("list sessions: %w", err)
-		}
-		if len(page.Sessions) == limit {
-			ks, isFloat := sqlstore.KeyString(lastKey)
-			page.NextCursor = sqlstore.Cursor{Sort: sortName, Desc: f.Desc, Key: ks, Float: isFloat, IDs: []string{lastID}}.Encode()
-			break
-		}
-		var sum server.SessionSummary
-		if err := json.Unmarshal(body, &sum); err != nil {
-			return page, fmt.Errorf("list sessions: decode %s: %w", id, err)
-		}
-		page.Sessions = append(page.Sessions, sum)
-		lastKey, lastID = key, id
-	}
-	if err := rows.Err(); err != nil {
+	page.Sessions, page.NextCursor, err = plan.SessionPage(rows, sqlstore.KeyString)
+	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
 	return page, nil
@@ -202,8 +116,8 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 	if err := s.sessionExists(ctx, sessionID); err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
-	q := `SELECT time_ns, id, body FROM events WHERE session_id = ?`
-	args := []any{sessionID}
+	w := sqlstore.Where{}
+	w.Add("session_id = ?", sessionID)
 	if cur != "" {
 		c, err := sqlstore.DecodeCursor(cur, 1)
 		if err != nil {
@@ -213,36 +127,16 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 		if err != nil {
 			return page, fmt.Errorf("events of %s: %w", sessionID, err)
 		}
-		q += ` AND (time_ns, id) > (?, ?)`
-		args = append(args, k, c.IDs[0])
+		w.Add("(time_ns, id) > (?, ?)", k, c.IDs[0])
 	}
-	q += fmt.Sprintf(` ORDER BY time_ns, id LIMIT %d`, limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`SELECT time_ns, id, body FROM events%s ORDER BY time_ns, id LIMIT %d`,
+		w.SQL(), limit+1), w.Args...)
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
 	defer rows.Close()
-	var lastNS int64
-	var lastID string
-	for rows.Next() {
-		var ns int64
-		var id string
-		var body []byte
-		if err := rows.Scan(&ns, &id, &body); err != nil {
-			return page, fmt.Errorf("events of %s: %w", sessionID, err)
-		}
-		if len(page.Events) == limit {
-			page.NextCursor = sqlstore.Cursor{Key: strconv.FormatInt(lastNS, 10), IDs: []string{lastID}}.Encode()
-			break
-		}
-		var e event.Event
-		if err := json.Unmarshal(body, &e); err != nil {
-			return page, fmt.Errorf("events of %s: decode %s: %w", sessionID, id, err)
-		}
-		page.Events = append(page.Events, e)
-		lastNS, lastID = ns, id
-	}
-	if err := rows.Err(); err != nil {
+	page.Events, page.NextCursor, err = sqlstore.EventPage(rows, limit)
+	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
 	return page, nil
@@ -255,47 +149,6 @@ func (s *Store) sessionExists(ctx context.Context, id string) error {
 		return server.ErrNotFound
 	}
 	return err
-}
-
-// gitQuery builds the shared part of the commit and pull request listings.
-func gitQuery(f server.CommitFilter, timeCol, keyCol string) (where []string, args []any, limit int, err error) {
-	limit, err = sqlstore.PageLimit(f.Limit, DefaultLimit, MaxLimit)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	if !f.From.IsZero() {
-		where = append(where, timeCol+" >= ?")
-		args = append(args, f.From.UnixMilli())
-	}
-	if !f.To.IsZero() {
-		where = append(where, timeCol+" < ?")
-		args = append(args, f.To.UnixMilli())
-	}
-	if f.Repo != "" {
-		where = append(where, "repo = ?")
-		args = append(args, f.Repo)
-	}
-	if f.User != "" {
-		where = append(where, "user = ?")
-		args = append(args, f.User)
-	}
-	if f.SessionID != "" {
-		where = append(where, "session_id = ?")
-		args = append(args, f.SessionID)
-	}
-	if f.Cursor != "" {
-		c, err := sqlstore.DecodeCursor(f.Cursor, 2)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		k, err := c.KeyValue(sqlstore.AnyKey)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		where = append(where, fmt.Sprintf("(%s, %s, session_id) < (?, ?, ?)", timeCol, keyCol))
-		args = append(args, k, c.IDs[0], c.IDs[1])
-	}
-	return where, args, limit, nil
 }
 
 // Commits lists commits across sessions, newest first.
@@ -334,40 +187,20 @@ func (s *Store) PullRequests(ctx context.Context, f server.CommitFilter) (server
 
 func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeCol, keyCol string,
 	add func([]byte) error, next *string) error {
-	where, args, limit, err := gitQuery(f, timeCol, keyCol)
+	var w sqlstore.Where
+	limit, err := sqlstore.GitConds(&w, f, timeCol, keyCol, "user", sqlstore.AnyKey)
 	if err != nil {
 		return err
 	}
-	q := fmt.Sprintf("SELECT %s, %s, session_id, body FROM %s", timeCol, keyCol, table)
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY %s DESC, %s DESC, session_id DESC LIMIT %d", timeCol, keyCol, limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	q := fmt.Sprintf("SELECT %s, %s, session_id, body FROM %s%s ORDER BY %s DESC, %s DESC, session_id DESC LIMIT %d",
+		timeCol, keyCol, table, w.SQL(), timeCol, keyCol, limit+1)
+	rows, err := s.read.QueryContext(ctx, q, w.Args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	n := 0
-	var last sqlstore.Cursor
-	for rows.Next() {
-		var ms int64
-		var key, sid string
-		var body []byte
-		if err := rows.Scan(&ms, &key, &sid, &body); err != nil {
-			return err
-		}
-		if n == limit {
-			*next = last.Encode()
-			break
-		}
-		if err := add(body); err != nil {
-			return err
-		}
-		n++
-		last = sqlstore.Cursor{Key: strconv.FormatInt(ms, 10), IDs: []string{key, sid}}
-	}
-	return rows.Err()
+	*next, err = sqlstore.GitPage(rows, limit, add)
+	return err
 }
 
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
@@ -385,7 +218,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	default:
 		return nil, fmt.Errorf("daily cost: %w: unknown group_by %q", server.ErrInvalid, groupBy)
 	}
-	where, args := timeRange("time_ms", from, to)
+	where, args := sqlstore.RangeWhere("time_ms", from, to)
 	q := fmt.Sprintf(`SELECT day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
 		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
 		SUM(cache_read_tokens), SUM(web_search_requests) FROM usage_facts %s GROUP BY day, %s ORDER BY day, %s`,
@@ -412,27 +245,10 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	return out, nil
 }
 
-func timeRange(col string, from, to time.Time) (string, []any) {
-	var where []string
-	var args []any
-	if !from.IsZero() {
-		where = append(where, col+" >= ?")
-		args = append(args, from.UnixMilli())
-	}
-	if !to.IsZero() {
-		where = append(where, col+" < ?")
-		args = append(args, to.UnixMilli())
-	}
-	if len(where) == 0 {
-		return "", nil
-	}
-	return "WHERE " + strings.Join(where, " AND "), args
-}
-
 // Summary totals sessions that started in [from, to).
 func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary, error) {
 	var sum server.Summary
-	where, args := timeRange("started_ms", from, to)
+	where, args := sqlstore.RangeWhere("started_ms", from, to)
 	u := &sum.Usage
 	err := s.read.QueryRowContext(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
 		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
 )
 
@@ -121,3 +122,89 @@ func EscapeLike(s string) string {
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Rows is what both database/sql and pgx result sets offer.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// GitPage reads rows of (time_ms, key, session_id, body), newest first, fetched with
+// LIMIT limit+1: add gets each body of the page, and the cursor of the next page is
+// returned ("" on the last page).
+func GitPage(rows Rows, limit int, add func(body []byte) error) (string, error) {
+	n := 0
+	var last Cursor
+	for rows.Next() {
+		var ms int64
+		var key, sid string
+		var body []byte
+		if err := rows.Scan(&ms, &key, &sid, &body); err != nil {
+			return "", err
+		}
+		if n == limit {
+			return last.Encode(), nil
+		}
+		if err := add(body); err != nil {
+			return "", err
+		}
+		n++
+		last = IntCursor(ms, key, sid)
+	}
+	return "", rows.Err()
+}
+
+// EventPage reads rows of (time_ns, id, body), oldest first, fetched with LIMIT
+// limit+1, and returns the page's events and the next page's cursor ("" on the last).
+func EventPage(rows Rows, limit int) ([]event.Event, string, error) {
+	out := []event.Event{}
+	var lastNS int64
+	var lastID string
+	for rows.Next() {
+		var ns int64
+		var id string
+		var body []byte
+		if err := rows.Scan(&ns, &id, &body); err != nil {
+			return out, "", err
+		}
+		if len(out) == limit {
+			return out, IntCursor(lastNS, lastID).Encode(), nil
+		}
+		var e event.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			return out, "", fmt.Errorf("decode %s: %w", id, err)
+		}
+		out = append(out, e)
+		lastNS, lastID = ns, id
+	}
+	return out, "", rows.Err()
+}
+
+// SessionPage reads rows of (sort key, id, summary) fetched with LIMIT p.Limit+1 and
+// returns the page's summaries and the next page's cursor ("" on the last). keyText
+// turns a scanned sort key into its exact text and whether it is a float.
+func (p SessionPlan) SessionPage(rows Rows, keyText func(any) (string, bool)) ([]server.SessionSummary, string, error) {
+	out := []server.SessionSummary{}
+	var lastKey any
+	var lastID string
+	for rows.Next() {
+		var key any
+		var id string
+		var body []byte
+		if err := rows.Scan(&key, &id, &body); err != nil {
+			return out, "", err
+		}
+		if len(out) == p.Limit {
+			ks, isFloat := keyText(lastKey)
+			return out, p.Next(ks, isFloat, lastID), nil
+		}
+		var sum server.SessionSummary
+		if err := json.Unmarshal(body, &sum); err != nil {
+			return out, "", fmt.Errorf("decode %s: %w", id, err)
+		}
+		out = append(out, sum)
+		lastKey, lastID = key, id
+	}
+	return out, "", rows.Err()
+}
