@@ -502,18 +502,9 @@ const dayMS = 86400000
 // Whole days come from the usage_daily rollup; a range edge inside a day is answered
 // from usage_facts, deduplicated at query time, which only reads that day.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]server.DailyCost, error) {
-	var col string
-	switch groupBy {
-	case server.GroupBySession:
-		col = "session_id"
-	case server.GroupByModel:
-		col = "model"
-	case server.GroupByUser:
-		col = "user"
-	case server.GroupByRepo:
-		col = "repo"
-	default:
-		return nil, fmt.Errorf("daily cost: %w: unknown group_by %q", server.ErrInvalid, groupBy)
+	col, err := sqlstore.GroupColumn(groupBy, "user")
+	if err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
 	}
 	if err := s.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)

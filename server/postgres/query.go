@@ -177,27 +177,13 @@ func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeC
 	return err
 }
 
-func groupColumn(groupBy string) (string, error) {
-	switch groupBy {
-	case server.GroupBySession:
-		return "session_id", nil
-	case server.GroupByModel:
-		return "model", nil
-	case server.GroupByUser:
-		return `"user"`, nil
-	case server.GroupByRepo:
-		return "repo", nil
-	}
-	return "", fmt.Errorf("%w: unknown group_by %q", server.ErrInvalid, groupBy)
-}
-
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
 // ClickHouse answers it when configured.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]server.DailyCost, error) {
 	if s.analytics != nil {
 		return s.analytics.DailyCost(ctx, from, to, groupBy)
 	}
-	col, err := groupColumn(groupBy)
+	col, err := sqlstore.GroupColumn(groupBy, `"user"`)
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}

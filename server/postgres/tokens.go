@@ -6,20 +6,17 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
 
 // CreateToken stores a token's record and the hash of its secret. A token whose ID or
 // secret hash is already stored, an unknown scope or an empty field is server.ErrInvalid.
 func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash string) error {
-	switch {
-	case t.ID == "" || t.Name == "" || secretHash == "":
-		return fmt.Errorf("create token: %w: id, name and secret hash are required", server.ErrInvalid)
-	case t.Scope != server.ScopeIngest && t.Scope != server.ScopeRead && t.Scope != server.ScopeAdmin:
-		return fmt.Errorf("create token: %w: unknown scope %q", server.ErrInvalid, t.Scope)
+	if err := sqlstore.CheckNewToken(t, secretHash); err != nil {
+		return fmt.Errorf("create token: %w", err)
 	}
 	created := t.CreatedAt
 	if created.IsZero() {
@@ -37,37 +34,16 @@ func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash stri
 	return nil
 }
 
-const tokenCols = `id, name, scope, created_ms, last_used_ms, revoked_ms`
-
-func scanToken(sc pgx.Row) (server.Token, error) {
-	var t server.Token
-	var created int64
-	var used, revoked *int64
-	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &created, &used, &revoked); err != nil {
-		return t, err
-	}
-	t.CreatedAt = time.UnixMilli(created).UTC()
-	if used != nil {
-		u := time.UnixMilli(*used).UTC()
-		t.LastUsedAt = &u
-	}
-	if revoked != nil {
-		r := time.UnixMilli(*revoked).UTC()
-		t.RevokedAt = &r
-	}
-	return t, nil
-}
-
 // Tokens lists every token, revoked ones included, oldest first.
 func (s *Store) Tokens(ctx context.Context) ([]server.Token, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created_ms, id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.TokenCols+` FROM tokens ORDER BY created_ms, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	defer rows.Close()
 	out := []server.Token{}
 	for rows.Next() {
-		t, err := scanToken(rows)
+		t, err := sqlstore.ScanToken(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list tokens: %w", err)
 		}
@@ -95,8 +71,8 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 
 // TokenBySecretHash returns the live token with that hash, or server.ErrNotFound.
 func (s *Store) TokenBySecretHash(ctx context.Context, secretHash string) (*server.Token, error) {
-	t, err := scanToken(s.pool.QueryRow(ctx,
-		`SELECT `+tokenCols+` FROM tokens WHERE secret_hash = $1 AND revoked_ms IS NULL`, secretHash))
+	t, err := sqlstore.ScanToken(s.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.TokenCols+` FROM tokens WHERE secret_hash = $1 AND revoked_ms IS NULL`, secretHash))
 	if isNoRows(err) {
 		return nil, fmt.Errorf("token lookup: %w", server.ErrNotFound)
 	}

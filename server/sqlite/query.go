@@ -205,18 +205,9 @@ func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeC
 
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]server.DailyCost, error) {
-	var col string
-	switch groupBy {
-	case server.GroupBySession:
-		col = "session_id"
-	case server.GroupByModel:
-		col = "model"
-	case server.GroupByUser:
-		col = "user"
-	case server.GroupByRepo:
-		col = "repo"
-	default:
-		return nil, fmt.Errorf("daily cost: %w: unknown group_by %q", server.ErrInvalid, groupBy)
+	col, err := sqlstore.GroupColumn(groupBy, "user")
+	if err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
 	}
 	where, args := sqlstore.RangeWhere("time_ms", from, to)
 	q := fmt.Sprintf(`SELECT day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),

@@ -1,0 +1,59 @@
+package sqlstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/agent-trace/agent-trace/server"
+)
+
+// CheckNewToken refuses a token record with an empty field or an unknown scope, with an
+// error wrapping server.ErrInvalid.
+func CheckNewToken(t server.Token, secretHash string) error {
+	switch {
+	case t.ID == "" || t.Name == "" || secretHash == "":
+		return fmt.Errorf("%w: id, name and secret hash are required", server.ErrInvalid)
+	case t.Scope != server.ScopeIngest && t.Scope != server.ScopeRead && t.Scope != server.ScopeAdmin:
+		return fmt.Errorf("%w: unknown scope %q", server.ErrInvalid, t.Scope)
+	}
+	return nil
+}
+
+// TokenCols are the columns ScanToken reads, in its order.
+const TokenCols = `id, name, scope, created_ms, last_used_ms, revoked_ms`
+
+// ScanToken reads a row of TokenCols, from database/sql or pgx alike.
+func ScanToken(sc interface{ Scan(...any) error }) (server.Token, error) {
+	var t server.Token
+	var created int64
+	var used, revoked *int64
+	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &created, &used, &revoked); err != nil {
+		return t, err
+	}
+	t.CreatedAt = time.UnixMilli(created).UTC()
+	if used != nil {
+		u := time.UnixMilli(*used).UTC()
+		t.LastUsedAt = &u
+	}
+	if revoked != nil {
+		r := time.UnixMilli(*revoked).UTC()
+		t.RevokedAt = &r
+	}
+	return t, nil
+}
+
+// GroupColumn is the usage column DailyCost groups by for a server.GroupBy* value;
+// userCol is the user column as the dialect quotes it. Others are server.ErrInvalid.
+func GroupColumn(groupBy, userCol string) (string, error) {
+	switch groupBy {
+	case server.GroupBySession:
+		return "session_id", nil
+	case server.GroupByModel:
+		return "model", nil
+	case server.GroupByUser:
+		return userCol, nil
+	case server.GroupByRepo:
+		return "repo", nil
+	}
+	return "", fmt.Errorf("%w: unknown group_by %q", server.ErrInvalid, groupBy)
+}

@@ -1,0 +1,42 @@
+package sqlstore
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/agent-trace/agent-trace/server"
+)
+
+func TestCheckNewToken(t *testing.T) {
+	ok := server.Token{ID: "t1", Name: "ci", Scope: server.ScopeIngest}
+	for _, tc := range []struct {
+		name  string
+		tok   server.Token
+		hash  string
+		valid bool
+	}{
+		{"ok", ok, "h", true},
+		{"no hash", ok, "", false},
+		{"no name", server.Token{ID: "t1", Scope: server.ScopeRead}, "h", false},
+		{"bad scope", server.Token{ID: "t1", Name: "ci", Scope: "root"}, "h", false},
+	} {
+		err := CheckNewToken(tc.tok, tc.hash)
+		if (err == nil) != tc.valid || (err != nil && !errors.Is(err, server.ErrInvalid)) {
+			t.Errorf("%s: err = %v, want valid %v", tc.name, err, tc.valid)
+		}
+	}
+}
+
+func TestGroupColumn(t *testing.T) {
+	for _, tc := range []struct{ by, want string }{
+		{server.GroupBySession, "session_id"}, {server.GroupByModel, "model"},
+		{server.GroupByUser, `"user"`}, {server.GroupByRepo, "repo"},
+	} {
+		if got, err := GroupColumn(tc.by, `"user"`); got != tc.want || err != nil {
+			t.Errorf("GroupColumn(%q) = %q, %v; want %q", tc.by, got, err, tc.want)
+		}
+	}
+	if _, err := GroupColumn("day", "user"); !errors.Is(err, server.ErrInvalid) {
+		t.Errorf("unknown group_by: err = %v, want ErrInvalid", err)
+	}
+}
