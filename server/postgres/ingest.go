@@ -11,6 +11,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/clickhouse"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
 
 // Ingest stores events and re-projects every session they touch, in one transaction.
@@ -27,16 +28,9 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	if len(events) == 0 {
 		return res, nil
 	}
-	bodies := make([][]byte, len(events))
-	for i := range events {
-		if err := events[i].Validate(); err != nil {
-			return res, fmt.Errorf("ingest: event %d (%s): %w: %w", i, events[i].ID, server.ErrInvalid, err)
-		}
-		b, err := json.Marshal(&events[i])
-		if err != nil {
-			return res, fmt.Errorf("ingest: event %d (%s): %w: %w", i, events[i].ID, server.ErrInvalid, err)
-		}
-		bodies[i] = b
+	bodies, err := sqlstore.EncodeEvents(events)
+	if err != nil {
+		return res, fmt.Errorf("ingest: %w", err)
 	}
 
 	// One copy per ID, the one server.PreferEvent prefers: an upsert may not touch one
@@ -585,15 +579,9 @@ func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reproject all: %w", err)
 	}
-	const perTx = 50
-	done := 0
-	for len(ids) > 0 {
-		chunk := ids[:min(perTx, len(ids))]
-		ids = ids[len(chunk):]
-		if err := s.reprojectChunk(ctx, chunk); err != nil {
-			return done, fmt.Errorf("reproject all: %w", err)
-		}
-		done += len(chunk)
+	done, err := sqlstore.InChunks(ids, func(chunk []string) error { return s.reprojectChunk(ctx, chunk) })
+	if err != nil {
+		return done, fmt.Errorf("reproject all: %w", err)
 	}
 	return done, nil
 }
@@ -632,7 +620,7 @@ func (s *Store) reprojectChunk(ctx context.Context, ids []string) error {
 // it rebuilt (0 when nothing changed). Replicas starting together may each rebuild:
 // that is wasted work, never wrong, as every rebuild is locked per session.
 func (s *Store) Refresh(ctx context.Context, pricesVersion string) (int, error) {
-	want := server.ProjectionVersion + "/" + pricesVersion
+	want := sqlstore.ProjectionStamp(pricesVersion)
 	var have string
 	err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'projection'`).Scan(&have)
 	if err != nil && !isNoRows(err) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
 
 // Ingest stores events and re-projects every session they touch, in one transaction.
@@ -20,16 +21,9 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	if len(events) == 0 {
 		return res, nil
 	}
-	bodies := make([][]byte, len(events))
-	for i := range events {
-		if err := events[i].Validate(); err != nil {
-			return res, fmt.Errorf("ingest: event %d (%s): %w: %w", i, events[i].ID, server.ErrInvalid, err)
-		}
-		b, err := json.Marshal(&events[i])
-		if err != nil {
-			return res, fmt.Errorf("ingest: event %d (%s): %w: %w", i, events[i].ID, server.ErrInvalid, err)
-		}
-		bodies[i] = b
+	bodies, err := sqlstore.EncodeEvents(events)
+	if err != nil {
+		return res, fmt.Errorf("ingest: %w", err)
 	}
 
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -378,15 +372,9 @@ func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("reproject all: %w", err)
 	}
-	const perTx = 50
-	done := 0
-	for len(ids) > 0 {
-		chunk := ids[:min(perTx, len(ids))]
-		ids = ids[len(chunk):]
-		if err := s.reprojectSessions(ctx, chunk); err != nil {
-			return done, fmt.Errorf("reproject all: %w", err)
-		}
-		done += len(chunk)
+	done, err := sqlstore.InChunks(ids, func(chunk []string) error { return s.reprojectSessions(ctx, chunk) })
+	if err != nil {
+		return done, fmt.Errorf("reproject all: %w", err)
 	}
 	return done, nil
 }
@@ -421,7 +409,7 @@ func (s *Store) reprojectSessions(ctx context.Context, ids []string) error {
 // records the new pair. Call it after Migrate at start-up; it returns how many sessions
 // it rebuilt (0 when nothing changed).
 func (s *Store) Refresh(ctx context.Context, pricesVersion string) (int, error) {
-	want := server.ProjectionVersion + "/" + pricesVersion
+	want := sqlstore.ProjectionStamp(pricesVersion)
 	var have string
 	err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'projection'`).Scan(&have)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
