@@ -14,11 +14,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -177,14 +175,7 @@ func (s *Store) Conn() driver.Conn { return s.conn }
 func (s *Store) table(name string) string { return "`" + s.db + "`." + name }
 
 // Migrations lists the embedded migration names in the order they apply.
-func Migrations() []string {
-	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
-	for i, n := range names {
-		names[i] = strings.TrimPrefix(n, "migrations/")
-	}
-	sort.Strings(names)
-	return names
-}
+func Migrations() []string { return sqlstore.Migrations(migrationFS) }
 
 // statements splits a migration file into its statements, dropping comment lines.
 func statements(body, db string) []string {
@@ -289,12 +280,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			return fmt.Errorf("check clickhouse schema: %w", err)
 		}
 	}
-	var missing []string
-	for _, name := range Migrations() {
-		if !applied[name] {
-			missing = append(missing, name)
-		}
-	}
+	missing := sqlstore.Missing(Migrations(), applied)
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: clickhouse database %s lacks migrations %s; run `agent-trace-server migrate`",
 			server.ErrSchemaOutdated, s.db, strings.Join(missing, ", "))

@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
-	"sort"
 	"strings"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/clickhouse"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -132,14 +131,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Migrations lists the embedded PostgreSQL migration names in the order they apply.
-func Migrations() []string {
-	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
-	for i, n := range names {
-		names[i] = strings.TrimPrefix(n, "migrations/")
-	}
-	sort.Strings(names)
-	return names
-}
+func Migrations() []string { return sqlstore.Migrations(migrationFS) }
 
 // migrateLock is the advisory lock key that serialises Migrate across processes.
 const migrateLock = 0x61745f6d6967 // "at_mig"
@@ -222,12 +214,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			applied[n] = true
 		}
 	}
-	var missing []string
-	for _, name := range Migrations() {
-		if !applied[name] {
-			missing = append(missing, name)
-		}
-	}
+	missing := sqlstore.Missing(Migrations(), applied)
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: postgres lacks migrations %s; run `agent-trace-server migrate`",
 			server.ErrSchemaOutdated, strings.Join(missing, ", "))

@@ -10,10 +10,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +19,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -175,14 +174,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Migrations lists the embedded migration names in the order they apply.
-func Migrations() []string {
-	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
-	for i, n := range names {
-		names[i] = strings.TrimPrefix(n, "migrations/")
-	}
-	sort.Strings(names)
-	return names
-}
+func Migrations() []string { return sqlstore.Migrations(migrationFS) }
 
 // Migrate applies every embedded migration not yet applied, each in its own transaction,
 // and records its name in schema_migrations. Running it again changes nothing.
@@ -244,12 +236,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			return fmt.Errorf("check schema: %w", err)
 		}
 	}
-	var missing []string
-	for _, name := range Migrations() {
-		if !applied[name] {
-			missing = append(missing, name)
-		}
-	}
+	missing := sqlstore.Missing(Migrations(), applied)
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s lacks migrations %s; run `agent-trace-server migrate`",
 			server.ErrSchemaOutdated, s.path, strings.Join(missing, ", "))
