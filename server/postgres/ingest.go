@@ -208,41 +208,22 @@ func replaceDuplicates(ctx context.Context, tx pgx.Tx, ids, inserted []string, e
 	return rIDs, nil
 }
 
-// usageKey is what a usage fact row holds, to tell whether ClickHouse needs a new version.
-type usageKey struct {
-	sessionID        string
-	timeMS           int64
-	sessionStartedMS int64
-	model, user      string
-	repo             string
-	usage            server.Usage
-	cost             *float64
-}
-
-func (a usageKey) equal(b usageKey) bool {
-	if (a.cost == nil) != (b.cost == nil) || (a.cost != nil && *a.cost != *b.cost) {
-		return false
-	}
-	a.cost, b.cost = nil, nil
-	return a == b
-}
-
-func (k usageKey) row(id string) *clickhouse.UsageRow {
-	return &clickhouse.UsageRow{EventID: id, SessionID: k.sessionID, TimeMS: k.timeMS, SessionStartedMS: k.sessionStartedMS,
-		Model: k.model, User: k.user, Repo: k.repo, Usage: k.usage, CostUSD: k.cost}
+// usageRow is a usage fact as ClickHouse stores it.
+func usageRow(f sqlstore.UsageFact) *clickhouse.UsageRow {
+	return &clickhouse.UsageRow{EventID: f.EventID, SessionID: f.SessionID, TimeMS: f.TimeMS,
+		SessionStartedMS: f.SessionStartedMS, Model: f.Model, User: f.User, Repo: f.Repo, Usage: f.Usage, CostUSD: f.CostUSD}
 }
 
 const usageCols = `event_id, session_id, time_ms, session_started_ms, model, "user", repo, input_tokens, output_tokens,
 	cache_creation_tokens, cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd`
 
-func scanUsage(r pgx.Row) (string, usageKey, error) {
-	var id string
-	var k usageKey
-	u := &k.usage
-	err := r.Scan(&id, &k.sessionID, &k.timeMS, &k.sessionStartedMS, &k.model, &k.user, &k.repo, &u.InputTokens,
+func scanUsage(r pgx.Row) (sqlstore.UsageFact, error) {
+	var f sqlstore.UsageFact
+	u := &f.Usage
+	err := r.Scan(&f.EventID, &f.SessionID, &f.TimeMS, &f.SessionStartedMS, &f.Model, &f.User, &f.Repo, &u.InputTokens,
 		&u.OutputTokens, &u.CacheCreationInputTokens, &u.CacheCreation5mTokens, &u.CacheCreation1hTokens,
-		&u.CacheReadInputTokens, &u.WebSearchRequests, &k.cost)
-	return id, k, err
+		&u.CacheReadInputTokens, &u.WebSearchRequests, &f.CostUSD)
+	return f, err
 }
 
 // reproject rebuilds the materialised rows of the sessions from all their stored events
@@ -292,7 +273,7 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 		br.Close()
 		return nil, fmt.Errorf("read events: %w", err)
 	}
-	old := map[string]usageKey{}
+	old := map[string]sqlstore.UsageFact{}
 	var version uint64
 	if s.analytics != nil {
 		rows, err := br.Query()
@@ -301,13 +282,13 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 			return nil, fmt.Errorf("read usage facts: %w", err)
 		}
 		for rows.Next() {
-			id, k, err := scanUsage(rows)
+			k, err := scanUsage(rows)
 			if err != nil {
 				rows.Close()
 				br.Close()
 				return nil, fmt.Errorf("read usage facts: %w", err)
 			}
-			old[id] = k
+			old[k.EventID] = k
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -335,26 +316,24 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 		if err := w.add(sess); err != nil {
 			return nil, fmt.Errorf("project session %s: %w", id, err)
 		}
-		for _, pu := range usages {
-			k := usageKey{sessionID: id, timeMS: pu.Time.UnixMilli(), sessionStartedMS: sess.StartedAt.UnixMilli(),
-				model: pu.Model, user: pu.User, repo: sess.Repo, usage: pu.Usage, cost: pu.CostUSD}
-			w.usage(pu.EventID, k)
+		for _, k := range sqlstore.UsageFacts(sess, usages) {
+			w.usage(k)
 			if s.analytics == nil {
 				continue
 			}
-			o, ok := old[pu.EventID]
+			o, ok := old[k.EventID]
 			switch {
 			case !ok:
-				chRows = append(chRows, clickhouse.UsageChange{New: k.row(pu.EventID), Version: version})
-			case !o.equal(k):
-				chRows = append(chRows, clickhouse.UsageChange{Old: o.row(pu.EventID), New: k.row(pu.EventID), Version: version})
+				chRows = append(chRows, clickhouse.UsageChange{New: usageRow(k), Version: version})
+			case !o.Equal(k):
+				chRows = append(chRows, clickhouse.UsageChange{Old: usageRow(o), New: usageRow(k), Version: version})
 			}
-			delete(old, pu.EventID)
+			delete(old, k.EventID)
 		}
 	}
 	// Responses the new projection no longer counts get a tombstone.
-	for id, k := range old {
-		chRows = append(chRows, clickhouse.UsageChange{Old: k.row(id), Version: version})
+	for _, k := range old {
+		chRows = append(chRows, clickhouse.UsageChange{Old: usageRow(k), Version: version})
 	}
 
 	b = pgx.Batch{}
@@ -399,27 +378,14 @@ type projectionWriter struct {
 }
 
 func (w *projectionWriter) add(sess *server.Session) error {
-	summary, err := json.Marshal(sess.SessionSummary)
+	row, err := sqlstore.NewSessionRow(sess)
 	if err != nil {
-		return fmt.Errorf("encode summary: %w", err)
-	}
-	detail, err := json.Marshal(sess)
-	if err != nil {
-		return fmt.Errorf("encode session: %w", err)
-	}
-	var ended *int64
-	if sess.EndedAt != nil {
-		ms := sess.EndedAt.UnixMilli()
-		ended = &ms
-	}
-	costKey := -1.0
-	if sess.CostUSD != nil {
-		costKey = *sess.CostUSD
+		return err
 	}
 	u := sess.Usage
 	w.sID = append(w.sID, sess.ID)
 	w.sStarted = append(w.sStarted, sess.StartedAt.UnixMilli())
-	w.sEnded = append(w.sEnded, ended)
+	w.sEnded = append(w.sEnded, row.EndedMS)
 	w.sLast = append(w.sLast, sess.LastEventAt.UnixMilli())
 	w.sStatus = append(w.sStatus, sess.Status)
 	w.sDuration = append(w.sDuration, sess.DurationMS)
@@ -428,7 +394,7 @@ func (w *projectionWriter) add(sess *server.Session) error {
 	w.sRepo = append(w.sRepo, sess.Repo)
 	w.sBranch = append(w.sBranch, sess.Branch)
 	w.sCost = append(w.sCost, sess.CostUSD)
-	w.sCostKey = append(w.sCostKey, costKey)
+	w.sCostKey = append(w.sCostKey, row.CostKey)
 	w.sPrompts = append(w.sPrompts, int32(sess.PromptCount))
 	w.sCalls = append(w.sCalls, int32(sess.ToolCallCount))
 	w.sErrors = append(w.sErrors, int32(sess.ErrorCount))
@@ -443,22 +409,12 @@ func (w *projectionWriter) add(sess *server.Session) error {
 	w.sCC1 = append(w.sCC1, u.CacheCreation1hTokens)
 	w.sCR = append(w.sCR, u.CacheReadInputTokens)
 	w.sWS = append(w.sWS, u.WebSearchRequests)
-	w.sSummary = append(w.sSummary, summary)
-	w.sDetail = append(w.sDetail, detail)
+	w.sSummary = append(w.sSummary, row.Summary)
+	w.sDetail = append(w.sDetail, row.Detail)
 
-	facets := map[[2]string]bool{}
-	for _, m := range sess.Models {
-		facets[[2]string{"model", m}] = true
-	}
-	for _, br := range sess.Branches {
-		facets[[2]string{"branch", br}] = true
-	}
-	if sess.Branch != "" {
-		facets[[2]string{"branch", sess.Branch}] = true
-	}
-	for f := range facets {
-		w.fFacet = append(w.fFacet, f[0])
-		w.fValue = append(w.fValue, f[1])
+	for _, f := range sqlstore.Facets(sess) {
+		w.fFacet = append(w.fFacet, f.Facet)
+		w.fValue = append(w.fValue, f.Value)
 		w.fSession = append(w.fSession, sess.ID)
 	}
 	for _, p := range sess.Prompts {
@@ -468,42 +424,42 @@ func (w *projectionWriter) add(sess *server.Session) error {
 		w.pStarted = append(w.pStarted, p.StartedAt.UnixMilli())
 		w.pText = append(w.pText, p.Text)
 	}
-	for _, c := range sess.Commits {
-		body, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("encode commit: %w", err)
-		}
-		w.cSession = append(w.cSession, sess.ID)
-		w.cSHA = append(w.cSHA, c.SHA)
-		w.cTime = append(w.cTime, c.CommittedAt.UnixMilli())
-		w.cRepo = append(w.cRepo, firstNonEmpty(c.Repo, sess.Repo))
-		w.cUser = append(w.cUser, firstNonEmpty(c.User, sess.User))
-		w.cBody = append(w.cBody, body)
+	commits, err := sqlstore.CommitRows(sess)
+	if err != nil {
+		return err
 	}
-	for _, p := range sess.PullRequests {
-		body, err := json.Marshal(p)
-		if err != nil {
-			return fmt.Errorf("encode pull request: %w", err)
-		}
+	for _, c := range commits {
+		w.cSession = append(w.cSession, sess.ID)
+		w.cSHA = append(w.cSHA, c.Key)
+		w.cTime = append(w.cTime, c.TimeMS)
+		w.cRepo = append(w.cRepo, c.Repo)
+		w.cUser = append(w.cUser, c.User)
+		w.cBody = append(w.cBody, c.Body)
+	}
+	prs, err := sqlstore.PullRequestRows(sess)
+	if err != nil {
+		return err
+	}
+	for _, p := range prs {
 		w.rSession = append(w.rSession, sess.ID)
-		w.rKey = append(w.rKey, fmt.Sprintf("%s/%s#%d", p.Forge, p.Repo, p.Number))
-		w.rTime = append(w.rTime, p.SeenAt.UnixMilli())
+		w.rKey = append(w.rKey, p.Key)
+		w.rTime = append(w.rTime, p.TimeMS)
 		w.rRepo = append(w.rRepo, p.Repo)
-		w.rUser = append(w.rUser, firstNonEmpty(p.User, sess.User))
-		w.rBody = append(w.rBody, body)
+		w.rUser = append(w.rUser, p.User)
+		w.rBody = append(w.rBody, p.Body)
 	}
 	return nil
 }
 
-func (w *projectionWriter) usage(id string, k usageKey) {
-	u := k.usage
-	w.uID = append(w.uID, id)
-	w.uSession = append(w.uSession, k.sessionID)
-	w.uTime = append(w.uTime, k.timeMS)
-	w.uStarted = append(w.uStarted, k.sessionStartedMS)
-	w.uModel = append(w.uModel, k.model)
-	w.uUser = append(w.uUser, k.user)
-	w.uRepo = append(w.uRepo, k.repo)
+func (w *projectionWriter) usage(k sqlstore.UsageFact) {
+	u := k.Usage
+	w.uID = append(w.uID, k.EventID)
+	w.uSession = append(w.uSession, k.SessionID)
+	w.uTime = append(w.uTime, k.TimeMS)
+	w.uStarted = append(w.uStarted, k.SessionStartedMS)
+	w.uModel = append(w.uModel, k.Model)
+	w.uUser = append(w.uUser, k.User)
+	w.uRepo = append(w.uRepo, k.Repo)
 	w.uIn = append(w.uIn, u.InputTokens)
 	w.uOut = append(w.uOut, u.OutputTokens)
 	w.uCC = append(w.uCC, u.CacheCreationInputTokens)
@@ -511,7 +467,7 @@ func (w *projectionWriter) usage(id string, k usageKey) {
 	w.uCC1 = append(w.uCC1, u.CacheCreation1hTokens)
 	w.uCR = append(w.uCR, u.CacheReadInputTokens)
 	w.uWS = append(w.uWS, u.WebSearchRequests)
-	w.uCost = append(w.uCost, k.cost)
+	w.uCost = append(w.uCost, k.CostUSD)
 }
 
 func (w *projectionWriter) queue(b *pgx.Batch) {
@@ -555,15 +511,6 @@ func (w *projectionWriter) queue(b *pgx.Batch) {
 			w.uID, w.uSession, w.uTime, w.uStarted, w.uModel, w.uUser, w.uRepo, w.uIn, w.uOut, w.uCC, w.uCC5,
 			w.uCC1, w.uCR, w.uWS, w.uCost)
 	}
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // ReprojectAll rebuilds every session's projection from its stored events, for when the

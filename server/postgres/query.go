@@ -340,12 +340,12 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	var version int64
 	if s.analytics != nil {
 		for rows.Next() {
-			id, k, err := scanUsage(rows)
+			k, err := scanUsage(rows)
 			if err != nil {
 				rows.Close()
 				return 0, fmt.Errorf("usage facts: %w", err)
 			}
-			tombs = append(tombs, clickhouse.UsageChange{Old: k.row(id)})
+			tombs = append(tombs, clickhouse.UsageChange{Old: usageRow(k)})
 		}
 	}
 	rows.Close()

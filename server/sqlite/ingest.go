@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
@@ -180,23 +181,17 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 	if sess == nil {
 		return writePrompts(ctx, tx, id, nil)
 	}
-	summary, err := json.Marshal(sess.SessionSummary)
+	row, err := sqlstore.NewSessionRow(sess)
 	if err != nil {
-		return fmt.Errorf("encode summary: %w", err)
-	}
-	detail, err := json.Marshal(sess)
-	if err != nil {
-		return fmt.Errorf("encode session: %w", err)
+		return err
 	}
 	var endedMS sql.NullInt64
-	if sess.EndedAt != nil {
-		endedMS = sql.NullInt64{Int64: sess.EndedAt.UnixMilli(), Valid: true}
+	if row.EndedMS != nil {
+		endedMS = sql.NullInt64{Int64: *row.EndedMS, Valid: true}
 	}
 	var cost sql.NullFloat64
-	costKey := -1.0
 	if sess.CostUSD != nil {
 		cost = sql.NullFloat64{Float64: *sess.CostUSD, Valid: true}
-		costKey = *sess.CostUSD
 	}
 	u := sess.Usage
 	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
@@ -205,28 +200,17 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
-		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, costKey, sess.PromptCount,
+		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, row.CostKey, sess.PromptCount,
 		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,
 		u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
-		u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, summary, detail)
+		u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, row.Summary, row.Detail)
 	if err != nil {
 		return fmt.Errorf("write session: %w", err)
 	}
 
-	facets := map[string]bool{}
-	for _, m := range sess.Models {
-		facets["model\x00"+m] = true
-	}
-	for _, b := range sess.Branches {
-		facets["branch\x00"+b] = true
-	}
-	if sess.Branch != "" {
-		facets["branch\x00"+sess.Branch] = true
-	}
-	for f := range facets {
-		facet, value, _ := strings.Cut(f, "\x00")
+	for _, f := range sqlstore.Facets(sess) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO session_facets (facet, value, session_id) VALUES (?, ?, ?)`,
-			facet, value, id); err != nil {
+			f.Facet, f.Value, id); err != nil {
 			return fmt.Errorf("write facet: %w", err)
 		}
 	}
@@ -234,53 +218,40 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 	if err := writePrompts(ctx, tx, id, sess.Prompts); err != nil {
 		return err
 	}
-	for _, c := range sess.Commits {
-		body, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("encode commit: %w", err)
-		}
-		user := c.User
-		if user == "" {
-			user = sess.User
-		}
-		repo := c.Repo
-		if repo == "" {
-			repo = sess.Repo
-		}
+	commits, err := sqlstore.CommitRows(sess)
+	if err != nil {
+		return err
+	}
+	for _, c := range commits {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO commits (session_id, sha, committed_ms, repo, user, body)
-			VALUES (?, ?, ?, ?, ?, ?)`, id, c.SHA, c.CommittedAt.UnixMilli(), repo, user, body); err != nil {
-			return fmt.Errorf("write commit %s: %w", c.SHA, err)
+			VALUES (?, ?, ?, ?, ?, ?)`, id, c.Key, c.TimeMS, c.Repo, c.User, c.Body); err != nil {
+			return fmt.Errorf("write commit %s: %w", c.Key, err)
 		}
 	}
-	for _, p := range sess.PullRequests {
-		body, err := json.Marshal(p)
-		if err != nil {
-			return fmt.Errorf("encode pull request: %w", err)
-		}
-		user := p.User
-		if user == "" {
-			user = sess.User
-		}
-		key := fmt.Sprintf("%s/%s#%d", p.Forge, p.Repo, p.Number)
+	prs, err := sqlstore.PullRequestRows(sess)
+	if err != nil {
+		return err
+	}
+	for _, p := range prs {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pull_requests (session_id, pr_key, seen_ms, repo, user, body)
-			VALUES (?, ?, ?, ?, ?, ?)`, id, key, p.SeenAt.UnixMilli(), p.Repo, user, body); err != nil {
-			return fmt.Errorf("write pull request %s: %w", key, err)
+			VALUES (?, ?, ?, ?, ?, ?)`, id, p.Key, p.TimeMS, p.Repo, p.User, p.Body); err != nil {
+			return fmt.Errorf("write pull request %s: %w", p.Key, err)
 		}
 	}
-	for _, pu := range usages {
+	for _, uf := range sqlstore.UsageFacts(sess, usages) {
 		var c sql.NullFloat64
-		if pu.CostUSD != nil {
-			c = sql.NullFloat64{Float64: *pu.CostUSD, Valid: true}
+		if uf.CostUSD != nil {
+			c = sql.NullFloat64{Float64: *uf.CostUSD, Valid: true}
 		}
-		uu := pu.Usage
+		uu := uf.Usage
 		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_facts (event_id, session_id, time_ms, day, model, user,
 			repo, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
 			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			pu.EventID, id, pu.Time.UnixMilli(), pu.Time.UTC().Format("2006-01-02"),
-			pu.Model, pu.User, sess.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
+			uf.EventID, id, uf.TimeMS, time.UnixMilli(uf.TimeMS).UTC().Format("2006-01-02"),
+			uf.Model, uf.User, uf.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
 			uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
-			return fmt.Errorf("write usage %s: %w", pu.EventID, err)
+			return fmt.Errorf("write usage %s: %w", uf.EventID, err)
 		}
 	}
 	return nil
