@@ -92,7 +92,7 @@ reason otherwise.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	f := root.Flags()
-	f.BoolVar(&foreground, "foreground", false, "deliver everything now and report (what `agent-trace-hook flush` runs)")
+	f.BoolVar(&foreground, "foreground", false, "deliver everything now and report (what agent-trace-hook flush runs)")
 	f.BoolVar(&wait, "wait", false, "with --foreground: keep retrying until the spool is empty")
 	f.DurationVar(&timeout, "timeout", 0, "with --foreground: give up after this long (0: no limit)")
 	// `agent-trace-hook status` asks the deliverer to check the collector, so the hook
