@@ -99,26 +99,7 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
-	c := newConds()
-	c.Add("session_id = ?", sessionID)
-	if cur != "" {
-		cc, err := sqlstore.DecodeCursor(cur, 1)
-		if err != nil {
-			return page, fmt.Errorf("events of %s: %w", sessionID, err)
-		}
-		k, err := cc.KeyValue(sqlstore.IntKey)
-		if err != nil {
-			return page, fmt.Errorf("events of %s: %w", sessionID, err)
-		}
-		c.Add("(time_ns, id) > (?, ?)", k, cc.IDs[0])
-	}
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT time_ns, id, body FROM events%s ORDER BY time_ns, id LIMIT %d`,
-		c.SQL(), limit+1), c.Args...)
-	if err != nil {
-		return page, fmt.Errorf("events of %s: %w", sessionID, err)
-	}
-	defer rows.Close()
-	page.Events, page.NextCursor, err = sqlstore.EventPage(rows, limit)
+	page.Events, page.NextCursor, err = s.reader().Events(ctx, sessionID, cur, limit)
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
@@ -127,54 +108,25 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 
 // Commits lists commits across sessions, newest first.
 func (s *Store) Commits(ctx context.Context, f server.CommitFilter) (server.CommitPage, error) {
-	page := server.CommitPage{Commits: []server.Commit{}}
-	err := s.listGit(ctx, f, "commits", "committed_ms", "sha", func(body []byte) error {
-		var c server.Commit
-		if err := json.Unmarshal(body, &c); err != nil {
-			return err
-		}
-		page.Commits = append(page.Commits, c)
-		return nil
-	}, &page.NextCursor)
-	if err != nil {
-		return page, fmt.Errorf("list commits: %w", err)
-	}
-	return page, nil
+	return s.reader().Commits(ctx, f)
 }
 
 // PullRequests lists pull requests across sessions, newest first.
 func (s *Store) PullRequests(ctx context.Context, f server.CommitFilter) (server.PullRequestPage, error) {
-	page := server.PullRequestPage{PullRequests: []server.PullRequest{}}
-	err := s.listGit(ctx, f, "pull_requests", "seen_ms", "pr_key", func(body []byte) error {
-		var p server.PullRequest
-		if err := json.Unmarshal(body, &p); err != nil {
-			return err
-		}
-		page.PullRequests = append(page.PullRequests, p)
-		return nil
-	}, &page.NextCursor)
-	if err != nil {
-		return page, fmt.Errorf("list pull requests: %w", err)
-	}
-	return page, nil
+	return s.reader().PullRequests(ctx, f)
 }
 
-func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeCol, keyCol string,
-	add func([]byte) error, next *string) error {
-	c := newConds()
-	limit, err := sqlstore.GitConds(&c, f, timeCol, keyCol, `"user"`, sqlstore.IntKey)
-	if err != nil {
-		return err
-	}
-	q := fmt.Sprintf("SELECT %s, %s, session_id, body FROM %s%s ORDER BY %s DESC, %s DESC, session_id DESC LIMIT %d",
-		timeCol, keyCol, table, c.SQL(), timeCol, keyCol, limit+1)
-	rows, err := s.pool.Query(ctx, q, c.Args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	*next, err = sqlstore.GitPage(rows, limit, add)
-	return err
+// reader runs the listings sqlstore shares on this store's connections.
+func (s *Store) reader() sqlstore.Reader {
+	return sqlstore.Reader{Dollar: true, User: `"user"`, Keys: sqlstore.IntKey, Query: func(ctx context.Context, q string, args []any,
+		read func(sqlstore.Rows) error) error {
+		rows, err := s.pool.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return read(rows)
+	}}
 }
 
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending.

@@ -116,26 +116,7 @@ func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (s
 	if err := s.sessionExists(ctx, sessionID); err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
-	w := sqlstore.Where{}
-	w.Add("session_id = ?", sessionID)
-	if cur != "" {
-		c, err := sqlstore.DecodeCursor(cur, 1)
-		if err != nil {
-			return page, fmt.Errorf("events of %s: %w", sessionID, err)
-		}
-		k, err := c.KeyValue(sqlstore.AnyKey)
-		if err != nil {
-			return page, fmt.Errorf("events of %s: %w", sessionID, err)
-		}
-		w.Add("(time_ns, id) > (?, ?)", k, c.IDs[0])
-	}
-	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`SELECT time_ns, id, body FROM events%s ORDER BY time_ns, id LIMIT %d`,
-		w.SQL(), limit+1), w.Args...)
-	if err != nil {
-		return page, fmt.Errorf("events of %s: %w", sessionID, err)
-	}
-	defer rows.Close()
-	page.Events, page.NextCursor, err = sqlstore.EventPage(rows, limit)
+	page.Events, page.NextCursor, err = s.reader().Events(ctx, sessionID, cur, limit)
 	if err != nil {
 		return page, fmt.Errorf("events of %s: %w", sessionID, err)
 	}
@@ -153,54 +134,25 @@ func (s *Store) sessionExists(ctx context.Context, id string) error {
 
 // Commits lists commits across sessions, newest first.
 func (s *Store) Commits(ctx context.Context, f server.CommitFilter) (server.CommitPage, error) {
-	page := server.CommitPage{Commits: []server.Commit{}}
-	err := s.listGit(ctx, f, "commits", "committed_ms", "sha", func(body []byte) error {
-		var c server.Commit
-		if err := json.Unmarshal(body, &c); err != nil {
-			return err
-		}
-		page.Commits = append(page.Commits, c)
-		return nil
-	}, &page.NextCursor)
-	if err != nil {
-		return page, fmt.Errorf("list commits: %w", err)
-	}
-	return page, nil
+	return s.reader().Commits(ctx, f)
 }
 
 // PullRequests lists pull requests across sessions, newest first.
 func (s *Store) PullRequests(ctx context.Context, f server.CommitFilter) (server.PullRequestPage, error) {
-	page := server.PullRequestPage{PullRequests: []server.PullRequest{}}
-	err := s.listGit(ctx, f, "pull_requests", "seen_ms", "pr_key", func(body []byte) error {
-		var p server.PullRequest
-		if err := json.Unmarshal(body, &p); err != nil {
-			return err
-		}
-		page.PullRequests = append(page.PullRequests, p)
-		return nil
-	}, &page.NextCursor)
-	if err != nil {
-		return page, fmt.Errorf("list pull requests: %w", err)
-	}
-	return page, nil
+	return s.reader().PullRequests(ctx, f)
 }
 
-func (s *Store) listGit(ctx context.Context, f server.CommitFilter, table, timeCol, keyCol string,
-	add func([]byte) error, next *string) error {
-	var w sqlstore.Where
-	limit, err := sqlstore.GitConds(&w, f, timeCol, keyCol, "user", sqlstore.AnyKey)
-	if err != nil {
-		return err
-	}
-	q := fmt.Sprintf("SELECT %s, %s, session_id, body FROM %s%s ORDER BY %s DESC, %s DESC, session_id DESC LIMIT %d",
-		timeCol, keyCol, table, w.SQL(), timeCol, keyCol, limit+1)
-	rows, err := s.read.QueryContext(ctx, q, w.Args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	*next, err = sqlstore.GitPage(rows, limit, add)
-	return err
+// reader runs the listings sqlstore shares on this store's connections.
+func (s *Store) reader() sqlstore.Reader {
+	return sqlstore.Reader{User: "user", Keys: sqlstore.AnyKey, Query: func(ctx context.Context, q string, args []any,
+		read func(sqlstore.Rows) error) error {
+		rows, err := s.read.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return read(rows)
+	}}
 }
 
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending.

@@ -1,0 +1,97 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/server"
+)
+
+// Reader runs the listings whose SQL is the same on every SQL store but for the
+// dialect's placeholders and quoting.
+type Reader struct {
+	Dollar bool    // numbered placeholders ($1, …), as PostgreSQL wants
+	User   string  // the user column as the dialect quotes it
+	Keys   KeyKind // how strictly integer cursor keys are read back
+	// Query runs a read query, hands its rows to read and closes them.
+	Query func(ctx context.Context, q string, args []any, read func(Rows) error) error
+}
+
+// Commits lists commits across sessions, newest first. See server.Store.
+func (r Reader) Commits(ctx context.Context, f server.CommitFilter) (server.CommitPage, error) {
+	page := server.CommitPage{Commits: []server.Commit{}}
+	err := r.listGit(ctx, f, "commits", "committed_ms", "sha", func(body []byte) error {
+		var c server.Commit
+		if err := json.Unmarshal(body, &c); err != nil {
+			return err
+		}
+		page.Commits = append(page.Commits, c)
+		return nil
+	}, &page.NextCursor)
+	if err != nil {
+		return page, fmt.Errorf("list commits: %w", err)
+	}
+	return page, nil
+}
+
+// PullRequests lists pull requests across sessions, newest first. See server.Store.
+func (r Reader) PullRequests(ctx context.Context, f server.CommitFilter) (server.PullRequestPage, error) {
+	page := server.PullRequestPage{PullRequests: []server.PullRequest{}}
+	err := r.listGit(ctx, f, "pull_requests", "seen_ms", "pr_key", func(body []byte) error {
+		var p server.PullRequest
+		if err := json.Unmarshal(body, &p); err != nil {
+			return err
+		}
+		page.PullRequests = append(page.PullRequests, p)
+		return nil
+	}, &page.NextCursor)
+	if err != nil {
+		return page, fmt.Errorf("list pull requests: %w", err)
+	}
+	return page, nil
+}
+
+func (r Reader) listGit(ctx context.Context, f server.CommitFilter, table, timeCol, keyCol string,
+	add func([]byte) error, next *string) error {
+	w := Where{Dollar: r.Dollar}
+	limit, err := GitConds(&w, f, timeCol, keyCol, r.User, r.Keys)
+	if err != nil {
+		return err
+	}
+	q := fmt.Sprintf("SELECT %s, %s, session_id, body FROM %s%s ORDER BY %s DESC, %s DESC, session_id DESC LIMIT %d",
+		timeCol, keyCol, table, w.SQL(), timeCol, keyCol, limit+1)
+	return r.Query(ctx, q, w.Args, func(rows Rows) error {
+		var err error
+		*next, err = GitPage(rows, limit, add)
+		return err
+	})
+}
+
+// Events returns one page of limit (already checked) of a session's stored events,
+// oldest first, after the cursor cur ("" for the first page), and the next page's
+// cursor.
+func (r Reader) Events(ctx context.Context, sessionID, cur string, limit int) ([]event.Event, string, error) {
+	w := Where{Dollar: r.Dollar}
+	w.Add("session_id = ?", sessionID)
+	if cur != "" {
+		c, err := DecodeCursor(cur, 1)
+		if err != nil {
+			return []event.Event{}, "", err
+		}
+		k, err := c.KeyValue(r.Keys)
+		if err != nil {
+			return []event.Event{}, "", err
+		}
+		w.Add("(time_ns, id) > (?, ?)", k, c.IDs[0])
+	}
+	events, next := []event.Event{}, ""
+	err := r.Query(ctx, fmt.Sprintf(`SELECT time_ns, id, body FROM events%s ORDER BY time_ns, id LIMIT %d`,
+		w.SQL(), limit+1), w.Args, func(rows Rows) error {
+		var err error
+		events, next, err = EventPage(rows, limit)
+		return err
+	})
+	return events, next, err
+}
