@@ -280,12 +280,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			return fmt.Errorf("check clickhouse schema: %w", err)
 		}
 	}
-	missing := sqlstore.Missing(Migrations(), applied)
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: clickhouse database %s lacks migrations %s; run `agent-trace-server migrate`",
-			server.ErrSchemaOutdated, s.db, strings.Join(missing, ", "))
-	}
-	return nil
+	return sqlstore.CheckApplied("clickhouse database "+s.db, Migrations(), applied)
 }
 
 func (s *Store) applied(ctx context.Context) (map[string]bool, error) {
@@ -294,15 +289,7 @@ func (s *Store) applied(ctx context.Context) (map[string]bool, error) {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		out[name] = true
-	}
-	return out, rows.Err()
+	return sqlstore.AppliedSet(rows)
 }
 
 // Add buffers rows for the next flush; it never blocks on ClickHouse. A full buffer is

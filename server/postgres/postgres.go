@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -206,18 +205,14 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("check postgres schema: %w", err)
 		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		applied, err = sqlstore.AppliedSet(rows)
+		rows.Close()
 		if err != nil {
 			return fmt.Errorf("check postgres schema: %w", err)
 		}
-		for _, n := range names {
-			applied[n] = true
-		}
 	}
-	missing := sqlstore.Missing(Migrations(), applied)
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: postgres lacks migrations %s; run `agent-trace-server migrate`",
-			server.ErrSchemaOutdated, strings.Join(missing, ", "))
+	if err := sqlstore.CheckApplied("postgres", Migrations(), applied); err != nil {
+		return err
 	}
 	if s.analytics != nil {
 		return s.analytics.CheckSchema(ctx)

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -236,12 +235,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			return fmt.Errorf("check schema: %w", err)
 		}
 	}
-	missing := sqlstore.Missing(Migrations(), applied)
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s lacks migrations %s; run `agent-trace-server migrate`",
-			server.ErrSchemaOutdated, s.path, strings.Join(missing, ", "))
-	}
-	return nil
+	return sqlstore.CheckApplied(s.path, Migrations(), applied)
 }
 
 func (s *Store) applied(ctx context.Context, db *sql.DB) (map[string]bool, error) {
@@ -250,13 +244,5 @@ func (s *Store) applied(ctx context.Context, db *sql.DB) (map[string]bool, error
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		out[name] = true
-	}
-	return out, rows.Err()
+	return sqlstore.AppliedSet(rows)
 }

@@ -1,9 +1,12 @@
 package sqlstore
 
 import (
+	"fmt"
 	"io/fs"
 	"sort"
 	"strings"
+
+	"github.com/agent-trace/agent-trace/server"
 )
 
 // Migrations lists the names of the migrations/*.sql files of fsys in the order they
@@ -26,4 +29,28 @@ func Missing(names []string, applied map[string]bool) []string {
 		}
 	}
 	return missing
+}
+
+// AppliedSet reads a result of one column of applied migration names.
+func AppliedSet(rows Rows) (map[string]bool, error) {
+	out := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out[name] = true
+	}
+	return out, rows.Err()
+}
+
+// CheckApplied returns an error wrapping server.ErrSchemaOutdated, naming what (the
+// database) and the missing migrations and what to run, when any of names is not in
+// applied.
+func CheckApplied(what string, names []string, applied map[string]bool) error {
+	if missing := Missing(names, applied); len(missing) > 0 {
+		return fmt.Errorf("%w: %s lacks migrations %s; run `agent-trace-server migrate`",
+			server.ErrSchemaOutdated, what, strings.Join(missing, ", "))
+	}
+	return nil
 }

@@ -1,9 +1,13 @@
 package sqlstore
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/agent-trace/agent-trace/server"
 )
 
 func TestMigrations(t *testing.T) {
@@ -19,5 +23,16 @@ func TestMigrations(t *testing.T) {
 	}
 	if got := Missing(names, map[string]bool{"0001_a.sql": true, "0002_b.sql": true}); got != nil {
 		t.Errorf("Missing with all applied = %v, want nil", got)
+	}
+}
+
+func TestCheckApplied(t *testing.T) {
+	names := []string{"0001_a.sql", "0002_b.sql"}
+	err := CheckApplied("db.sqlite", names, map[string]bool{"0001_a.sql": true})
+	if !errors.Is(err, server.ErrSchemaOutdated) || !strings.Contains(err.Error(), "db.sqlite lacks migrations 0002_b.sql") {
+		t.Errorf("err = %v, want ErrSchemaOutdated naming db.sqlite and 0002_b.sql", err)
+	}
+	if err := CheckApplied("db", names, map[string]bool{"0001_a.sql": true, "0002_b.sql": true}); err != nil {
+		t.Errorf("all applied: err = %v", err)
 	}
 }
