@@ -563,20 +563,8 @@ func (s *Store) dailyQuery(ctx context.Context, q string, args ...any) ([]server
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
 	defer rows.Close()
-	var out []server.DailyCost
-	for rows.Next() {
-		var d server.DailyCost
-		var day int64
-		u := &d.Usage
-		if err := rows.Scan(&day, &d.Key, &d.CostUSD, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens,
-			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests); err != nil {
-			return nil, fmt.Errorf("daily cost: %w", err)
-		}
-		d.Day = time.UnixMilli(day * dayMS).UTC().Format("2006-01-02")
-		d.CostUSD = sqlstore.Round9(d.CostUSD)
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.DailyCosts(rows, true)
+	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
 	return out, nil

@@ -35,25 +35,7 @@ func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash stri
 }
 
 // Tokens lists every token, revoked ones included, oldest first.
-func (s *Store) Tokens(ctx context.Context) ([]server.Token, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.TokenCols+` FROM tokens ORDER BY created_ms, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	out := []server.Token{}
-	for rows.Next() {
-		t, err := sqlstore.ScanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	return out, nil
-}
+func (s *Store) Tokens(ctx context.Context) ([]server.Token, error) { return s.reader().Tokens(ctx) }
 
 // RevokeToken marks a token revoked. Revoking a revoked token changes nothing.
 func (s *Store) RevokeToken(ctx context.Context, id string) error {

@@ -171,18 +171,8 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
 	defer rows.Close()
-	out := []server.DailyCost{}
-	for rows.Next() {
-		var d server.DailyCost
-		u := &d.Usage
-		if err := rows.Scan(&d.Day, &d.Key, &d.CostUSD, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens,
-			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests); err != nil {
-			return nil, fmt.Errorf("daily cost: %w", err)
-		}
-		d.CostUSD = sqlstore.Round9(d.CostUSD)
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.DailyCosts(rows, false)
+	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
 	return out, nil

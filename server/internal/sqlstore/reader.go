@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
@@ -95,3 +96,54 @@ func (r Reader) Events(ctx context.Context, sessionID, cur string, limit int) ([
 	})
 	return events, next, err
 }
+
+// Tokens lists every token, revoked ones included, oldest first. See server.Store.
+func (r Reader) Tokens(ctx context.Context) ([]server.Token, error) {
+	out := []server.Token{}
+	err := r.Query(ctx, `SELECT `+TokenCols+` FROM tokens ORDER BY created_ms, id`, nil, func(rows Rows) error {
+		for rows.Next() {
+			t, err := ScanToken(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// DailyCosts reads rows of (day, group key, cost, input, output, cache creation, 5m and
+// 1h cache creation, cache read tokens, web searches). The day is a UTC day number
+// (days since 1970-01-01) when dayNumbers, else already its YYYY-MM-DD text. Costs are
+// rounded with Round9.
+func DailyCosts(rows Rows, dayNumbers bool) ([]server.DailyCost, error) {
+	out := []server.DailyCost{}
+	for rows.Next() {
+		var d server.DailyCost
+		var day int64
+		var dayDest any = &d.Day
+		if dayNumbers {
+			dayDest = &day
+		}
+		u := &d.Usage
+		if err := rows.Scan(dayDest, &d.Key, &d.CostUSD, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens,
+			&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests); err != nil {
+			return nil, err
+		}
+		if dayNumbers {
+			d.Day = time.UnixMilli(day * dayMS).UTC().Format("2006-01-02")
+		}
+		d.CostUSD = Round9(d.CostUSD)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+const dayMS = 86400000
