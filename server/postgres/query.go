@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/clickhouse"
 	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
@@ -69,41 +67,12 @@ func (s *Store) ListSessions(ctx context.Context, f server.SessionFilter) (serve
 
 // Session returns the full projection of one session, or server.ErrNotFound.
 func (s *Store) Session(ctx context.Context, id string) (*server.Session, error) {
-	var body []byte
-	err := s.pool.QueryRow(ctx, `SELECT detail FROM sessions WHERE id = $1`, id).Scan(&body)
-	if isNoRows(err) {
-		return nil, fmt.Errorf("session %s: %w", id, server.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("session %s: %w", id, err)
-	}
-	var sess server.Session
-	if err := json.Unmarshal(body, &sess); err != nil {
-		return nil, fmt.Errorf("session %s: decode: %w", id, err)
-	}
-	return &sess, nil
+	return s.reader().Session(ctx, id)
 }
 
 // Events returns one page of a session's stored events, oldest first.
 func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (server.EventPage, error) {
-	page := server.EventPage{Events: []event.Event{}}
-	limit, err := sqlstore.PageLimit(limit, DefaultEventLimit, MaxEventLimit)
-	if err != nil {
-		return page, fmt.Errorf("events of %s: %w", sessionID, err)
-	}
-	var one int
-	err = s.pool.QueryRow(ctx, `SELECT 1 FROM sessions WHERE id = $1`, sessionID).Scan(&one)
-	if isNoRows(err) {
-		return page, fmt.Errorf("events of %s: %w", sessionID, server.ErrNotFound)
-	}
-	if err != nil {
-		return page, fmt.Errorf("events of %s: %w", sessionID, err)
-	}
-	page.Events, page.NextCursor, err = s.reader().Events(ctx, sessionID, cur, limit)
-	if err != nil {
-		return page, fmt.Errorf("events of %s: %w", sessionID, err)
-	}
-	return page, nil
+	return s.reader().Events(ctx, sessionID, cur, limit)
 }
 
 // Commits lists commits across sessions, newest first.

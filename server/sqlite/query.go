@@ -2,15 +2,11 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/internal/sqlstore"
 )
@@ -91,45 +87,12 @@ func ftsPhrase(q string) string { return `"` + strings.ReplaceAll(q, `"`, `""`) 
 
 // Session returns the full projection of one session, or server.ErrNotFound.
 func (s *Store) Session(ctx context.Context, id string) (*server.Session, error) {
-	var body []byte
-	err := s.read.QueryRowContext(ctx, `SELECT detail FROM sessions WHERE id = ?`, id).Scan(&body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("session %s: %w", id, server.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("session %s: %w", id, err)
-	}
-	var sess server.Session
-	if err := json.Unmarshal(body, &sess); err != nil {
-		return nil, fmt.Errorf("session %s: decode: %w", id, err)
-	}
-	return &sess, nil
+	return s.reader().Session(ctx, id)
 }
 
 // Events returns one page of a session's stored events, oldest first.
 func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (server.EventPage, error) {
-	page := server.EventPage{Events: []event.Event{}}
-	limit, err := sqlstore.PageLimit(limit, DefaultEventLimit, MaxEventLimit)
-	if err != nil {
-		return page, fmt.Errorf("events of %s: %w", sessionID, err)
-	}
-	if err := s.sessionExists(ctx, sessionID); err != nil {
-		return page, fmt.Errorf("events of %s: %w", sessionID, err)
-	}
-	page.Events, page.NextCursor, err = s.reader().Events(ctx, sessionID, cur, limit)
-	if err != nil {
-		return page, fmt.Errorf("events of %s: %w", sessionID, err)
-	}
-	return page, nil
-}
-
-func (s *Store) sessionExists(ctx context.Context, id string) error {
-	var one int
-	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = ?`, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return server.ErrNotFound
-	}
-	return err
+	return s.reader().Events(ctx, sessionID, cur, limit)
 }
 
 // Commits lists commits across sessions, newest first.

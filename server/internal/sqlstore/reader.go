@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
@@ -70,10 +71,57 @@ func (r Reader) listGit(ctx context.Context, f server.CommitFilter, table, timeC
 	})
 }
 
-// Events returns one page of limit (already checked) of a session's stored events,
-// oldest first, after the cursor cur ("" for the first page), and the next page's
-// cursor.
-func (r Reader) Events(ctx context.Context, sessionID, cur string, limit int) ([]event.Event, string, error) {
+// Session returns the full projection of one session, or server.ErrNotFound. See
+// server.Store.
+func (r Reader) Session(ctx context.Context, id string) (*server.Session, error) {
+	var body []byte
+	err := r.Query(ctx, r.sql(`SELECT detail FROM sessions WHERE id = ?`), []any{id}, func(rows Rows) error {
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return server.ErrNotFound
+		}
+		return rows.Scan(&body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", id, err)
+	}
+	var sess server.Session
+	if err := json.Unmarshal(body, &sess); err != nil {
+		return nil, fmt.Errorf("session %s: decode: %w", id, err)
+	}
+	return &sess, nil
+}
+
+// Events returns one page of a session's stored events, oldest first, or
+// server.ErrNotFound for a session that has no projection. See server.Store.
+func (r Reader) Events(ctx context.Context, sessionID, cur string, limit int) (server.EventPage, error) {
+	page := server.EventPage{Events: []event.Event{}}
+	var err error
+	if page.Events, page.NextCursor, err = r.events(ctx, sessionID, cur, limit); err != nil {
+		return page, fmt.Errorf("events of %s: %w", sessionID, err)
+	}
+	return page, nil
+}
+
+func (r Reader) events(ctx context.Context, sessionID, cur string, limit int) ([]event.Event, string, error) {
+	limit, err := PageLimit(limit, DefaultEventLimit, MaxEventLimit)
+	if err != nil {
+		return []event.Event{}, "", err
+	}
+	err = r.Query(ctx, r.sql(`SELECT 1 FROM sessions WHERE id = ?`), []any{sessionID}, func(rows Rows) error {
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return server.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return []event.Event{}, "", err
+	}
 	w := Where{Dollar: r.Dollar}
 	w.Add("session_id = ?", sessionID)
 	if cur != "" {
@@ -88,13 +136,24 @@ func (r Reader) Events(ctx context.Context, sessionID, cur string, limit int) ([
 		w.Add("(time_ns, id) > (?, ?)", k, c.IDs[0])
 	}
 	events, next := []event.Event{}, ""
-	err := r.Query(ctx, fmt.Sprintf(`SELECT time_ns, id, body FROM events%s ORDER BY time_ns, id LIMIT %d`,
+	err = r.Query(ctx, fmt.Sprintf(`SELECT time_ns, id, body FROM events%s ORDER BY time_ns, id LIMIT %d`,
 		w.SQL(), limit+1), w.Args, func(rows Rows) error {
 		var err error
 		events, next, err = EventPage(rows, limit)
 		return err
 	})
 	return events, next, err
+}
+
+// sql numbers the placeholders of a query with one "?" per argument, for the dialect.
+func (r Reader) sql(q string) string {
+	if !r.Dollar {
+		return q
+	}
+	var w Where
+	w.Dollar = true
+	w.Add(q, make([]any, strings.Count(q, "?"))...)
+	return w.conds[0]
 }
 
 // Tokens lists every token, revoked ones included, oldest first. See server.Store.

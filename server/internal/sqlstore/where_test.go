@@ -58,3 +58,13 @@ func TestSessionPlanCursor(t *testing.T) {
 		}
 	}
 }
+
+func TestReaderSQL(t *testing.T) {
+	q := `SELECT 1 FROM t WHERE a = ? AND b = ?`
+	if got := (Reader{}).sql(q); got != q {
+		t.Errorf("? dialect: %q", got)
+	}
+	if got, want := (Reader{Dollar: true}).sql(q), `SELECT 1 FROM t WHERE a = $1 AND b = $2`; got != want {
+		t.Errorf("$ dialect: %q, want %q", got, want)
+	}
+}
