@@ -49,9 +49,13 @@ type Store struct {
 	analytics *clickhouse.Store
 	ownsCH    bool
 	now       func() time.Time
+	reader    // Session, Events, Commits, PullRequests, Tokens
 }
 
 var _ server.Store = (*Store)(nil)
+
+// reader names the embedded sqlstore.Reader without exporting it.
+type reader = sqlstore.Reader
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string; a
 // search_path parameter selects the schema). It does not change the schema: call Migrate,
@@ -76,6 +80,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.reader = s.newReader()
 	return s, nil
 }
 

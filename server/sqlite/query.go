@@ -85,28 +85,9 @@ func (s *Store) rareText(ctx context.Context, q string) (bool, error) {
 // the texts that contain q, case-insensitively.
 func ftsPhrase(q string) string { return `"` + strings.ReplaceAll(q, `"`, `""`) + `"` }
 
-// Session returns the full projection of one session, or server.ErrNotFound.
-func (s *Store) Session(ctx context.Context, id string) (*server.Session, error) {
-	return s.reader().Session(ctx, id)
-}
-
-// Events returns one page of a session's stored events, oldest first.
-func (s *Store) Events(ctx context.Context, sessionID, cur string, limit int) (server.EventPage, error) {
-	return s.reader().Events(ctx, sessionID, cur, limit)
-}
-
-// Commits lists commits across sessions, newest first.
-func (s *Store) Commits(ctx context.Context, f server.CommitFilter) (server.CommitPage, error) {
-	return s.reader().Commits(ctx, f)
-}
-
-// PullRequests lists pull requests across sessions, newest first.
-func (s *Store) PullRequests(ctx context.Context, f server.CommitFilter) (server.PullRequestPage, error) {
-	return s.reader().PullRequests(ctx, f)
-}
-
-// reader runs the listings sqlstore shares on this store's connections.
-func (s *Store) reader() sqlstore.Reader {
+// newReader runs the listings sqlstore shares on this store's connections; embedded in
+// Store, it provides Session, Events, Commits, PullRequests and Tokens.
+func (s *Store) newReader() sqlstore.Reader {
 	return sqlstore.Reader{User: "user", Keys: sqlstore.AnyKey, Query: func(ctx context.Context, q string, args []any,
 		read func(sqlstore.Rows) error) error {
 		rows, err := s.read.QueryContext(ctx, q, args...)

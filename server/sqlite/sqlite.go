@@ -34,6 +34,7 @@ type Store struct {
 	pricer server.Pricer
 	now    func() time.Time
 	cache  *eventCache
+	reader // Session, Events, Commits, PullRequests, Tokens
 
 	rareTextLimit int // see rareText
 
@@ -45,6 +46,9 @@ type Store struct {
 }
 
 var _ server.Store = (*Store)(nil)
+
+// reader names the embedded sqlstore.Reader without exporting it.
+type reader = sqlstore.Reader
 
 // Option configures a Store.
 type Option func(*Store)
@@ -66,6 +70,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	s.reader = s.newReader()
 	// Checkpoints run in the background (see checkpointer); the automatic one, which would
 	// run inside a committing writer, only backs it up when the WAL grows past ~80 MB.
 	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "journal_mode(WAL)",

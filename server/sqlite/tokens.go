@@ -43,9 +43,6 @@ func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash stri
 	return nil
 }
 
-// Tokens lists every token, revoked ones included, oldest first.
-func (s *Store) Tokens(ctx context.Context) ([]server.Token, error) { return s.reader().Tokens(ctx) }
-
 // RevokeToken marks a token revoked. Revoking a revoked token changes nothing.
 func (s *Store) RevokeToken(ctx context.Context, id string) error {
 	r, err := s.write.ExecContext(ctx, `UPDATE tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL`,
