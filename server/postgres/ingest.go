@@ -567,22 +567,8 @@ func (s *Store) reprojectChunk(ctx context.Context, ids []string) error {
 // it rebuilt (0 when nothing changed). Replicas starting together may each rebuild:
 // that is wasted work, never wrong, as every rebuild is locked per session.
 func (s *Store) Refresh(ctx context.Context, pricesVersion string) (int, error) {
-	want := sqlstore.ProjectionStamp(pricesVersion)
-	var have string
-	err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'projection'`).Scan(&have)
-	if err != nil && !isNoRows(err) {
-		return 0, fmt.Errorf("refresh: %w", err)
-	}
-	if have == want {
-		return 0, nil
-	}
-	n, err := s.ReprojectAll(ctx)
-	if err != nil {
-		return n, fmt.Errorf("refresh: %w", err)
-	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('projection', $1)
-		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, want); err != nil {
-		return n, fmt.Errorf("refresh: record version: %w", err)
-	}
-	return n, nil
+	return sqlstore.Refresh(ctx, s.reader, pricesVersion, s.ReprojectAll, func(ctx context.Context, q string, args ...any) error {
+		_, err := s.pool.Exec(ctx, q, args...)
+		return err
+	})
 }

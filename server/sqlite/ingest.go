@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -380,21 +379,8 @@ func (s *Store) reprojectSessions(ctx context.Context, ids []string) error {
 // records the new pair. Call it after Migrate at start-up; it returns how many sessions
 // it rebuilt (0 when nothing changed).
 func (s *Store) Refresh(ctx context.Context, pricesVersion string) (int, error) {
-	want := sqlstore.ProjectionStamp(pricesVersion)
-	var have string
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'projection'`).Scan(&have)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("refresh: %w", err)
-	}
-	n := 0
-	if have != want {
-		if n, err = s.ReprojectAll(ctx); err != nil {
-			return n, fmt.Errorf("refresh: %w", err)
-		}
-		if _, err := s.write.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('projection', ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, want); err != nil {
-			return n, fmt.Errorf("refresh: record version: %w", err)
-		}
-	}
-	return n, nil
+	return sqlstore.Refresh(ctx, s.reader, pricesVersion, s.ReprojectAll, func(ctx context.Context, q string, args ...any) error {
+		_, err := s.write.ExecContext(ctx, q, args...)
+		return err
+	})
 }

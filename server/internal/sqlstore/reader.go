@@ -206,3 +206,33 @@ func DailyCosts(rows Rows, dayNumbers bool) ([]server.DailyCost, error) {
 }
 
 const dayMS = 86400000
+
+// Refresh re-projects every stored session with reprojectAll when the projection rules
+// or the prices (pricesVersion) differ from the ProjectionStamp the meta table records,
+// then records the new stamp with exec. It returns how many sessions it rebuilt.
+func Refresh(ctx context.Context, r Reader, pricesVersion string, reprojectAll func(context.Context) (int, error),
+	exec func(ctx context.Context, q string, args ...any) error) (int, error) {
+	want := ProjectionStamp(pricesVersion)
+	var have string
+	err := r.Query(ctx, `SELECT value FROM meta WHERE key = 'projection'`, nil, func(rows Rows) error {
+		if rows.Next() {
+			return rows.Scan(&have)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("refresh: %w", err)
+	}
+	if have == want {
+		return 0, nil
+	}
+	n, err := reprojectAll(ctx)
+	if err != nil {
+		return n, fmt.Errorf("refresh: %w", err)
+	}
+	if err := exec(ctx, r.sql(`INSERT INTO meta (key, value) VALUES ('projection', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`), want); err != nil {
+		return n, fmt.Errorf("refresh: record version: %w", err)
+	}
+	return n, nil
+}
