@@ -19,6 +19,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/server"
 	"github.com/agent-trace/agent-trace/server/clickhouse"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore/sqlstoretest"
 	"github.com/agent-trace/agent-trace/server/postgres"
 	"github.com/agent-trace/agent-trace/server/sqlite"
 	"github.com/agent-trace/agent-trace/server/storetest"
@@ -97,14 +98,7 @@ func freshDatabases(tb testing.TB) databases {
 func openTeam(tb testing.TB, d databases, chOpts clickhouse.Options) *postgres.Store {
 	tb.Helper()
 	s, err := postgres.OpenTeam(context.Background(), d.pg, d.ch, postgres.Options{Pricer: storetest.TestPricer{}, MaxConns: 8}, chOpts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	if err := s.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return s
+	return sqlstoretest.Migrated(tb, s, err)
 }
 
 func TestConformanceTeam(t *testing.T) {
@@ -130,14 +124,7 @@ func TestConformancePostgresOnly(t *testing.T) {
 
 func openSQLite(t *testing.T) *sqlite.Store {
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "data.db"), sqlite.WithPricer(storetest.TestPricer{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return sqlstoretest.Migrated(t, s, err)
 }
 
 // sameAnswers compares every read of the Store contract on two stores, field by field

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/server"
+	"github.com/agent-trace/agent-trace/server/internal/sqlstore/sqlstoretest"
 	"github.com/agent-trace/agent-trace/server/sqlite"
 	"github.com/agent-trace/agent-trace/server/storetest"
 )
@@ -20,14 +21,7 @@ import (
 func MustOpen(tb testing.TB) *sqlite.Store {
 	tb.Helper()
 	s, err := sqlite.Open(filepath.Join(tb.TempDir(), "data.db"), sqlite.WithPricer(storetest.TestPricer{}))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	if err := s.Migrate(tb.Context()); err != nil {
-		tb.Fatal(err)
-	}
-	return s
+	return sqlstoretest.Migrated(tb, s, err)
 }
 
 func TestConformance(t *testing.T) {
