@@ -15,15 +15,12 @@ import (
 // CreateToken stores a token's record and the hash of its secret. A token whose ID or
 // secret hash is already stored, an unknown scope or an empty field is server.ErrInvalid.
 func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash string) error {
-	if err := sqlstore.CheckNewToken(t, secretHash); err != nil {
+	createdMS, err := sqlstore.NewToken(t, secretHash, s.now)
+	if err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
-	created := t.CreatedAt
-	if created.IsZero() {
-		created = s.now()
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, name, scope, secret_hash, created_ms) VALUES ($1, $2, $3, $4, $5)`,
-		t.ID, t.Name, t.Scope, secretHash, created.UnixMilli())
+	_, err = s.pool.Exec(ctx, `INSERT INTO tokens (id, name, scope, secret_hash, created_ms) VALUES ($1, $2, $3, $4, $5)`,
+		t.ID, t.Name, t.Scope, secretHash, createdMS)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return fmt.Errorf("create token: %w: a token with that id or secret exists", server.ErrInvalid)

@@ -14,12 +14,9 @@ import (
 // CreateToken stores a token's record and the hash of its secret. A token whose ID or
 // secret hash is already stored, an unknown scope or an empty field is server.ErrInvalid.
 func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash string) error {
-	if err := sqlstore.CheckNewToken(t, secretHash); err != nil {
+	createdMS, err := sqlstore.NewToken(t, secretHash, s.now)
+	if err != nil {
 		return fmt.Errorf("create token: %w", err)
-	}
-	created := t.CreatedAt
-	if created.IsZero() {
-		created = s.now()
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -34,7 +31,7 @@ func (s *Store) CreateToken(ctx context.Context, t server.Token, secretHash stri
 		return fmt.Errorf("create token: %w: a token with that id or secret exists", server.ErrInvalid)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, scope, secret_hash, created_ms) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.Scope, secretHash, created.UnixMilli()); err != nil {
+		t.ID, t.Name, t.Scope, secretHash, createdMS); err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

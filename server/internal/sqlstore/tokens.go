@@ -7,9 +7,22 @@ import (
 	"github.com/agent-trace/agent-trace/server"
 )
 
-// CheckNewToken refuses a token record with an empty field or an unknown scope, with an
+// NewToken checks a token record to create and returns its creation time in Unix
+// milliseconds: t.CreatedAt, or now() when that is zero. An empty field or an unknown
+// scope is an error wrapping server.ErrInvalid.
+func NewToken(t server.Token, secretHash string, now func() time.Time) (int64, error) {
+	if err := checkNewToken(t, secretHash); err != nil {
+		return 0, err
+	}
+	if t.CreatedAt.IsZero() {
+		return now().UnixMilli(), nil
+	}
+	return t.CreatedAt.UnixMilli(), nil
+}
+
+// checkNewToken refuses a token record with an empty field or an unknown scope, with an
 // error wrapping server.ErrInvalid.
-func CheckNewToken(t server.Token, secretHash string) error {
+func checkNewToken(t server.Token, secretHash string) error {
 	switch {
 	case t.ID == "" || t.Name == "" || secretHash == "":
 		return fmt.Errorf("%w: id, name and secret hash are required", server.ErrInvalid)

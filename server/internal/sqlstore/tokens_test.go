@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/agent-trace/agent-trace/server"
 )
@@ -20,7 +21,7 @@ func TestCheckNewToken(t *testing.T) {
 		{"no name", server.Token{ID: "t1", Scope: server.ScopeRead}, "h", false},
 		{"bad scope", server.Token{ID: "t1", Name: "ci", Scope: "root"}, "h", false},
 	} {
-		err := CheckNewToken(tc.tok, tc.hash)
+		err := checkNewToken(tc.tok, tc.hash)
 		if (err == nil) != tc.valid || (err != nil && !errors.Is(err, server.ErrInvalid)) {
 			t.Errorf("%s: err = %v, want valid %v", tc.name, err, tc.valid)
 		}
@@ -38,5 +39,20 @@ func TestGroupColumn(t *testing.T) {
 	}
 	if _, err := GroupColumn("day", "user"); !errors.Is(err, server.ErrInvalid) {
 		t.Errorf("unknown group_by: err = %v, want ErrInvalid", err)
+	}
+}
+
+func TestNewTokenCreatedTime(t *testing.T) {
+	now := func() time.Time { return time.UnixMilli(5000) }
+	tok := server.Token{ID: "t1", Name: "ci", Scope: server.ScopeAdmin}
+	if got, err := NewToken(tok, "h", now); got != 5000 || err != nil {
+		t.Errorf("without CreatedAt = %d, %v; want 5000 (now)", got, err)
+	}
+	tok.CreatedAt = time.UnixMilli(42)
+	if got, err := NewToken(tok, "h", now); got != 42 || err != nil {
+		t.Errorf("with CreatedAt = %d, %v; want 42", got, err)
+	}
+	if _, err := NewToken(tok, "", now); !errors.Is(err, server.ErrInvalid) {
+		t.Errorf("without hash: err = %v, want ErrInvalid", err)
 	}
 }
