@@ -95,16 +95,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 		SUM(output_tokens)::bigint, SUM(cache_creation_tokens)::bigint, SUM(cache_creation_5m_tokens)::bigint,
 		SUM(cache_creation_1h_tokens)::bigint, SUM(cache_read_tokens)::bigint, SUM(web_search_requests)::bigint FROM usage_facts%s
 		GROUP BY day, %s ORDER BY day, %s`, col, c.SQL(), col, col)
-	rows, err := s.pool.Query(ctx, q, c.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("daily cost: %w", err)
-	}
-	defer rows.Close()
-	out, err := sqlstore.DailyCosts(rows, true)
-	if err != nil {
-		return nil, fmt.Errorf("daily cost: %w", err)
-	}
-	return out, nil
+	return s.reader.QueryDailyCosts(ctx, q, c.Args, true)
 }
 
 // Summary totals sessions that started in [from, to): counts and tokens from the session
@@ -113,17 +104,13 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 	var sum server.Summary
 	c := newConds()
 	c.TimeRange("started_ms", from, to)
-	u := &sum.Usage
-	err := s.pool.QueryRow(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
+	err := sqlstore.ScanSummaryTotals(s.pool.QueryRow(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
 		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),
 		COALESCE(SUM(lines_added), 0), COALESCE(SUM(lines_removed), 0), COALESCE(SUM(input_tokens), 0)::bigint,
 		COALESCE(SUM(output_tokens), 0)::bigint, COALESCE(SUM(cache_creation_tokens), 0)::bigint,
 		COALESCE(SUM(cache_creation_5m_tokens), 0)::bigint, COALESCE(SUM(cache_creation_1h_tokens), 0)::bigint,
 		COALESCE(SUM(cache_read_tokens), 0)::bigint, COALESCE(SUM(web_search_requests), 0)::bigint
-		FROM sessions`+c.SQL(), c.Args...).Scan(&sum.Sessions, &sum.Prompts,
-		&sum.ToolCalls, &sum.ToolErrors, &sum.Commits, &sum.PullRequests, &sum.LinesAdded, &sum.LinesRemoved,
-		&u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens, &u.CacheCreation5mTokens,
-		&u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests)
+		FROM sessions`+c.SQL(), c.Args...), &sum)
 	if err != nil {
 		return sum, fmt.Errorf("summary: %w", err)
 	}
@@ -146,10 +133,7 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 			sum.UnpricedModels = nil
 		}
 	}
-	if sum.Commits > 0 {
-		c := sqlstore.Round9(sum.CostUSD / float64(sum.Commits))
-		sum.CostPerCommitUSD = &c
-	}
+	sqlstore.SetCostPerCommit(&sum)
 	return sum, nil
 }
 

@@ -110,33 +110,20 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
 		SUM(cache_read_tokens), SUM(web_search_requests) FROM usage_facts %s GROUP BY day, %s ORDER BY day, %s`,
 		col, where, col, col)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("daily cost: %w", err)
-	}
-	defer rows.Close()
-	out, err := sqlstore.DailyCosts(rows, false)
-	if err != nil {
-		return nil, fmt.Errorf("daily cost: %w", err)
-	}
-	return out, nil
+	return s.reader.QueryDailyCosts(ctx, q, args, false)
 }
 
 // Summary totals sessions that started in [from, to).
 func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary, error) {
 	var sum server.Summary
 	where, args := sqlstore.RangeWhere("started_ms", from, to)
-	u := &sum.Usage
-	err := s.read.QueryRowContext(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
+	err := sqlstore.ScanSummaryTotals(s.read.QueryRowContext(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
 		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),
 		COALESCE(SUM(lines_added), 0), COALESCE(SUM(lines_removed), 0), COALESCE(SUM(input_tokens), 0),
 		COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_creation_tokens), 0), COALESCE(SUM(cache_creation_5m_tokens), 0),
 		COALESCE(SUM(cache_creation_1h_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
 		COALESCE(SUM(web_search_requests), 0)
-		FROM sessions `+where, args...).Scan(&sum.Sessions, &sum.Prompts, &sum.ToolCalls, &sum.ToolErrors,
-		&sum.Commits, &sum.PullRequests, &sum.LinesAdded, &sum.LinesRemoved, &u.InputTokens, &u.OutputTokens,
-		&u.CacheCreationInputTokens, &u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens,
-		&u.WebSearchRequests)
+		FROM sessions `+where, args...), &sum)
 	if err != nil {
 		return sum, fmt.Errorf("summary: %w", err)
 	}
@@ -165,10 +152,7 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (server.Summary
 	if err := rows.Err(); err != nil {
 		return sum, fmt.Errorf("summary: unpriced models: %w", err)
 	}
-	if sum.Commits > 0 {
-		c := sqlstore.Round9(sum.CostUSD / float64(sum.Commits))
-		sum.CostPerCommitUSD = &c
-	}
+	sqlstore.SetCostPerCommit(&sum)
 	return sum, nil
 }
 

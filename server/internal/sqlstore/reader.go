@@ -236,3 +236,35 @@ func Refresh(ctx context.Context, r Reader, pricesVersion string, reprojectAll f
 	}
 	return n, nil
 }
+
+// QueryDailyCosts runs a daily cost query and reads its rows with DailyCosts.
+func (r Reader) QueryDailyCosts(ctx context.Context, q string, args []any, dayNumbers bool) ([]server.DailyCost, error) {
+	var out []server.DailyCost
+	err := r.Query(ctx, q, args, func(rows Rows) error {
+		var err error
+		out, err = DailyCosts(rows, dayNumbers)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
+	}
+	return out, nil
+}
+
+// ScanSummaryTotals reads the session totals of a summary: count, prompts, tool calls,
+// tool errors, commits, pull requests, lines added and removed, then the usage columns
+// (input, output, cache creation, 5m and 1h cache creation, cache read, web searches).
+func ScanSummaryTotals(sc interface{ Scan(...any) error }, sum *server.Summary) error {
+	u := &sum.Usage
+	return sc.Scan(&sum.Sessions, &sum.Prompts, &sum.ToolCalls, &sum.ToolErrors, &sum.Commits, &sum.PullRequests,
+		&sum.LinesAdded, &sum.LinesRemoved, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens,
+		&u.CacheCreation5mTokens, &u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests)
+}
+
+// SetCostPerCommit fills a summary's cost per commit once its cost and commits are known.
+func SetCostPerCommit(sum *server.Summary) {
+	if sum.Commits > 0 {
+		c := Round9(sum.CostUSD / float64(sum.Commits))
+		sum.CostPerCommitUSD = &c
+	}
+}
