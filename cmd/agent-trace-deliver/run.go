@@ -7,12 +7,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/internal/buildinfo"
 	"github.com/agent-trace/agent-trace/spool"
 	"github.com/agent-trace/agent-trace/spool/deliver"
 	"github.com/agent-trace/agent-trace/spool/lease"
@@ -258,23 +258,4 @@ func oneLine(s string) string {
 	return s
 }
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				if v == "" || v == "(devel)" {
-					v = "devel"
-				}
-				v += "+" + s.Value[:12]
-			}
-		}
-		if v != "" {
-			return v + " (" + bi.GoVersion + ")"
-		}
-	}
-	return "devel"
-}
+func buildVersion() string { return buildinfo.Version(version) }

@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/internal/buildinfo"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -123,26 +123,7 @@ func versionCmd(stdout io.Writer) *cobra.Command {
 	}
 }
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				if v == "" || v == "(devel)" {
-					v = "devel"
-				}
-				v += "+" + s.Value[:12]
-			}
-		}
-		if v != "" {
-			return v + " (" + bi.GoVersion + ")"
-		}
-	}
-	return "devel"
-}
+func buildVersion() string { return buildinfo.Version(version) }
 
 // isTerminal reports whether r is a terminal (TCGETS works on it; /dev/null fails it).
 func isTerminal(r io.Reader) bool {
