@@ -15,6 +15,9 @@ func Version(stamped string) string {
 		return "devel"
 	}
 	v := bi.Main.Version
+	if v == "(devel)" {
+		v = "devel"
+	}
 	for _, s := range bi.Settings {
 		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
 			if v == "" || v == "(devel)" {
