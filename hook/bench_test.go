@@ -108,7 +108,7 @@ func BenchmarkCapture(b *testing.B) {
 	raw := mustFixture(b, "commit", "010.json").raw
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Capture(bytes.NewReader(raw), home, testNow); err != nil {
+		if _, _, err := Capture(bytes.NewReader(raw), home, testNow); err != nil {
 			b.Fatal(err)
 		}
 	}

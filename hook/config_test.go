@@ -164,16 +164,19 @@ func TestCapture(t *testing.T) {
 	if err := SaveConfig(home, Config{Tier: 1, User: "u"}); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := Capture(bytes.NewReader(f.raw), home, testNow)
+	evs, cfg, err := Capture(bytes.NewReader(f.raw), home, testNow)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Tier != 1 || cfg.User != "u" {
+		t.Errorf("Capture's config = %+v, want the saved one (tier 1, user u)", cfg)
 	}
 	if evs[0].Tier != 1 || evs[0].User != "u" || strings.Contains(string(evs[0].Payload), "prompt\"") {
 		t.Errorf("event = %+v", evs[0])
 	}
 
 	t.Setenv("AGENT_TRACE_PRIVACY_TIER", "3")
-	evs, err = Capture(bytes.NewReader(f.raw), home, testNow)
+	evs, _, err = Capture(bytes.NewReader(f.raw), home, testNow)
 	if err != nil || evs[0].Tier != 3 {
 		t.Fatalf("env tier: %v %v", evs, err)
 	}
@@ -184,7 +187,7 @@ func TestCapture(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bad, "config.json"), []byte("{nope"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	evs, err = Capture(bytes.NewReader(f.raw), bad, testNow)
+	evs, _, err = Capture(bytes.NewReader(f.raw), bad, testNow)
 	if err != nil || evs[0].Tier != event.TierMetadata {
 		t.Fatalf("corrupt config: %v %v", evs, err)
 	}
@@ -194,13 +197,13 @@ func TestCapture(t *testing.T) {
 
 	// An oversized payload is drained to EOF and refused.
 	r := bytes.NewReader(bytes.Repeat([]byte("x"), MaxPayloadBytes+5000))
-	if _, err := Capture(r, home, testNow); !errors.Is(err, ErrBadPayload) {
+	if _, _, err := Capture(r, home, testNow); !errors.Is(err, ErrBadPayload) {
 		t.Errorf("oversized: err = %v", err)
 	}
 	if r.Len() != 0 {
 		t.Errorf("%d bytes left unread on stdin", r.Len())
 	}
-	if _, err := Capture(strings.NewReader(""), home, testNow); !errors.Is(err, ErrBadPayload) {
+	if _, _, err := Capture(strings.NewReader(""), home, testNow); !errors.Is(err, ErrBadPayload) {
 		t.Errorf("empty: err = %v", err)
 	}
 }

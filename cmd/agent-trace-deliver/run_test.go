@@ -72,7 +72,7 @@ func spoolFixtures(t *testing.T, collectorURL string) (home string, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		evts, err := hook.Capture(bytes.NewReader(raw), home, time.Now())
+		evts, _, err := hook.Capture(bytes.NewReader(raw), home, time.Now())
 		if err != nil {
 			t.Fatalf("capture %s: %v", p, err)
 		}

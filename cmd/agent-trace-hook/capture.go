@@ -22,7 +22,7 @@ func capture(stdin io.Reader, home string, now time.Time) {
 			hook.Logf(home, "capture: panic: %v\n%s", r, debug.Stack())
 		}
 	}()
-	evts, err := hook.Capture(stdin, home, now)
+	evts, cfg, err := hook.Capture(stdin, home, now)
 	if err != nil {
 		hook.Logf(home, "capture: %v", err)
 		return
@@ -30,8 +30,6 @@ func capture(stdin io.Reader, home string, now time.Time) {
 	if len(evts) == 0 {
 		return
 	}
-	// hook.Capture already logged a config problem; this read only wants the limits.
-	cfg, _ := hook.LoadConfig(home)
 	res, err := spool.Capture(home, spool.Options{
 		MaxBytes: cfg.SpoolMaxBytes,
 		Logf:     func(format string, args ...any) { hook.Logf(home, format, args...) },
