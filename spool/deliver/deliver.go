@@ -74,7 +74,7 @@ type Options struct {
 	Linger time.Duration
 	// Lease, when set, is the deliverer lock already held (passed down by the capture
 	// that started this process); Run releases it when done. Otherwise Run takes it.
-	Lease *Lease
+	Lease *lease.Lease
 
 	// Wait keeps retrying retryable failures until the spool is empty or ctx ends
 	// (flush --wait). Without it Run returns the first failure retryablehttp gave up on.
@@ -116,14 +116,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.CollectorURL == "" {
 		return Result{}, errors.New("deliver: no collector URL configured")
 	}
-	lease := opts.Lease
-	if lease == nil {
+	held := opts.Lease
+	if held == nil {
 		var err error
-		if lease, err = Acquire(opts.Home); err != nil {
+		if held, err = lease.Acquire(opts.Home); err != nil {
 			return Result{}, err
 		}
 	}
-	release := lease.Release
+	release := held.Release
 	d := &deliverer{
 		opts:   opts,
 		client: newClient(opts),
@@ -159,7 +159,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			if !d.pendingWork() {
 				return d.res, nil
 			}
-			if release, err = Lock(opts.Home); err != nil {
+			if release, err = lease.Lock(opts.Home); err != nil {
 				return d.res, nil // the process that took the lock delivers it
 			}
 			idleSince = time.Time{}

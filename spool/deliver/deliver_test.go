@@ -20,6 +20,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/spool/lease"
 )
 
 // TestMain doubles as the deliverer process the SIGKILL test starts and kills.
@@ -439,12 +440,12 @@ func TestCollectorDownForAWholeSessionThenUp(t *testing.T) {
 
 func TestSecondDelivererExitsAtOnce(t *testing.T) {
 	home := t.TempDir()
-	release, err := Lock(home)
+	release, err := lease.Lock(home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
-	if !Running(home) {
+	if !lease.Running(home) {
 		t.Fatal("Running = false while the lock is held")
 	}
 	start := time.Now()

@@ -7,8 +7,6 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/gitinfo"
 	"github.com/agent-trace/agent-trace/hook"
-	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/readstate"
 	"github.com/agent-trace/agent-trace/transcript"
 )
 
@@ -51,10 +49,4 @@ func Wire(opts *Options) {
 	if opts.QuietFinal == 0 {
 		opts.QuietFinal = DefaultQuietFinal
 	}
-}
-
-// MarkTranscriptsRead records the given transcripts as read to their end (see
-// readstate.MarkTranscriptsRead, where it lives so the hook binary can call it).
-func MarkTranscriptsRead(home string, opts spool.Options, paths []string) error {
-	return readstate.MarkTranscriptsRead(home, opts, paths)
 }
