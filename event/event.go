@@ -111,6 +111,21 @@ type Usage struct {
 	Text       string   `json:"text,omitempty"`         // assistant text; tier 3 only
 }
 
+// CacheWrites is the response's cache-write tokens: the 5m + 1h split when it is known
+// (Claude Code has reported writes only through the split), else the plain total.
+func (u *Usage) CacheWrites() int64 {
+	if split := u.CacheCreation5mTokens + u.CacheCreation1hTokens; split > u.CacheCreationInputTokens {
+		return split
+	}
+	return u.CacheCreationInputTokens
+}
+
+// Total is every token of the response; of two readings of one API response, the one
+// with the larger Total is the final one.
+func (u *Usage) Total() int64 {
+	return u.InputTokens + u.OutputTokens + u.CacheWrites() + u.CacheReadInputTokens
+}
+
 // CostState is Claude Code's own running totals (the transcript's cost-state line).
 type CostState struct {
 	TotalCostUSD float64               `json:"total_cost_usd"`

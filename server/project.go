@@ -107,7 +107,7 @@ func eventLess(a, b event.Event) bool {
 //   - the earlier time, then the encoding that sorts first: only to decide ties.
 func PreferEvent(a, b *event.Event) bool {
 	if a.Kind == event.KindUsage && b.Kind == event.KindUsage && a.Usage != nil && b.Usage != nil {
-		ta, tb := usageTotal(a.Usage), usageTotal(b.Usage)
+		ta, tb := a.Usage.Total(), b.Usage.Total()
 		if ta != tb {
 			return ta > tb
 		}
@@ -126,25 +126,13 @@ func PreferEvent(a, b *event.Event) bool {
 	return bytes.Compare(ja, jb) < 0
 }
 
-// UsageTotal is the token total used to pick between two readings of one API response.
-func usageTotal(u *event.Usage) int64 {
-	return u.InputTokens + u.OutputTokens + cacheCreation(u) + u.CacheReadInputTokens
-}
-
 // EventUsageTotal is the token total of a usage event (0 for other kinds); stores use it
 // to keep the larger of two readings of the same API response.
 func EventUsageTotal(e *event.Event) int64 {
 	if e.Kind != event.KindUsage || e.Usage == nil {
 		return 0
 	}
-	return usageTotal(e.Usage)
-}
-
-func cacheCreation(u *event.Usage) int64 {
-	if split := u.CacheCreation5mTokens + u.CacheCreation1hTokens; split > u.CacheCreationInputTokens {
-		return split
-	}
-	return u.CacheCreationInputTokens
+	return e.Usage.Total()
 }
 
 // ToUsage converts an event's usage into the domain's Usage.
@@ -155,7 +143,7 @@ func ToUsage(u *event.Usage) Usage {
 	return Usage{
 		InputTokens:              u.InputTokens,
 		OutputTokens:             u.OutputTokens,
-		CacheCreationInputTokens: cacheCreation(u),
+		CacheCreationInputTokens: u.CacheWrites(),
 		CacheCreation5mTokens:    u.CacheCreation5mTokens,
 		CacheCreation1hTokens:    u.CacheCreation1hTokens,
 		CacheReadInputTokens:     u.CacheReadInputTokens,
@@ -853,7 +841,7 @@ func betterUsage(a, b *event.Event) bool {
 	if a.Usage.Sidechain != b.Usage.Sidechain {
 		return !a.Usage.Sidechain
 	}
-	ta, tb := usageTotal(a.Usage), usageTotal(b.Usage)
+	ta, tb := a.Usage.Total(), b.Usage.Total()
 	if ta != tb {
 		return ta > tb
 	}

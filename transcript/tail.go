@@ -351,7 +351,7 @@ func (p *parser) assistant(l *rawLine, at time.Time) error {
 		}
 		setUsage(pend.Usage, m.Usage)
 		p.st.Pending = pend
-	} else if m.Usage.total() > usageTotal(pend.Usage) {
+	} else if m.Usage.total() > pend.Usage.Total() {
 		setUsage(pend.Usage, m.Usage)
 	}
 	u := pend.Usage
@@ -395,10 +395,6 @@ func setUsage(dst *event.Usage, u *rawUsage) {
 		dst.CacheCreation1hTokens = 0
 		dst.CacheCreationInputTokens = u.CacheCreationInputTokens
 	}
-}
-
-func usageTotal(u *event.Usage) int64 {
-	return u.InputTokens + u.OutputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens
 }
 
 func (p *parser) costState(l *rawLine, raw []byte) {
