@@ -96,14 +96,23 @@ func eventLess(a, b event.Event) bool {
 	return a.ID < b.ID
 }
 
+func encodeTimeless(e *event.Event) []byte {
+	c := *e
+	c.Time = time.Time{}
+	b, _ := json.Marshal(&c)
+	return b
+}
+
 // PreferEvent reports whether a should be kept instead of b, two events with the same ID.
 // Stores that keep one copy per ID apply the same rule, so what they keep never depends
 // on arrival order. In order:
 //
 //   - usage: the larger token total (a transcript line re-read while still growing);
 //   - the lower privacy tier (a copy never raises what is kept);
-//   - the longer JSON encoding: the richer copy, e.g. a live hook payload (with
-//     duration_ms, the full tool_response) over one a transcript import rebuilt;
+//   - the longer JSON encoding, leaving the time out: the richer copy, e.g. a live hook
+//     payload (with duration_ms, the full tool_response) over one a transcript import
+//     rebuilt. The time must not count: RFC 3339 drops trailing zeros, so the same
+//     payload captured twice would otherwise be told apart by its clock reading;
 //   - the earlier time, then the encoding that sorts first: only to decide ties.
 func PreferEvent(a, b *event.Event) bool {
 	if a.Kind == event.KindUsage && b.Kind == event.KindUsage && a.Usage != nil && b.Usage != nil {
@@ -115,8 +124,7 @@ func PreferEvent(a, b *event.Event) bool {
 	if a.Tier != b.Tier {
 		return a.Tier < b.Tier
 	}
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
+	ja, jb := encodeTimeless(a), encodeTimeless(b)
 	if len(ja) != len(jb) {
 		return len(ja) > len(jb)
 	}

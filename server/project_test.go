@@ -434,3 +434,26 @@ func TestProjectToolCallOnceAndTier(t *testing.T) {
 		t.Errorf("no usage: cost %v, want 0", s.CostUSD)
 	}
 }
+
+// TestPreferEventIgnoresClockDigits: the same hook payload captured twice (a spool
+// re-sent after the first copy landed) keeps the earlier capture, whichever arrives first.
+// RFC 3339 drops trailing zeros, so the later clock reading below encodes longer; it must
+// not pass for a richer copy, or a prompt re-sent later would move after the next one.
+func TestPreferEventIgnoresClockDigits(t *testing.T) {
+	raw := json.RawMessage(`{"session_id":"s","hook_event_name":"UserPromptSubmit","prompt_id":"p1","prompt":"hi"}`)
+	early := event.Event{ID: "evt_1", Kind: event.KindHook, SessionID: "s", HookEvent: "UserPromptSubmit",
+		PromptID: "p1", Tier: 2, Payload: raw, Time: time.Date(2026, 11, 25, 12, 0, 0, 100_000_000, time.UTC)}
+	late := early
+	late.Time = time.Date(2026, 11, 25, 12, 5, 0, 123_456_789, time.UTC)
+	if !server.PreferEvent(&early, &late) {
+		t.Error("server.PreferEvent(early, late) = false, want the earlier capture kept")
+	}
+	if server.PreferEvent(&late, &early) {
+		t.Error("server.PreferEvent(late, early) = true, want the earlier capture kept")
+	}
+	for _, evs := range [][]event.Event{{early, late}, {late, early}} {
+		if got := server.Project(evs, nil).Prompts[0].StartedAt; !got.Equal(early.Time) {
+			t.Errorf("prompt started at %v, want the first capture's %v", got, early.Time)
+		}
+	}
+}

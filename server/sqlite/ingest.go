@@ -39,14 +39,18 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 	}
 	defer ins.Close()
 	// Two events with one ID should be equal, but need not be (a usage reading taken while
-	// its transcript line was still growing; a hook event rebuilt by a transcript import).
-	// The stored copy is replaced when server.PreferEvent prefers the new one: larger
-	// usage total, lower tier, longer encoding, earlier time, smaller encoding.
-	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?1, usage_total = ?2, body = ?3
-		WHERE session_id = ?7 AND id = ?4 AND (usage_total < ?2 OR (usage_total = ?2 AND (
-			json_extract(CAST(body AS TEXT), '$.tier') > ?5 OR (json_extract(CAST(body AS TEXT), '$.tier') = ?5 AND (
-				length(body) < ?6 OR (length(body) = ?6 AND (
-					time_ns > ?1 OR (time_ns = ?1 AND body > ?3))))))))`)
+	// its transcript line was still growing; a hook event rebuilt by a transcript import;
+	// the same payload captured twice). The stored copy is replaced when
+	// server.PreferEvent prefers the new one, decided in Go so that every store and the
+	// projection apply one rule. Duplicates are the rare path (re-delivery), so the extra
+	// read costs nothing on a normal ingest.
+	sel, err := tx.PrepareContext(ctx, `SELECT body FROM events WHERE session_id = ? AND id = ?`)
+	if err != nil {
+		return res, fmt.Errorf("ingest: prepare select: %w", err)
+	}
+	defer sel.Close()
+	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?, usage_total = ?, body = ?
+		WHERE session_id = ? AND id = ?`)
 	if err != nil {
 		return res, fmt.Errorf("ingest: prepare update: %w", err)
 	}
@@ -73,15 +77,27 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (server.Ingest
 			continue
 		}
 		res.Duplicates++
-		r, err = upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.ID, e.Tier, len(bodies[i]), e.SessionID)
-		if err != nil {
+		var body []byte
+		if err := sel.QueryRowContext(ctx, e.SessionID, e.ID).Scan(&body); err != nil {
+			return res, fmt.Errorf("ingest: read stored event %s: %w", e.ID, err)
+		}
+		var stored event.Event
+		if err := json.Unmarshal(body, &stored); err != nil {
+			return res, fmt.Errorf("ingest: decode stored event %s: %w", e.ID, err)
+		}
+		if !server.PreferEvent(e, &stored) {
+			continue
+		}
+		if _, err := upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.SessionID, e.ID); err != nil {
 			return res, fmt.Errorf("ingest: replace event %s: %w", e.ID, err)
 		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			touched[e.SessionID] = true
-			c := cloneEvent(e)
-			fresh[e.ID] = &c
+		touched[e.SessionID] = true
+		if f, ok := fresh[e.ID]; ok {
+			*f = cloneEvent(e) // inserted earlier in this call: inserted[] points at f too
+			continue
 		}
+		c := cloneEvent(e)
+		fresh[e.ID] = &c
 	}
 
 	for id := range touched {

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"IngestFixtures", testIngestFixtures},
 		{"Idempotent", testIdempotent},
 		{"OutOfOrderAndDuplicates", testOutOfOrder},
+		{"RecaptureKeepsFirstCopy", testRecaptureKeepsFirstCopy},
 		{"UsageReplaceWhenLarger", testUsageReplace},
 		{"SameIDDifferentContent", testSameIDDifferentContent},
 		{"UsageSidechainReplay", testUsageSidechainReplay},
@@ -288,6 +289,59 @@ func testSameIDDifferentContent(t *testing.T, s server.Store) {
 		}
 	}
 	EqualJSON(t, "session", MustSession(t, s, f.SessionID), server.Project(append(rest, orig, poorer, tier1), TestPricer{}))
+}
+
+// testRecaptureKeepsFirstCopy: a spool delivered twice (the same payloads captured again,
+// later) changes nothing, in whichever order the copies arrive, also within one batch.
+// RFC 3339 drops trailing zeros, so a later clock reading can encode longer; a store that
+// took the longer encoding for the richer copy would move the first prompt after the
+// second.
+func testRecaptureKeepsFirstCopy(t *testing.T, s server.Store) {
+	var f Fixture
+	for _, fx := range Fixtures() {
+		if fx.Name == "multi-prompt" {
+			f = fx
+		}
+	}
+	if f.SessionID == "" {
+		t.Fatal("no multi-prompt fixture")
+	}
+	base := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	first := make([]event.Event, len(f.Events))
+	again := make([]event.Event, len(f.Events))
+	for i, e := range f.Events {
+		// Whole milliseconds first, nanosecond digits on the recapture, an hour later.
+		e.Time = base.Add(time.Duration(i) * time.Millisecond)
+		first[i] = e
+		e.Time = e.Time.Add(time.Hour + 123456789)
+		again[i] = e
+	}
+	want := server.Project(first, TestPricer{})
+	for _, tc := range []struct {
+		name    string
+		batches [][]event.Event
+	}{
+		{"first, then the recapture", [][]event.Event{first, again}},
+		{"recapture, then the first", [][]event.Event{again, first}},
+		{"both in one batch", [][]event.Event{append(append([]event.Event{}, again...), first...)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := s
+			if err := st.DeleteSession(context.Background(), f.SessionID); err != nil && !errors.Is(err, server.ErrNotFound) {
+				t.Fatal(err)
+			}
+			for _, b := range tc.batches {
+				MustIngest(t, st, b)
+			}
+			got := MustSession(t, st, f.SessionID)
+			for i, p := range got.Prompts {
+				if p.ID != want.Prompts[i].ID || !p.StartedAt.Equal(want.Prompts[i].StartedAt) {
+					t.Errorf("prompt %d = %s at %v, want %s at %v", i, p.ID, p.StartedAt, want.Prompts[i].ID, want.Prompts[i].StartedAt)
+				}
+			}
+			EqualJSON(t, "session", got, want)
+		})
+	}
 }
 
 // testUsageSidechainReplay: a /btw side question's transcript replays a parent response
