@@ -22,12 +22,16 @@ FUZZ_TIME   ?= 10s
 # Every package with a fuzz target (the hook's payload parsing and redaction, the transcript reader, ...).
 FUZZ_PKGS   ?= $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | xargs -r -n1 dirname | sort -u)
 BENCH_PKGS  ?= ./...
+# The platforms Claude Code runs on: every release archive and the cross-build check.
+TARGETS     ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
+DIST        ?= dist
+comma       := ,
 BENCH_TIME  ?= 1s
 
 # Sourced before go test so the PostgreSQL and ClickHouse tests find the throwaway servers.
 with_services = set -a; . $(SERVICES_ENV); set +a;
 
-.PHONY: help build run test test-deps test-short fuzz bench bench-hook lint e2e e2e-claude claude-code services services-stop clean
+.PHONY: help build run release cross docker install test test-deps test-short fuzz bench bench-hook lint e2e e2e-claude claude-code services services-stop clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +40,24 @@ build: ## Build the three binaries into bin/: hook, deliverer (kept next to the 
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/agent-trace-hook ./cmd/agent-trace-deliver ./cmd/agent-trace-server
 	@echo "built $(BIN)/agent-trace-hook, $(BIN)/agent-trace-deliver and $(BIN)/agent-trace-server ($(VERSION))"
+
+install: ## go install the three binaries into $$GOBIN (or ~/go/bin), side by side
+	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/agent-trace-hook ./cmd/agent-trace-deliver ./cmd/agent-trace-server
+
+release: ## Release archives for TARGETS in dist/ (tar.gz, zip for Windows) with checksums.txt: make release VERSION=v1.2.3
+	$(GO) run ./scripts/release -version $(VERSION) -out $(DIST) -targets $(TARGETS)
+	@cat $(DIST)/checksums.txt
+
+cross: ## Cross-compile every binary and type-check every test package for each of TARGETS
+	@for t in $(subst $(comma), ,$(TARGETS)); do \
+	  echo "cross $$t"; \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build -o /dev/null ./cmd/... || exit 1; \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./... || exit 1; \
+	done
+
+docker: ## Build the image for linux/amd64 and linux/arm64 with docker buildx (needs a Docker engine)
+	docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=$(VERSION) \
+	  -f deploy/Dockerfile -t agent-trace-server:$(VERSION) .
 
 run: build ## Build and run the server on the embedded default (SQLite in ~/.agent-trace)
 	./$(BIN)/agent-trace-server
@@ -90,5 +112,5 @@ services: ## Start throwaway PostgreSQL and ClickHouse (installs them when missi
 services-stop: ## Stop the throwaway PostgreSQL and ClickHouse
 	scripts/test-services.sh stop
 
-clean: ## Remove bin/ and the test outputs (keeps the installed Claude Code CLI)
-	rm -rf $(BIN) $(CACHE)/test.json
+clean: ## Remove bin/, dist/ and the test outputs (keeps the installed Claude Code CLI)
+	rm -rf $(BIN) $(DIST) $(CACHE)/test.json

@@ -49,7 +49,7 @@ func DefaultConfig() Config {
 	return Config{
 		CollectorURL:  DefaultCollectorURL,
 		Tier:          DefaultTier,
-		User:          os.Getenv("USER"),
+		User:          osUser(),
 		Host:          host,
 		SpoolMaxBytes: DefaultSpoolMaxBytes,
 	}
@@ -183,4 +183,13 @@ func Capture(stdin io.Reader, home string, now time.Time) ([]event.Event, Config
 	}
 	evts, err := Build(raw, cfg, now)
 	return evts, cfg, err
+}
+
+// osUser is the login name from the environment: USER on Unix, USERNAME on Windows.
+// (os/user would read /etc/passwd on every hook run.)
+func osUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return os.Getenv("USERNAME")
 }

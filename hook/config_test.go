@@ -207,3 +207,16 @@ func TestCapture(t *testing.T) {
 		t.Errorf("empty: err = %v", err)
 	}
 }
+
+// Windows names the login in USERNAME, Unix in USER.
+func TestDefaultUserFromEnvironment(t *testing.T) {
+	t.Setenv("USER", "")
+	t.Setenv("USERNAME", "jane")
+	if got := DefaultConfig().User; got != "jane" {
+		t.Errorf("User with only USERNAME set = %q, want jane", got)
+	}
+	t.Setenv("USER", "joe")
+	if got := DefaultConfig().User; got != "joe" {
+		t.Errorf("User with USER set = %q, want joe", got)
+	}
+}

@@ -205,10 +205,12 @@ func decodeGroups(hooks *orderedObject, ev string) ([]group, error) {
 
 func (g group) MarshalJSON() ([]byte, error) { return g.obj.MarshalJSON() }
 
-// isOurs reports whether a handler runs agent-trace-hook.
+// isOurs reports whether a handler runs agent-trace-hook: the very binary, or one of that
+// name installed from elsewhere (a moved install, another platform's path).
 func isOurs(handler json.RawMessage, bin string) bool {
 	var h struct {
-		Command string `json:"command"`
+		Command string   `json:"command"`
+		Args    []string `json:"args"`
 	}
 	if json.Unmarshal(handler, &h) != nil || h.Command == "" {
 		return false
@@ -216,12 +218,36 @@ func isOurs(handler json.RawMessage, bin string) bool {
 	if bin != "" && h.Command == bin {
 		return true
 	}
-	first := h.Command
-	if f := strings.Fields(first); len(f) > 0 {
-		first = f[0]
+	program := h.Command
+	if h.Args == nil {
+		program = firstShellWord(h.Command) // shell form: "'/a b/agent-trace-hook' capture"
 	}
-	base := filepath.Base(strings.Trim(first, `"'`))
+	base := program[strings.LastIndexAny(program, `/\`)+1:]
 	return base == BinaryName || base == BinaryName+".exe"
+}
+
+// firstShellWord is the program a shell-form command runs: its first word, with single
+// or double quotes (and what they hold, spaces included) taken as sh, Git Bash and
+// PowerShell take them.
+func firstShellWord(cmd string) string {
+	cmd = strings.TrimLeft(cmd, " \t")
+	var word strings.Builder
+	var quote rune
+	for _, r := range cmd {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			word.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote = r
+		case r == ' ' || r == '\t':
+			return word.String()
+		default:
+			word.WriteRune(r)
+		}
+	}
+	return word.String()
 }
 
 // removeOurs drops our handlers from groups, and the groups that removal left empty.

@@ -296,3 +296,66 @@ func TestHooksDisabled(t *testing.T) {
 		t.Errorf("missing file: %v %v", got, err)
 	}
 }
+
+// Handlers installed by other versions or on other platforms are ours whatever their
+// path: exec form takes the command verbatim (spaces included), shell form its first word
+// as the shell would.
+func TestIsOursAcrossPlatforms(t *testing.T) {
+	tests := []struct {
+		handler string
+		want    bool
+	}{
+		{`{"command": "/usr/local/bin/agent-trace-hook", "args": ["capture"]}`, true},
+		{`{"command": "/Users/Jane Doe/bin/agent-trace-hook", "args": ["capture"]}`, true},
+		{`{"command": "C:\\Users\\Jane Doe\\bin\\agent-trace-hook.exe", "args": ["capture"]}`, true},
+		{`{"command": "/usr/local/bin/agent-trace-hook capture"}`, true},
+		{`{"command": "'/Users/Jane Doe/bin/agent-trace-hook' capture"}`, true},
+		{`{"command": "\"C:\\Program Files\\agent-trace\\agent-trace-hook.exe\" capture"}`, true},
+		{`{"command": "C:\\tools\\agent-trace-hook.exe capture"}`, true},
+		{`{"command": "/Users/Jane Doe/bin/agent-trace-hook capture"}`, false}, // sh runs /Users/Jane
+		{`{"command": "/usr/bin/agent-trace-hook-helper"}`, false},
+		{`{"command": "prettier --write", "args": []}`, false},
+		{`{"command": ""}`, false},
+	}
+	for _, tt := range tests {
+		if got := isOurs(json.RawMessage(tt.handler), "/elsewhere/agent-trace-hook"); got != tt.want {
+			t.Errorf("isOurs(%s) = %v, want %v", tt.handler, got, tt.want)
+		}
+	}
+}
+
+// A hook kept under a path with spaces is written verbatim in exec form (no shell, so no
+// quoting to get wrong on any platform), found again, and removed exactly.
+func TestInstallPathWithSpaces(t *testing.T) {
+	path := writeSettings(t, userSettings)
+	bin := filepath.Join(t.TempDir(), "My Tools", "agent-trace-hook")
+	if _, err := Install(path, bin); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Hooks map[string][]struct {
+			Hooks []handler `json:"hooks"`
+		} `json:"hooks"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	h := got.Hooks["UserPromptSubmit"][0].Hooks[0]
+	if h.Command != bin || !reflect.DeepEqual(h.Args, []string{"capture"}) {
+		t.Fatalf("UserPromptSubmit handler = %+v, want command %q with args [capture]", h, bin)
+	}
+	events, err := InstalledEvents(path, bin)
+	if err != nil || len(events) != len(Events) {
+		t.Fatalf("InstalledEvents = %v, %v; want all %d", events, err, len(Events))
+	}
+	if _, err := Uninstall(path, bin); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); strings.Contains(string(after), "agent-trace-hook") {
+		t.Fatalf("uninstall left our handler:\n%s", after)
+	}
+}

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
+
+	"github.com/agent-trace/agent-trace/internal/filelock"
 )
 
 // lockFile serialises access to the spool before bbolt is asked to. bbolt waits for its
@@ -22,11 +23,11 @@ func acquire(path string, timeout time.Duration) (*lockFile, error) {
 	deadline := time.Now().Add(timeout)
 	wait := 100 * time.Microsecond
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := filelock.TryLock(f)
 		if err == nil {
 			return &lockFile{f: f}, nil
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		if !errors.Is(err, filelock.ErrLocked) {
 			f.Close()
 			return nil, err
 		}
@@ -43,6 +44,6 @@ func (l *lockFile) release() {
 	if l == nil {
 		return
 	}
-	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	_ = filelock.Unlock(l.f)
 	_ = l.f.Close()
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/agent-trace/agent-trace/hook"
@@ -53,15 +52,18 @@ func capture(stdin io.Reader, home string, now time.Time) {
 	if err != nil {
 		return // busy: the running deliverer will pick the event up
 	}
-	if startDeliverer(home, l) {
+	if !inheritsLease {
+		l.Release() // the deliverer takes it itself (see proc_windows.go)
+	}
+	if startDeliverer(home, l) && inheritsLease {
 		l.Handover()
 	} else {
 		l.Release()
 	}
 }
 
-// startDeliverer starts agent-trace-deliver detached: its own session, stdio on
-// /dev/null, not waited for, so Claude Code's hook finishes now and does not wait for
+// startDeliverer starts agent-trace-deliver detached (see detach), stdio on the null
+// device, not waited for, so Claude Code's hook finishes now and does not wait for
 // the network. Without the deliverer binary the events stay safe in the spool, and
 // hook.log says why nothing is delivered.
 func startDeliverer(home string, l *lease.Lease) bool {
@@ -71,13 +73,15 @@ func startDeliverer(home string, l *lease.Lease) bool {
 		return false
 	}
 	cmd := exec.Command(bin)
-	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), lease.FDEnv+"=3") // ExtraFiles[0] is fd 3
+	cmd.Env = os.Environ()
 	if os.Getenv("AGENT_TRACE_HOME") == "" {
 		cmd.Env = append(cmd.Env, "AGENT_TRACE_HOME="+home)
 	}
-	cmd.ExtraFiles = []*os.File{l.File()}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if inheritsLease {
+		cmd.Env = append(cmd.Env, lease.FDEnv+"=3") // ExtraFiles[0] is fd 3
+		cmd.ExtraFiles = []*os.File{l.File()}
+	}
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		hook.Logf(home, "start deliverer: %v", err)
 		return false

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/agent-trace/agent-trace/spool"
@@ -32,8 +31,8 @@ func delivererPath() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(filepath.Dir(self), delivererName)
-	if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+	p := filepath.Join(filepath.Dir(self), delivererName+exeSuffix)
+	if st, err := os.Stat(p); err == nil && !st.IsDir() && isExecutable(st.Mode()) {
 		return p, nil
 	}
 	if p, err := exec.LookPath(delivererName); err == nil {
@@ -75,7 +74,7 @@ It runs agent-trace-deliver, which must sit next to agent-trace-hook (or on PATH
 			// When this process is interrupted or terminated, ask the deliverer to stop
 			// the same way rather than killing it: it keeps what it could not send and
 			// prints its summary. (On Ctrl-C it gets the terminal's SIGINT as well.)
-			c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
+			c.Cancel = func() error { return stopGently(c.Process) }
 			err = c.Run()
 			if c.ProcessState == nil {
 				return &exitError{code: 1, msg: "flush: run " + bin + ": " + oneLine(err.Error())}

@@ -12,7 +12,7 @@ import (
 	"github.com/agent-trace/agent-trace/hook"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise it comes
@@ -125,14 +125,11 @@ func versionCmd(stdout io.Writer) *cobra.Command {
 
 func buildVersion() string { return buildinfo.Version(version) }
 
-// isTerminal reports whether r is a terminal (TCGETS works on it; /dev/null fails it).
+// isTerminal reports whether r is a terminal (a console on Windows); a pipe, a file and
+// the null device are not.
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // selfPath is this binary's absolute path with symlinks resolved: what init writes into

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -136,15 +135,6 @@ func BenchmarkSessionHighlightBatch(b *testing.B) {
 			b.Fatalf("status %d", rec.Code)
 		}
 	}
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkSessionList(b *testing.B) {

@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/agent-trace/agent-trace/internal/filelock"
 )
 
 // LockFile is the deliverer's lock file inside the agent-trace home.
@@ -22,7 +23,7 @@ const FDEnv = "AGENT_TRACE_DELIVER_LOCK_FD"
 // ErrBusy means another deliverer holds the lock for this home.
 var ErrBusy = errors.New("another deliverer is running")
 
-// Lease is the exclusive right to deliver for one home: an flock on <home>/deliver.lock.
+// Lease is the exclusive right to deliver for one home: a file lock on <home>/deliver.lock.
 // The kernel drops it when the last process holding the file dies, so a SIGKILLed
 // deliverer never blocks the next one.
 //
@@ -40,9 +41,9 @@ func Acquire(home string) (*Lease, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deliver lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrLocked) {
 			return nil, ErrBusy
 		}
 		return nil, fmt.Errorf("deliver lock: %w", err)
@@ -53,9 +54,9 @@ func Acquire(home string) (*Lease, error) {
 // Inherit adopts a lease whose file a parent process passed down (the flock belongs to
 // the open file, which both processes share). It checks the lock is really held.
 func Inherit(f *os.File) (*Lease, error) {
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrLocked) {
 			return nil, ErrBusy
 		}
 		return nil, fmt.Errorf("deliver lock: inherited: %w", err)
@@ -80,7 +81,7 @@ func (l *Lease) Release() {
 	if l == nil || l.f == nil {
 		return
 	}
-	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	_ = filelock.Unlock(l.f)
 	l.f.Close()
 	l.f = nil
 }
