@@ -15,7 +15,18 @@ func TestDelivererLinksNoServer(t *testing.T) {
 		t.Fatalf("go list -deps: %v", err)
 	}
 	forbidden := []string{
-		"github.com/agent-trace/agent-trace/server",
+		"github.com/agent-trace/agent-trace/internal/agenttrace",
+		"github.com/agent-trace/agent-trace/internal/projection",
+		"github.com/agent-trace/agent-trace/internal/sqlite",
+		"github.com/agent-trace/agent-trace/internal/postgres",
+		"github.com/agent-trace/agent-trace/internal/clickhouse",
+		"github.com/agent-trace/agent-trace/internal/sqlstore",
+		"github.com/agent-trace/agent-trace/internal/api",
+		"github.com/agent-trace/agent-trace/internal/web",
+		"github.com/agent-trace/agent-trace/internal/live",
+		"github.com/agent-trace/agent-trace/internal/auth",
+		"github.com/agent-trace/agent-trace/internal/worker",
+		"html/template",
 		"github.com/danielgtaylor/huma",
 		"database/sql",
 		"modernc.org/sqlite",
@@ -27,7 +38,7 @@ func TestDelivererLinksNoServer(t *testing.T) {
 	deps := strings.Fields(string(out))
 	var sawDeliver bool
 	for _, d := range deps {
-		sawDeliver = sawDeliver || d == "github.com/agent-trace/agent-trace/spool/deliver"
+		sawDeliver = sawDeliver || d == "github.com/agent-trace/agent-trace/internal/deliver"
 		for _, f := range forbidden {
 			if d == f || strings.HasPrefix(d, f+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(d, f)) {
 				t.Errorf("agent-trace-deliver links %s", d)
@@ -35,6 +46,6 @@ func TestDelivererLinksNoServer(t *testing.T) {
 		}
 	}
 	if !sawDeliver {
-		t.Fatalf("go list printed %d packages without spool/deliver; the check would prove nothing", len(deps))
+		t.Fatalf("go list printed %d packages without internal/deliver; the check would prove nothing", len(deps))
 	}
 }

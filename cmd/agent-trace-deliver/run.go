@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
-	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/deliver"
-	"github.com/agent-trace/agent-trace/spool/lease"
+	"github.com/agent-trace/agent-trace/internal/deliver"
+	"github.com/agent-trace/agent-trace/internal/spool"
+	"github.com/agent-trace/agent-trace/internal/spool/lease"
 	"github.com/spf13/cobra"
 )
 
@@ -123,8 +123,8 @@ func probe(ctx context.Context, base string) string {
 }
 
 // deliverOptions builds the deliverer's options from the hook's config.
-func deliverOptions(home string, cfg hook.Config) deliver.Options {
-	logf := func(format string, args ...any) { hook.Logf(home, format, args...) }
+func deliverOptions(home string, cfg agentconfig.Config) deliver.Options {
+	logf := func(format string, args ...any) { agentconfig.Logf(home, format, args...) }
 	opts := deliver.Options{
 		Home:         home,
 		Spool:        spool.Options{MaxBytes: cfg.SpoolMaxBytes, Logf: logf},
@@ -139,10 +139,10 @@ func deliverOptions(home string, cfg hook.Config) deliver.Options {
 // runBackground is the deliverer a capture started: detached, its output on /dev/null,
 // so everything worth knowing goes to hook.log.
 func runBackground(ctx context.Context) error {
-	home := hook.Home()
-	cfg, err := hook.LoadConfig(home)
+	home := agentconfig.Home()
+	cfg, err := agentconfig.LoadConfig(home)
 	if err != nil {
-		hook.Logf(home, "deliver: config: %v", err)
+		agentconfig.Logf(home, "deliver: config: %v", err)
 	}
 	opts := deliverOptions(home, cfg)
 	opts.Linger = 2 * time.Second
@@ -154,7 +154,7 @@ func runBackground(ctx context.Context) error {
 		}
 		l, lerr := lease.Inherit(os.NewFile(uintptr(n), lease.LockFile))
 		if lerr != nil {
-			hook.Logf(home, "deliver: inherited lock: %v", lerr)
+			agentconfig.Logf(home, "deliver: inherited lock: %v", lerr)
 			return nil
 		}
 		opts.Lease = l
@@ -178,8 +178,8 @@ func runForeground(ctx context.Context, stdout io.Writer, wait bool, timeout tim
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	home := hook.Home()
-	cfg, err := hook.LoadConfig(home)
+	home := agentconfig.Home()
+	cfg, err := agentconfig.LoadConfig(home)
 	if err != nil {
 		return &exitError{code: 2, msg: "flush: " + err.Error()}
 	}

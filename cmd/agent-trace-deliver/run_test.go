@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
-	"github.com/agent-trace/agent-trace/hook"
-	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/internal/capture"
+	"github.com/agent-trace/agent-trace/internal/spool"
 )
 
 // collector is a real HTTP collector on 127.0.0.1 that records the event IDs it stores.
@@ -72,7 +72,7 @@ func spoolFixtures(t *testing.T, collectorURL string) (home string, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		evts, _, err := hook.Capture(bytes.NewReader(raw), home, time.Now())
+		evts, _, err := capture.Capture(bytes.NewReader(raw), home, time.Now())
 		if err != nil {
 			t.Fatalf("capture %s: %v", p, err)
 		}

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/lease"
+	"github.com/agent-trace/agent-trace/internal/spool"
+	"github.com/agent-trace/agent-trace/internal/spool/lease"
 )
 
 // Run with: go test -run '^$' -bench . -benchtime 200x ./cmd/agent-trace-hook

@@ -7,23 +7,24 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/agent-trace/agent-trace/hook"
-	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/lease"
+	"github.com/agent-trace/agent-trace/internal/agentconfig"
+	"github.com/agent-trace/agent-trace/internal/capture"
+	"github.com/agent-trace/agent-trace/internal/spool"
+	"github.com/agent-trace/agent-trace/internal/spool/lease"
 )
 
-// capture is the hook's hot path: payload → events → spool, then maybe start a
+// runCapture is the hook's hot path: payload → events → spool, then maybe start a
 // deliverer. It never returns an error and never writes to stdout; what goes wrong is
 // one line in hook.log.
-func capture(stdin io.Reader, home string, now time.Time) {
+func runCapture(stdin io.Reader, home string, now time.Time) {
 	defer func() {
 		if r := recover(); r != nil {
-			hook.Logf(home, "capture: panic: %v\n%s", r, debug.Stack())
+			agentconfig.Logf(home, "capture: panic: %v\n%s", r, debug.Stack())
 		}
 	}()
-	evts, cfg, err := hook.Capture(stdin, home, now)
+	evts, cfg, err := capture.Capture(stdin, home, now)
 	if err != nil {
-		hook.Logf(home, "capture: %v", err)
+		agentconfig.Logf(home, "capture: %v", err)
 		return
 	}
 	if len(evts) == 0 {
@@ -31,10 +32,10 @@ func capture(stdin io.Reader, home string, now time.Time) {
 	}
 	res, err := spool.Capture(home, spool.Options{
 		MaxBytes: cfg.SpoolMaxBytes,
-		Logf:     func(format string, args ...any) { hook.Logf(home, format, args...) },
+		Logf:     func(format string, args ...any) { agentconfig.Logf(home, format, args...) },
 	}, evts)
 	if err != nil {
-		hook.Logf(home, "capture: %v", err)
+		agentconfig.Logf(home, "capture: %v", err)
 		if !res.Inbox {
 			return // nothing was stored, so there is nothing to deliver
 		}
@@ -69,7 +70,7 @@ func capture(stdin io.Reader, home string, now time.Time) {
 func startDeliverer(home string, l *lease.Lease) bool {
 	bin, err := delivererPath()
 	if err != nil {
-		hook.Logf(home, "start deliverer: %v", err)
+		agentconfig.Logf(home, "start deliverer: %v", err)
 		return false
 	}
 	cmd := exec.Command(bin)
@@ -83,7 +84,7 @@ func startDeliverer(home string, l *lease.Lease) bool {
 	}
 	detach(cmd)
 	if err := cmd.Start(); err != nil {
-		hook.Logf(home, "start deliverer: %v", err)
+		agentconfig.Logf(home, "start deliverer: %v", err)
 		return false
 	}
 	_ = cmd.Process.Release()

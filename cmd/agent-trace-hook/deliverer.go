@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/agent-trace/agent-trace/spool"
+	"github.com/agent-trace/agent-trace/internal/spool"
 	"github.com/spf13/cobra"
 )
 

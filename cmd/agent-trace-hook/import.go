@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
-	"github.com/agent-trace/agent-trace/hook"
-	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/readstate"
-	"github.com/agent-trace/agent-trace/transcript"
+	"github.com/agent-trace/agent-trace/internal/agentconfig"
+	"github.com/agent-trace/agent-trace/internal/capture"
+	"github.com/agent-trace/agent-trace/internal/privacy"
+	"github.com/agent-trace/agent-trace/internal/spool"
+	"github.com/agent-trace/agent-trace/internal/spool/readstate"
+	"github.com/agent-trace/agent-trace/internal/transcript"
 	"github.com/spf13/cobra"
 )
 
@@ -30,8 +32,8 @@ Events get the same IDs live capture gives them, so sessions that were also capt
 live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to deliver them.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			home := hook.Home()
-			cfg, err := hook.LoadConfig(home)
+			home := agentconfig.Home()
+			cfg, err := agentconfig.LoadConfig(home)
 			if err != nil {
 				return &exitError{code: 2, msg: "import: " + err.Error()}
 			}
@@ -50,7 +52,7 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 			opts := transcript.ImportOptions{
 				Tier: cfg.Tier,
 				Build: func(raw []byte, at time.Time) ([]event.Event, error) {
-					evts, err := hook.Build(raw, cfg, at)
+					evts, err := capture.Build(raw, cfg, at)
 					// Build reads HEAD as it is now; a past event must not carry it, or
 					// the deliverer would compare today's HEAD with itself.
 					for i := range evts {
@@ -60,16 +62,16 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 				},
 				Warn: func(path string, err error) {
 					warnings++
-					hook.Logf(home, "import %s: %v", path, err)
+					agentconfig.Logf(home, "import %s: %v", path, err)
 				},
 			}
 			var total int
 			emit := func(evts []event.Event) error {
 				for i := range evts {
 					// Usage read from the transcript (its tier-3 text) never went
-					// through hook.Build's redaction; hook events did.
+					// through capture.Build's redaction; hook events did.
 					if evts[i].Kind != event.KindHook {
-						hook.RedactEvent(&evts[i])
+						privacy.RedactEvent(&evts[i])
 					}
 					if evts[i].User == "" {
 						evts[i].User = cfg.User
@@ -99,7 +101,7 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 			// The imported hook events name their transcripts; without this the
 			// deliverer would read them all again and send every usage event twice.
 			if err := readstate.MarkTranscriptsRead(home, spool.Options{LockTimeout: 5 * time.Second}, transcriptFiles(root)); err != nil {
-				hook.Logf(home, "import: mark transcripts read: %v", err)
+				agentconfig.Logf(home, "import: mark transcripts read: %v", err)
 			}
 			fmt.Fprintf(stdout, "import: %d events from %s in %s into the spool", total, root, time.Since(start).Round(time.Millisecond))
 			if warnings > 0 {

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
-	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/lease"
+	"github.com/agent-trace/agent-trace/internal/spool"
+	"github.com/agent-trace/agent-trace/internal/spool/lease"
 )
 
 // hookBin is the agent-trace-hook binary TestMain builds; the tests run it as Claude

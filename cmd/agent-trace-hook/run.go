@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -38,7 +38,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintln(stderr, "agent-trace-hook reads a Claude Code hook payload on stdin; see `agent-trace-hook --help`.")
 			return 0
 		}
-		capture(stdin, hook.Home(), time.Now())
+		runCapture(stdin, agentconfig.Home(), time.Now())
 		return 0
 	}
 	root := newRoot(ctx, stdin, stdout, stderr)
@@ -106,7 +106,7 @@ to $AGENT_TRACE_HOME/hook.log.`,
 		// Whatever Claude Code passes, capture must not fail on flag parsing.
 		DisableFlagParsing: true,
 		Run: func(cmd *cobra.Command, args []string) {
-			capture(stdin, hook.Home(), time.Now())
+			runCapture(stdin, agentconfig.Home(), time.Now())
 		},
 	}
 }

@@ -10,7 +10,8 @@ import (
 	"strings"
 
 	"github.com/agent-trace/agent-trace/event"
-	"github.com/agent-trace/agent-trace/hook"
+	"github.com/agent-trace/agent-trace/internal/agentconfig"
+	"github.com/agent-trace/agent-trace/internal/claudesettings"
 	"github.com/spf13/cobra"
 )
 
@@ -45,7 +46,7 @@ config file at run time.`,
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return &exitError{code: 2, msg: fmt.Sprintf("init: --collector-url %q: want an http(s) URL such as http://127.0.0.1:8317", collectorURL)}
 			}
-			home := hook.Home()
+			home := agentconfig.Home()
 			// Start from the file as saved, not LoadConfig's view: environment overrides
 			// (AGENT_TRACE_TOKEN, ...) apply at run time and must not be persisted here.
 			cfg := savedConfig(home)
@@ -57,7 +58,7 @@ config file at run time.`,
 			if cmd.Flags().Changed("user") {
 				cfg.User = user
 			}
-			if err := hook.SaveConfig(home, cfg); err != nil {
+			if err := agentconfig.SaveConfig(home, cfg); err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
 			tokenNote := "no token"
@@ -71,13 +72,13 @@ config file at run time.`,
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
-			settings := hook.SettingsPath()
-			changed, err := hook.Install(settings, bin)
+			settings := claudesettings.SettingsPath()
+			changed, err := claudesettings.Install(settings, bin)
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
 			if changed {
-				fmt.Fprintf(stdout, "hooks: registered %s for %d events in %s\n", bin, len(hook.Events), settings)
+				fmt.Fprintf(stdout, "hooks: registered %s for %d events in %s\n", bin, len(claudesettings.Events), settings)
 			} else {
 				fmt.Fprintf(stdout, "hooks: already registered in %s; nothing changed\n", settings)
 			}
@@ -94,8 +95,8 @@ config file at run time.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&collectorURL, "collector-url", hook.DefaultCollectorURL, "the agent-trace collector's base URL")
-	cmd.Flags().IntVar(&tier, "privacy-tier", hook.DefaultTier, "how much to capture: 1 metadata, 2 details, 3 everything")
+	cmd.Flags().StringVar(&collectorURL, "collector-url", agentconfig.DefaultCollectorURL, "the agent-trace collector's base URL")
+	cmd.Flags().IntVar(&tier, "privacy-tier", agentconfig.DefaultTier, "how much to capture: 1 metadata, 2 details, 3 everything")
 	cmd.Flags().StringVar(&token, "token", "", "bearer token for the collector (team servers)")
 	cmd.Flags().StringVar(&user, "user", "", "user name recorded on every event (default $USER)")
 	return cmd
@@ -103,8 +104,8 @@ config file at run time.`,
 
 // savedConfig is the config file over the defaults, without environment overrides. An
 // unreadable file yields the defaults; init is about to replace it anyway.
-func savedConfig(home string) hook.Config {
-	cfg := hook.DefaultConfig()
+func savedConfig(home string) agentconfig.Config {
+	cfg := agentconfig.DefaultConfig()
 	data, err := os.ReadFile(filepath.Join(home, "config.json"))
 	if err != nil {
 		return cfg
@@ -138,8 +139,8 @@ every other setting and hook. The config and the spool in $AGENT_TRACE_HOME stay
 			if err != nil {
 				return fmt.Errorf("uninstall: %w", err)
 			}
-			settings := hook.SettingsPath()
-			changed, err := hook.Uninstall(settings, bin)
+			settings := claudesettings.SettingsPath()
+			changed, err := claudesettings.Uninstall(settings, bin)
 			if err != nil {
 				return fmt.Errorf("uninstall: %w", err)
 			}

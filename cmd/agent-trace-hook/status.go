@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agent-trace/agent-trace/hook"
-	"github.com/agent-trace/agent-trace/spool"
-	"github.com/agent-trace/agent-trace/spool/lease"
+	"github.com/agent-trace/agent-trace/internal/agentconfig"
+	"github.com/agent-trace/agent-trace/internal/claudesettings"
+	"github.com/agent-trace/agent-trace/internal/spool"
+	"github.com/agent-trace/agent-trace/internal/spool/lease"
 	"github.com/spf13/cobra"
 )
 
@@ -28,24 +29,24 @@ cap, the last delivery error and whether delivery is stopped.
 --dead-letters N lists the newest N events the collector rejected, with its reasons.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			home := hook.Home()
+			home := agentconfig.Home()
 			now := time.Now()
 			w := &statusWriter{w: stdout}
-			cfg, cerr := hook.LoadConfig(home)
+			cfg, cerr := agentconfig.LoadConfig(home)
 			if cerr != nil {
 				w.line("config", "problem: %v", cerr)
 			}
 
 			bin, _ := selfPath()
-			settings := hook.SettingsPath()
-			if evs, err := hook.InstalledEvents(settings, bin); err != nil {
+			settings := claudesettings.SettingsPath()
+			if evs, err := claudesettings.InstalledEvents(settings, bin); err != nil {
 				w.line("hooks", "cannot read %s: %v", settings, err)
 			} else if len(evs) == 0 {
 				w.line("hooks", "not installed in %s (run `agent-trace-hook init`)", settings)
 			} else {
 				w.line("hooks", "installed in %s for %d events: %s", settings, len(evs), strings.Join(evs, ", "))
 			}
-			if off, err := hook.HooksDisabled(settings); err == nil && off {
+			if off, err := claudesettings.HooksDisabled(settings); err == nil && off {
 				w.line("hooks", "DISABLED: %s sets disableAllHooks, so Claude Code runs none of them", settings)
 			}
 

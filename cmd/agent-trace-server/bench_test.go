@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
-	"github.com/agent-trace/agent-trace/server/storetest"
+	"github.com/agent-trace/agent-trace/internal/storetest"
 )
 
 // rssMiB reads this process's resident set size from /proc (Linux only).

@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/api"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
-	"github.com/agent-trace/agent-trace/server"
-	"github.com/agent-trace/agent-trace/server/api"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -153,7 +153,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch scope {
-			case server.ScopeIngest, server.ScopeRead, server.ScopeAdmin:
+			case agenttrace.ScopeIngest, agenttrace.ScopeRead, agenttrace.ScopeAdmin:
 			default:
 				return fmt.Errorf("--scope must be ingest, read or admin, not %q", scope)
 			}
@@ -173,7 +173,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t := server.Token{ID: id, Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
+			t := agenttrace.Token{ID: id, Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
 			if err := s.CreateToken(cmd.Context(), t, api.HashSecret(secret)); err != nil {
 				return fmt.Errorf("create token: %w", err)
 			}
@@ -183,7 +183,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. laptop-hook")
-	create.Flags().StringVar(&scope, "scope", server.ScopeRead, "ingest (hooks), read (API, dashboard) or admin (everything)")
+	create.Flags().StringVar(&scope, "scope", agenttrace.ScopeRead, "ingest (hooks), read (API, dashboard) or admin (everything)")
 
 	list := &cobra.Command{
 		Use:   "list",

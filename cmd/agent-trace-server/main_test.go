@@ -17,9 +17,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agent-trace/agent-trace/event"
-	"github.com/agent-trace/agent-trace/server"
-	"github.com/agent-trace/agent-trace/server/sqlite"
-	"github.com/agent-trace/agent-trace/server/storetest"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/sqlite"
+	"github.com/agent-trace/agent-trace/internal/storetest"
 )
 
 // running is a Main serving in the background.
@@ -114,7 +114,7 @@ func TestServeIngestRestartPersists(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("ingest: %d %s", resp.StatusCode, body)
 	}
-	var before server.Session
+	var before agenttrace.Session
 	if code := getJSON(t, srv.URL("api")+"/v1/sessions/"+f.SessionID, &before); code != 200 {
 		t.Fatalf("get session: %d", code)
 	}
@@ -124,7 +124,7 @@ func TestServeIngestRestartPersists(t *testing.T) {
 	srv.stop(t)
 
 	again := mustStart(t, db)
-	var after server.Session
+	var after agenttrace.Session
 	if code := getJSON(t, again.URL("api")+"/v1/sessions/"+f.SessionID, &after); code != 200 {
 		t.Fatalf("get session after restart: %d", code)
 	}

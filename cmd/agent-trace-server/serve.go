@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agent-trace/agent-trace/server"
-	"github.com/agent-trace/agent-trace/server/api"
-	"github.com/agent-trace/agent-trace/server/live"
-	"github.com/agent-trace/agent-trace/server/web"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/live"
+	"github.com/agent-trace/agent-trace/internal/web"
 )
 
 // Main is one server process: the configuration, then the bound addresses once Run has
@@ -163,7 +163,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Store: store,
 			Live:  hub,
 			Authenticate: func(r *http.Request) error {
-				_, err := a.Authorize(r, server.ScopeRead)
+				_, err := a.Authorize(r, agenttrace.ScopeRead)
 				return err
 			},
 			VerifySecret: a.VerifySecret,

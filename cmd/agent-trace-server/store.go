@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 
 	"github.com/agent-trace/agent-trace/event"
-	"github.com/agent-trace/agent-trace/pricing"
-	"github.com/agent-trace/agent-trace/server"
-	"github.com/agent-trace/agent-trace/server/clickhouse"
-	"github.com/agent-trace/agent-trace/server/postgres"
-	"github.com/agent-trace/agent-trace/server/sqlite"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/clickhouse"
+	"github.com/agent-trace/agent-trace/internal/postgres"
+	"github.com/agent-trace/agent-trace/internal/pricing"
+	"github.com/agent-trace/agent-trace/internal/sqlite"
 )
 
 // storeConfig selects and configures the backend: the team store when Postgres is set
@@ -31,7 +31,7 @@ type storeConfig struct {
 // when migrate is set (the migrate command): every other command refuses an out-of-date
 // schema with an error that says to run `agent-trace-server migrate`, since several
 // servers share those databases and an upgrade should migrate once, deliberately.
-func openStore(ctx context.Context, c storeConfig, migrate bool) (server.Store, error) {
+func openStore(ctx context.Context, c storeConfig, migrate bool) (agenttrace.Store, error) {
 	dbPath, priceFile := c.DB, c.PriceFile
 	table := pricing.Default()
 	pricesVersion := "embedded:" + table.AsOf
@@ -77,7 +77,7 @@ func openStore(ctx context.Context, c storeConfig, migrate bool) (server.Store, 
 	return s, nil
 }
 
-func openTeam(ctx context.Context, c storeConfig, p pricer, pricesVersion string, migrate bool) (server.Store, error) {
+func openTeam(ctx context.Context, c storeConfig, p pricer, pricesVersion string, migrate bool) (agenttrace.Store, error) {
 	if c.Postgres == "" {
 		return nil, fmt.Errorf("--clickhouse (CLICKHOUSE_URL) needs --postgres (POSTGRES_CONNECTION_STRING): PostgreSQL holds the sessions")
 	}
@@ -127,7 +127,7 @@ func defaultDBPath() (string, error) {
 // API response with everything the transcript says of it (fast mode, web searches).
 type pricer struct{ t *pricing.Table }
 
-func (p pricer) Cost(model string, u server.Usage) (float64, bool) {
+func (p pricer) Cost(model string, u agenttrace.Usage) (float64, bool) {
 	w5, w1 := u.CacheCreation5mTokens, u.CacheCreation1hTokens
 	if w5 == 0 && w1 == 0 && u.CacheCreationInputTokens > 0 {
 		// Without the split, writes are priced as 5-minute ones, as Claude Code does.
@@ -147,4 +147,4 @@ func (p pricer) CostOfResponse(u *event.Usage) (float64, bool) {
 	return p.t.Cost(u.Model, pricing.FromEvent(u))
 }
 
-var _ server.ResponsePricer = pricer{}
+var _ agenttrace.ResponsePricer = pricer{}

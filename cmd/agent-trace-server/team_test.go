@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/agent-trace/agent-trace/server"
-	"github.com/agent-trace/agent-trace/server/clickhouse"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/clickhouse"
 )
 
 // teamURLs creates an empty PostgreSQL schema and names an unused ClickHouse database,
@@ -64,7 +64,7 @@ func teamURLs(t *testing.T) (pg, ch string) {
 func TestTeamStoreFlags(t *testing.T) {
 	pg, ch := teamURLs(t)
 	_, err := run(t, "token", "list", "--postgres", pg, "--clickhouse", ch)
-	if !errors.Is(err, server.ErrSchemaOutdated) || !strings.Contains(err.Error(), "agent-trace-server migrate") {
+	if !errors.Is(err, agenttrace.ErrSchemaOutdated) || !strings.Contains(err.Error(), "agent-trace-server migrate") {
 		t.Fatalf("token list on empty databases: %v; want ErrSchemaOutdated saying to run agent-trace-server migrate", err)
 	}
 	if out, err := run(t, "migrate", "--postgres", pg, "--clickhouse", ch); err != nil || !strings.Contains(out, "up to date") {

@@ -1,0 +1,144 @@
+package agentconfig
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/atomicfile"
+)
+
+// Defaults for a missing config file or missing fields.
+const (
+	DefaultCollectorURL  = "http://127.0.0.1:8317"
+	DefaultTier          = event.TierDetails
+	DefaultSpoolMaxBytes = 1 << 30
+)
+
+// Config is the hook's own configuration, <home>/config.json, written by `init`.
+type Config struct {
+	CollectorURL  string `json:"collector_url"`
+	Tier          int    `json:"privacy_tier"`
+	Token         string `json:"token,omitempty"`
+	User          string `json:"user,omitempty"`
+	Host          string `json:"host,omitempty"`
+	SpoolMaxBytes int64  `json:"spool_max_bytes,omitempty"`
+}
+
+// Home is the hook's state directory: $AGENT_TRACE_HOME, else ~/.agent-trace.
+func Home() string {
+	if h := os.Getenv("AGENT_TRACE_HOME"); h != "" {
+		return h
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".agent-trace")
+	}
+	return ".agent-trace"
+}
+
+// DefaultConfig is the configuration of a hook nobody has configured.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		CollectorURL:  DefaultCollectorURL,
+		Tier:          DefaultTier,
+		User:          osUser(),
+		Host:          host,
+		SpoolMaxBytes: DefaultSpoolMaxBytes,
+	}
+}
+
+// LoadConfig reads <home>/config.json over the defaults, then applies the environment
+// overrides AGENT_TRACE_COLLECTOR_URL, AGENT_TRACE_TOKEN and AGENT_TRACE_PRIVACY_TIER. A
+// missing file is no error. On error the returned Config is still usable but its tier is
+// 1: a hook that cannot read the user's choice keeps the least.
+func LoadConfig(home string) (Config, error) {
+	c := DefaultConfig()
+	err := loadFile(filepath.Join(home, "config.json"), &c)
+	if v := os.Getenv("AGENT_TRACE_COLLECTOR_URL"); v != "" {
+		c.CollectorURL = v
+	}
+	if v := os.Getenv("AGENT_TRACE_TOKEN"); v != "" {
+		c.Token = v
+	}
+	if v := os.Getenv("AGENT_TRACE_PRIVACY_TIER"); v != "" {
+		t, perr := strconv.Atoi(strings.TrimSpace(v))
+		if perr != nil || t < event.TierMetadata || t > event.TierFull {
+			err = errors.Join(err, fmt.Errorf("AGENT_TRACE_PRIVACY_TIER=%q: must be 1, 2 or 3", v))
+		} else if err == nil {
+			c.Tier = t
+		}
+	}
+	if err != nil {
+		c.Tier = event.TierMetadata
+		return c, err
+	}
+	return c, nil
+}
+
+func loadFile(path string, c *Config) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	// Decode over a copy so a half-decoded file leaves no partial values behind.
+	next := *c
+	next.Tier = 0
+	if err := json.Unmarshal(data, &next); err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	switch {
+	case next.Tier == 0:
+		next.Tier = c.Tier
+	case next.Tier < event.TierMetadata || next.Tier > event.TierFull:
+		return fmt.Errorf("config %s: privacy_tier %d: must be 1, 2 or 3", path, next.Tier)
+	}
+	if next.CollectorURL == "" {
+		next.CollectorURL = c.CollectorURL
+	}
+	if next.User == "" {
+		next.User = c.User
+	}
+	if next.Host == "" {
+		next.Host = c.Host
+	}
+	if next.SpoolMaxBytes <= 0 {
+		next.SpoolMaxBytes = c.SpoolMaxBytes
+	}
+	*c = next
+	return nil
+}
+
+// SaveConfig writes <home>/config.json atomically with mode 0600 (it may hold a token),
+// creating home if needed.
+func SaveConfig(home string, c Config) error {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(home, "config.json"), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	return nil
+}
+
+// osUser is the login name from the environment: USER on Unix, USERNAME on Windows.
+// (os/user would read /etc/passwd on every hook run.)
+func osUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return os.Getenv("USERNAME")
+}

@@ -1,0 +1,336 @@
+// Package agenttrace holds agent-trace's domain: the session model that events are projected
+// into, and the storage contract every backend (internal/sqlite, internal/postgres with
+// internal/clickhouse) implements. It depends on nothing but the event envelope and the
+// price table, so adapters, the API and the dashboard all speak the same types.
+package agenttrace
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+)
+
+// Session statuses. A session is ended only by SessionEnd; Stop ends a turn, not a session,
+// and a resumed session becomes active again.
+const (
+	StatusActive = "active"
+	StatusEnded  = "ended"
+)
+
+// Tool call statuses.
+const (
+	ToolOK      = "ok"
+	ToolError   = "error"
+	ToolPending = "pending"
+)
+
+// Usage is a token count broken down the way Anthropic prices it.
+type Usage struct {
+	InputTokens              int64 `json:"input_tokens"`
+	OutputTokens             int64 `json:"output_tokens"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
+	CacheCreation5mTokens    int64 `json:"cache_creation_5m_input_tokens"`
+	CacheCreation1hTokens    int64 `json:"cache_creation_1h_input_tokens"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+	// WebSearchRequests are billed per request, not per token.
+	WebSearchRequests int64 `json:"web_search_requests,omitempty"`
+}
+
+// Total is every token of every kind.
+func (u Usage) Total() int64 {
+	return u.InputTokens + u.OutputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens
+}
+
+// Add returns u + v.
+func (u Usage) Add(v Usage) Usage {
+	return Usage{
+		InputTokens:              u.InputTokens + v.InputTokens,
+		OutputTokens:             u.OutputTokens + v.OutputTokens,
+		CacheCreationInputTokens: u.CacheCreationInputTokens + v.CacheCreationInputTokens,
+		CacheCreation5mTokens:    u.CacheCreation5mTokens + v.CacheCreation5mTokens,
+		CacheCreation1hTokens:    u.CacheCreation1hTokens + v.CacheCreation1hTokens,
+		CacheReadInputTokens:     u.CacheReadInputTokens + v.CacheReadInputTokens,
+		WebSearchRequests:        u.WebSearchRequests + v.WebSearchRequests,
+	}
+}
+
+// SessionSummary is what a session list shows: one row per session, no children.
+type SessionSummary struct {
+	ID                string     `json:"id"`
+	StartedAt         time.Time  `json:"started_at"`
+	EndedAt           *time.Time `json:"ended_at"`
+	LastEventAt       time.Time  `json:"last_event_at"`
+	Status            string     `json:"status"`
+	DurationMS        int64      `json:"duration_ms"`
+	CWD               string     `json:"cwd"`
+	Repo              string     `json:"repo"`
+	Branch            string     `json:"branch"`
+	Branches          []string   `json:"branches"`
+	Models            []string   `json:"models"`
+	ClaudeCodeVersion string     `json:"claude_code_version,omitempty"`
+	User              string     `json:"user"`
+	Host              string     `json:"host"`
+	Tier              int        `json:"tier"`
+	FirstPrompt       string     `json:"first_prompt,omitempty"` // tier 2 and above
+	PromptCount       int        `json:"prompt_count"`
+	ToolCallCount     int        `json:"tool_call_count"`
+	ErrorCount        int        `json:"error_count"`
+	CommitCount       int        `json:"commit_count"`
+	PRCount           int        `json:"pr_count"`
+	LinesAdded        int        `json:"lines_added"`
+	LinesRemoved      int        `json:"lines_removed"`
+	Usage             Usage      `json:"usage"`
+	CostUSD           *float64   `json:"cost_usd"`          // null when a model could not be priced
+	ReportedCostUSD   *float64   `json:"reported_cost_usd"` // Claude Code's own estimate, when known
+	UnpricedModels    []string   `json:"unpriced_models,omitempty"`
+	EventCount        int        `json:"event_count"`
+}
+
+// Session is the full projection of one Claude Code session.
+type Session struct {
+	SessionSummary
+	Prompts      []Prompt      `json:"prompts"`
+	Commits      []Commit      `json:"commits"`
+	PullRequests []PullRequest `json:"pull_requests"`
+}
+
+// Prompt is one user prompt (a prompt_id) and everything it caused.
+type Prompt struct {
+	ID           string        `json:"id"`
+	Index        int           `json:"index"` // 0-based, in order of submission
+	Text         string        `json:"text,omitempty"`
+	StartedAt    time.Time     `json:"started_at"`
+	DurationMS   int64         `json:"duration_ms"`
+	Usage        Usage         `json:"usage"`
+	CostUSD      *float64      `json:"cost_usd"`
+	Models       []string      `json:"models"`
+	Response     string        `json:"response,omitempty"` // tier 3
+	ToolCalls    []ToolCall    `json:"tool_calls"`
+	Commits      []Commit      `json:"commits"`
+	PullRequests []PullRequest `json:"pull_requests"`
+	LinesAdded   int           `json:"lines_added"`
+	LinesRemoved int           `json:"lines_removed"`
+	ErrorCount   int           `json:"error_count"`
+}
+
+// ToolCall is one tool_use_id, however many hook events it had.
+type ToolCall struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Status     string     `json:"status"`
+	StartedAt  time.Time  `json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	DurationMS int64      `json:"duration_ms"`
+	AgentID    string     `json:"agent_id,omitempty"` // set when a subagent made the call
+	Error      string     `json:"error,omitempty"`    // tier 2 and above
+	// Input summary (tier 2 and above).
+	Command     string `json:"command,omitempty"`
+	FilePath    string `json:"file_path,omitempty"`
+	Pattern     string `json:"pattern,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Diff is the edit's structuredPatch (tier 2 and above).
+	Diff         []DiffHunk `json:"diff,omitempty"`
+	LinesAdded   int        `json:"lines_added"`
+	LinesRemoved int        `json:"lines_removed"`
+	Output       string     `json:"output,omitempty"` // tier 3
+	// Children are the calls a subagent made, under the Agent call that launched it.
+	Children []ToolCall `json:"children,omitempty"`
+}
+
+// DiffHunk is one hunk of Claude Code's structuredPatch.
+type DiffHunk struct {
+	OldStart int      `json:"oldStart"`
+	OldLines int      `json:"oldLines"`
+	NewStart int      `json:"newStart"`
+	NewLines int      `json:"newLines"`
+	Lines    []string `json:"lines"`
+}
+
+// Commit is a commit produced during a session.
+type Commit struct {
+	SHA          string    `json:"sha"`
+	SessionID    string    `json:"session_id"`
+	PromptID     string    `json:"prompt_id"`
+	ToolUseID    string    `json:"tool_use_id,omitempty"`
+	Message      string    `json:"message,omitempty"`
+	Branch       string    `json:"branch"`
+	Repo         string    `json:"repo"`
+	CommittedAt  time.Time `json:"committed_at"`
+	Files        []string  `json:"files,omitempty"`
+	FilesChanged int       `json:"files_changed"`
+	LinesAdded   int       `json:"lines_added"`
+	LinesRemoved int       `json:"lines_removed"`
+	User         string    `json:"user,omitempty"`
+}
+
+// PullRequest is a pull or merge request opened or viewed during a session.
+type PullRequest struct {
+	URL       string    `json:"url,omitempty"`
+	Forge     string    `json:"forge"`
+	Repo      string    `json:"repo"` // owner/name
+	Number    int       `json:"number"`
+	SessionID string    `json:"session_id"`
+	PromptID  string    `json:"prompt_id"`
+	SeenAt    time.Time `json:"seen_at"`
+	User      string    `json:"user,omitempty"`
+}
+
+// IngestResult says what one Ingest call did.
+type IngestResult struct {
+	Stored     int      `json:"stored"`     // new events
+	Duplicates int      `json:"duplicates"` // events whose ID was already stored
+	Sessions   []string `json:"sessions"`   // sessions whose projection changed
+}
+
+// SessionFilter selects and orders sessions. Zero values mean "any".
+type SessionFilter struct {
+	From, To   time.Time // started_at within [From, To)
+	User       string
+	Repo       string
+	Branch     string
+	Status     string
+	Model      string
+	HasCommits *bool
+	Query      string // text search over prompts (tier 2 and above)
+	Sort       string // "started_at" (default), "cost", "duration"
+	Desc       bool   // newest/largest first; the API defaults to true
+	Cursor     string // opaque, from a previous page
+	Limit      int    // 1..200
+}
+
+// SessionPage is one page of sessions. NextCursor is empty on the last page.
+type SessionPage struct {
+	Sessions   []SessionSummary `json:"sessions"`
+	NextCursor string           `json:"next_cursor"`
+}
+
+// EventPage is one page of a session's raw (tiered, redacted) events, oldest first.
+type EventPage struct {
+	Events     []event.Event `json:"events"`
+	NextCursor string        `json:"next_cursor"`
+}
+
+// CommitFilter selects commits or pull requests. Zero values mean "any".
+type CommitFilter struct {
+	From, To  time.Time
+	Repo      string
+	User      string
+	SessionID string
+	Cursor    string
+	Limit     int
+}
+
+// CommitPage is one page of commits, newest first.
+type CommitPage struct {
+	Commits    []Commit `json:"commits"`
+	NextCursor string   `json:"next_cursor"`
+}
+
+// PullRequestPage is one page of pull requests, newest first.
+type PullRequestPage struct {
+	PullRequests []PullRequest `json:"pull_requests"`
+	NextCursor   string        `json:"next_cursor"`
+}
+
+// Grouping for daily cost.
+const (
+	GroupBySession = "session"
+	GroupByModel   = "model"
+	GroupByUser    = "user"
+	GroupByRepo    = "repo"
+)
+
+// DailyCost is one day's spend for one group key.
+type DailyCost struct {
+	Day     string  `json:"day"` // YYYY-MM-DD, UTC
+	Key     string  `json:"key"` // session ID, model, user or repo
+	CostUSD float64 `json:"cost_usd"`
+	Usage   Usage   `json:"usage"`
+}
+
+// Summary totals everything in a time range.
+type Summary struct {
+	Sessions         int      `json:"sessions"`
+	Prompts          int      `json:"prompts"`
+	ToolCalls        int      `json:"tool_calls"`
+	ToolErrors       int      `json:"tool_errors"`
+	Commits          int      `json:"commits"`
+	PullRequests     int      `json:"pull_requests"`
+	LinesAdded       int      `json:"lines_added"`
+	LinesRemoved     int      `json:"lines_removed"`
+	Usage            Usage    `json:"usage"`
+	CostUSD          float64  `json:"cost_usd"`
+	CostPerCommitUSD *float64 `json:"cost_per_commit_usd"`
+	UnpricedModels   []string `json:"unpriced_models,omitempty"`
+}
+
+// Token scopes, from least to most powerful.
+const (
+	ScopeIngest = "ingest"
+	ScopeRead   = "read"
+	ScopeAdmin  = "admin"
+)
+
+// Token is an API token's record. The secret itself is never stored, only its hash.
+type Token struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Scope      string     `json:"scope"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Errors every Store returns for the same conditions, so the edge maps them to HTTP once.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrInvalid        = errors.New("invalid request")
+	ErrSchemaOutdated = errors.New("database schema is out of date")
+)
+
+// Store is the storage contract. Every method is safe for concurrent use.
+type Store interface {
+	// Ingest stores events and updates the projection of every session they touch, in one
+	// all-or-nothing transaction. It is idempotent by event ID: an event already stored is
+	// counted as a duplicate and changes nothing. The order of events, within a call or
+	// across calls, does not change the resulting projections. Events must be valid
+	// (event.Validate); an invalid one fails the whole call with ErrInvalid.
+	Ingest(ctx context.Context, events []event.Event) (IngestResult, error)
+
+	// ListSessions returns one page of session summaries matching f.
+	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)
+	// Session returns the full projection of one session, or ErrNotFound.
+	Session(ctx context.Context, id string) (*Session, error)
+	// Events returns one page of a session's stored events, oldest first, or ErrNotFound.
+	Events(ctx context.Context, sessionID, cursor string, limit int) (EventPage, error)
+	// Commits and PullRequests list git outcomes across sessions, newest first.
+	Commits(ctx context.Context, f CommitFilter) (CommitPage, error)
+	PullRequests(ctx context.Context, f CommitFilter) (PullRequestPage, error)
+
+	// DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
+	DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]DailyCost, error)
+	// Summary totals sessions that started in [from, to).
+	Summary(ctx context.Context, from, to time.Time) (Summary, error)
+
+	// DeleteSession erases a session and every event, prompt, tool call, commit and PR
+	// of it. ErrNotFound when there is no such session.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteBefore erases every session whose last event is older than t (retention) and
+	// returns how many it erased.
+	DeleteBefore(ctx context.Context, t time.Time) (int, error)
+
+	// CreateToken stores a token's record and the hash of its secret.
+	CreateToken(ctx context.Context, t Token, secretHash string) error
+	// Tokens lists every token, revoked ones included.
+	Tokens(ctx context.Context) ([]Token, error)
+	// RevokeToken marks a token revoked; ErrNotFound when there is no such token.
+	RevokeToken(ctx context.Context, id string) error
+	// TokenBySecretHash returns the live (unrevoked) token with that hash, or ErrNotFound.
+	TokenBySecretHash(ctx context.Context, secretHash string) (*Token, error)
+
+	// Ping reports whether storage is reachable (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}

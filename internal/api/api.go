@@ -1,0 +1,207 @@
+// Package api is agent-trace-server's HTTP edge: the collector that hooks deliver event
+// batches to, and the huma-generated REST API (OpenAPI 3.1 at /openapi.json, docs at
+// /docs) that the dashboard, scripts and other clients read sessions, git outcomes and
+// cost analytics from. It owns authentication, request limits, the mapping of store
+// errors to RFC 9457 problems, Prometheus metrics, the live change feed and retention.
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/live"
+)
+
+// DefaultMaxBodyBytes bounds a POST /v1/hooks body: a full batch of large tier-3 events
+// fits comfortably, a runaway client does not.
+const DefaultMaxBodyBytes = 8 << 20
+
+// Options configure an API. The zero value is the local default: no auth unless a token
+// exists, no retention.
+type Options struct {
+	// Auth forces token authentication on. Without it, auth is on as soon as the store
+	// holds one live token.
+	Auth bool
+	// RetentionDays > 0 erases sessions whose last event is older than that, hourly.
+	RetentionDays int
+	// MaxBodyBytes bounds an ingest request body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Version is reported in the OpenAPI document.
+	Version string
+	// Logger receives store failures and background job results; nil discards them.
+	Logger *slog.Logger
+}
+
+// API serves the collector and the REST API over one store and one live hub.
+type API struct {
+	store   agenttrace.Store
+	hub     *live.Hub
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	auth    *authenticator
+	pub     *publisher
+
+	api       huma.API
+	collector huma.API
+	apiMux    *http.ServeMux
+	colMux    *http.ServeMux
+
+	stop     context.CancelFunc
+	bg       sync.WaitGroup
+	closeErr sync.Once
+
+	docsOnce sync.Once
+	docsHTML []byte
+	docsErr  error
+}
+
+// New builds the API and starts its background work (the live change publisher and,
+// when configured, retention). Call Close to stop it.
+func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if hub == nil {
+		hub = live.New()
+	}
+	a := &API{
+		store:   store,
+		hub:     hub,
+		opts:    opts,
+		log:     logger,
+		metrics: newMetrics(hub),
+		auth:    newAuthenticator(store, opts.Auth),
+		pub:     newPublisher(store, hub, logger),
+		apiMux:  http.NewServeMux(),
+		colMux:  http.NewServeMux(),
+	}
+
+	cfg := huma.DefaultConfig("agent-trace API", opts.Version)
+	// No $schema fields or Link headers in responses: the field names are the contract.
+	cfg.CreateHooks = nil
+	cfg.Info.Description = apiDescription
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaNamer)
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		securityScheme: {
+			Type:         "http",
+			Scheme:       "bearer",
+			BearerFormat: "at_<random>",
+			Description:  "An API token created with `agent-trace-server token create`. Required only when auth is on.",
+		},
+	}
+	cfg.DocsPath = "" // served by registerDocs, without a CDN
+	a.api = humago.New(a.apiMux, cfg)
+	a.api.UseMiddleware(a.authMiddleware(a.api))
+
+	colCfg := huma.DefaultConfig("agent-trace collector", opts.Version)
+	colCfg.CreateHooks = nil
+	colCfg.OpenAPIPath = ""
+	colCfg.DocsPath = ""
+	colCfg.SchemasPath = ""
+	a.collector = humago.New(a.colMux, colCfg)
+	a.collector.UseMiddleware(a.authMiddleware(a.collector))
+
+	for _, h := range []huma.API{a.api, a.collector} {
+		a.registerIngest(h)
+		a.registerHealth(h)
+	}
+	a.registerSessions(a.api)
+	a.registerGit(a.api)
+	a.registerAnalytics(a.api)
+	a.registerStream(a.api)
+	a.registerDocs()
+	a.apiMux.Handle("GET /metrics", a.requireScope(agenttrace.ScopeRead, a.metrics.handler()))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	a.bg.Go(func() { a.pub.run(ctx) })
+	if opts.RetentionDays > 0 {
+		a.bg.Go(func() { a.runRetention(ctx, time.Hour) })
+	}
+	return a
+}
+
+// Handler serves the whole API: ingest, reads, analytics, the stream, health, metrics,
+// /openapi.json and /docs.
+func (a *API) Handler() http.Handler { return a.apiMux }
+
+// CollectorHandler serves only what hooks need: POST /v1/hooks and GET /healthz.
+func (a *API) CollectorHandler() http.Handler { return a.colMux }
+
+// Huma is the API's huma instance (for humatest and for the OpenAPI document).
+func (a *API) Huma() huma.API { return a.api }
+
+// Hub is the live hub the API publishes to.
+func (a *API) Hub() *live.Hub { return a.hub }
+
+// Close stops the background work, after publishing changes still pending. It does not
+// close the store or the hub.
+func (a *API) Close() error {
+	a.closeErr.Do(func() {
+		a.stop()
+		a.bg.Wait()
+	})
+	return nil
+}
+
+// Flush waits until every change already ingested has been published to the hub.
+func (a *API) Flush(ctx context.Context) error { return a.pub.flush(ctx) }
+
+// storeError maps a store failure to the one problem each condition gets at the edge:
+// not found → 404, invalid → 422, anything else → 503 (retryable: the store may be
+// briefly unavailable, and the request did nothing).
+func (a *API) storeError(op string, err error) error {
+	switch {
+	case errors.Is(err, agenttrace.ErrNotFound):
+		return huma.Error404NotFound(err.Error())
+	case errors.Is(err, agenttrace.ErrInvalid):
+		return huma.Error422UnprocessableEntity(err.Error())
+	}
+	a.metrics.storeErrors.WithLabelValues(op).Inc()
+	a.log.Error("store failed", "op", op, "err", err)
+	return huma.ErrorWithHeaders(
+		huma.Error503ServiceUnavailable("storage is unavailable; retry later"),
+		http.Header{"Retry-After": {retryAfter}},
+	)
+}
+
+// schemaNamer prefixes the wire envelope's types ("EventUsage") so they do not collide
+// with the domain types of the same name (agenttrace.Usage, agenttrace.Commit).
+func schemaNamer(t reflect.Type, hint string) string {
+	name := huma.DefaultSchemaNamer(t, hint)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.PkgPath() == eventPkg && !strings.HasPrefix(name, "Event") {
+		return "Event" + name
+	}
+	return name
+}
+
+var eventPkg = reflect.TypeFor[event.Event]().PkgPath()
+
+const apiDescription = `Self-hosted observability for Claude Code.
+
+Hooks deliver event batches to POST /v1/hooks; everything else reads the sessions, prompts,
+tool calls, commits, pull requests and costs projected from them. Errors are RFC 9457
+problem documents. GET /v1/stream is a Server-Sent Events feed of changes.`

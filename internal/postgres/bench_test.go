@@ -1,0 +1,218 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/clickhouse"
+	"github.com/agent-trace/agent-trace/internal/storetest"
+)
+
+const batchSize = 500
+
+// large reports whether the full-size loads were asked for (AGENT_TRACE_BENCH_LARGE=1):
+// 10,000,000 usage rows for the daily-cost query, 10,000 sessions for list and detail.
+func large() bool { return os.Getenv("AGENT_TRACE_BENCH_LARGE") == "1" }
+
+func flatten(sessions [][]event.Event) []event.Event {
+	var out []event.Event
+	for _, s := range sessions {
+		out = append(out, s...)
+	}
+	return out
+}
+
+func ingestAll(tb testing.TB, s agenttrace.Store, evs []event.Event) {
+	tb.Helper()
+	for len(evs) > 0 {
+		n := min(batchSize, len(evs))
+		if _, err := s.Ingest(context.Background(), evs[:n]); err != nil {
+			tb.Fatal(err)
+		}
+		evs = evs[n:]
+	}
+}
+
+// BenchmarkIngest measures ingest throughput into PostgreSQL + ClickHouse from one
+// goroutine in batches of 500, as the SQLite benchmark does: 100 generated sessions of
+// 500 events each (50,000 events) per round into fresh databases, ClickHouse's buffer
+// flushed before the clock stops. BenchmarkIngest/parallel-4 runs four ingesters (four
+// server processes' worth of collectors) on disjoint sessions.
+func BenchmarkIngest(b *testing.B) {
+	sessions := storetest.Generate(1, 100, 500)
+	for _, workers := range []int{1, 4} {
+		b.Run(fmt.Sprintf("parallel-%d", workers), func(b *testing.B) {
+			var total time.Duration
+			n := 0
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s := openTeam(b, freshDatabases(b), clickhouse.Options{})
+				b.StartTimer()
+				start := time.Now()
+				done := make(chan struct{})
+				for w := 0; w < workers; w++ {
+					var evs []event.Event
+					for k := w; k < len(sessions); k += workers {
+						evs = append(evs, sessions[k]...)
+					}
+					n += len(evs)
+					go func() { defer func() { done <- struct{}{} }(); ingestAll(b, s, evs) }()
+				}
+				for w := 0; w < workers; w++ {
+					<-done
+				}
+				if err := s.Analytics().Flush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(start)
+			}
+			b.ReportMetric(float64(n)/total.Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkDailyCost measures the daily-cost query in ClickHouse over 1,000,000 usage rows
+// (10,000,000 with AGENT_TRACE_BENCH_LARGE=1), spread over 90 days, 1,000 sessions, the
+// generator's users, repos and models, 1% of them re-projected (a second version). The
+// rows are made by ClickHouse itself (INSERT … SELECT FROM numbers()), so loading takes
+// seconds; the query runs on them unmerged, as right after ingest.
+func BenchmarkDailyCost(b *testing.B) {
+	rows := 1_000_000
+	if large() {
+		rows = 10_000_000
+	}
+	d := freshDatabases(b)
+	an, err := clickhouse.Open(context.Background(), d.ch, clickhouse.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer an.Close()
+	if err := an.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	end := storetest.GenEnd.UnixMilli()
+	span := int64(90 * 24 * time.Hour / time.Millisecond)
+	// Column expressions of row number: time, session, model, user, repo, tokens, cost.
+	cols := map[string]string{
+		"time":    fmt.Sprintf("%d - intDiv(number * %d, %d)", end, span, rows),
+		"session": "concat('s-', toString(number % 1000))",
+		"model":   "['claude-opus-5-5','claude-sonnet-5-5','claude-haiku-5-5'][number % 3 + 1]",
+		"user":    "['alice','bob','carol','dave','erin','frank','grace','heidi'][number % 8 + 1]",
+		"repo":    "['github.com/acme/api','github.com/acme/web','github.com/acme/infra'][number % 3 + 1]",
+		"tokens":  "toInt64(number % 5000), toInt64(number % 700), toInt64(number % 300), toInt64(number % 300), toInt64(0), toInt64(number % 90000), toInt64(0)",
+		"cost":    "(number % 1000) / 100000.0",
+	}
+	exec := func(q string) {
+		if err := an.Conn().Exec(context.Background(), q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	// Every response once, in the fact table (version 1) and its rollup difference (+1),
+	// as Ingest writes them before any merge.
+	exec(fmt.Sprintf("INSERT INTO `%s`.usage_facts SELECT concat('ev-', toString(number)), %s, %s, %d, %s, %s, %s, %s, %s, 1, 0, 1 FROM numbers(%d)",
+		an.Database(), cols["session"], cols["time"], end-span, cols["model"], cols["user"], cols["repo"], cols["tokens"], cols["cost"], rows))
+	exec(fmt.Sprintf("INSERT INTO `%s`.usage_daily SELECT intDiv(%s, 86400000), %s, %d, %s, %s, %s, 1, 1, %s, %s FROM numbers(%d)",
+		an.Database(), cols["time"], cols["session"], end-span, cols["model"], cols["user"], cols["repo"], cols["tokens"], cols["cost"], rows))
+	// 1% re-projected (a second version): the rollup gets -old +new.
+	exec(fmt.Sprintf("INSERT INTO `%s`.usage_facts SELECT concat('ev-', toString(number)), %s, %s, %d, %s, %s, %s, %s, %s, 1, 0, 2 FROM numbers(%d) WHERE number %% 100 = 0",
+		an.Database(), cols["session"], cols["time"], end-span, cols["model"], cols["user"], cols["repo"], cols["tokens"], cols["cost"], rows))
+	neg := "-toInt64(number % 5000), -toInt64(number % 700), -toInt64(number % 300), -toInt64(number % 300), toInt64(0), -toInt64(number % 90000), toInt64(0)"
+	exec(fmt.Sprintf("INSERT INTO `%s`.usage_daily SELECT intDiv(%s, 86400000), %s, %d, %s, %s, %s, 1, -1, %s, -%s FROM numbers(%d) WHERE number %% 100 = 0",
+		an.Database(), cols["time"], cols["session"], end-span, cols["model"], cols["user"], cols["repo"], neg, cols["cost"], rows))
+	exec(fmt.Sprintf("INSERT INTO `%s`.usage_daily SELECT intDiv(%s, 86400000), %s, %d, %s, %s, %s, 1, 1, %s, %s FROM numbers(%d) WHERE number %% 100 = 0",
+		an.Database(), cols["time"], cols["session"], end-span, cols["model"], cols["user"], cols["repo"], cols["tokens"], cols["cost"], rows))
+	from, to := storetest.GenEnd.Add(-90*24*time.Hour), storetest.GenEnd.Add(24*time.Hour)
+	got, err := an.DailyCost(context.Background(), from, to, agenttrace.GroupByModel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var gotOut, wantOut int64
+	for _, d := range got {
+		gotOut += d.Usage.OutputTokens
+	}
+	for n := 0; n < rows; n++ {
+		wantOut += int64(n % 700)
+	}
+	if gotOut != wantOut {
+		b.Fatalf("daily cost counts %d output tokens, want %d (each response once)", gotOut, wantOut)
+	}
+	run := func(b *testing.B) {
+		var lat []time.Duration
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			if _, err := an.DailyCost(context.Background(), from, to, agenttrace.GroupByModel); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		b.ReportMetric(float64(rows), "rows")
+		reportP95(b, lat)
+	}
+	b.Run("unmerged", run)
+	// Background merges sum the rollup down to one row per day, session and model; this is
+	// the steady state a few minutes after ingest.
+	exec(fmt.Sprintf("OPTIMIZE TABLE `%s`.usage_daily FINAL", an.Database()))
+	b.Run("merged", run)
+}
+
+func reportP95(b *testing.B, lat []time.Duration) {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
+}
+
+// BenchmarkReads measures session list (first page, newest first, and a filtered page)
+// and session detail p95 on 1,000 generated sessions of 40 events (10,000 with
+// AGENT_TRACE_BENCH_LARGE=1).
+func BenchmarkReads(b *testing.B) {
+	n := 1000
+	if large() {
+		n = 10_000
+	}
+	s := openTeam(b, freshDatabases(b), clickhouse.Options{})
+	sessions := storetest.Generate(2, n, 40)
+	ingestAll(b, s, flatten(sessions))
+	ctx := context.Background()
+	b.Run("list", func(b *testing.B) {
+		var lat []time.Duration
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			if _, err := s.ListSessions(ctx, agenttrace.SessionFilter{Desc: true, Limit: 50}); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		reportP95(b, lat)
+	})
+	b.Run("list-filtered-by-cost", func(b *testing.B) {
+		var lat []time.Duration
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			f := agenttrace.SessionFilter{Desc: true, Limit: 50, Sort: "cost", User: storetest.GenUsers[i%len(storetest.GenUsers)],
+				Model: storetest.GenModels[i%len(storetest.GenModels)]}
+			if _, err := s.ListSessions(ctx, f); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		reportP95(b, lat)
+	})
+	b.Run("detail", func(b *testing.B) {
+		var lat []time.Duration
+		for i := 0; i < b.N; i++ {
+			id := sessions[i%len(sessions)][0].SessionID
+			start := time.Now()
+			if _, err := s.Session(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		reportP95(b, lat)
+	})
+}

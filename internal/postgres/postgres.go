@@ -1,0 +1,238 @@
+// Package postgres is the team agenttrace.Store: PostgreSQL (pgx/v5) holds the event log and
+// the materialised session projections, optionally beside a ClickHouse store
+// (internal/clickhouse) that receives the event log and the priced usage facts and answers
+// daily cost and summary cost.
+//
+// It mirrors internal/sqlite: the events table is the source of truth and Ingest rebuilds
+// every touched session's rows in the same transaction. Server processes keep no state of
+// their own, so any number of them can share the databases: a session's re-projection is
+// serialised across processes by a transaction-scoped advisory lock on the session.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/clickhouse"
+	"github.com/agent-trace/agent-trace/internal/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Options configures a Store.
+type Options struct {
+	// Pricer prices usage when sessions are projected; nil prices nothing.
+	Pricer agenttrace.Pricer
+	// Analytics, when set, receives the event log and usage facts and answers DailyCost
+	// and the cost part of Summary. Without it PostgreSQL answers them.
+	Analytics *clickhouse.Store
+	// Now is the clock for token timestamps (tests); time.Now when nil.
+	Now func() time.Time
+	// MaxConns caps the connection pool; pgxpool's default when 0.
+	MaxConns int32
+}
+
+// Store is a agenttrace.Store on PostgreSQL (and optionally ClickHouse). Safe for concurrent
+// use, and by any number of processes on the same databases.
+type Store struct {
+	pool      *pgxpool.Pool
+	pricer    agenttrace.Pricer
+	analytics *clickhouse.Store
+	ownsCH    bool
+	now       func() time.Time
+	reader    // Session, Events, Commits, PullRequests, Tokens
+}
+
+var _ agenttrace.Store = (*Store)(nil)
+
+// reader names the embedded sqlstore.Reader without exporting it.
+type reader = sqlstore.Reader
+
+// Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string; a
+// search_path parameter selects the schema). It does not change the schema: call Migrate,
+// or CheckSchema to refuse an out-of-date one.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: parse connection string: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
+	}
+	s := &Store{pool: pool, pricer: opts.Pricer, analytics: opts.Analytics, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.reader = s.newReader()
+	return s, nil
+}
+
+// OpenTeam opens the team store: PostgreSQL at pgDSN for projections and ClickHouse at
+// chURL (clickhouse://host:port/database, native protocol) for the event log and
+// analytics. Close closes both. opts.Analytics is ignored.
+func OpenTeam(ctx context.Context, pgDSN, chURL string, opts Options, chOpts clickhouse.Options) (*Store, error) {
+	an, err := clickhouse.Open(ctx, chURL, chOpts)
+	if err != nil {
+		return nil, fmt.Errorf("open team store: %w", err)
+	}
+	opts.Analytics = an
+	s, err := Open(ctx, pgDSN, opts)
+	if err != nil {
+		an.Close()
+		return nil, fmt.Errorf("open team store: %w", err)
+	}
+	s.ownsCH = true
+	return s, nil
+}
+
+// Pool is the connection pool (tests and benchmarks).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Analytics is the ClickHouse store, or nil.
+func (s *Store) Analytics() *clickhouse.Store { return s.analytics }
+
+// Close closes the pool and, when OpenTeam opened it, flushes and closes ClickHouse.
+func (s *Store) Close() error {
+	var err error
+	if s.ownsCH {
+		err = s.analytics.Close()
+	} else if s.analytics != nil {
+		// Not ours to close, but nothing this store wrote may stay behind in a buffer.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = s.analytics.Flush(ctx)
+		cancel()
+	}
+	s.pool.Close()
+	return err
+}
+
+// Ping reports whether PostgreSQL (and ClickHouse, when configured) answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	if s.analytics != nil {
+		return s.analytics.Ping(ctx)
+	}
+	return nil
+}
+
+// Migrations lists the embedded PostgreSQL migration names in the order they apply.
+func Migrations() []string { return sqlstore.Migrations(migrationFS) }
+
+// migrateLock is the advisory lock key that serialises Migrate across processes.
+const migrateLock = 0x61745f6d6967 // "at_mig"
+
+// Migrate applies every embedded PostgreSQL migration not yet applied, each in its own
+// transaction recorded in schema_migrations, then ClickHouse's when configured. Two
+// processes migrating at once apply each migration once.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name text PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
+		// Two processes creating it at once: one loses the race on the catalog; the table exists.
+		if _, err2 := s.pool.Exec(ctx, `SELECT 1 FROM schema_migrations LIMIT 1`); err2 != nil {
+			return fmt.Errorf("migrate postgres: create schema_migrations: %w", err)
+		}
+	}
+	for _, name := range Migrations() {
+		if err := s.migrateOne(ctx, name); err != nil {
+			return err
+		}
+	}
+	if s.analytics != nil {
+		if err := s.analytics.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) migrateOne(ctx context.Context, name string) error {
+	body, err := migrationFS.ReadFile("migrations/" + name)
+	if err != nil {
+		return fmt.Errorf("migrate postgres %s: %w", name, err)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate postgres %s: %w", name, err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
+		return fmt.Errorf("migrate postgres %s: lock: %w", name, err)
+	}
+	var done bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name).Scan(&done); err != nil {
+		return fmt.Errorf("migrate postgres %s: %w", name, err)
+	}
+	if done {
+		return nil
+	}
+	// Simple protocol: a migration file holds several statements.
+	if _, err := tx.Exec(ctx, string(body), pgx.QueryExecModeSimpleProtocol); err != nil {
+		return fmt.Errorf("migrate postgres %s: %w", name, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES ($1, now())`, name); err != nil {
+		return fmt.Errorf("migrate postgres %s: record: %w", name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate postgres %s: commit: %w", name, err)
+	}
+	return nil
+}
+
+// CheckSchema returns an error wrapping agenttrace.ErrSchemaOutdated, naming what is missing
+// and what to run, when either database is behind this binary.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("check postgres schema: %w", err)
+	}
+	applied := map[string]bool{}
+	if exists {
+		rows, err := s.pool.Query(ctx, `SELECT name FROM schema_migrations`)
+		if err != nil {
+			return fmt.Errorf("check postgres schema: %w", err)
+		}
+		applied, err = sqlstore.AppliedSet(rows)
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("check postgres schema: %w", err)
+		}
+	}
+	if err := sqlstore.CheckApplied("postgres", Migrations(), applied); err != nil {
+		return err
+	}
+	if s.analytics != nil {
+		return s.analytics.CheckSchema(ctx)
+	}
+	return nil
+}
+
+// sessionLockKey is the advisory lock key of a session. It is computed here rather than
+// with hashtext() so a batch can take its locks in one sorted order, which rules out
+// deadlocks between processes ingesting overlapping batches.
+func sessionLockKey(id string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("agent-trace/session/"))
+	h.Write([]byte(id))
+	return int64(h.Sum64())
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

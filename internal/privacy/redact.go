@@ -1,0 +1,479 @@
+package privacy
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/agent-trace/agent-trace/event"
+)
+
+// A redaction rule finds secrets in text.
+//
+// Redaction runs over every string of every payload on the capture path, so it must stay
+// cheap on megabytes of tool output, and Go's regexp has no DFA: an unanchored pattern
+// that starts with a character class costs about (text length × pattern size). So a rule
+// starts where a literal hint is: hints are lower-case strings that begin every match
+// (a token's prefix, a key name), found with strings.Index; at each hit, pre checks the
+// text before it, and re, anchored with ^, runs on at most fwd bytes from the hit. Group 1
+// of re (or the first group that matched) is the secret and the rest of the match (a key
+// name, a separator) is kept; without groups the whole match is the secret.
+//
+// A rule with fwd 0 runs re unanchored over the whole text instead; that is only for
+// patterns that start with a literal, which Go's regexp finds with strings.Index itself.
+type rule struct {
+	name  string
+	hints []string
+	pre   func(s string, at int) bool // nil: no condition
+	re    *lazyRegexp
+	fwd   int
+	// value, when set, reads the secret that starts where re's match ends and returns its
+	// length (0: none). Values can be long; parsing them by hand keeps re's window small.
+	value func(s string) (offset, length int)
+}
+
+// lazyRegexp compiles its pattern on first use. The hook is a short-lived process and
+// most payloads hint at no rule at all: compiling every pattern at start-up cost ~0.9 ms
+// of each hook run (measured with GODEBUG=inittrace=1), a third of the latency budget.
+type lazyRegexp struct {
+	src  string
+	once sync.Once
+	re   *regexp.Regexp
+}
+
+func lazy(src string) *lazyRegexp { return &lazyRegexp{src: src} }
+
+func (l *lazyRegexp) get() *regexp.Regexp {
+	l.once.Do(func() { l.re = regexp.MustCompile(l.src) })
+	return l.re
+}
+
+// redactedPrefix starts every replacement. A value that already starts with it is not a
+// secret any more, which keeps Redact idempotent.
+const redactedPrefix = "[REDACTED:"
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func isNameByte(c byte) bool { return isWordByte(c) || c == '-' || c == '.' }
+
+// wordStart is \b before a hint that starts with a word character.
+func wordStart(s string, at int) bool { return at == 0 || !isWordByte(s[at-1]) }
+
+// afterScheme requires a URL scheme right before "://".
+func afterScheme(s string, at int) bool {
+	return at > 0 && (isWordByte(s[at-1]) || s[at-1] == '+' || s[at-1] == '.' || s[at-1] == '-')
+}
+
+// flagName requires the key to end a command-line flag name: --db-password, -token.
+func flagName(s string, at int) bool {
+	i := at
+	for i > 0 && isNameByte(s[i-1]) {
+		i--
+	}
+	if i == at || s[i] != '-' {
+		return false
+	}
+	return i == 0 || s[i-1] == ' ' || s[i-1] == '\t' || s[i-1] == '\n' || s[i-1] == '"' || s[i-1] == '\''
+}
+
+// awsPrefix requires "aws" (or "aws_") right before secret_access_key.
+func awsPrefix(s string, at int) bool {
+	l := asciiLower(s[max(at-4, 0):at])
+	return strings.HasSuffix(l, "aws_") || strings.HasSuffix(l, "aws")
+}
+
+// secretKeys are the hints of the key-value rules: where a key name that says its value
+// is a secret ends. The key must end the name (the regexps want a separator right after
+// it), so max_tokens or password_hash are not secrets, but GITHUB_TOKEN, PGPASSWORD,
+// client_secret and api_key are.
+var secretKeys = []string{"password", "passwd", "passphrase", "secret", "token", "credential", "key"}
+
+// keyEnd checks what comes before a hint: "key" alone is too common a word, so it counts
+// only as the end of api_key, access-key, secretKey, privatekey or auth_key.
+func keyEnd(s string, at int) bool {
+	if s[at] != 'k' && s[at] != 'K' {
+		return true
+	}
+	l := asciiLower(s[max(at-8, 0):at])
+	l = strings.TrimRight(l, "_-")
+	for _, p := range []string{"api", "access", "secret", "private", "auth"} {
+		if strings.HasSuffix(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// flagKey is keyEnd for a command-line flag: --db-password, -token, --api-key.
+func flagKey(s string, at int) bool { return keyEnd(s, at) && flagName(s, at) }
+
+const keyAlt = `(?:password|passwd|passphrase|secret|token|credentials?|key)`
+
+// assignedValue reads a value after a key and separator: a double-quoted string (its
+// quotes may be escaped, for JSON inside a JSON string), a single-quoted one, or a bare
+// word. A quote that never closes runs to the end of the line: better too much redacted
+// than a password with a backslash left. It returns the value's offset and length
+// within s; length 0 means none.
+func assignedValue(s string) (int, int) {
+	i := 0
+	for i < len(s) && s[i] == '\\' {
+		i++
+	}
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') && (i == 0 || s[i] == '"') {
+		rest := s[i+1:]
+		n := strings.IndexAny(rest, string(s[i])+"\n")
+		if n < 0 {
+			n = len(rest)
+		}
+		for n > 0 && rest[n-1] == '\\' {
+			n--
+		}
+		return i + 1, n
+	}
+	if i > 0 {
+		return 0, 0
+	}
+	n := 0
+	for n < len(s) && !strings.ContainsRune(" \t\n\r\f\v\"'`,;&|(){}[]<>\\", rune(s[n])) {
+		n++
+	}
+	return 0, n
+}
+
+// phraseValue reads the word after "password is": optionally quoted, up to a space,
+// quote, comma or semicolon.
+func phraseValue(s string) (int, int) {
+	i := 0
+	if len(s) > 0 && (s[0] == '"' || s[0] == '\'' || s[0] == '`') {
+		i = 1
+	}
+	n := 0
+	for i+n < len(s) && !strings.ContainsRune(" \t\n\r\f\v\"'`,;", rune(s[i+n])) {
+		n++
+	}
+	return i, n
+}
+
+// rules run in order; specific token formats come before the generic assignment forms so
+// the count names the kind of secret.
+var rules = []rule{
+	{"private_key", []string{"private key-----"}, nil,
+		lazy(`-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*)`), 0, nil},
+	{"aws_access_key", []string{"akia", "asia"}, wordStart,
+		lazy(`^(?:AKIA|ASIA)[A-Z0-9]{16}\b`), 24, nil},
+	{"aws_secret_key", []string{"secret_access_key", "secretaccesskey", "secret_key", "secretkey"}, awsPrefix,
+		lazy(`(?i)^secret_?(?:access_?)?key\\*["']?\s*(?::=|=>|[:=])\s*\\*["']?([A-Za-z0-9/+=]{40})`), 128, nil},
+	{"github_token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, wordStart,
+		lazy(`^(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`), 300, nil},
+	{"gitlab_token", []string{"glpat-"}, wordStart, lazy(`^glpat-[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"anthropic_key", []string{"sk-ant-"}, wordStart, lazy(`^sk-ant-[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"openai_key", []string{"sk-"}, wordStart, lazy(`^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"slack_token", []string{"xox"}, wordStart, lazy(`^xox[abposr]-[A-Za-z0-9\-]{10,}`), 256, nil},
+	{"stripe_key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, wordStart, lazy(`^[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), 256, nil},
+	{"npm_token", []string{"npm_"}, wordStart, lazy(`^npm_[A-Za-z0-9]{36}\b`), 48, nil},
+	{"huggingface_token", []string{"hf_"}, wordStart, lazy(`^hf_[A-Za-z]{34}\b`), 48, nil},
+	{"google_api_key", []string{"aiza"}, wordStart, lazy(`^AIza[0-9A-Za-z_\-]{35}`), 40, nil},
+	{"jwt", []string{"eyj"}, wordStart, lazy(`^eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}`), 4096, nil},
+	{"bearer_token", []string{"bearer"}, wordStart, lazy(`(?i)^bearer\s+([A-Za-z0-9\-._~+/]{8,}=*)`), 1024, nil},
+	{"authorization", []string{"authorization"}, wordStart,
+		lazy(`(?i)^authorization\\*["']?\s*[:=]\s*\\*["']?(?:basic|token|digest)\s+([A-Za-z0-9\-._~+/]{6,}=*)`), 1024, nil},
+	// scheme://user:password@host keeps the scheme, the user and the host.
+	{"url_password", []string{"://"}, afterScheme, lazy(`^://[^\s:/@"'\[\]]+:([^\s@/"']+)@`), 1024, nil},
+	// password=x, "token": "x", PASSWORD: x, --api-key=x, secret := "x".
+	{"secret_assignment", secretKeys, keyEnd, lazy(`(?i)^` + keyAlt + `\\*["']?[ \t]*(?::=|=>|[:=])\s*`), 64, assignedValue},
+	// --password hunter2, -token x.
+	{"secret_assignment", secretKeys, flagKey, lazy(`(?i)^` + keyAlt + `[ \t]+`), 64, assignedValue},
+	// "the db password is hunter2": prose in prompts.
+	{"password_phrase", []string{"password", "passwd", "passphrase"}, wordStart,
+		lazy(`(?i)^(?:password|passwd|passphrase)\s+(?:is|was|=)\s*:?\s+`), 64, phraseValue},
+}
+
+// RuleNames lists the names a redaction is counted under, in rule order without repeats.
+func RuleNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range rules {
+		if !seen[r.name] {
+			seen[r.name] = true
+			names = append(names, r.name)
+		}
+	}
+	return names
+}
+
+// Redact replaces every secret in s with [REDACTED:<rule>] and adds one to counts[rule]
+// for each replacement (counts may be nil). It is idempotent: Redact of its own output
+// changes nothing.
+func Redact(s string, counts map[string]int) string {
+	if len(s) < 6 {
+		return s
+	}
+	// Replacing a secret can expose another (a key name and a value joined by a removed
+	// token), so run the rules until nothing changes; two passes are the norm.
+	for range 8 {
+		out, n := redactOnce(s, counts)
+		if n == 0 {
+			return out
+		}
+		s = out
+	}
+	return s
+}
+
+func redactOnce(s string, counts map[string]int) (string, int) {
+	lower := asciiLower(s)
+	total := 0
+	for i := range rules {
+		r := &rules[i]
+		if !r.hinted(lower) {
+			continue
+		}
+		spans := r.secrets(s, lower)
+		if len(spans) == 0 {
+			continue
+		}
+		var b strings.Builder
+		b.Grow(len(s))
+		last := 0
+		for _, sp := range spans {
+			b.WriteString(s[last:sp[0]])
+			b.WriteString(redactedPrefix)
+			b.WriteString(r.name)
+			b.WriteByte(']')
+			last = sp[1]
+		}
+		b.WriteString(s[last:])
+		s = b.String()
+		lower = asciiLower(s)
+		if counts != nil {
+			counts[r.name] += len(spans)
+		}
+		total += len(spans)
+	}
+	return s, total
+}
+
+func (r *rule) hinted(lower string) bool {
+	for _, h := range r.hints {
+		if strings.Contains(lower, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// secrets returns the byte spans of the secrets r finds in s (lower is s lower-cased,
+// byte for byte), in order and without overlaps, skipping values that are already
+// redactions.
+func (r *rule) secrets(s, lower string) [][2]int {
+	var spans [][2]int
+	if r.fwd == 0 {
+		for _, m := range r.re.get().FindAllStringSubmatchIndex(s, -1) {
+			spans = r.add(spans, s, 0, m)
+		}
+		return spans
+	}
+	var hits []int
+	for _, h := range r.hints {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], h)
+			if j < 0 {
+				break
+			}
+			hits = append(hits, i+j)
+			i += j + 1
+		}
+	}
+	slices.Sort(hits)
+	for _, at := range hits {
+		if n := len(spans); n > 0 && at < spans[n-1][1] {
+			continue
+		}
+		if r.pre != nil && !r.pre(s, at) {
+			continue
+		}
+		m := r.re.get().FindStringSubmatchIndex(s[at:min(at+r.fwd, len(s))])
+		if m == nil {
+			continue
+		}
+		if r.value != nil {
+			end := at + m[1]
+			off, n := r.value(s[end:])
+			m = []int{m[0], m[1], end - at + off, end - at + off + n}
+		}
+		spans = r.add(spans, s, at, m)
+	}
+	return spans
+}
+
+// add appends the secret of match m (offsets relative to at) unless it is empty, already
+// a redaction, or overlaps the previous span.
+func (r *rule) add(spans [][2]int, s string, at int, m []int) [][2]int {
+	a, b := m[0], m[1]
+	for g := 1; g*2 < len(m); g++ {
+		if m[g*2] >= 0 {
+			a, b = m[g*2], m[g*2+1]
+			break
+		}
+	}
+	a, b = a+at, b+at
+	if a == b || strings.HasPrefix(s[a:], redactedPrefix) {
+		return spans
+	}
+	if n := len(spans); n > 0 && a < spans[n-1][1] {
+		return spans
+	}
+	return append(spans, [2]int{a, b})
+}
+
+// HasSecret reports whether any rule still finds a secret in s.
+func HasSecret(s string) bool {
+	lower := asciiLower(s)
+	for i := range rules {
+		if rules[i].hinted(lower) && len(rules[i].secrets(s, lower)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// isSecretField reports whether an object key names a secret, so its whole string value
+// is one (an MCP tool's {"api_key": "..."} carries no pattern a rule could see): a name
+// made of [A-Za-z0-9_.-] that ends with one of secretKeys, "key" only as api_key & co.
+func isSecretField(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isNameByte(k[i]) {
+			return false
+		}
+	}
+	l := asciiLower(k)
+	for _, w := range []string{"password", "passwd", "passphrase", "secret", "token", "credential", "credentials"} {
+		if strings.HasSuffix(l, w) {
+			return true
+		}
+	}
+	return strings.HasSuffix(l, "key") && keyEnd(k, len(k)-3)
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// RedactEvent redacts every free-text field of an event that did not come through Build:
+// the transcript's assistant text, a commit's message and file names, branch names, a
+// PR's URL, and the payload's strings. Counts are added to e.Redactions. The deliverer
+// calls it on the events it derives, so they meet the same rules as captured ones.
+func RedactEvent(e *event.Event) {
+	counts := map[string]int{}
+	red := func(p *string) { *p = Redact(*p, counts) }
+	if u := e.Usage; u != nil && u.Text != "" {
+		c := *u
+		red(&c.Text)
+		e.Usage = &c
+	}
+	if cm := e.Commit; cm != nil {
+		c := *cm
+		red(&c.Message)
+		red(&c.Branch)
+		red(&c.Repo)
+		if len(c.Files) > 0 {
+			c.Files = slices.Clone(c.Files)
+			for i := range c.Files {
+				red(&c.Files[i])
+			}
+		}
+		e.Commit = &c
+	}
+	if b := e.Branch; b != nil {
+		c := *b
+		red(&c.Name)
+		red(&c.From)
+		e.Branch = &c
+	}
+	if pr := e.PullRequest; pr != nil {
+		c := *pr
+		red(&c.URL)
+		e.PullRequest = &c
+	}
+	if len(e.Payload) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(e.Payload))
+		dec.UseNumber()
+		var v any
+		if dec.Decode(&v) == nil {
+			if out, err := Marshal(RedactValue(v, counts)); err == nil {
+				e.Payload = out
+			}
+		}
+	}
+	if len(counts) == 0 {
+		return
+	}
+	merged := maps.Clone(e.Redactions)
+	if merged == nil {
+		merged = map[string]int{}
+	}
+	for k, n := range counts {
+		merged[k] += n
+	}
+	e.Redactions = merged
+}
+
+// RedactValue redacts every string in v, walking objects and arrays. Object keys are
+// kept; a string under a key that names a secret (api_key, password) is replaced whole.
+func RedactValue(v any, counts map[string]int) any {
+	switch v := v.(type) {
+	case string:
+		return Redact(v, counts)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			if s, ok := e.(string); ok && s != "" && !strings.HasPrefix(s, redactedPrefix) && isSecretField(k) {
+				counts["secret_field"]++
+				out[k] = redactedPrefix + "secret_field]"
+				continue
+			}
+			out[k] = RedactValue(e, counts)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = RedactValue(e, counts)
+		}
+		return out
+	}
+	return v
+}
+
+// Marshal encodes v as agent-trace stores payloads: JSON without HTML escaping.
+func Marshal(v any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Payloads are stored and served as JSON, never pasted into HTML unescaped; keeping
+	// <, > and & readable keeps the stored bytes close to what Claude Code sent.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}

@@ -1,0 +1,402 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/sqlstore"
+)
+
+// Ingest stores events and re-projects every session they touch, in one transaction.
+// See agenttrace.Store.
+func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.IngestResult, error) {
+	res := agenttrace.IngestResult{Sessions: []string{}}
+	if len(events) == 0 {
+		return res, nil
+	}
+	bodies, err := sqlstore.EncodeEvents(events)
+	if err != nil {
+		return res, fmt.Errorf("ingest: %w", err)
+	}
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("ingest: begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO NOTHING`)
+	if err != nil {
+		return res, fmt.Errorf("ingest: prepare insert: %w", err)
+	}
+	defer ins.Close()
+	// Two events with one ID should be equal, but need not be (a usage reading taken while
+	// its transcript line was still growing; a hook event rebuilt by a transcript import;
+	// the same payload captured twice). The stored copy is replaced when
+	// agenttrace.PreferEvent prefers the new one, decided in Go so that every store and the
+	// projection apply one rule. Duplicates are the rare path (re-delivery), so the extra
+	// read costs nothing on a normal ingest.
+	sel, err := tx.PrepareContext(ctx, `SELECT body FROM events WHERE session_id = ? AND id = ?`)
+	if err != nil {
+		return res, fmt.Errorf("ingest: prepare select: %w", err)
+	}
+	defer sel.Close()
+	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?, usage_total = ?, body = ?
+		WHERE session_id = ? AND id = ?`)
+	if err != nil {
+		return res, fmt.Errorf("ingest: prepare update: %w", err)
+	}
+	defer upd.Close()
+
+	touched := map[string]bool{}
+	// fresh holds copies of the events this call stored, so re-projection need not decode
+	// them again; inserted lists the new ones per session (the rest replaced a copy).
+	fresh := make(map[string]*event.Event, len(events))
+	inserted := map[string][]*event.Event{}
+	for i := range events {
+		e := &events[i]
+		total := agenttrace.EventUsageTotal(e)
+		r, err := ins.ExecContext(ctx, e.ID, e.SessionID, e.Kind, e.Time.UnixNano(), total, bodies[i])
+		if err != nil {
+			return res, fmt.Errorf("ingest: insert event %s: %w", e.ID, err)
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			res.Stored++
+			touched[e.SessionID] = true
+			c := cloneEvent(e)
+			fresh[e.ID] = &c
+			inserted[e.SessionID] = append(inserted[e.SessionID], &c)
+			continue
+		}
+		res.Duplicates++
+		var body []byte
+		if err := sel.QueryRowContext(ctx, e.SessionID, e.ID).Scan(&body); err != nil {
+			return res, fmt.Errorf("ingest: read stored event %s: %w", e.ID, err)
+		}
+		var stored event.Event
+		if err := json.Unmarshal(body, &stored); err != nil {
+			return res, fmt.Errorf("ingest: decode stored event %s: %w", e.ID, err)
+		}
+		if !agenttrace.PreferEvent(e, &stored) {
+			continue
+		}
+		if _, err := upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.SessionID, e.ID); err != nil {
+			return res, fmt.Errorf("ingest: replace event %s: %w", e.ID, err)
+		}
+		touched[e.SessionID] = true
+		if f, ok := fresh[e.ID]; ok {
+			*f = cloneEvent(e) // inserted earlier in this call: inserted[] points at f too
+			continue
+		}
+		c := cloneEvent(e)
+		fresh[e.ID] = &c
+	}
+
+	for id := range touched {
+		res.Sessions = append(res.Sessions, id)
+	}
+	sort.Strings(res.Sessions)
+	all := make(map[string][]event.Event, len(res.Sessions))
+	stx := newStmtTx(tx)
+	defer stx.Close()
+	for _, id := range res.Sessions {
+		evs, err := s.loadSession(ctx, stx, id, fresh, inserted[id])
+		if err != nil {
+			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: load session %s: %w", id, err)
+		}
+		if err := s.reproject(ctx, stx, id, evs); err != nil {
+			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: project session %s: %w", id, err)
+		}
+		all[id] = evs
+	}
+	if err := tx.Commit(); err != nil {
+		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
+	}
+	for id, evs := range all {
+		s.cache.put(id, evs)
+	}
+	s.wrote()
+	return res, nil
+}
+
+// sessionEvents reads every stored event of a session; those in known (stored by the
+// running transaction) are taken as they are instead of being decoded again.
+func sessionEvents(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, id string, known map[string]*event.Event) ([]event.Event, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, body FROM events WHERE session_id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []event.Event
+	for rows.Next() {
+		var eid string
+		var body sql.RawBytes
+		if err := rows.Scan(&eid, &body); err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		if e, ok := known[eid]; ok {
+			out = append(out, *e)
+			continue
+		}
+		var e event.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			return nil, fmt.Errorf("decode event: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// loadSession returns every stored event of a session inside the ingest transaction:
+// from the cache plus this call's events when the cache is current, else from the
+// database. The result is owned by the caller (and then by the cache).
+func (s *Store) loadSession(ctx context.Context, tx dbtx, id string, fresh map[string]*event.Event,
+	inserted []*event.Event) ([]event.Event, error) {
+	if cached, ok := s.cache.get(id); ok {
+		var stored int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE session_id = ?`, id).Scan(&stored); err != nil {
+			return nil, fmt.Errorf("count events: %w", err)
+		}
+		// The count guards against writers the cache did not see.
+		if len(cached)+len(inserted) == stored {
+			evs := make([]event.Event, 0, stored)
+			for i := range cached {
+				if f, ok := fresh[cached[i].ID]; ok {
+					evs = append(evs, *f) // a replaced copy
+				} else {
+					evs = append(evs, cached[i])
+				}
+			}
+			for _, e := range inserted {
+				evs = append(evs, *e)
+			}
+			return evs, nil
+		}
+		s.cache.drop(id)
+	}
+	return sessionEvents(ctx, tx, id, fresh)
+}
+
+// reproject rebuilds one session's materialised rows from all its stored events.
+func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.Event) error {
+	sess, usages := agenttrace.ProjectWithUsage(evs, s.pricer)
+	if err := deleteProjection(ctx, tx, id); err != nil {
+		return err
+	}
+	if sess == nil {
+		return writePrompts(ctx, tx, id, nil)
+	}
+	row, err := sqlstore.NewSessionRow(sess)
+	if err != nil {
+		return err
+	}
+	var endedMS sql.NullInt64
+	if row.EndedMS != nil {
+		endedMS = sql.NullInt64{Int64: *row.EndedMS, Valid: true}
+	}
+	var cost sql.NullFloat64
+	if sess.CostUSD != nil {
+		cost = sql.NullFloat64{Float64: *sess.CostUSD, Valid: true}
+	}
+	u := sess.Usage
+	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
+		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
+		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
+		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
+		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, row.CostKey, sess.PromptCount,
+		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,
+		u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
+		u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, row.Summary, row.Detail)
+	if err != nil {
+		return fmt.Errorf("write session: %w", err)
+	}
+
+	for _, f := range sqlstore.Facets(sess) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO session_facets (facet, value, session_id) VALUES (?, ?, ?)`,
+			f.Facet, f.Value, id); err != nil {
+			return fmt.Errorf("write facet: %w", err)
+		}
+	}
+
+	if err := writePrompts(ctx, tx, id, sess.Prompts); err != nil {
+		return err
+	}
+	commits, err := sqlstore.CommitRows(sess)
+	if err != nil {
+		return err
+	}
+	for _, c := range commits {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO commits (session_id, sha, committed_ms, repo, user, body)
+			VALUES (?, ?, ?, ?, ?, ?)`, id, c.Key, c.TimeMS, c.Repo, c.User, c.Body); err != nil {
+			return fmt.Errorf("write commit %s: %w", c.Key, err)
+		}
+	}
+	prs, err := sqlstore.PullRequestRows(sess)
+	if err != nil {
+		return err
+	}
+	for _, p := range prs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pull_requests (session_id, pr_key, seen_ms, repo, user, body)
+			VALUES (?, ?, ?, ?, ?, ?)`, id, p.Key, p.TimeMS, p.Repo, p.User, p.Body); err != nil {
+			return fmt.Errorf("write pull request %s: %w", p.Key, err)
+		}
+	}
+	for _, uf := range sqlstore.UsageFacts(sess, usages) {
+		var c sql.NullFloat64
+		if uf.CostUSD != nil {
+			c = sql.NullFloat64{Float64: *uf.CostUSD, Valid: true}
+		}
+		uu := uf.Usage
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_facts (event_id, session_id, time_ms, day, model, user,
+			repo, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
+			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			uf.EventID, id, uf.TimeMS, time.UnixMilli(uf.TimeMS).UTC().Format("2006-01-02"),
+			uf.Model, uf.User, uf.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
+			uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
+			return fmt.Errorf("write usage %s: %w", uf.EventID, err)
+		}
+	}
+	return nil
+}
+
+// writePrompts makes a session's prompt rows match its projection. Prompts rarely change
+// once written and every change also updates the text index, so rows are only rewritten
+// when they differ.
+func writePrompts(ctx context.Context, tx dbtx, id string, prompts []agenttrace.Prompt) error {
+	type row struct {
+		promptID string
+		started  int64
+		text     string
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT idx, prompt_id, started_ms, text FROM prompts WHERE session_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("read prompts: %w", err)
+	}
+	have := map[int]row{}
+	for rows.Next() {
+		var idx int
+		var r row
+		if err := rows.Scan(&idx, &r.promptID, &r.started, &r.text); err != nil {
+			rows.Close()
+			return fmt.Errorf("read prompts: %w", err)
+		}
+		have[idx] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read prompts: %w", err)
+	}
+	for _, p := range prompts {
+		want := row{p.ID, p.StartedAt.UnixMilli(), p.Text}
+		old, ok := have[p.Index]
+		delete(have, p.Index)
+		switch {
+		case ok && old == want:
+			continue
+		case ok:
+			_, err = tx.ExecContext(ctx, `UPDATE prompts SET prompt_id = ?, started_ms = ?, text = ? WHERE session_id = ? AND idx = ?`,
+				want.promptID, want.started, want.text, id, p.Index)
+		default:
+			_, err = tx.ExecContext(ctx, `INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text) VALUES (?, ?, ?, ?, ?)`,
+				id, want.promptID, p.Index, want.started, want.text)
+		}
+		if err != nil {
+			return fmt.Errorf("write prompt %s: %w", p.ID, err)
+		}
+	}
+	for idx := range have {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ? AND idx = ?`, id, idx); err != nil {
+			return fmt.Errorf("delete prompt: %w", err)
+		}
+	}
+	return nil
+}
+
+// deleteProjection removes a session's materialised rows (not its events or prompts).
+func deleteProjection(ctx context.Context, tx dbtx, id string) error {
+	for _, table := range []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?",
+		"commits WHERE session_id = ?", "pull_requests WHERE session_id = ?", "usage_facts WHERE session_id = ?"} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, id); err != nil {
+			return fmt.Errorf("clear %s: %w", strings.Fields(table)[0], err)
+		}
+	}
+	return nil
+}
+
+// ReprojectAll rebuilds every session's projection from its stored events, for when the
+// projection rules or the prices changed (a new binary, a price override file). It works
+// through sessions in small transactions so ingest is never blocked for long, and
+// returns how many it rebuilt.
+func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
+	var ids []string
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT session_id FROM events ORDER BY session_id`)
+	if err != nil {
+		return 0, fmt.Errorf("reproject all: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reproject all: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reproject all: %w", err)
+	}
+	done, err := sqlstore.InChunks(ids, func(chunk []string) error { return s.reprojectSessions(ctx, chunk) })
+	if err != nil {
+		return done, fmt.Errorf("reproject all: %w", err)
+	}
+	return done, nil
+}
+
+func (s *Store) reprojectSessions(ctx context.Context, ids []string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stx := newStmtTx(tx)
+	defer stx.Close()
+	for _, id := range ids {
+		evs, err := sessionEvents(ctx, stx, id, nil)
+		if err != nil {
+			return fmt.Errorf("session %s: %w", id, err)
+		}
+		if err := s.reproject(ctx, stx, id, evs); err != nil {
+			return fmt.Errorf("session %s: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.wrote()
+	return nil
+}
+
+// Refresh re-projects every stored session when the projection rules
+// (agenttrace.ProjectionVersion) or the prices (pricesVersion, any string that changes when
+// the price table does) differ from those the database was last projected with, and
+// records the new pair. Call it after Migrate at start-up; it returns how many sessions
+// it rebuilt (0 when nothing changed).
+func (s *Store) Refresh(ctx context.Context, pricesVersion string) (int, error) {
+	return sqlstore.Refresh(ctx, s.reader, pricesVersion, s.ReprojectAll, func(ctx context.Context, q string, args ...any) error {
+		_, err := s.write.ExecContext(ctx, q, args...)
+		return err
+	})
+}

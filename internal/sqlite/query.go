@@ -1,0 +1,225 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/sqlstore"
+)
+
+// Page sizes.
+const (
+	DefaultLimit      = sqlstore.DefaultLimit
+	MaxLimit          = sqlstore.MaxLimit
+	DefaultEventLimit = sqlstore.DefaultEventLimit
+	MaxEventLimit     = sqlstore.MaxEventLimit
+)
+
+// ListSessions returns one page of session summaries. See agenttrace.Store.
+func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (agenttrace.SessionPage, error) {
+	page := agenttrace.SessionPage{Sessions: []agenttrace.SessionSummary{}}
+	plan, err := sqlstore.PlanSessions(f)
+	if err != nil {
+		return page, fmt.Errorf("list sessions: %w", err)
+	}
+	var w sqlstore.Where
+	sqlstore.SessionConds(&w, f, "user")
+	if q := strings.TrimSpace(f.Query); q != "" {
+		rare, err := s.rareText(ctx, q)
+		if err != nil {
+			return page, fmt.Errorf("list sessions: %w", err)
+		}
+		if rare {
+			// Few prompts match: take them from the trigram index.
+			w.Add(`id IN (SELECT p.session_id FROM prompts p WHERE p.id IN
+				(SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?))`, ftsPhrase(q))
+		} else {
+			// Many match (or q is too short for trigrams): walking sessions in order and
+			// checking each one's prompts finds a page of matches sooner.
+			w.Add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text LIKE ? ESCAPE '\')`,
+				"%"+sqlstore.EscapeLike(q)+"%")
+		}
+	}
+	if f.Cursor != "" {
+		if err := plan.After(&w, f.Cursor, sqlstore.AnyKey); err != nil {
+			return page, fmt.Errorf("list sessions: %w", err)
+		}
+	}
+	q := fmt.Sprintf("SELECT %s, id, summary FROM sessions%s ORDER BY %s %s, id %s LIMIT %d",
+		plan.Col, w.SQL(), plan.Col, plan.Dir, plan.Dir, plan.Limit+1)
+	rows, err := s.read.QueryContext(ctx, q, w.Args...)
+	if err != nil {
+		return page, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	page.Sessions, page.NextCursor, err = plan.SessionPage(rows, sqlstore.KeyString)
+	if err != nil {
+		return page, fmt.Errorf("list sessions: %w", err)
+	}
+	return page, nil
+}
+
+// defaultRareText is how many matching prompts still count as few.
+const defaultRareText = 2000
+
+// rareText reports whether few prompts contain q, by counting index matches up to a
+// limit. Queries under three characters cannot use the trigram index.
+func (s *Store) rareText(ctx context.Context, q string) (bool, error) {
+	if utf8.RuneCountInString(q) < 3 {
+		return false, nil
+	}
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? LIMIT ?)`,
+		ftsPhrase(q), s.rareTextLimit+1).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("text search: %w", err)
+	}
+	return n <= s.rareTextLimit, nil
+}
+
+// ftsPhrase quotes q as one FTS5 phrase: with the trigram tokenizer it matches exactly
+// the texts that contain q, case-insensitively.
+func ftsPhrase(q string) string { return `"` + strings.ReplaceAll(q, `"`, `""`) + `"` }
+
+// newReader runs the listings sqlstore shares on this store's connections; embedded in
+// Store, it provides Session, Events, Commits, PullRequests and Tokens.
+func (s *Store) newReader() sqlstore.Reader {
+	return sqlstore.Reader{User: "user", Keys: sqlstore.AnyKey, Query: func(ctx context.Context, q string, args []any,
+		read func(sqlstore.Rows) error) error {
+		rows, err := s.read.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return read(rows)
+	}}
+}
+
+// DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
+func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]agenttrace.DailyCost, error) {
+	col, err := sqlstore.GroupColumn(groupBy, "user")
+	if err != nil {
+		return nil, fmt.Errorf("daily cost: %w", err)
+	}
+	where, args := sqlstore.RangeWhere("time_ms", from, to)
+	q := fmt.Sprintf(`SELECT day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
+		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
+		SUM(cache_read_tokens), SUM(web_search_requests) FROM usage_facts %s GROUP BY day, %s ORDER BY day, %s`,
+		col, where, col, col)
+	return s.reader.QueryDailyCosts(ctx, q, args, false)
+}
+
+// Summary totals sessions that started in [from, to).
+func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Summary, error) {
+	var sum agenttrace.Summary
+	where, args := sqlstore.RangeWhere("started_ms", from, to)
+	err := sqlstore.ScanSummaryTotals(s.read.QueryRowContext(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
+		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),
+		COALESCE(SUM(lines_added), 0), COALESCE(SUM(lines_removed), 0), COALESCE(SUM(input_tokens), 0),
+		COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_creation_tokens), 0), COALESCE(SUM(cache_creation_5m_tokens), 0),
+		COALESCE(SUM(cache_creation_1h_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
+		COALESCE(SUM(web_search_requests), 0)
+		FROM sessions `+where, args...), &sum)
+	if err != nil {
+		return sum, fmt.Errorf("summary: %w", err)
+	}
+	// Cost from the usage rows of those sessions: the priced part, plus which models
+	// could not be priced.
+	inner := "SELECT id FROM sessions " + where
+	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM usage_facts WHERE session_id IN (`+inner+`)`,
+		args...).Scan(&sum.CostUSD)
+	if err != nil {
+		return sum, fmt.Errorf("summary: cost: %w", err)
+	}
+	sum.CostUSD = sqlstore.Round9(sum.CostUSD)
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT model FROM usage_facts WHERE cost_usd IS NULL AND session_id IN (`+
+		inner+`) ORDER BY model`, args...)
+	if err != nil {
+		return sum, fmt.Errorf("summary: unpriced models: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return sum, fmt.Errorf("summary: unpriced models: %w", err)
+		}
+		sum.UnpricedModels = append(sum.UnpricedModels, m)
+	}
+	if err := rows.Err(); err != nil {
+		return sum, fmt.Errorf("summary: unpriced models: %w", err)
+	}
+	sqlstore.SetCostPerCommit(&sum)
+	return sum, nil
+}
+
+// DeleteSession erases a session and every trace of it.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	r, err := tx.ExecContext(ctx, `DELETE FROM events WHERE session_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete session %s: events: %w", id, err)
+	}
+	nEvents, _ := r.RowsAffected()
+	r, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+	nSessions, _ := r.RowsAffected()
+	if nEvents == 0 && nSessions == 0 {
+		return fmt.Errorf("delete session %s: %w", id, agenttrace.ErrNotFound)
+	}
+	if err := deleteProjection(ctx, tx, id); err != nil {
+		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ?`, id); err != nil {
+		return fmt.Errorf("delete session %s: prompts: %w", id, err)
+	}
+	s.cache.drop(id)
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("delete session %s: commit: %w", id, err)
+	}
+	s.wrote()
+	return nil
+}
+
+// DeleteBefore erases every session whose last event is older than t.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("delete before %s: %w", t, err)
+	}
+	defer tx.Rollback()
+	const old = `SELECT id FROM sessions WHERE last_event_ms < ?`
+	ms := t.UnixMilli()
+	for _, q := range []string{
+		`DELETE FROM events WHERE session_id IN (` + old + `)`,
+		`DELETE FROM session_facets WHERE session_id IN (` + old + `)`,
+		`DELETE FROM prompts WHERE session_id IN (` + old + `)`,
+		`DELETE FROM commits WHERE session_id IN (` + old + `)`,
+		`DELETE FROM pull_requests WHERE session_id IN (` + old + `)`,
+		`DELETE FROM usage_facts WHERE session_id IN (` + old + `)`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, ms); err != nil {
+			return 0, fmt.Errorf("delete before %s: %w", t, err)
+		}
+	}
+	r, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE last_event_ms < ?`, ms)
+	if err != nil {
+		return 0, fmt.Errorf("delete before %s: sessions: %w", t, err)
+	}
+	n, _ := r.RowsAffected()
+	s.cache.clear()
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("delete before %s: commit: %w", t, err)
+	}
+	s.wrote()
+	return int(n), nil
+}

@@ -1,0 +1,248 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/sqlite"
+	"github.com/agent-trace/agent-trace/internal/sqlstore/sqlstoretest"
+	"github.com/agent-trace/agent-trace/internal/storetest"
+)
+
+// MustOpen opens a migrated store on a fresh file in t.TempDir().
+func MustOpen(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(filepath.Join(tb.TempDir(), "data.db"), sqlite.WithPricer(storetest.TestPricer{}))
+	return sqlstoretest.Migrated(tb, s, err)
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) agenttrace.Store { return MustOpen(t) })
+}
+
+func TestMigrateIsIdempotentAndCheckSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CheckSchema(t.Context()); !errors.Is(err, agenttrace.ErrSchemaOutdated) {
+		t.Fatalf("CheckSchema on an empty file = %v, want ErrSchemaOutdated", err)
+	}
+	if !strings.Contains(fmt.Sprint(s.CheckSchema(t.Context())), "0001_init.sql") {
+		t.Errorf("the error should name the missing migration: %v", s.CheckSchema(t.Context()))
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatalf("migrate #%d: %v", i+1, err)
+		}
+	}
+	if err := s.CheckSchema(t.Context()); err != nil {
+		t.Fatalf("CheckSchema after Migrate = %v", err)
+	}
+	// The data survives reopening.
+	f := storetest.Fixtures()[0]
+	storetest.MustIngest(t, s, f.Events)
+	s.Close()
+	s2, err := sqlite.Open(path, sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.CheckSchema(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := storetest.MustSession(t, s2, f.SessionID); got.ID != f.SessionID {
+		t.Fatalf("reopened session id %q", got.ID)
+	}
+}
+
+// TestReprojectAll re-prices stored sessions when the store is reopened with prices.
+// (Refresh does it once per change of prices or rules.)
+func TestReprojectAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.db")
+	s, err := sqlite.Open(path) // no prices
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f := storetest.Fixtures()[0]
+	storetest.MustIngest(t, s, f.Events)
+	if c := storetest.MustSession(t, s, f.SessionID).CostUSD; c != nil {
+		t.Fatalf("cost without a pricer = %v, want null", *c)
+	}
+	s.Close()
+	s, err = sqlite.Open(path, sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n, err := s.Refresh(t.Context(), "test-prices-1")
+	if err != nil || n != 1 {
+		t.Fatalf("Refresh with new prices = %d, %v; want 1", n, err)
+	}
+	storetest.EqualJSON(t, "re-priced session", storetest.MustSession(t, s, f.SessionID), agenttrace.Project(f.Events, storetest.TestPricer{}))
+	if n, err := s.Refresh(t.Context(), "test-prices-1"); err != nil || n != 0 {
+		t.Errorf("Refresh with the same prices = %d, %v; want 0", n, err)
+	}
+	if n, err := s.ReprojectAll(t.Context()); err != nil || n != 1 {
+		t.Errorf("ReprojectAll = %d, %v; want 1", n, err)
+	}
+}
+
+// TestConcurrentIngestAndRead ingests several sessions from parallel goroutines while
+// others read: no call fails on a lock, and every session ends up whole.
+func TestConcurrentIngestAndRead(t *testing.T) {
+	s := MustOpen(t)
+	gen := storetest.Generate(42, 8, 120)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for _, evs := range gen {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < len(evs); i += 15 {
+				if _, err := s.Ingest(t.Context(), evs[i:min(i+15, len(evs))]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for r := 0; r < 3; r++ {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.ListSessions(t.Context(), agenttrace.SessionFilter{Desc: true}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.Summary(t.Context(), time.Time{}, time.Time{}); err != nil {
+					errs <- err
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, evs := range gen {
+		storetest.EqualJSON(t, "session", storetest.MustSession(t, s, evs[0].SessionID), agenttrace.Project(evs, storetest.TestPricer{}))
+	}
+}
+
+// TestMigrationKeepsPrompts upgrades a database written at 0001 and finds its prompt
+// text through the 0002 text index.
+func TestMigrationKeepsPrompts(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.MigrateUpTo(t.Context(), "0001_init.sql"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckSchema(t.Context()); !errors.Is(err, agenttrace.ErrSchemaOutdated) {
+		t.Fatalf("CheckSchema at 0001 = %v, want ErrSchemaOutdated", err)
+	}
+	if _, err := s.DB().Exec(`INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text)
+		VALUES ('s1', 'p1', 0, 1, 'Refactor the Config loader')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var sid string
+	if err := s.DB().QueryRow(`SELECT p.session_id FROM prompts p JOIN prompts_fts f ON f.rowid = p.id
+		WHERE prompts_fts MATCH '"config load"'`).Scan(&sid); err != nil || sid != "s1" {
+		t.Fatalf("prompt after upgrade: %q, %v", sid, err)
+	}
+}
+
+// TestTextSearchPlansAgree runs text queries through the trigram index and through the
+// per-session scan: both find the same sessions.
+func TestTextSearchPlansAgree(t *testing.T) {
+	s := MustOpen(t)
+	for _, evs := range storetest.Generate(3, 30, 40) {
+		storetest.MustIngest(t, s, evs)
+	}
+	for _, f := range storetest.Fixtures() {
+		storetest.MustIngest(t, s, f.Events)
+	}
+	for _, q := range []string{"pagination", "PAGINATION", "with a subagent", "the", "no prompt says this", `a "quoted" 100%`} {
+		var got [2][]string
+		for i, limit := range []int{1 << 30, -1} {
+			s.SetRareTextLimit(limit)
+			page, err := s.ListSessions(t.Context(), agenttrace.SessionFilter{Query: q, Limit: 200})
+			if err != nil {
+				t.Fatalf("query %q: %v", q, err)
+			}
+			for _, sum := range page.Sessions {
+				got[i] = append(got[i], sum.ID)
+			}
+		}
+		if strings.Join(got[0], ",") != strings.Join(got[1], ",") {
+			t.Errorf("query %q: index finds %v, scan finds %v", q, got[0], got[1])
+		}
+		if q == "pagination" && len(got[0]) == 0 {
+			t.Errorf("query %q found nothing", q)
+		}
+	}
+}
+
+// TestNoSecretsOnDisk ingests the fixtures and finds none of their secrets in any byte of
+// the database file or its write-ahead log.
+func TestNoSecretsOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlite.Open(filepath.Join(dir, "data.db"), sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range storetest.Fixtures() {
+		storetest.MustIngest(t, s, f.Events)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "data.db*"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("database files %v, %v", files, err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range storetest.FixtureSecrets {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s contains %q", filepath.Base(name), secret)
+			}
+		}
+	}
+}

@@ -1,5 +1,0 @@
-// Package sqlstore holds the logic the SQL stores (server/sqlite, server/postgres,
-// server/clickhouse) share and that does not depend on an SQL dialect: page limits,
-// opaque keyset cursors, filter building with the dialect's placeholders, and the like.
-// The SQL each database speaks stays in its adapter.
-package sqlstore

@@ -1,4 +1,0 @@
-// Package storetest is the conformance suite every server.Store passes (SQLite always,
-// PostgreSQL + ClickHouse against real servers), the recorded Claude Code fixture sessions
-// it checks projections against, and a generator of realistic data for benchmarks.
-package storetest
