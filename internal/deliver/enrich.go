@@ -157,139 +157,183 @@ func payloadPaths(e event.Event) (main, agent string) {
 // errRetryEnrichment postpones a round because git could not be read for now.
 var errRetryEnrichment = errors.New("git outcomes temporarily unavailable")
 
+// round is one enrichment pass over a plan: the state records it changes and the events
+// it derives, saved together in one spool transaction.
+type round struct {
+	d       *deliverer
+	p       plan
+	updates map[string][]byte // state key -> new value (nil deletes)
+	derived []event.Event
+}
+
 // enrich derives usage, commit and branch events for the planned hook events and saves
 // them with the new state and the scan position in one transaction.
 func (d *deliverer) enrich(p plan) (int, error) {
-	updates := map[string][]byte{}
-	var derived []event.Event
-	record := func(key string) (headRecord, bool) {
-		var r headRecord
-		v, ok := updates[key]
-		if !ok {
-			v = p.state[key]
-		}
-		if v == nil || json.Unmarshal(v, &r) != nil || r.Git.Head == "" {
-			return r, false
-		}
-		return r, true
-	}
-	put := func(key string, e event.Event) {
-		v, _ := json.Marshal(headRecord{Git: *e.Git, Time: e.Time})
-		updates[key] = v
-	}
-
+	r := &round{d: d, p: p, updates: map[string][]byte{}}
 	if d.opts.Outcomes != nil {
-		for _, e := range p.hooks {
-			if e.Git == nil || e.Git.Head == "" {
-				continue
-			}
-			if e.ToolName == "Bash" && e.ToolUseID != "" {
-				switch e.HookEvent {
-				case "PreToolUse":
-					put(statePre+e.ToolUseID, e)
-				case "PostToolUse", "PostToolUseFailure":
-					before, ok := record(statePre + e.ToolUseID)
-					if !ok {
-						before, ok = record(stateHead + e.SessionID)
-					}
-					// A failed call records nothing, even if it moved HEAD.
-					moved := before.Git.Head != e.Git.Head || before.Git.Branch != e.Git.Branch
-					if ok && e.HookEvent == "PostToolUse" && moved {
-						evts, err := d.outcomes(e, before, p.state[stateGitRetry+e.ToolUseID])
-						if err != nil {
-							return 0, err
-						}
-						derived = append(derived, evts...)
-					}
-					updates[statePre+e.ToolUseID] = nil
-					updates[stateGitRetry+e.ToolUseID] = nil
-				}
-			}
-			put(stateHead+e.SessionID, e)
+		if err := r.gitOutcomes(); err != nil {
+			return 0, err
 		}
 	}
-
 	if d.opts.Tail != nil {
-		var paths []string
-		src := map[string]event.Event{}
-		final := map[string]bool{}
-		for _, e := range p.hooks {
-			_, agent := payloadPaths(e)
-			for _, path := range transcriptPaths(e) {
-				if _, ok := src[path]; !ok {
-					paths = append(paths, path)
-				}
-				src[path] = e // the newest event names the tier that applies now
-				// The session's end closes all its files; a subagent's stop closes its
-				// own. Stop does not: transcript lines can lag the hook.
-				if e.HookEvent == "SessionEnd" || (e.HookEvent == "SubagentStop" && path == agent) {
-					final[path] = true
-				}
-			}
-		}
-		// Transcripts of sessions that went quiet without a SessionEnd (killed, closed
-		// terminal) are read as final once unchanged for QuietFinal.
-		for k, v := range p.open {
-			path := k[len(stateOpen):]
-			if _, ok := src[path]; ok {
-				continue
-			}
-			var o openRecord
-			if json.Unmarshal(v, &o) != nil || !d.quiet(path) {
-				continue
-			}
-			paths = append(paths, path)
-			src[path] = event.Event{SessionID: o.SessionID, Tier: o.Tier, User: o.User, Host: o.Host}
-			final[path] = true
-		}
-		for _, path := range paths {
-			key := stateTranscript + path
-			isFinal := final[path] || d.quiet(path)
-			evts, next, err := d.opts.Tail(path, p.state[key], src[path], isFinal)
-			if err != nil {
-				d.logOnce("read transcript " + path + ": " + err.Error())
-			}
-			for _, ev := range evts {
-				derived = append(derived, fill(ev, src[path]))
-			}
-			if next != nil {
-				updates[key] = next
-			}
-			if isFinal {
-				updates[stateOpen+path] = nil
-			} else {
-				s := src[path]
-				v, _ := json.Marshal(openRecord{SessionID: s.SessionID, Tier: s.Tier, User: s.User, Host: s.Host})
-				updates[stateOpen+path] = v
-			}
-		}
+		r.transcripts()
 	}
-
-	if len(derived) == 0 && len(updates) == 0 && len(p.hooks) == 0 {
+	if len(r.derived) == 0 && len(r.updates) == 0 && len(p.hooks) == 0 {
 		// Only the scan position moved (or nothing did); record it cheaply.
 		return 0, d.advance(p.last)
 	}
-	raws := make([][]byte, 0, len(derived))
-	for i := range derived {
-		privacy.RedactEvent(&derived[i])
-		raw, err := json.Marshal(&derived[i])
+	return r.save()
+}
+
+// record is the HEAD last recorded under key, as this round left it.
+func (r *round) record(key string) (headRecord, bool) {
+	var rec headRecord
+	v, ok := r.updates[key]
+	if !ok {
+		v = r.p.state[key]
+	}
+	if v == nil || json.Unmarshal(v, &rec) != nil || rec.Git.Head == "" {
+		return rec, false
+	}
+	return rec, true
+}
+
+func (r *round) put(key string, e event.Event) {
+	v, _ := json.Marshal(headRecord{Git: *e.Git, Time: e.Time})
+	r.updates[key] = v
+}
+
+// gitOutcomes compares HEAD before and after each Bash call and derives the commits and
+// branch changes a call that moved it made.
+func (r *round) gitOutcomes() error {
+	for _, e := range r.p.hooks {
+		if e.Git == nil || e.Git.Head == "" {
+			continue
+		}
+		if e.ToolName == "Bash" && e.ToolUseID != "" {
+			switch e.HookEvent {
+			case "PreToolUse":
+				r.put(statePre+e.ToolUseID, e)
+			case "PostToolUse", "PostToolUseFailure":
+				if err := r.bashEnded(e); err != nil {
+					return err
+				}
+			}
+		}
+		r.put(stateHead+e.SessionID, e)
+	}
+	return nil
+}
+
+func (r *round) bashEnded(e event.Event) error {
+	before, ok := r.record(statePre + e.ToolUseID)
+	if !ok {
+		before, ok = r.record(stateHead + e.SessionID)
+	}
+	// A failed call records nothing, even if it moved HEAD.
+	moved := before.Git.Head != e.Git.Head || before.Git.Branch != e.Git.Branch
+	if ok && e.HookEvent == "PostToolUse" && moved {
+		evts, err := r.d.outcomes(e, before, r.p.state[stateGitRetry+e.ToolUseID])
 		if err != nil {
-			d.logOnce("encode derived event: " + err.Error())
+			return err
+		}
+		r.derived = append(r.derived, evts...)
+	}
+	r.updates[statePre+e.ToolUseID] = nil
+	r.updates[stateGitRetry+e.ToolUseID] = nil
+	return nil
+}
+
+// transcripts reads on in every transcript the planned events name, and in those of
+// sessions that went quiet, deriving usage and cost-state events.
+func (r *round) transcripts() {
+	paths, src, final := r.transcriptsNamed()
+	// Transcripts of sessions that went quiet without a SessionEnd (killed, closed
+	// terminal) are read as final once unchanged for QuietFinal.
+	for k, v := range r.p.open {
+		path := k[len(stateOpen):]
+		if _, ok := src[path]; ok {
+			continue
+		}
+		var o openRecord
+		if json.Unmarshal(v, &o) != nil || !r.d.quiet(path) {
+			continue
+		}
+		paths = append(paths, path)
+		src[path] = event.Event{SessionID: o.SessionID, Tier: o.Tier, User: o.User, Host: o.Host}
+		final[path] = true
+	}
+	for _, path := range paths {
+		r.tail(path, src[path], final[path] || r.d.quiet(path))
+	}
+}
+
+// transcriptsNamed lists the transcripts the planned hook events name, in first-seen
+// order, with the newest event naming each (its tier applies now) and which are final.
+func (r *round) transcriptsNamed() (paths []string, src map[string]event.Event, final map[string]bool) {
+	src, final = map[string]event.Event{}, map[string]bool{}
+	for _, e := range r.p.hooks {
+		_, agent := payloadPaths(e)
+		for _, path := range transcriptPaths(e) {
+			if _, ok := src[path]; !ok {
+				paths = append(paths, path)
+			}
+			src[path] = e
+			// The session's end closes all its files; a subagent's stop closes its
+			// own. Stop does not: transcript lines can lag the hook.
+			if e.HookEvent == "SessionEnd" || (e.HookEvent == "SubagentStop" && path == agent) {
+				final[path] = true
+			}
+		}
+	}
+	return paths, src, final
+}
+
+// tail reads one transcript on from its recorded position.
+func (r *round) tail(path string, src event.Event, isFinal bool) {
+	key := stateTranscript + path
+	evts, next, err := r.d.opts.Tail(path, r.p.state[key], src, isFinal)
+	if err != nil {
+		r.d.logOnce("read transcript " + path + ": " + err.Error())
+	}
+	for _, ev := range evts {
+		r.derived = append(r.derived, fill(ev, src))
+	}
+	if next != nil {
+		r.updates[key] = next
+	}
+	if isFinal {
+		r.updates[stateOpen+path] = nil
+		return
+	}
+	v, _ := json.Marshal(openRecord{SessionID: src.SessionID, Tier: src.Tier, User: src.User, Host: src.Host})
+	r.updates[stateOpen+path] = v
+}
+
+// save redacts the derived events and writes them with the state updates and the new
+// scan position in one spool transaction.
+func (r *round) save() (int, error) {
+	raws := make([][]byte, 0, len(r.derived))
+	for i := range r.derived {
+		privacy.RedactEvent(&r.derived[i])
+		raw, err := json.Marshal(&r.derived[i])
+		if err != nil {
+			r.d.logOnce("encode derived event: " + err.Error())
 			continue
 		}
 		raws = append(raws, raw)
 	}
-	s, err := d.open()
+	s, err := r.d.open()
 	if err != nil {
 		return 0, err
 	}
 	defer s.Close()
-	if _, err := s.AppendRaw(raws, updates, func(m *spool.Meta) {
-		m.EnrichedKey = max(m.EnrichedKey, p.last)
+	if _, err := s.AppendRaw(raws, r.updates, func(m *spool.Meta) {
+		m.EnrichedKey = max(m.EnrichedKey, r.p.last)
 	}); err != nil {
 		return 0, err
 	}
-	d.res.Derived += len(raws)
+	r.d.res.Derived += len(raws)
 	return len(raws), nil
 }
 

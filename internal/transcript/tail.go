@@ -122,8 +122,30 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 	if _, err := f.Seek(st.Offset, io.SeekStart); err != nil {
 		return st, fmt.Errorf("seek transcript: %w", err)
 	}
-	// The caller keeps its State (it may retry with it after a failed spool write), so
-	// the pending response is copied, never updated in place.
+	p := newParser(path, st, opts, hooks, info.ModTime())
+	if err := p.readLines(bufio.NewReaderSize(f, 256<<10), opts.Final, emit, progress); err != nil {
+		return p.st, err
+	}
+	if opts.Final && p.st.Pending != nil {
+		p.out = append(p.out, *p.st.Pending)
+		p.st.Pending = nil
+	}
+	if p.st.HeadLen < fingerprintLen && p.st.Offset > int64(p.st.HeadLen) {
+		p.st.HeadLen, p.st.HeadHash = fingerprint(f, min(p.st.Offset, fingerprintLen))
+	}
+	if err := p.flush(emit); err != nil {
+		return p.st, err
+	}
+	if progress != nil {
+		progress(p.st.Offset)
+	}
+	return p.st, nil
+}
+
+// newParser starts reading path from st. The caller keeps its State (it may retry with
+// it after a failed spool write), so the pending response is copied, never updated in
+// place.
+func newParser(path string, st State, opts Options, hooks hookSink, modTime time.Time) *parser {
 	st.Pending = clonePending(st.Pending)
 	p := &parser{path: path, st: st, hooks: hooks, tier: opts.Tier}
 	if p.tier == 0 {
@@ -138,22 +160,15 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 	}
 	if p.st.LastTime.IsZero() {
 		// Only a cost-state line before any timestamped line needs this.
-		p.st.LastTime = info.ModTime().UTC()
+		p.st.LastTime = modTime.UTC()
 	}
+	return p
+}
 
-	r := bufio.NewReaderSize(f, 256<<10)
+// readLines parses whole lines from r to its end, emitting events in batches of
+// maxBatch and reporting progress every progressEvery bytes.
+func (p *parser) readLines(r *bufio.Reader, final bool, emit func([]event.Event) error, progress func(int64)) error {
 	var long []byte // a line longer than the buffer, being assembled
-	flush := func() error {
-		for len(p.out) > 0 {
-			n := min(len(p.out), maxBatch)
-			if err := emit(p.out[:n]); err != nil {
-				return err
-			}
-			p.out = p.out[n:]
-		}
-		p.out = nil
-		return nil
-	}
 	reported := p.st.Offset
 	for {
 		chunk, err := r.ReadSlice('\n')
@@ -162,7 +177,7 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 			continue
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return p.st, fmt.Errorf("read transcript: %w", err)
+			return fmt.Errorf("read transcript: %w", err)
 		}
 		line := chunk
 		if long != nil {
@@ -172,22 +187,18 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 		if errors.Is(err, io.EOF) {
 			// A last line without its newline is still being written, unless the file is
 			// final and the line is whole.
-			if len(line) > 0 && opts.Final && json.Valid(line) {
-				if perr := p.line(line); perr != nil {
-					return p.st, perr
-				}
-				p.st.Offset += int64(len(line))
+			if len(line) > 0 && final && json.Valid(line) {
+				return p.consume(line)
 			}
-			break
+			return nil
 		}
-		if perr := p.line(line); perr != nil {
-			return p.st, perr
+		if err := p.consume(line); err != nil {
+			return err
 		}
-		p.st.Offset += int64(len(line))
 		long = nil
 		if len(p.out) >= maxBatch {
-			if err := flush(); err != nil {
-				return p.st, err
+			if err := p.flush(emit); err != nil {
+				return err
 			}
 		}
 		if progress != nil && p.st.Offset-reported >= progressEvery {
@@ -195,20 +206,28 @@ func tailFile(path string, st State, opts Options, hooks hookSink, emit func([]e
 			progress(p.st.Offset)
 		}
 	}
-	if opts.Final && p.st.Pending != nil {
-		p.out = append(p.out, *p.st.Pending)
-		p.st.Pending = nil
+}
+
+// consume parses one line and moves the offset past it.
+func (p *parser) consume(line []byte) error {
+	if err := p.line(line); err != nil {
+		return err
 	}
-	if p.st.HeadLen < fingerprintLen && p.st.Offset > int64(p.st.HeadLen) {
-		p.st.HeadLen, p.st.HeadHash = fingerprint(f, min(p.st.Offset, fingerprintLen))
+	p.st.Offset += int64(len(line))
+	return nil
+}
+
+// flush emits what has been parsed, in batches of at most maxBatch events.
+func (p *parser) flush(emit func([]event.Event) error) error {
+	for len(p.out) > 0 {
+		n := min(len(p.out), maxBatch)
+		if err := emit(p.out[:n]); err != nil {
+			return err
+		}
+		p.out = p.out[n:]
 	}
-	if err := flush(); err != nil {
-		return p.st, err
-	}
-	if progress != nil {
-		progress(p.st.Offset)
-	}
-	return p.st, nil
+	p.out = nil
+	return nil
 }
 
 func clonePending(e *event.Event) *event.Event {
