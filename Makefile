@@ -84,9 +84,10 @@ bench: bench-hook ## Go benchmarks, then the hook latency harness (Go hook vs a 
 bench-hook: ## Hook latency: 200 runs of the built hook and of a Node.js hook, p50/p99 and peak RSS
 	$(GO) test -run='^$$' -bench=HookLatency -benchtime=200x -v ./e2e/
 
-lint: ## go vet and staticcheck
+lint: ## go vet, staticcheck, and the code-style checks (no function over 100 lines, no adapter importing another)
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) test -count=1 ./internal/codestyle
 
 e2e: services ## The end-to-end tests (fixtures through the hook, the team backend; the real CLI when installed)
 	$(with_services) $(GO) test $(TEST_FLAGS) -v ./e2e/...
