@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ config file at run time.`,
 			// Start from the file as saved, not LoadConfig's view: environment overrides
 			// (AGENT_TRACE_TOKEN, ...) apply at run time and must not be persisted here.
 			cfg := savedConfig(home)
-			cfg.CollectorURL = strings.TrimRight(collectorURL, "/")
+			cfg.CollectorURL = agentconfig.NormalizeCollectorURL(collectorURL)
 			cfg.Tier = tier
 			if cmd.Flags().Changed("token") {
 				cfg.Token = token
@@ -67,6 +68,9 @@ config file at run time.`,
 			}
 			fmt.Fprintf(stdout, "config: wrote %s (collector %s, privacy tier %d, %s)\n",
 				filepath.Join(home, "config.json"), cfg.CollectorURL, cfg.Tier, tokenNote)
+			// Say at once whether the collector answers; an unreachable one is no reason
+			// to fail the install (a laptop offline, a server not started yet).
+			fmt.Fprintf(stdout, "collector: %s\n", collectorStatus(cmd.Context(), cfg.CollectorURL))
 
 			bin, err := selfPath()
 			if err != nil {
@@ -120,10 +124,20 @@ func savedConfig(home string) agentconfig.Config {
 	if next.CollectorURL == "" {
 		next.CollectorURL = cfg.CollectorURL
 	}
+	next.CollectorURL = agentconfig.NormalizeCollectorURL(next.CollectorURL)
 	if next.SpoolMaxBytes <= 0 {
 		next.SpoolMaxBytes = cfg.SpoolMaxBytes
 	}
 	return next
+}
+
+// collectorStatus is probe's answer with what it means for the events being captured.
+func collectorStatus(ctx context.Context, base string) string {
+	st := probe(ctx, base)
+	if strings.HasPrefix(st, "reachable") {
+		return base + " " + st
+	}
+	return base + " " + st + "; events wait in the spool until it answers (agent-trace-hook status checks again)"
 }
 
 func uninstallCmd(stdout io.Writer) *cobra.Command {

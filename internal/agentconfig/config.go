@@ -64,6 +64,7 @@ func LoadConfig(home string) (Config, error) {
 	if v := os.Getenv("AGENT_TRACE_COLLECTOR_URL"); v != "" {
 		c.CollectorURL = v
 	}
+	c.CollectorURL = NormalizeCollectorURL(c.CollectorURL)
 	if v := os.Getenv("AGENT_TRACE_TOKEN"); v != "" {
 		c.Token = v
 	}
@@ -141,4 +142,19 @@ func osUser() string {
 		return u
 	}
 	return os.Getenv("USERNAME")
+}
+
+// hooksPath is where the collector takes hook events; the deliverer appends it.
+const hooksPath = "/v1/hooks"
+
+// NormalizeCollectorURL reduces a collector URL to the base the deliverer appends its
+// paths to. The original agent-trace documented the URL with the hook endpoint's path
+// (http://127.0.0.1:8317/v1/hooks); that form, with or without a trailing slash, means
+// the same collector, so configs written with it heal when they are read.
+func NormalizeCollectorURL(s string) string {
+	s = strings.TrimRight(strings.TrimSpace(s), "/")
+	if strings.HasSuffix(strings.ToLower(s), hooksPath) {
+		s = strings.TrimRight(s[:len(s)-len(hooksPath)], "/")
+	}
+	return s
 }

@@ -166,3 +166,39 @@ func TestDefaultUserFromEnvironment(t *testing.T) {
 		t.Errorf("User with USER set = %q, want joe", got)
 	}
 }
+
+func TestNormalizeCollectorURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://127.0.0.1:8317", "http://127.0.0.1:8317"},
+		{"http://127.0.0.1:8317/", "http://127.0.0.1:8317"},
+		{"http://127.0.0.1:8317/v1/hooks", "http://127.0.0.1:8317"},
+		{"http://127.0.0.1:8317/v1/hooks/", "http://127.0.0.1:8317"},
+		{" https://trace.example.com/V1/Hooks ", "https://trace.example.com"},
+		{"https://example.com/agent-trace/v1/hooks", "https://example.com/agent-trace"},
+		{"https://example.com/agent-trace/", "https://example.com/agent-trace"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := NormalizeCollectorURL(tt.in); got != tt.want {
+			t.Errorf("NormalizeCollectorURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// A config written with the original's /v1/hooks form, or an environment variable in
+// that form, heals when read.
+func TestLoadConfigHealsHooksPath(t *testing.T) {
+	clearConfigEnv(t)
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "config.json"), []byte(`{"collector_url": "http://10.0.0.5:8317/v1/hooks"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(home)
+	if err != nil || cfg.CollectorURL != "http://10.0.0.5:8317" {
+		t.Fatalf("LoadConfig = %q, %v; want http://10.0.0.5:8317", cfg.CollectorURL, err)
+	}
+	t.Setenv("AGENT_TRACE_COLLECTOR_URL", "https://trace.example.com/v1/hooks/")
+	if cfg, _ := LoadConfig(home); cfg.CollectorURL != "https://trace.example.com" {
+		t.Fatalf("LoadConfig with the env override = %q, want https://trace.example.com", cfg.CollectorURL)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"github.com/agent-trace/agent-trace/internal/spool"
 	"github.com/agent-trace/agent-trace/internal/spool/lease"
 	"github.com/hashicorp/go-retryablehttp"
@@ -127,7 +128,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	d := &deliverer{
 		opts:   opts,
 		client: newClient(opts),
-		url:    strings.TrimRight(opts.CollectorURL, "/") + "/v1/hooks",
+		url:    agentconfig.NormalizeCollectorURL(opts.CollectorURL) + "/v1/hooks",
 		logged: map[string]bool{},
 	}
 	defer func() { release() }()

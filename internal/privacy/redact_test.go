@@ -2,14 +2,14 @@ package privacy
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/agent-trace/agent-trace/event"
-	"os"
-	"path/filepath"
 )
 
 func TestRedact(t *testing.T) {
