@@ -183,7 +183,7 @@ func runForeground(ctx context.Context, stdout io.Writer, wait bool, timeout tim
 	if err != nil {
 		return &exitError{code: 2, msg: "flush: " + err.Error()}
 	}
-	if err := clearStop(home); err != nil {
+	if err := spool.ClearStop(spool.Path(home)); err != nil {
 		return &exitError{code: 1, msg: "flush: " + err.Error()}
 	}
 	opts := deliverOptions(home, cfg)
@@ -227,17 +227,6 @@ func runExclusive(ctx context.Context, opts deliver.Options) (deliver.Result, er
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// clearStop forgets a recorded 401/403 stop and the backoff, because a person asked to
-// deliver now. A spool that does not exist yet has nothing to clear.
-func clearStop(home string) error {
-	s, err := spool.Open(spool.Path(home), spool.Options{LockTimeout: 2 * time.Second})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.UpdateMeta(func(m *spool.Meta) { m.Stopped, m.RetryAt = "", time.Time{} })
 }
 
 func spoolStats(home string) (spool.Stats, error) {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/agent-trace/agent-trace/internal/spool"
 	"github.com/spf13/cobra"
 )
 
@@ -102,15 +101,4 @@ func oneLine(s string) string {
 		}
 	}
 	return s
-}
-
-// clearStop forgets a recorded 401/403 stop and the backoff, because new credentials
-// deserve a new try at once. A spool that does not exist yet has nothing to clear.
-func clearStop(home string) error {
-	s, err := spool.Open(spool.Path(home), spool.Options{LockTimeout: 2 * time.Second})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.UpdateMeta(func(m *spool.Meta) { m.Stopped, m.RetryAt = "", time.Time{} })
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"github.com/agent-trace/agent-trace/internal/claudesettings"
+	"github.com/agent-trace/agent-trace/internal/spool"
 	"github.com/spf13/cobra"
 )
 
@@ -91,7 +92,7 @@ config file at run time.`,
 			}
 			if _, err := os.Stat(filepath.Join(home, "spool.db")); err == nil {
 				// New credentials deserve a new try at once.
-				if err := clearStop(home); err != nil {
+				if err := spool.ClearStop(spool.Path(home)); err != nil {
 					fmt.Fprintf(stdout, "spool: could not clear a previous delivery stop: %v\n", err)
 				}
 			}

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -727,4 +728,19 @@ func (s *Spool) Stats() (Stats, error) {
 		return nil
 	})
 	return st, err
+}
+
+// ClearStop forgets a recorded delivery stop (a 401 or 403) and the backoff, because a
+// person asked to deliver now or gave new credentials. A spool that does not exist yet
+// has nothing to clear.
+func ClearStop(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	s, err := Open(path, Options{LockTimeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("clear delivery stop: %w", err)
+	}
+	defer s.Close()
+	return s.UpdateMeta(func(m *Meta) { m.Stopped, m.RetryAt = "", time.Time{} })
 }

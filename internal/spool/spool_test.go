@@ -323,3 +323,36 @@ func TestState(t *testing.T) {
 		t.Fatalf("deleted state = %s", v)
 	}
 }
+
+func TestClearStop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	if err := ClearStop(path); err != nil {
+		t.Fatalf("ClearStop of no spool: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("ClearStop created a spool (stat: %v)", err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateMeta(func(m *Meta) { m.Stopped, m.RetryAt = "401", time.Now().Add(time.Hour) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := ClearStop(path); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Meta.Stopped != "" || !st.Meta.RetryAt.IsZero() {
+		t.Errorf("after ClearStop: stopped %q, retry at %v; want both cleared", st.Meta.Stopped, st.Meta.RetryAt)
+	}
+}
