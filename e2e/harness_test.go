@@ -386,6 +386,7 @@ func getJSON(t *testing.T, url string, v any) {
 type apiSession struct {
 	ID            string      `json:"id"`
 	Status        string      `json:"status"`
+	CWD           string      `json:"cwd"`
 	PromptCount   int         `json:"prompt_count"`
 	ToolCallCount int         `json:"tool_call_count"`
 	ErrorCount    int         `json:"error_count"`

@@ -25,6 +25,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agentconfig"
+	"github.com/agent-trace/agent-trace/internal/privacy"
 	"github.com/agent-trace/agent-trace/internal/spool"
 	"github.com/agent-trace/agent-trace/internal/spool/lease"
 	"github.com/hashicorp/go-retryablehttp"
@@ -488,7 +489,8 @@ func (e *retryableError) Error() string {
 }
 
 // send POSTs one batch. The body is assembled from the stored JSON so the bytes on the
-// wire are the bytes captured.
+// wire are the bytes captured, except that tier 1 events leave their paths behind (see
+// privacy.ForWire).
 func (d *deliverer) send(ctx context.Context, items []spool.Item) error {
 	var body bytes.Buffer
 	body.WriteString(`{"events":[`)
@@ -496,7 +498,7 @@ func (d *deliverer) send(ctx context.Context, items []spool.Item) error {
 		if i > 0 {
 			body.WriteByte(',')
 		}
-		body.Write(it.Raw)
+		body.Write(wireBytes(it))
 	}
 	body.WriteString(`]}`)
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, d.url, body.Bytes())
@@ -657,4 +659,18 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// wireBytes is an item as it is sent: its stored bytes, or at tier 1 the event with its
+// paths reduced.
+func wireBytes(it spool.Item) []byte {
+	e := it.Event
+	if e.ID == "" || !privacy.ForWire(&e) {
+		return it.Raw
+	}
+	raw, err := json.Marshal(&e)
+	if err != nil {
+		return it.Raw
+	}
+	return raw
 }

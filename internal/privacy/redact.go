@@ -6,6 +6,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -61,6 +62,16 @@ func isWordByte(c byte) bool {
 }
 
 func isNameByte(c byte) bool { return isWordByte(c) || c == '-' || c == '.' }
+
+// tokenStart is where a token with a distinctive prefix may start: anywhere but right
+// after a letter or digit, so MY_AKIA…, =ghp_… and "sk-… count and base64 runs do not.
+func tokenStart(s string, at int) bool {
+	if at == 0 {
+		return true
+	}
+	c := s[at-1]
+	return !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+}
 
 // wordStart is \b before a hint that starts with a word character.
 func wordStart(s string, at int) bool { return at == 0 || !isWordByte(s[at-1]) }
@@ -165,26 +176,26 @@ func phraseValue(s string) (int, int) {
 var rules = []rule{
 	{"private_key", []string{"private key-----"}, nil,
 		lazy(`-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*)`), 0, nil},
-	{"aws_access_key", []string{"akia", "asia"}, wordStart,
+	{"aws_access_key", []string{"akia", "asia"}, tokenStart,
 		lazy(`^(?:AKIA|ASIA)[A-Z0-9]{16}\b`), 24, nil},
 	{"aws_secret_key", []string{"secret_access_key", "secretaccesskey", "secret_key", "secretkey"}, awsPrefix,
 		lazy(`(?i)^secret_?(?:access_?)?key\\*["']?\s*(?::=|=>|[:=])\s*\\*["']?([A-Za-z0-9/+=]{40})`), 128, nil},
-	{"github_token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, wordStart,
+	{"github_token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, tokenStart,
 		lazy(`^(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`), 300, nil},
-	{"gitlab_token", []string{"glpat-"}, wordStart, lazy(`^glpat-[A-Za-z0-9_\-]{20,}`), 256, nil},
-	{"anthropic_key", []string{"sk-ant-"}, wordStart, lazy(`^sk-ant-[A-Za-z0-9_\-]{20,}`), 256, nil},
-	{"openai_key", []string{"sk-"}, wordStart, lazy(`^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), 256, nil},
-	{"slack_token", []string{"xox"}, wordStart, lazy(`^xox[abposr]-[A-Za-z0-9\-]{10,}`), 256, nil},
-	{"stripe_key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, wordStart, lazy(`^[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), 256, nil},
-	{"npm_token", []string{"npm_"}, wordStart, lazy(`^npm_[A-Za-z0-9]{36}\b`), 48, nil},
-	{"huggingface_token", []string{"hf_"}, wordStart, lazy(`^hf_[A-Za-z]{34}\b`), 48, nil},
-	{"google_api_key", []string{"aiza"}, wordStart, lazy(`^AIza[0-9A-Za-z_\-]{35}`), 40, nil},
-	{"jwt", []string{"eyj"}, wordStart, lazy(`^eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}`), 4096, nil},
+	{"gitlab_token", []string{"glpat-"}, tokenStart, lazy(`^glpat-[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"anthropic_key", []string{"sk-ant-"}, tokenStart, lazy(`^sk-ant-[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"openai_key", []string{"sk-"}, tokenStart, lazy(`^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), 256, nil},
+	{"slack_token", []string{"xox"}, tokenStart, lazy(`^xox[abposr]-[A-Za-z0-9\-]{10,}`), 256, nil},
+	{"stripe_key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, tokenStart, lazy(`^[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), 256, nil},
+	{"npm_token", []string{"npm_"}, tokenStart, lazy(`^npm_[A-Za-z0-9]{36}\b`), 48, nil},
+	{"huggingface_token", []string{"hf_"}, tokenStart, lazy(`^hf_[A-Za-z]{34}\b`), 48, nil},
+	{"google_api_key", []string{"aiza"}, tokenStart, lazy(`^AIza[0-9A-Za-z_\-]{35}`), 40, nil},
+	{"jwt", []string{"eyj"}, tokenStart, lazy(`^eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}`), 4096, nil},
 	{"bearer_token", []string{"bearer"}, wordStart, lazy(`(?i)^bearer\s+([A-Za-z0-9\-._~+/]{8,}=*)`), 1024, nil},
 	{"authorization", []string{"authorization"}, wordStart,
 		lazy(`(?i)^authorization\\*["']?\s*[:=]\s*\\*["']?(?:basic|token|digest)\s+([A-Za-z0-9\-._~+/]{6,}=*)`), 1024, nil},
 	// scheme://user:password@host keeps the scheme, the user and the host.
-	{"url_password", []string{"://"}, afterScheme, lazy(`^://[^\s:/@"'\[\]]+:([^\s@/"']+)@`), 1024, nil},
+	{"url_password", []string{"://"}, afterScheme, lazy(`^://[^\s:/@"'\[\]]*:([^\s@/"']+)@`), 1024, nil},
 	// password=x, "token": "x", PASSWORD: x, --api-key=x, secret := "x".
 	{"secret_assignment", secretKeys, keyEnd, lazy(`(?i)^` + keyAlt + `\\*["']?[ \t]*(?::=|=>|[:=])\s*`), 64, assignedValue},
 	// --password hunter2, -token x.
@@ -218,12 +229,94 @@ func Redact(s string, counts map[string]int) string {
 	// token), so run the rules until nothing changes; two passes are the norm.
 	for range 8 {
 		out, n := redactOnce(s, counts)
+		s = out
 		if n == 0 {
-			return out
+			break
+		}
+	}
+	if strings.IndexByte(s, '%') >= 0 {
+		s = redactEncoded(s, counts)
+	}
+	return s
+}
+
+// redactEncoded finds secrets in the percent-decoded form of s and redacts them where they
+// stand in s, escapes and all: query strings, form bodies and redirect URLs carry keys and
+// tokens as access_token%3Dghp_… or X-Amz-Credential%3DAKIA….
+func redactEncoded(s string, counts map[string]int) string {
+	for range 8 {
+		d, src := percentDecode(s)
+		if len(d) == len(s) {
+			return s // no escapes: the plain pass saw this text already
+		}
+		out, n := redactMapped(s, d, src, counts)
+		if n == 0 {
+			return s
 		}
 		s = out
 	}
 	return s
+}
+
+// redactMapped redacts in s the secrets the first rule that finds any finds in d, the
+// decoded s (src maps each byte of d, and len(d), to its offset in s).
+func redactMapped(s, d string, src []int, counts map[string]int) (string, int) {
+	lower := asciiLower(d)
+	for i := range rules {
+		r := &rules[i]
+		if !r.hinted(lower) {
+			continue
+		}
+		spans := r.secrets(d, lower)
+		if len(spans) == 0 {
+			continue
+		}
+		var b strings.Builder
+		last := 0
+		for _, sp := range spans {
+			b.WriteString(s[last:src[sp[0]]])
+			b.WriteString(redactedPrefix + r.name + "]")
+			last = src[sp[1]]
+		}
+		b.WriteString(s[last:])
+		if counts != nil {
+			counts[r.name] += len(spans)
+		}
+		return b.String(), len(spans)
+	}
+	return s, 0
+}
+
+// percentDecode decodes every %XX escape of s, leaving any other % as it is, and maps
+// each decoded byte to the offset in s where it starts (with one more entry, len(s)).
+func percentDecode(s string) (string, []int) {
+	var b strings.Builder
+	b.Grow(len(s))
+	src := make([]int, 0, len(s)+1)
+	for i := 0; i < len(s); {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			src = append(src, i)
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+		src = append(src, i)
+		i++
+	}
+	return b.String(), append(src, len(s))
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 func redactOnce(s string, counts map[string]int) (string, int) {
@@ -446,13 +539,18 @@ func RedactValue(v any, counts map[string]int) any {
 		return Redact(v, counts)
 	case map[string]any:
 		out := make(map[string]any, len(v))
-		for k, e := range v {
+		// Sorted, so two secret keys that redact alike get the same suffixes every run.
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			e := v[k]
+			key := redactKey(k, out, counts)
 			if s, ok := e.(string); ok && s != "" && !strings.HasPrefix(s, redactedPrefix) && isSecretField(k) {
-				counts["secret_field"]++
-				out[k] = redactedPrefix + "secret_field]"
+				if counts != nil {
+					counts["secret_field"]++
+				}
+				out[key] = redactedPrefix + "secret_field]"
 				continue
 			}
-			out[k] = RedactValue(e, counts)
+			out[key] = RedactValue(e, counts)
 		}
 		return out
 	case []any:
@@ -463,6 +561,23 @@ func RedactValue(v any, counts map[string]int) any {
 		return out
 	}
 	return v
+}
+
+// redactKey is an object key with its secrets redacted: tools that take arbitrary maps
+// (an MCP server's env or headers) can carry a secret as a key. A redacted key that
+// collides with one already in out gets a #2, #3 … suffix, so no value is lost.
+func redactKey(k string, out map[string]any, counts map[string]int) string {
+	r := Redact(k, counts)
+	if r == k {
+		return k
+	}
+	key := r
+	for n := 2; ; n++ {
+		if _, taken := out[key]; !taken {
+			return key
+		}
+		key = r + "#" + strconv.Itoa(n)
+	}
 }
 
 // Marshal encodes v as agent-trace stores payloads: JSON without HTML escaping.

@@ -1,0 +1,66 @@
+package privacy
+
+import (
+	"strings"
+	"testing"
+)
+
+// Secrets the redactor used to miss: after word characters, inside percent-encoded text,
+// in URLs with an empty user name.
+func TestRedactHoles(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"aws key after underscore", "export MY_AKIAIOSFODNN7EXAMPLE=1",
+			"export MY_[REDACTED:aws_access_key]=1"},
+		{"aws key url-encoded", "X-Amz-Algorithm=AWS4&X-Amz-Credential%3DAKIAIOSFODNN7EXAMPLE%2F20261204",
+			"X-Amz-Algorithm=AWS4&X-Amz-Credential%3D[REDACTED:aws_access_key]%2F20261204"},
+		{"github token url-encoded", "redirect?next=%2Fapi%3Faccess_token%3Dghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789%26x%3D1",
+			"redirect?next=%2Fapi%3Faccess_token%3D[REDACTED:github_token]%26x%3D1"},
+		{"password url-encoded", "q=db%3Fpassword%3Dhunter2%26user%3Dme",
+			"q=db%3Fpassword%3D[REDACTED:secret_assignment]%26user%3Dme"},
+		{"url with empty user", "postgres://:OnlyPassW0rd@host/db",
+			"postgres://:[REDACTED:url_password]@host/db"},
+		{"plain percent text untouched", "100%25 done, 50% off, %zz", "100%25 done, 50% off, %zz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Redact(tt.in, nil); got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+			if got := Redact(tt.want, nil); got != tt.want {
+				t.Errorf("not idempotent: %q -> %q", tt.want, got)
+			}
+		})
+	}
+}
+
+// MCP tools take arbitrary maps (env, headers): a secret can be a key.
+func TestRedactValueKeys(t *testing.T) {
+	in := map[string]any{
+		"AKIAIOSFODNN7EXAMPLE": "x",
+		"env":                  map[string]any{"ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789": "y", "HOME": "/h"},
+	}
+	counts := map[string]int{}
+	out := RedactValue(in, counts).(map[string]any)
+	for k := range out {
+		if strings.Contains(k, "AKIA") {
+			t.Errorf("secret key kept: %q", k)
+		}
+	}
+	env := out["env"].(map[string]any)
+	if env["HOME"] != "/h" || len(env) != 2 {
+		t.Errorf("env = %v, want HOME kept and the token key redacted", env)
+	}
+	for k := range env {
+		if strings.Contains(k, "ghp_") {
+			t.Errorf("secret key kept: %q", k)
+		}
+	}
+	if counts["aws_access_key"] != 1 || counts["github_token"] != 1 {
+		t.Errorf("counts = %v, want one aws_access_key and one github_token", counts)
+	}
+	// Two secret keys that redact alike stay two keys.
+	two := RedactValue(map[string]any{"AKIAIOSFODNN7EXAMPLE": 1, "AKIAIOSFODNN7EXAMPLF": 2}, nil).(map[string]any)
+	if len(two) != 2 {
+		t.Errorf("two secret keys became %d: %v", len(two), two)
+	}
+}
