@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
 )
 
@@ -152,9 +152,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Create a token and print its secret (shown only once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch scope {
-			case agenttrace.ScopeIngest, agenttrace.ScopeRead, agenttrace.ScopeAdmin:
-			default:
+			if !auth.ValidScope(scope) {
 				return fmt.Errorf("--scope must be ingest, read or admin, not %q", scope)
 			}
 			if name == "" {
@@ -165,16 +163,16 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			secret, err := api.NewSecret()
+			secret, err := auth.NewSecret()
 			if err != nil {
 				return err
 			}
-			id, err := api.NewTokenID()
+			id, err := auth.NewTokenID()
 			if err != nil {
 				return err
 			}
 			t := agenttrace.Token{ID: id, Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
-			if err := s.CreateToken(cmd.Context(), t, api.HashSecret(secret)); err != nil {
+			if err := s.CreateToken(cmd.Context(), t, auth.HashSecret(secret)); err != nil {
 				return fmt.Errorf("create token: %w", err)
 			}
 			fmt.Fprintf(stderr, "created token %s (%s, scope %s); the secret below is not shown again:\n", id, name, scope)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 	"github.com/agent-trace/agent-trace/internal/web"
 )
@@ -167,7 +168,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				return err
 			},
 			VerifySecret: a.VerifySecret,
-			CookieName:   api.CookieName,
+			CookieName:   auth.CookieName,
 			CollectorURL: "http://" + lns[0].ln.Addr().String(),
 			Logger:       logger,
 		})

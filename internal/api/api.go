@@ -21,6 +21,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 )
 
@@ -51,7 +52,7 @@ type API struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
-	auth    *authenticator
+	auth    *auth.Verifier
 	pub     *publisher
 
 	api       huma.API
@@ -90,7 +91,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 		opts:    opts,
 		log:     logger,
 		metrics: newMetrics(hub),
-		auth:    newAuthenticator(store, opts.Auth),
+		auth:    auth.NewVerifier(store, opts.Auth),
 		pub:     newPublisher(store, hub, logger),
 		apiMux:  http.NewServeMux(),
 		colMux:  http.NewServeMux(),

@@ -21,6 +21,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 	"github.com/agent-trace/agent-trace/internal/storetest"
@@ -521,7 +522,7 @@ func TestAuthScopes(t *testing.T) {
 	ctx := context.Background()
 	secrets := map[string]string{}
 	for _, scope := range []string{agenttrace.ScopeIngest, agenttrace.ScopeRead, agenttrace.ScopeAdmin, "revoked"} {
-		secret, err := api.NewSecret()
+		secret, err := auth.NewSecret()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +530,7 @@ func TestAuthScopes(t *testing.T) {
 		if scope == "revoked" {
 			tokScope = agenttrace.ScopeAdmin
 		}
-		if err := e.store.CreateToken(ctx, agenttrace.Token{ID: "tok_" + scope, Name: scope, Scope: tokScope, CreatedAt: time.Now()}, api.HashSecret(secret)); err != nil {
+		if err := e.store.CreateToken(ctx, agenttrace.Token{ID: "tok_" + scope, Name: scope, Scope: tokScope, CreatedAt: time.Now()}, auth.HashSecret(secret)); err != nil {
 			t.Fatal(err)
 		}
 		secrets[scope] = secret
@@ -584,7 +585,7 @@ func TestAuthScopes(t *testing.T) {
 	}
 
 	t.Run("cookie", func(t *testing.T) {
-		resp := e.http.Get("/v1/sessions", "Cookie: "+api.CookieName+"="+secrets[agenttrace.ScopeRead])
+		resp := e.http.Get("/v1/sessions", "Cookie: "+auth.CookieName+"="+secrets[agenttrace.ScopeRead])
 		if resp.Code != http.StatusOK {
 			t.Errorf("status = %d with the read token in the cookie", resp.Code)
 		}
@@ -592,12 +593,12 @@ func TestAuthScopes(t *testing.T) {
 
 	t.Run("Authenticate for the dashboard", func(t *testing.T) {
 		r := httptest.NewRequest("GET", "/", nil)
-		if _, err := e.api.Authenticate(r); err != api.ErrUnauthenticated {
+		if _, err := e.api.Authenticate(r); err != auth.ErrUnauthenticated {
 			t.Errorf("no credentials: err = %v, want ErrUnauthenticated", err)
 		}
-		r.AddCookie(&http.Cookie{Name: api.CookieName, Value: secrets[agenttrace.ScopeIngest]})
+		r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: secrets[agenttrace.ScopeIngest]})
 		tok, err := e.api.Authorize(r, agenttrace.ScopeRead)
-		if err != api.ErrForbidden || tok == nil || tok.ID != "tok_ingest" {
+		if err != auth.ErrForbidden || tok == nil || tok.ID != "tok_ingest" {
 			t.Errorf("ingest token for read: %v, %v; want the token and ErrForbidden", tok, err)
 		}
 	})
@@ -608,7 +609,7 @@ func TestAuthTurnsOnWithTheFirstToken(t *testing.T) {
 	if got := e.http.Get("/v1/sessions").Code; got != http.StatusOK {
 		t.Fatalf("without tokens: %d, want 200 (auth off)", got)
 	}
-	if err := e.store.CreateToken(context.Background(), agenttrace.Token{ID: "t1", Name: "n", Scope: agenttrace.ScopeRead, CreatedAt: time.Now()}, api.HashSecret("at_x")); err != nil {
+	if err := e.store.CreateToken(context.Background(), agenttrace.Token{ID: "t1", Name: "n", Scope: agenttrace.ScopeRead, CreatedAt: time.Now()}, auth.HashSecret("at_x")); err != nil {
 		t.Fatal(err)
 	}
 	// A fresh API sees the token at once; a running one within a few seconds.
@@ -1041,13 +1042,13 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	for _, authOn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("auth %v", authOn), func(t *testing.T) {
 			e := mustEnv(t, api.Options{Auth: authOn})
-			admin, _ := api.NewSecret()
-			if err := e.store.CreateToken(context.Background(), agenttrace.Token{ID: "adm", Name: "adm", Scope: agenttrace.ScopeAdmin, CreatedAt: time.Now()}, api.HashSecret(admin)); err != nil {
+			admin, _ := auth.NewSecret()
+			if err := e.store.CreateToken(context.Background(), agenttrace.Token{ID: "adm", Name: "adm", Scope: agenttrace.ScopeAdmin, CreatedAt: time.Now()}, auth.HashSecret(admin)); err != nil {
 				t.Fatal(err)
 			}
 			f := fixture(t, "commit")
 			bearer := "Authorization: Bearer " + admin
-			cookie := "Cookie: " + api.CookieName + "=" + admin
+			cookie := "Cookie: " + auth.CookieName + "=" + admin
 			tests := []struct {
 				name    string
 				headers []any
