@@ -53,7 +53,7 @@ type API struct {
 	log     *slog.Logger
 	metrics *metrics
 	auth    *auth.Verifier
-	pub     *publisher
+	pub     *live.Publisher
 
 	api       huma.API
 	collector huma.API
@@ -92,7 +92,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 		log:     logger,
 		metrics: newMetrics(hub),
 		auth:    auth.NewVerifier(store, opts.Auth),
-		pub:     newPublisher(store, hub, logger),
+		pub:     live.NewPublisher(store, hub, logger),
 		apiMux:  http.NewServeMux(),
 		colMux:  http.NewServeMux(),
 	}
@@ -135,7 +135,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
-	a.bg.Go(func() { a.pub.run(ctx) })
+	a.bg.Go(func() { a.pub.Run(ctx) })
 	if opts.RetentionDays > 0 {
 		a.bg.Go(func() { a.runRetention(ctx, time.Hour) })
 	}
@@ -166,7 +166,7 @@ func (a *API) Close() error {
 }
 
 // Flush waits until every change already ingested has been published to the hub.
-func (a *API) Flush(ctx context.Context) error { return a.pub.flush(ctx) }
+func (a *API) Flush(ctx context.Context) error { return a.pub.Flush(ctx) }
 
 // storeError maps a store failure to the one problem each condition gets at the edge:
 // not found → 404, invalid → 422, anything else → 503 (retryable: the store may be
