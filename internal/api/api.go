@@ -1,8 +1,10 @@
 // Package api is agent-trace-server's HTTP edge: the collector that hooks deliver event
 // batches to, and the huma-generated REST API (OpenAPI 3.1 at /openapi.json, docs at
 // /docs) that the dashboard, scripts and other clients read sessions, git outcomes and
-// cost analytics from. It owns authentication, request limits, the mapping of store
-// errors to RFC 9457 problems, Prometheus metrics, the live change feed and retention.
+// cost analytics from. It applies internal/auth's rules to requests, enforces request
+// limits, maps store errors to RFC 9457 problems, exposes Prometheus metrics and serves
+// the live change feed, which internal/live's Publisher computes; domain work happens
+// in those packages and in the store, not here.
 package api
 
 import (
@@ -14,7 +16,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -30,18 +31,16 @@ import (
 const DefaultMaxBodyBytes = 8 << 20
 
 // Options configure an API. The zero value is the local default: no auth unless a token
-// exists, no retention.
+// exists.
 type Options struct {
 	// Auth forces token authentication on. Without it, auth is on as soon as the store
 	// holds one live token.
 	Auth bool
-	// RetentionDays > 0 erases sessions whose last event is older than that, hourly.
-	RetentionDays int
 	// MaxBodyBytes bounds an ingest request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Version is reported in the OpenAPI document.
 	Version string
-	// Logger receives store failures and background job results; nil discards them.
+	// Logger receives store failures; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -69,8 +68,7 @@ type API struct {
 	docsErr  error
 }
 
-// New builds the API and starts its background work (the live change publisher and,
-// when configured, retention). Call Close to stop it.
+// New builds the API and starts the live change publisher. Call Close to stop it.
 func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -136,9 +134,6 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	a.bg.Go(func() { a.pub.Run(ctx) })
-	if opts.RetentionDays > 0 {
-		a.bg.Go(func() { a.runRetention(ctx, time.Hour) })
-	}
 	return a
 }
 
@@ -155,7 +150,7 @@ func (a *API) Huma() huma.API { return a.api }
 // Hub is the live hub the API publishes to.
 func (a *API) Hub() *live.Hub { return a.hub }
 
-// Close stops the background work, after publishing changes still pending. It does not
+// Close stops the publisher, after publishing changes still pending. It does not
 // close the store or the hub.
 func (a *API) Close() error {
 	a.closeErr.Do(func() {

@@ -742,51 +742,6 @@ func grep(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-func TestRetentionErasesOldSessions(t *testing.T) {
-	e := mustEnv(t, api.Options{RetentionDays: 1})
-	mustIngestAll(t, e)
-	cutoff := time.Now().Add(-24 * time.Hour)
-	wantErased := 0
-	for _, f := range fixtures {
-		var last time.Time
-		for _, ev := range f.Events {
-			if ev.Time.After(last) {
-				last = ev.Time
-			}
-		}
-		if last.Before(cutoff) {
-			wantErased++
-		}
-	}
-	if wantErased == 0 {
-		t.Fatal("no fixture is older than a day; the test proves nothing")
-	}
-	// The job New started may have run meanwhile; together they erase exactly the old.
-	n, err := e.api.EnforceRetention(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n > wantErased || countSessions(t, e) != len(fixtures)-wantErased {
-		t.Errorf("erased %d, %d left; want %d erased of %d", n, countSessions(t, e), wantErased, len(fixtures))
-	}
-	off := mustEnv(t, api.Options{})
-	mustIngestAll(t, off)
-	if n, _ := off.api.EnforceRetention(context.Background()); n != 0 || countSessions(t, off) != len(fixtures) {
-		t.Errorf("without retention erased %d", n)
-	}
-
-	// With retention set, New starts the job, which runs at once.
-	job := api.New(off.store, off.hub, api.Options{RetentionDays: 1})
-	defer job.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for countSessions(t, off) != len(fixtures)-wantErased {
-		if time.Now().After(deadline) {
-			t.Fatalf("the retention job left %d sessions, want %d", countSessions(t, off), len(fixtures)-wantErased)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // sse reads a text/event-stream in the background.
 type sse struct {
 	events chan sseEvent
