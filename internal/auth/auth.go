@@ -6,6 +6,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
@@ -91,4 +93,33 @@ func ValidScope(scope string) bool {
 // anyone's sessions (nor log in to the dashboard) and a read token cannot forge events.
 func Allows(have, need string) bool {
 	return have == need || have == agenttrace.ScopeAdmin
+}
+
+// TokenCreator is the store method Issue needs (agenttrace.Store fits).
+type TokenCreator interface {
+	CreateToken(ctx context.Context, t agenttrace.Token, secretHash string) error
+}
+
+// Issue creates a token named name with scope and returns it with its secret, which
+// exists nowhere else afterwards: the store keeps only its hash.
+func Issue(ctx context.Context, store TokenCreator, name, scope string) (agenttrace.Token, string, error) {
+	if !ValidScope(scope) {
+		return agenttrace.Token{}, "", fmt.Errorf("issue token: scope must be ingest, read or admin, not %q", scope)
+	}
+	if name == "" {
+		return agenttrace.Token{}, "", errors.New("issue token: a name is required")
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return agenttrace.Token{}, "", err
+	}
+	id, err := NewTokenID()
+	if err != nil {
+		return agenttrace.Token{}, "", err
+	}
+	t := agenttrace.Token{ID: id, Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
+	if err := store.CreateToken(ctx, t, HashSecret(secret)); err != nil {
+		return agenttrace.Token{}, "", fmt.Errorf("create token: %w", err)
+	}
+	return t, secret, nil
 }

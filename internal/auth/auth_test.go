@@ -242,3 +242,49 @@ func TestVerifier(t *testing.T) {
 		t.Errorf("forced: Enabled = %v, %v", on, err)
 	}
 }
+
+type fakeCreator struct {
+	tok  agenttrace.Token
+	hash string
+	err  error
+}
+
+func (f *fakeCreator) CreateToken(_ context.Context, t agenttrace.Token, hash string) error {
+	f.tok, f.hash = t, hash
+	return f.err
+}
+
+func TestIssue(t *testing.T) {
+	ctx := context.Background()
+	st := &fakeCreator{}
+	tok, secret, err := Issue(ctx, st, "laptop", agenttrace.ScopeIngest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsSecret(secret) || st.hash != HashSecret(secret) {
+		t.Errorf("stored hash %q for secret %q, want its HashSecret", st.hash, secret)
+	}
+	if tok != st.tok || tok.Name != "laptop" || tok.Scope != agenttrace.ScopeIngest || !strings.HasPrefix(tok.ID, "tok_") || tok.CreatedAt.IsZero() {
+		t.Errorf("Issue = %+v, stored %+v", tok, st.tok)
+	}
+
+	tests := []struct {
+		name, scope string
+		storeErr    error
+	}{
+		{"laptop", "write", nil},
+		{"", agenttrace.ScopeRead, nil},
+		{"laptop", agenttrace.ScopeRead, errors.New("disk full")},
+	}
+	for _, tt := range tests {
+		st := &fakeCreator{err: tt.storeErr}
+		if _, secret, err := Issue(ctx, st, tt.name, tt.scope); err == nil || secret != "" {
+			t.Errorf("Issue(%q, %q) with store error %v = %q, %v; want an error and no secret", tt.name, tt.scope, tt.storeErr, secret, err)
+		}
+		if tt.storeErr != nil {
+			if _, _, err := Issue(ctx, st, tt.name, tt.scope); !errors.Is(err, tt.storeErr) {
+				t.Errorf("store failure not wrapped: %v", err)
+			}
+		}
+	}
+}
