@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
 )
 
@@ -152,9 +152,8 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Create a token and print its secret (shown only once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch scope {
-			case agenttrace.ScopeIngest, agenttrace.ScopeRead, agenttrace.ScopeAdmin:
-			default:
+			// Checked here too, in the flags' terms and before the database is opened.
+			if !auth.ValidScope(scope) {
 				return fmt.Errorf("--scope must be ingest, read or admin, not %q", scope)
 			}
 			if name == "" {
@@ -165,19 +164,11 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			secret, err := api.NewSecret()
+			t, secret, err := auth.Issue(cmd.Context(), s, name, scope)
 			if err != nil {
 				return err
 			}
-			id, err := api.NewTokenID()
-			if err != nil {
-				return err
-			}
-			t := agenttrace.Token{ID: id, Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
-			if err := s.CreateToken(cmd.Context(), t, api.HashSecret(secret)); err != nil {
-				return fmt.Errorf("create token: %w", err)
-			}
-			fmt.Fprintf(stderr, "created token %s (%s, scope %s); the secret below is not shown again:\n", id, name, scope)
+			fmt.Fprintf(stderr, "created token %s (%s, scope %s); the secret below is not shown again:\n", t.ID, t.Name, t.Scope)
 			fmt.Fprintln(stdout, secret)
 			return nil
 		},

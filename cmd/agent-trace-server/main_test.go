@@ -408,3 +408,41 @@ func TestServeFlagsFallBackToEnvironment(t *testing.T) {
 		t.Errorf("default collector port = %d, want 8317", m.CollectorPort)
 	}
 }
+
+// TestServeRunsRetention: with --retention-days the server starts the retention worker,
+// which erases expired sessions at once rather than after its first interval. Which
+// sessions it erases is internal/worker's test; this one checks the wiring.
+func TestServeRunsRetention(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "data.db")
+	fixtures := storetest.Fixtures()
+	st, err := sqlite.Open(db, sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fixtures {
+		if _, err := st.Ingest(ctx, f.Events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	srv := mustStart(t, db, func(m *Main) { m.RetentionDays = 1 })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var page agenttrace.SessionPage
+		if code := getJSON(t, srv.URL("api")+"/v1/sessions?limit=200&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", &page); code != 200 {
+			t.Fatalf("list sessions: %d", code)
+		}
+		if len(page.Sessions) < len(fixtures) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retention worker left all %d sessions", len(page.Sessions))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -14,8 +14,10 @@ import (
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 	"github.com/agent-trace/agent-trace/internal/web"
+	"github.com/agent-trace/agent-trace/internal/worker"
 )
 
 // Main is one server process: the configuration, then the bound addresses once Run has
@@ -80,7 +82,8 @@ type listener struct {
 
 // Run opens the store, binds the listeners and serves until ctx ends, then shuts down
 // gracefully: stop accepting, end live streams, wait for in-flight requests (so every
-// acknowledged batch is committed), publish pending changes, close the store.
+// acknowledged batch is committed), stop the background workers, publish pending
+// changes, close the store.
 func (m *Main) Run(ctx context.Context) (err error) {
 	m.Ready()
 	ready := m.ready
@@ -90,18 +93,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			close(ready)
 		}
 	}()
-	logger := m.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	stdout := m.Stdout
-	if stdout == nil {
-		stdout = io.Discard
-	}
-	bind := m.Bind
-	if bind == "" {
-		bind = "127.0.0.1"
-	}
+	logger, stdout, bind := m.defaults()
 
 	store, err := openStore(ctx, storeConfig{DB: m.DBPath, PriceFile: m.PriceFile, Postgres: m.Postgres,
 		ClickHouse: m.ClickHouse, RetentionDays: m.RetentionDays, Logger: logger}, false)
@@ -115,22 +107,72 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 
 	hub := live.New()
-	a := api.New(store, hub, api.Options{
-		Auth:          m.Auth,
-		RetentionDays: m.RetentionDays,
-		Version:       m.Version,
-		Logger:        logger,
-	})
+	a := api.New(store, hub, api.Options{Auth: m.Auth, Version: m.Version, Logger: logger})
 	defer a.Close()
 
-	authOn, err := a.AuthEnabled(ctx)
+	authOn, err := m.checkExposure(ctx, a, bind)
 	if err != nil {
-		return fmt.Errorf("check tokens: %w", err)
+		return err
+	}
+	lns, err := m.listen(bind, a, logger)
+	if err != nil {
+		return err
+	}
+	if err := m.mountDashboard(lns, store, hub, a, logger); err != nil {
+		return err
+	}
+	m.announce(lns, authOn, stdout, logger)
+
+	errc := serveAll(lns)
+	stopWorkers := worker.Start(ctx, worker.NewRetention(store, m.RetentionDays,
+		worker.WithLogger(logger),
+		worker.WithOnError(func(error) { a.RecordStoreError("retention") })))
+	defer stopWorkers() // before the store closes: deferred calls run last first
+	close(ready)
+	readyClosed = true
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	return errors.Join(serveErr, m.shutdown(hub, lns))
+}
+
+// defaults fills in what the configuration left empty: a discarding logger and output,
+// and the loopback bind.
+func (m *Main) defaults() (logger *slog.Logger, stdout io.Writer, bind string) {
+	logger = m.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	stdout = m.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	bind = m.Bind
+	if bind == "" {
+		bind = "127.0.0.1"
+	}
+	return logger, stdout, bind
+}
+
+// checkExposure reports whether auth is on, and refuses to serve beyond this machine
+// without it unless the user said the network is trusted.
+func (m *Main) checkExposure(ctx context.Context, a *api.API, bind string) (authOn bool, err error) {
+	authOn, err = a.AuthEnabled(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check tokens: %w", err)
 	}
 	if !isLoopback(bind) && !authOn && !m.Insecure {
-		return fmt.Errorf("refusing to listen on %s without authentication: create a token (agent-trace-server token create), pass --auth, or pass --insecure if the network is trusted", bind)
+		return false, fmt.Errorf("refusing to listen on %s without authentication: create a token (agent-trace-server token create), pass --auth, or pass --insecure if the network is trusted", bind)
 	}
+	return authOn, nil
+}
 
+// listen binds the collector, API and (unless disabled) dashboard listeners; the
+// dashboard's handler is mounted later. On failure nothing stays bound.
+func (m *Main) listen(bind string, a *api.API, logger *slog.Logger) ([]*listener, error) {
 	lns := []*listener{
 		{name: "collector", what: "POST /v1/hooks", port: m.CollectorPort, handler: a.CollectorHandler()},
 		{name: "api", what: "/v1, /openapi.json, /docs", port: m.APIPort, handler: a.Handler()},
@@ -138,16 +180,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if !m.NoDashboard {
 		lns = append(lns, &listener{name: "dashboard", what: "sessions", port: m.DashboardPort})
 	}
-
 	for _, l := range lns {
 		ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(l.port)))
 		if err != nil {
-			for _, prev := range lns {
-				if prev.ln != nil {
-					prev.ln.Close()
-				}
-			}
-			return fmt.Errorf("listen for %s: %w", l.name, err)
+			closeListeners(lns)
+			return nil, fmt.Errorf("listen for %s: %w", l.name, err)
 		}
 		l.ln = ln
 		l.srv = &http.Server{
@@ -157,28 +194,46 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}
 	}
-	if !m.NoDashboard {
-		// Built after binding, so its setup hints show the collector's real address.
-		dash, err := web.New(web.Options{
-			Store: store,
-			Live:  hub,
-			Authenticate: func(r *http.Request) error {
-				_, err := a.Authorize(r, agenttrace.ScopeRead)
-				return err
-			},
-			VerifySecret: a.VerifySecret,
-			CookieName:   api.CookieName,
-			CollectorURL: "http://" + lns[0].ln.Addr().String(),
-			Logger:       logger,
-		})
-		if err != nil {
-			for _, l := range lns {
-				l.ln.Close()
-			}
-			return fmt.Errorf("build dashboard: %w", err)
+	return lns, nil
+}
+
+// closeListeners closes every listener bound so far.
+func closeListeners(lns []*listener) {
+	for _, l := range lns {
+		if l.ln != nil {
+			l.ln.Close()
 		}
-		lns[2].srv.Handler = dash
 	}
+}
+
+// mountDashboard builds the dashboard once the listeners are bound, so its setup hints
+// show the collector's real address. It guards pages with the API's read scope.
+func (m *Main) mountDashboard(lns []*listener, store agenttrace.Store, hub *live.Hub, a *api.API, logger *slog.Logger) error {
+	if m.NoDashboard {
+		return nil
+	}
+	dash, err := web.New(web.Options{
+		Store: store,
+		Live:  hub,
+		Authenticate: func(r *http.Request) error {
+			_, err := a.Authorize(r, agenttrace.ScopeRead)
+			return err
+		},
+		VerifySecret: a.VerifySecret,
+		CookieName:   auth.CookieName,
+		CollectorURL: "http://" + lns[0].ln.Addr().String(),
+		Logger:       logger,
+	})
+	if err != nil {
+		closeListeners(lns)
+		return fmt.Errorf("build dashboard: %w", err)
+	}
+	lns[2].srv.Handler = dash
+	return nil
+}
+
+// announce records the bound addresses for Addr and prints one line per listener.
+func (m *Main) announce(lns []*listener, authOn bool, stdout io.Writer, logger *slog.Logger) {
 	m.mu.Lock()
 	m.addrs = map[string]string{}
 	for _, l := range lns {
@@ -191,7 +246,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	for _, l := range lns {
 		fmt.Fprintf(stdout, "%-9s http://%s  (%s)\n", l.name, l.ln.Addr(), l.what)
 	}
+}
 
+// serveAll serves every listener in the background; the channel carries the first
+// failures other than a shutdown.
+func serveAll(lns []*listener) <-chan error {
 	errc := make(chan error, len(lns))
 	for _, l := range lns {
 		go func() {
@@ -200,15 +259,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	close(ready)
-	readyClosed = true
+	return errc
+}
 
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errc:
-	}
-
+// shutdown ends the live streams and shuts every listener down, waiting up to
+// ShutdownTimeout for in-flight requests.
+func (m *Main) shutdown(hub *live.Hub, lns []*listener) error {
 	// SSE responses never end by themselves; end them so Shutdown is not held up.
 	hub.Close()
 	timeout := m.ShutdownTimeout
@@ -227,7 +283,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		})
 	}
 	wg.Wait()
-	return errors.Join(append([]error{serveErr}, shutdownErrs...)...)
+	return errors.Join(shutdownErrs...)
 }
 
 // isLoopback reports whether host only accepts connections from this machine.

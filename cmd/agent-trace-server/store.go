@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 
-	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/clickhouse"
 	"github.com/agent-trace/agent-trace/internal/postgres"
@@ -32,23 +29,13 @@ type storeConfig struct {
 // schema with an error that says to run `agent-trace-server migrate`, since several
 // servers share those databases and an upgrade should migrate once, deliberately.
 func openStore(ctx context.Context, c storeConfig, migrate bool) (agenttrace.Store, error) {
-	dbPath, priceFile := c.DB, c.PriceFile
-	table := pricing.Default()
-	pricesVersion := "embedded:" + table.AsOf
-	if priceFile != "" {
-		t, err := pricing.Load(priceFile)
-		if err != nil {
-			return nil, fmt.Errorf("load price file: %w", err)
-		}
-		raw, err := os.ReadFile(priceFile)
-		if err != nil {
-			return nil, fmt.Errorf("read price file: %w", err)
-		}
-		sum := sha256.Sum256(raw)
-		table, pricesVersion = t, "file:"+hex.EncodeToString(sum[:8])
+	dbPath := c.DB
+	table, pricesVersion, err := pricing.Configured(c.PriceFile)
+	if err != nil {
+		return nil, err
 	}
 	if c.Postgres != "" || c.ClickHouse != "" {
-		return openTeam(ctx, c, pricer{table}, pricesVersion, migrate)
+		return openTeam(ctx, c, pricing.Pricer{Table: table}, pricesVersion, migrate)
 	}
 	if dbPath == "" {
 		p, err := defaultDBPath()
@@ -60,7 +47,7 @@ func openStore(ctx context.Context, c storeConfig, migrate bool) (agenttrace.Sto
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
-	s, err := sqlite.Open(dbPath, sqlite.WithPricer(pricer{table}))
+	s, err := sqlite.Open(dbPath, sqlite.WithPricer(pricing.Pricer{Table: table}))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dbPath, err)
 	}
@@ -77,7 +64,7 @@ func openStore(ctx context.Context, c storeConfig, migrate bool) (agenttrace.Sto
 	return s, nil
 }
 
-func openTeam(ctx context.Context, c storeConfig, p pricer, pricesVersion string, migrate bool) (agenttrace.Store, error) {
+func openTeam(ctx context.Context, c storeConfig, p pricing.Pricer, pricesVersion string, migrate bool) (agenttrace.Store, error) {
 	if c.Postgres == "" {
 		return nil, fmt.Errorf("--clickhouse (CLICKHOUSE_URL) needs --postgres (POSTGRES_CONNECTION_STRING): PostgreSQL holds the sessions")
 	}
@@ -122,29 +109,3 @@ func defaultDBPath() (string, error) {
 	}
 	return filepath.Join(home, ".agent-trace", "data.db"), nil
 }
-
-// pricer adapts the price table to the projection's Pricer. CostOfResponse prices one
-// API response with everything the transcript says of it (fast mode, web searches).
-type pricer struct{ t *pricing.Table }
-
-func (p pricer) Cost(model string, u agenttrace.Usage) (float64, bool) {
-	w5, w1 := u.CacheCreation5mTokens, u.CacheCreation1hTokens
-	if w5 == 0 && w1 == 0 && u.CacheCreationInputTokens > 0 {
-		// Without the split, writes are priced as 5-minute ones, as Claude Code does.
-		w5 = u.CacheCreationInputTokens
-	}
-	return p.t.Cost(model, pricing.Usage{
-		Input:             u.InputTokens,
-		Output:            u.OutputTokens,
-		CacheWrite5m:      w5,
-		CacheWrite1h:      w1,
-		CacheRead:         u.CacheReadInputTokens,
-		WebSearchRequests: u.WebSearchRequests,
-	})
-}
-
-func (p pricer) CostOfResponse(u *event.Usage) (float64, bool) {
-	return p.t.Cost(u.Model, pricing.FromEvent(u))
-}
-
-var _ agenttrace.ResponsePricer = pricer{}

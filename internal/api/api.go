@@ -1,8 +1,10 @@
 // Package api is agent-trace-server's HTTP edge: the collector that hooks deliver event
 // batches to, and the huma-generated REST API (OpenAPI 3.1 at /openapi.json, docs at
 // /docs) that the dashboard, scripts and other clients read sessions, git outcomes and
-// cost analytics from. It owns authentication, request limits, the mapping of store
-// errors to RFC 9457 problems, Prometheus metrics, the live change feed and retention.
+// cost analytics from. It applies internal/auth's rules to requests, enforces request
+// limits, maps store errors to RFC 9457 problems, exposes Prometheus metrics and serves
+// the live change feed, which internal/live's Publisher computes; domain work happens
+// in those packages and in the store, not here.
 package api
 
 import (
@@ -14,13 +16,13 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 )
 
@@ -29,18 +31,16 @@ import (
 const DefaultMaxBodyBytes = 8 << 20
 
 // Options configure an API. The zero value is the local default: no auth unless a token
-// exists, no retention.
+// exists.
 type Options struct {
 	// Auth forces token authentication on. Without it, auth is on as soon as the store
 	// holds one live token.
 	Auth bool
-	// RetentionDays > 0 erases sessions whose last event is older than that, hourly.
-	RetentionDays int
 	// MaxBodyBytes bounds an ingest request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Version is reported in the OpenAPI document.
 	Version string
-	// Logger receives store failures and background job results; nil discards them.
+	// Logger receives store failures; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -51,8 +51,8 @@ type API struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
-	auth    *authenticator
-	pub     *publisher
+	auth    *auth.Verifier
+	pub     *live.Publisher
 
 	api       huma.API
 	collector huma.API
@@ -68,8 +68,7 @@ type API struct {
 	docsErr  error
 }
 
-// New builds the API and starts its background work (the live change publisher and,
-// when configured, retention). Call Close to stop it.
+// New builds the API and starts the live change publisher. Call Close to stop it.
 func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -90,8 +89,8 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 		opts:    opts,
 		log:     logger,
 		metrics: newMetrics(hub),
-		auth:    newAuthenticator(store, opts.Auth),
-		pub:     newPublisher(store, hub, logger),
+		auth:    auth.NewVerifier(store, opts.Auth),
+		pub:     live.NewPublisher(store, hub, logger),
 		apiMux:  http.NewServeMux(),
 		colMux:  http.NewServeMux(),
 	}
@@ -134,10 +133,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
-	a.bg.Go(func() { a.pub.run(ctx) })
-	if opts.RetentionDays > 0 {
-		a.bg.Go(func() { a.runRetention(ctx, time.Hour) })
-	}
+	a.bg.Go(func() { a.pub.Run(ctx) })
 	return a
 }
 
@@ -154,7 +150,7 @@ func (a *API) Huma() huma.API { return a.api }
 // Hub is the live hub the API publishes to.
 func (a *API) Hub() *live.Hub { return a.hub }
 
-// Close stops the background work, after publishing changes still pending. It does not
+// Close stops the publisher, after publishing changes still pending. It does not
 // close the store or the hub.
 func (a *API) Close() error {
 	a.closeErr.Do(func() {
@@ -165,7 +161,7 @@ func (a *API) Close() error {
 }
 
 // Flush waits until every change already ingested has been published to the hub.
-func (a *API) Flush(ctx context.Context) error { return a.pub.flush(ctx) }
+func (a *API) Flush(ctx context.Context) error { return a.pub.Flush(ctx) }
 
 // storeError maps a store failure to the one problem each condition gets at the edge:
 // not found → 404, invalid → 422, anything else → 503 (retryable: the store may be

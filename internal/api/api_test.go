@@ -21,6 +21,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 	"github.com/agent-trace/agent-trace/internal/storetest"
@@ -521,7 +522,7 @@ func TestAuthScopes(t *testing.T) {
 	ctx := context.Background()
 	secrets := map[string]string{}
 	for _, scope := range []string{agenttrace.ScopeIngest, agenttrace.ScopeRead, agenttrace.ScopeAdmin, "revoked"} {
-		secret, err := api.NewSecret()
+		secret, err := auth.NewSecret()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +530,7 @@ func TestAuthScopes(t *testing.T) {
 		if scope == "revoked" {
 			tokScope = agenttrace.ScopeAdmin
 		}
-		if err := e.store.CreateToken(ctx, agenttrace.Token{ID: "tok_" + scope, Name: scope, Scope: tokScope, CreatedAt: time.Now()}, api.HashSecret(secret)); err != nil {
+		if err := e.store.CreateToken(ctx, agenttrace.Token{ID: "tok_" + scope, Name: scope, Scope: tokScope, CreatedAt: time.Now()}, auth.HashSecret(secret)); err != nil {
 			t.Fatal(err)
 		}
 		secrets[scope] = secret
@@ -584,7 +585,7 @@ func TestAuthScopes(t *testing.T) {
 	}
 
 	t.Run("cookie", func(t *testing.T) {
-		resp := e.http.Get("/v1/sessions", "Cookie: "+api.CookieName+"="+secrets[agenttrace.ScopeRead])
+		resp := e.http.Get("/v1/sessions", "Cookie: "+auth.CookieName+"="+secrets[agenttrace.ScopeRead])
 		if resp.Code != http.StatusOK {
 			t.Errorf("status = %d with the read token in the cookie", resp.Code)
 		}
@@ -592,12 +593,12 @@ func TestAuthScopes(t *testing.T) {
 
 	t.Run("Authenticate for the dashboard", func(t *testing.T) {
 		r := httptest.NewRequest("GET", "/", nil)
-		if _, err := e.api.Authenticate(r); err != api.ErrUnauthenticated {
+		if _, err := e.api.Authenticate(r); err != auth.ErrUnauthenticated {
 			t.Errorf("no credentials: err = %v, want ErrUnauthenticated", err)
 		}
-		r.AddCookie(&http.Cookie{Name: api.CookieName, Value: secrets[agenttrace.ScopeIngest]})
+		r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: secrets[agenttrace.ScopeIngest]})
 		tok, err := e.api.Authorize(r, agenttrace.ScopeRead)
-		if err != api.ErrForbidden || tok == nil || tok.ID != "tok_ingest" {
+		if err != auth.ErrForbidden || tok == nil || tok.ID != "tok_ingest" {
 			t.Errorf("ingest token for read: %v, %v; want the token and ErrForbidden", tok, err)
 		}
 	})
@@ -608,7 +609,7 @@ func TestAuthTurnsOnWithTheFirstToken(t *testing.T) {
 	if got := e.http.Get("/v1/sessions").Code; got != http.StatusOK {
 		t.Fatalf("without tokens: %d, want 200 (auth off)", got)
 	}
-	if err := e.store.CreateToken(context.Background(), agenttrace.Token{ID: "t1", Name: "n", Scope: agenttrace.ScopeRead, CreatedAt: time.Now()}, api.HashSecret("at_x")); err != nil {
+	if err := e.store.CreateToken(context.Background(), agenttrace.Token{ID: "t1", Name: "n", Scope: agenttrace.ScopeRead, CreatedAt: time.Now()}, auth.HashSecret("at_x")); err != nil {
 		t.Fatal(err)
 	}
 	// A fresh API sees the token at once; a running one within a few seconds.
@@ -739,51 +740,6 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-func TestRetentionErasesOldSessions(t *testing.T) {
-	e := mustEnv(t, api.Options{RetentionDays: 1})
-	mustIngestAll(t, e)
-	cutoff := time.Now().Add(-24 * time.Hour)
-	wantErased := 0
-	for _, f := range fixtures {
-		var last time.Time
-		for _, ev := range f.Events {
-			if ev.Time.After(last) {
-				last = ev.Time
-			}
-		}
-		if last.Before(cutoff) {
-			wantErased++
-		}
-	}
-	if wantErased == 0 {
-		t.Fatal("no fixture is older than a day; the test proves nothing")
-	}
-	// The job New started may have run meanwhile; together they erase exactly the old.
-	n, err := e.api.EnforceRetention(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n > wantErased || countSessions(t, e) != len(fixtures)-wantErased {
-		t.Errorf("erased %d, %d left; want %d erased of %d", n, countSessions(t, e), wantErased, len(fixtures))
-	}
-	off := mustEnv(t, api.Options{})
-	mustIngestAll(t, off)
-	if n, _ := off.api.EnforceRetention(context.Background()); n != 0 || countSessions(t, off) != len(fixtures) {
-		t.Errorf("without retention erased %d", n)
-	}
-
-	// With retention set, New starts the job, which runs at once.
-	job := api.New(off.store, off.hub, api.Options{RetentionDays: 1})
-	defer job.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for countSessions(t, off) != len(fixtures)-wantErased {
-		if time.Now().After(deadline) {
-			t.Fatalf("the retention job left %d sessions, want %d", countSessions(t, off), len(fixtures)-wantErased)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // sse reads a text/event-stream in the background.
@@ -951,65 +907,6 @@ drain:
 	s2.until(t, time.Second, func(ev sseEvent) bool { return ev.Event == live.SessionDeleted })
 }
 
-func TestStreamToolCallLifecycleAndRestart(t *testing.T) {
-	e := mustEnv(t, api.Options{})
-	srv := httptest.NewServer(e.api.Handler())
-	defer srv.Close()
-	defer e.hub.Close()
-	f := fixture(t, "multi-prompt")
-	var hooks []event.Event
-	for _, ev := range f.Events {
-		if ev.Kind == event.KindHook {
-			hooks = append(hooks, ev)
-		}
-	}
-	pre := slices.IndexFunc(hooks, func(ev event.Event) bool { return ev.HookEvent == "PreToolUse" })
-	if pre < 0 || hooks[pre+1].HookEvent != "PostToolUse" {
-		t.Fatal("fixture lacks a PreToolUse followed by its PostToolUse")
-	}
-	toolID := hooks[pre].ToolUseID
-
-	s := mustStream(t, srv.URL+"/v1/stream?session="+f.SessionID, nil)
-	toolUpdate := func() api.ToolCallChange {
-		got := s.until(t, time.Second, func(ev sseEvent) bool { return ev.Event == live.ToolCallUpdated })
-		return decode[api.ToolCallChange](t, []byte(got[len(got)-1].Data))
-	}
-	mustIngest(t, e, hooks[:pre+1])
-	if tc := toolUpdate(); tc.ID != toolID || tc.Status != agenttrace.ToolPending {
-		t.Errorf("after PreToolUse: %+v, want %s pending", tc, toolID)
-	}
-	mustIngest(t, e, hooks[pre+1:pre+2])
-	got := s.until(t, time.Second, func(ev sseEvent) bool { return ev.Event == live.ToolCallUpdated })
-	if tc := decode[api.ToolCallChange](t, []byte(got[len(got)-1].Data)); tc.ID != toolID || tc.Status != agenttrace.ToolOK {
-		t.Errorf("after PostToolUse: %+v, want %s ok", tc, toolID)
-	}
-	for _, ev := range got {
-		if ev.Event != live.SessionUpdated {
-			continue
-		}
-		fields := decode[map[string]json.RawMessage](t, []byte(ev.Data))
-		for _, unchanged := range []string{"user", "host", "started_at", "cwd"} {
-			if _, ok := fields[unchanged]; ok {
-				t.Errorf("session.updated repeats unchanged %q: %s", unchanged, ev.Data)
-			}
-		}
-	}
-
-	// A restarted server has no cache: the next change is an update, not a creation.
-	a2 := api.New(e.store, e.hub, api.Options{})
-	defer a2.Close()
-	h2 := humatest.Wrap(t, a2.Huma())
-	if resp := h2.Post("/v1/hooks", batchBody(t, hooks[pre+2:])); resp.Code != http.StatusOK {
-		t.Fatalf("ingest: %d", resp.Code)
-	}
-	got = s.until(t, time.Second, func(ev sseEvent) bool {
-		return ev.Event == live.SessionUpdated || ev.Event == live.SessionCreated
-	})
-	if last := got[len(got)-1]; last.Event != live.SessionUpdated {
-		t.Errorf("after restart: %s, want %s", last.Event, live.SessionUpdated)
-	}
-}
-
 // FuzzIngestNever500: whatever the body, the collector answers 200 or a 4xx problem, and
 // a rejected request stores nothing.
 func FuzzIngestNever500(f *testing.F) {
@@ -1041,13 +938,13 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	for _, authOn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("auth %v", authOn), func(t *testing.T) {
 			e := mustEnv(t, api.Options{Auth: authOn})
-			admin, _ := api.NewSecret()
-			if err := e.store.CreateToken(context.Background(), agenttrace.Token{ID: "adm", Name: "adm", Scope: agenttrace.ScopeAdmin, CreatedAt: time.Now()}, api.HashSecret(admin)); err != nil {
+			admin, _ := auth.NewSecret()
+			if err := e.store.CreateToken(context.Background(), agenttrace.Token{ID: "adm", Name: "adm", Scope: agenttrace.ScopeAdmin, CreatedAt: time.Now()}, auth.HashSecret(admin)); err != nil {
 				t.Fatal(err)
 			}
 			f := fixture(t, "commit")
 			bearer := "Authorization: Bearer " + admin
-			cookie := "Cookie: " + api.CookieName + "=" + admin
+			cookie := "Cookie: " + auth.CookieName + "=" + admin
 			tests := []struct {
 				name    string
 				headers []any
@@ -1087,17 +984,5 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestNoChangesComputedBeforeAnyoneSubscribes(t *testing.T) {
-	e := mustEnv(t, api.Options{})
-	before := e.hub.LastID()
-	mustIngest(t, e, fixture(t, "commit").Events)
-	if err := e.api.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.hub.LastID(); got != before {
-		t.Errorf("%d changes published with nobody ever subscribed", got-before)
 	}
 }

@@ -98,7 +98,7 @@ func (a *API) ingest(ctx context.Context, in *ingestInput) (*ingestOutput, error
 	a.metrics.events.Add(float64(res.Stored))
 	a.metrics.duplicates.Add(float64(res.Duplicates))
 	a.metrics.latency.Observe(time.Since(start).Seconds())
-	a.pub.notify(res, events)
+	a.pub.Notify(res, events)
 	return &ingestOutput{Body: IngestResponse{Stored: res.Stored, Duplicates: res.Duplicates}}, nil
 }
 

@@ -67,3 +67,8 @@ func newMetrics(hub *live.Hub) *metrics {
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+// RecordStoreError counts a store failure of work done beside the API (a background
+// worker) under op, in the same agent_trace_store_errors_total the API's own use, so one
+// metric shows every store failure.
+func (a *API) RecordStoreError(op string) { a.metrics.storeErrors.WithLabelValues(op).Inc() }

@@ -135,7 +135,7 @@ func (a *API) deleteSession(ctx context.Context, in *sessionIDInput) (*struct{},
 	if err := a.store.DeleteSession(ctx, in.ID); err != nil {
 		return nil, a.storeError("delete session", err)
 	}
-	a.pub.deleted(in.ID)
+	a.pub.Deleted(in.ID)
 	return nil, nil
 }
 

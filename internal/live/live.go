@@ -5,6 +5,9 @@
 // so a reconnecting client resumes from Last-Event-ID without missing any, and serves
 // them as text/event-stream. Publishing never blocks: subscribers read the ring at their
 // own pace, and one that falls a whole ring behind is dropped rather than slowing ingest.
+// The Publisher turns ingest results into those notices by comparing each changed
+// session with what it last published, so the API's ingest handler only tells it what
+// was stored.
 package live
 
 import (

@@ -71,11 +71,7 @@ func FromEvent(u *event.Usage) Usage {
 	if u == nil {
 		return Usage{}
 	}
-	w5, w1 := u.CacheCreation5mTokens, u.CacheCreation1hTokens
-	if w5 == 0 && w1 == 0 && u.CacheCreationInputTokens > 0 {
-		// Without the split the writes are priced as 5-minute ones, as Claude Code does.
-		w5 = u.CacheCreationInputTokens
-	}
+	w5, w1 := cacheWrites(u.CacheCreationInputTokens, u.CacheCreation5mTokens, u.CacheCreation1hTokens)
 	return Usage{
 		Input:             u.InputTokens,
 		Output:            u.OutputTokens,
@@ -85,6 +81,15 @@ func FromEvent(u *event.Usage) Usage {
 		Speed:             u.Speed,
 		WebSearchRequests: u.WebSearchRequests,
 	}
+}
+
+// cacheWrites splits cache-write tokens into 5-minute and 1-hour ones. Without the split
+// (older transcripts) the writes are priced as 5-minute ones, as Claude Code does.
+func cacheWrites(total, w5, w1 int64) (int64, int64) {
+	if w5 == 0 && w1 == 0 && total > 0 {
+		return total, 0
+	}
+	return w5, w1
 }
 
 var defaultTable = mustParse(defaultJSON)

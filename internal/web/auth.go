@@ -12,21 +12,12 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
 )
-
-// DefaultCookieName is the cookie the dashboard keeps the token secret in; it is the name
-// internal/api reads (api.CookieName), so the API accepts the dashboard's session as well.
-const DefaultCookieName = "agent_trace_token"
 
 // cookieMaxAge is how long a login lasts. Revoking the token ends it sooner: every
 // request is checked against the store, the cookie only carries the secret.
 const cookieMaxAge = 30 * 24 * time.Hour
-
-// canRead mirrors api.Allows(scope, agenttrace.ScopeRead): the dashboard only reads, so read
-// and admin tokens may log in and an ingest token (the one every hook holds) may not.
-func canRead(scope string) bool {
-	return scope == agenttrace.ScopeRead || scope == agenttrace.ScopeAdmin
-}
 
 // authenticate guards every page and the live stream. Static assets and the login form
 // stay public: the assets are the same for everyone and carry no data. A refused page
@@ -82,43 +73,6 @@ func safeNext(next string) string {
 	return next
 }
 
-// sameOrigin is the CSRF defence for the two state-changing requests, login and logout.
-// The session cookie is SameSite=Strict, so a cross-site form never carries it and
-// cannot act as the user; what is left is login CSRF (another site logging the browser
-// in with the attacker's token) and forced logout, and neither needs a cookie. Both are
-// stopped by refusing any POST whose browser-set Sec-Fetch-Site, Origin or (when Origin is
-// missing) Referer names another origin. Page script cannot forge those headers, so a
-// hidden per-form token would add nothing for browsers. A request with none of them is
-// refused too: every current browser sends Origin on a POST, and there is no non-browser
-// use for this form.
-func sameOrigin(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default: // same-site (a sibling subdomain) and cross-site
-		return false
-	}
-	src := r.Header.Get("Origin")
-	if src == "" {
-		src = r.Header.Get("Referer")
-	}
-	if src == "" || src == "null" {
-		return false
-	}
-	u, err := url.Parse(src)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	// Behind a reverse proxy that rewrites Host, the browser's origin is the proxy's
-	// public name, which the proxy passes on as X-Forwarded-Host. Trusting it is safe
-	// here: a cross-site page cannot add that header to a form post, and a script that
-	// tries to is stopped by CORS, which this handler never grants.
-	fwd, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ",")
-	return fwd != "" && strings.EqualFold(u.Host, strings.TrimSpace(fwd))
-}
-
 // overTLS reports whether the browser reached us over HTTPS, directly or through a
 // proxy that terminated TLS, so the cookie is marked Secure exactly when it can be.
 func overTLS(r *http.Request) bool {
@@ -143,7 +97,9 @@ func (a *app) renderLogin(w http.ResponseWriter, r *http.Request, status int, ne
 const errLoginRefused = "That token was not accepted. Use a live token with read or admin scope (agent-trace-server token create --scope read)."
 
 func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
+	// Login CSRF (another site logging the browser in with the attacker's token) needs no
+	// cookie, so the SameSite=Strict cookie does not stop it; the origin check does.
+	if auth.SameOrigin(r.Header.Get, r.Host) != nil {
 		a.renderError(w, r, http.StatusForbidden, "Cross-site request refused", "Log in from the dashboard's own login page.")
 		return
 	}
@@ -161,7 +117,9 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	secret := strings.TrimSpace(r.PostForm.Get("secret"))
 	tok, err := a.verify(r.Context(), secret)
-	if err != nil || tok == nil || !canRead(tok.Scope) {
+	// The dashboard only reads: read and admin tokens may log in, an ingest token (the one
+	// every hook holds) may not.
+	if err != nil || tok == nil || !auth.Allows(tok.Scope, agenttrace.ScopeRead) {
 		if err != nil && !errors.Is(err, agenttrace.ErrNotFound) {
 			// Logged so an operator can tell a store outage from a wrong token; never
 			// the secret itself.
@@ -180,7 +138,7 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
+	if auth.SameOrigin(r.Header.Get, r.Host) != nil { // forced logout, like login CSRF
 		a.renderError(w, r, http.StatusForbidden, "Cross-site request refused", "Log out from the dashboard itself.")
 		return
 	}

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +13,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 )
 
@@ -25,43 +24,35 @@ const (
 	revokedSec   = "at_revoked-secret-for-tests"
 )
 
-func hashSecret(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
-// errUnauthenticated stands for api.ErrUnauthenticated.
-var errUnauthenticated = errors.New("authentication required")
-
 // storeAuth does what internal/api's authenticator does with the same store methods: the
 // secret's SHA-256 is looked up, revoked tokens are refused.
 type storeAuth struct{ st *sqlite.Store }
 
 func (sa storeAuth) verify(ctx context.Context, secret string) (*agenttrace.Token, error) {
-	tok, err := sa.st.TokenBySecretHash(ctx, hashSecret(secret))
+	tok, err := sa.st.TokenBySecretHash(ctx, auth.HashSecret(secret))
 	if errors.Is(err, agenttrace.ErrNotFound) {
-		return nil, errUnauthenticated
+		return nil, auth.ErrUnauthenticated
 	}
 	if err != nil {
 		return nil, err
 	}
 	if tok.RevokedAt != nil {
-		return nil, errUnauthenticated
+		return nil, auth.ErrUnauthenticated
 	}
 	return tok, nil
 }
 
 // authenticate is api.Authorize(r, read) for the cookie.
 func (sa storeAuth) authenticate(r *http.Request) error {
-	c, err := r.Cookie(DefaultCookieName)
+	c, err := r.Cookie(auth.CookieName)
 	if err != nil {
-		return errUnauthenticated
+		return auth.ErrUnauthenticated
 	}
 	tok, err := sa.verify(r.Context(), c.Value)
 	if err != nil {
 		return err
 	}
-	if !canRead(tok.Scope) {
+	if !auth.Allows(tok.Scope, agenttrace.ScopeRead) {
 		return errors.New("forbidden")
 	}
 	return nil
@@ -77,7 +68,7 @@ func mustAuthStore(tb testing.TB) *sqlite.Store {
 		{ingestSecret, agenttrace.ScopeIngest}, {revokedSec, agenttrace.ScopeRead},
 	} {
 		tok := agenttrace.Token{ID: "tok_" + string(rune('a'+i)), Name: tc.scope, Scope: tc.scope, CreatedAt: time.Now().UTC()}
-		if err := st.CreateToken(ctx, tok, hashSecret(tc.secret)); err != nil {
+		if err := st.CreateToken(ctx, tok, auth.HashSecret(tc.secret)); err != nil {
 			tb.Fatalf("create token: %v", err)
 		}
 		if tc.secret == revokedSec {
@@ -124,7 +115,7 @@ func postLogin(h http.Handler, form url.Values, hdr map[string]string) *http.Res
 
 func sessionCookie(res *http.Response) *http.Cookie {
 	for _, c := range res.Cookies() {
-		if c.Name == DefaultCookieName {
+		if c.Name == auth.CookieName {
 			return c
 		}
 	}
@@ -306,7 +297,7 @@ func TestLogout(t *testing.T) {
 	post := func(origin string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "http://dash.example/logout", nil)
 		req.Header.Set("Origin", origin)
-		req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: readSecret})
+		req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: readSecret})
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		return rec.Result()
@@ -436,7 +427,7 @@ func TestLogoutButtonOnlyWithCookie(t *testing.T) {
 		t.Error("log-out button shown without a session cookie")
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: readSecret})
+	req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: readSecret})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	doc, err := html.Parse(rec.Body)

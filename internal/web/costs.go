@@ -129,12 +129,14 @@ func costChart(daily []agenttrace.DailyCost, from, end time.Time, by string) (te
 	for t := from; t.Before(end); t = t.AddDate(0, 0, 1) {
 		days = append(days, t.Format("2006-01-02"))
 	}
-	dayIdx := make(map[string]int, len(days))
-	for i, d := range days {
-		dayIdx[d] = i
-	}
+	series, legend := chartLegend(daily, by)
+	stacks, maxDay := stackDays(daily, days, series)
+	return drawCostChart(days, stacks, legend, maxDay), legend
+}
 
-	// The biggest keys get their own colour; the long tail is one "other" band.
+// chartLegend assigns each key its series: the biggest keys get their own colour, the
+// long tail is one "other" band (series chartSeries).
+func chartLegend(daily []agenttrace.DailyCost, by string) (map[string]int, []legendItem) {
 	totals := map[string]float64{}
 	for _, dc := range daily {
 		totals[dc.Key] += dc.CostUSD
@@ -173,12 +175,19 @@ func costChart(daily []agenttrace.DailyCost, from, end time.Time, by string) (te
 		}
 		legend = append(legend, legendItem{Class: "series-" + strconv.Itoa(chartSeries), Label: fmt.Sprintf("%d others", len(keys)-chartSeries), CostUSD: rest})
 	}
+	return series, legend
+}
 
-	stacks := make([][]float64, len(days))
+// stackDays sums each day's spend per series, and returns the biggest day's total.
+func stackDays(daily []agenttrace.DailyCost, days []string, series map[string]int) (stacks [][]float64, maxDay float64) {
+	dayIdx := make(map[string]int, len(days))
+	for i, d := range days {
+		dayIdx[d] = i
+	}
+	stacks = make([][]float64, len(days))
 	for i := range stacks {
 		stacks[i] = make([]float64, chartSeries+1)
 	}
-	var maxDay float64
 	for _, dc := range daily {
 		i, ok := dayIdx[dc.Day]
 		if !ok {
@@ -193,34 +202,38 @@ func costChart(daily []agenttrace.DailyCost, from, end time.Time, by string) (te
 		}
 		maxDay = math.Max(maxDay, t)
 	}
+	return stacks, maxDay
+}
 
-	const (
-		width, height = 960.0, 260.0
-		left, right   = 56.0, 8.0
-		top, bottom   = 10.0, 28.0
-	)
-	plotW, plotH := width-left-right, height-top-bottom
+// Chart geometry, in SVG user units.
+const (
+	chartWidth, chartHeight = 960.0, 260.0
+	chartLeft, chartRight   = 56.0, 8.0
+	chartTop, chartBottom   = 10.0, 28.0
+)
+
+// drawCostChart renders the stacked bars, the cost axis and every few days' date.
+func drawCostChart(days []string, stacks [][]float64, legend []legendItem, maxDay float64) template.HTML {
+	plotW, plotH := chartWidth-chartLeft-chartRight, chartHeight-chartTop-chartBottom
 	scale, ticks := niceScale(maxDay)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="Daily spend from %s to %s">`, width, height, days[0], days[len(days)-1])
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="Daily spend from %s to %s">`, chartWidth, chartHeight, days[0], days[len(days)-1])
 	for i := 0; i <= ticks; i++ {
 		v := scale * float64(i) / float64(ticks)
-		y := top + plotH - plotH*float64(i)/float64(ticks)
-		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, left, width-right, y, y)
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, left-6, y+4, template.HTMLEscapeString(axisCost(v)))
+		y := chartTop + plotH - plotH*float64(i)/float64(ticks)
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, chartLeft, chartWidth-chartRight, y, y)
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, chartLeft-6, y+4, template.HTMLEscapeString(axisCost(v)))
 	}
 	slot := plotW / float64(len(days))
 	barW := math.Max(1, slot*0.75)
 	labelEvery := int(math.Ceil(float64(len(days)) / 10))
 	for i, st := range stacks {
-		x := left + slot*float64(i) + (slot-barW)/2
-		y := top + plotH
-		var dayTotal float64
+		x := chartLeft + slot*float64(i) + (slot-barW)/2
+		y := chartTop + plotH
 		for s, v := range st {
 			if v <= 0 {
 				continue
 			}
-			dayTotal += v
 			h := plotH * v / scale
 			y -= h
 			label := "other"
@@ -231,11 +244,11 @@ func costChart(daily []agenttrace.DailyCost, from, end time.Time, by string) (te
 				s, x, y, barW, math.Max(h, 0.5), days[i], template.HTMLEscapeString(label), formatCost(v))
 		}
 		if i%labelEvery == 0 {
-			fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x+barW/2, height-8, days[i][5:])
+			fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x+barW/2, chartHeight-8, days[i][5:])
 		}
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String()), legend
+	return template.HTML(b.String())
 }
 
 // niceScale rounds a maximum up to 1, 2 or 5 times a power of ten so the axis reads well,

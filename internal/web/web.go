@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
 )
 
 // Options configure the dashboard handler.
@@ -29,7 +30,7 @@ type Options struct {
 	// set, refused page views go to /login, which sets the session cookie. The dashboard
 	// admits read and admin tokens only.
 	VerifySecret func(ctx context.Context, secret string) (*agenttrace.Token, error)
-	// CookieName is the session cookie; "" means DefaultCookieName (api.CookieName).
+	// CookieName is the session cookie; "" means auth.CookieName, which the API reads too.
 	CookieName string
 	// CollectorURL is shown in the empty state's init command.
 	CollectorURL string
@@ -94,7 +95,7 @@ func New(opts Options) (http.Handler, error) {
 		login: login, verify: opts.VerifySecret, cookieName: opts.CookieName,
 		limiter: newLoginLimiter(loginBurst, loginEvery), recent: newRecentSessions(8, time.Minute)}
 	if a.cookieName == "" {
-		a.cookieName = DefaultCookieName
+		a.cookieName = auth.CookieName
 	}
 	if opts.Live != nil {
 		a.liveURL = "/live"

@@ -1,4 +1,4 @@
-package api
+package live
 
 import (
 	"bytes"
@@ -12,17 +12,16 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/live"
 )
 
-// The publisher turns accepted batches into live changes. Ingest only records which
+// Publisher turns accepted batches into live changes. Ingest only records which
 // sessions changed and returns; one goroutine then reads each changed session once
 // (however many batches touched it meanwhile), compares it with what it last published,
 // and publishes the differences. That keeps ingest latency free of projection reads and
 // the stream free of full snapshots.
-type publisher struct {
-	store agenttrace.Store
-	hub   *live.Hub
+type Publisher struct {
+	store SessionReader
+	hub   *Hub
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -35,6 +34,12 @@ type publisher struct {
 	cache *sessionCache // only touched by run
 }
 
+// SessionReader is what a Publisher reads: a session as the projection stores it
+// (agenttrace.Store fits).
+type SessionReader interface {
+	Session(ctx context.Context, id string) (*agenttrace.Session, error)
+}
+
 // pendingSession is what the batches since the last publish said about one session.
 type pendingSession struct {
 	newEvents int // events stored for it; -1 when unknown (the batch had duplicates)
@@ -42,8 +47,13 @@ type pendingSession struct {
 	tools     map[string]bool
 }
 
-func newPublisher(store agenttrace.Store, hub *live.Hub, log *slog.Logger) *publisher {
-	p := &publisher{
+// NewPublisher returns a Publisher that reads changed sessions from store and publishes
+// to hub; log receives failed reads (nil discards them). Start it with Run.
+func NewPublisher(store SessionReader, hub *Hub, log *slog.Logger) *Publisher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Publisher{
 		store:   store,
 		hub:     hub,
 		log:     log,
@@ -54,10 +64,10 @@ func newPublisher(store agenttrace.Store, hub *live.Hub, log *slog.Logger) *publ
 	return p
 }
 
-// notify records an ingest result; it never blocks on publishing. Until a client has
+// Notify records an ingest result; it never blocks on publishing. Until a client has
 // ever subscribed there is nobody to tell or to resume, so ingest skips the work (it
 // costs about a quarter of ingest throughput on two cores).
-func (p *publisher) notify(res agenttrace.IngestResult, events []event.Event) {
+func (p *Publisher) Notify(res agenttrace.IngestResult, events []event.Event) {
 	if len(res.Sessions) == 0 || !p.hub.Watched() {
 		return
 	}
@@ -100,16 +110,16 @@ func (p *publisher) notify(res agenttrace.IngestResult, events []event.Event) {
 	}
 }
 
-// deleted publishes a session's erasure and forgets it.
-func (p *publisher) deleted(id string) {
+// Deleted publishes a session's erasure and forgets it.
+func (p *Publisher) Deleted(id string) {
 	p.mu.Lock()
 	p.cache.remove(id)
 	p.mu.Unlock()
-	p.hub.Publish(live.Change{Type: live.SessionDeleted, SessionID: id, Data: map[string]string{"id": id}})
+	p.hub.Publish(Change{Type: SessionDeleted, SessionID: id, Data: map[string]string{"id": id}})
 }
 
-// run publishes until ctx ends, then publishes what is still pending.
-func (p *publisher) run(ctx context.Context) {
+// Run publishes until ctx ends, then publishes what is still pending.
+func (p *Publisher) Run(ctx context.Context) {
 	for {
 		select {
 		case <-p.kick:
@@ -123,8 +133,8 @@ func (p *publisher) run(ctx context.Context) {
 	}
 }
 
-// flush waits until every batch noted so far is published.
-func (p *publisher) flush(ctx context.Context) error {
+// Flush waits until every batch noted so far is published.
+func (p *Publisher) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	target := p.seq
 	p.mu.Unlock()
@@ -145,7 +155,7 @@ func (p *publisher) flush(ctx context.Context) error {
 	}
 }
 
-func (p *publisher) publishPending(ctx context.Context) {
+func (p *Publisher) publishPending(ctx context.Context) {
 	p.mu.Lock()
 	pending, order, seq := p.pending, p.order, p.seq
 	p.pending, p.order = map[string]*pendingSession{}, nil
@@ -246,14 +256,14 @@ func fingerprint(c ToolCallChange) string {
 // diff lists the changes from prev (nil when not cached: after a restart or eviction)
 // to next. Without prev, what the batches contained decides: the session is new when
 // every event it has came in them, and the prompts and tool calls they named changed.
-func diff(prev, next *sessionState, s *agenttrace.Session, ps *pendingSession) []live.Change {
-	var out []live.Change
+func diff(prev, next *sessionState, s *agenttrace.Session, ps *pendingSession) []Change {
+	var out []Change
 	if prev == nil {
-		typ := live.SessionUpdated
+		typ := SessionUpdated
 		if ps != nil && ps.newEvents >= s.EventCount {
-			typ = live.SessionCreated
+			typ = SessionCreated
 		}
-		out = append(out, live.Change{Type: typ, SessionID: s.ID, Data: s.SessionSummary})
+		out = append(out, Change{Type: typ, SessionID: s.ID, Data: s.SessionSummary})
 	} else {
 		changed := map[string]json.RawMessage{}
 		for k, v := range next.summary {
@@ -263,13 +273,13 @@ func diff(prev, next *sessionState, s *agenttrace.Session, ps *pendingSession) [
 		}
 		if len(changed) > 0 {
 			changed["id"] = next.summary["id"]
-			out = append(out, live.Change{Type: live.SessionUpdated, SessionID: s.ID, Data: changed})
+			out = append(out, Change{Type: SessionUpdated, SessionID: s.ID, Data: changed})
 		}
 	}
 	for _, pr := range s.Prompts {
 		isNew := (prev != nil && !prev.prompts[pr.ID]) || (prev == nil && ps != nil && ps.prompts[pr.ID])
 		if isNew {
-			out = append(out, live.Change{Type: live.PromptCreated, SessionID: s.ID, Data: PromptChange{
+			out = append(out, Change{Type: PromptCreated, SessionID: s.ID, Data: PromptChange{
 				SessionID: s.ID, ID: pr.ID, Index: pr.Index, Text: pr.Text, StartedAt: pr.StartedAt,
 			}})
 		}
@@ -281,7 +291,7 @@ func diff(prev, next *sessionState, s *agenttrace.Session, ps *pendingSession) [
 				changed = ps != nil && ps.tools[c.ID]
 			}
 			if changed {
-				out = append(out, live.Change{Type: live.ToolCallUpdated, SessionID: s.ID, Data: c})
+				out = append(out, Change{Type: ToolCallUpdated, SessionID: s.ID, Data: c})
 			}
 		})
 	}

@@ -1,0 +1,125 @@
+// Package auth holds the rules every edge of the server shares about who may do what:
+// the token secret format (generate, hash, recognise), the scopes and the one rule for
+// what a scope allows, verifying secrets against the store, and the same-origin rules
+// that keep a web page from acting through a browser. internal/api and internal/web
+// only apply them to requests, so the API and the dashboard cannot drift apart.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+)
+
+// CookieName is the cookie the dashboard keeps a token secret in after login; the API
+// accepts it too (for reads), so one login serves both.
+const CookieName = "agent_trace_token"
+
+// SecretPrefix starts every token secret, so secrets are recognisable in logs and by
+// secret scanners.
+const SecretPrefix = "at_"
+
+// Authentication failures. The edges map them to 401 and 403.
+var (
+	ErrUnauthenticated = errors.New("authentication required: send a token as Authorization: Bearer at_…")
+	ErrForbidden       = errors.New("the token's scope does not allow this")
+)
+
+// Anonymous is the identity of requests when auth is off: the local single-user install,
+// where whoever can reach the loopback port may do everything.
+var Anonymous = &agenttrace.Token{ID: "anonymous", Name: "anonymous", Scope: agenttrace.ScopeAdmin}
+
+// NewSecret returns a fresh token secret: SecretPrefix and 32 random bytes.
+func NewSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate token secret: %w", err)
+	}
+	return SecretPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// HashSecret is what the store keeps instead of a secret: hex SHA-256.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// IsSecret reports whether s has the shape of a token secret. Anything else cannot be
+// one, so it is refused without asking the store.
+func IsSecret(s string) bool { return strings.HasPrefix(s, SecretPrefix) }
+
+// NewTokenID returns a token record ID.
+func NewTokenID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate token id: %w", err)
+	}
+	return "tok_" + hex.EncodeToString(b), nil
+}
+
+// Credential extracts a token secret from an Authorization header value ("Bearer …",
+// any case) or, without one, the cookie.
+func Credential(authorization, cookie string) string {
+	const bearer = "bearer "
+	if len(authorization) > len(bearer) && strings.EqualFold(authorization[:len(bearer)], bearer) {
+		return strings.TrimSpace(authorization[len(bearer):])
+	}
+	return cookie
+}
+
+// Scopes lists every scope a token can have, least powerful first.
+var Scopes = []string{agenttrace.ScopeIngest, agenttrace.ScopeRead, agenttrace.ScopeAdmin}
+
+// ValidScope reports whether scope is one of Scopes.
+func ValidScope(scope string) bool {
+	for _, s := range Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows reports whether a token of scope have may do what needs scope need. Admin can
+// do everything; read and ingest are separate, so a hook's ingest token cannot read
+// anyone's sessions (nor log in to the dashboard) and a read token cannot forge events.
+func Allows(have, need string) bool {
+	return have == need || have == agenttrace.ScopeAdmin
+}
+
+// TokenCreator is the store method Issue needs (agenttrace.Store fits).
+type TokenCreator interface {
+	CreateToken(ctx context.Context, t agenttrace.Token, secretHash string) error
+}
+
+// Issue creates a token named name with scope and returns it with its secret, which
+// exists nowhere else afterwards: the store keeps only its hash.
+func Issue(ctx context.Context, store TokenCreator, name, scope string) (agenttrace.Token, string, error) {
+	if !ValidScope(scope) {
+		return agenttrace.Token{}, "", fmt.Errorf("issue token: scope must be ingest, read or admin, not %q", scope)
+	}
+	if name == "" {
+		return agenttrace.Token{}, "", errors.New("issue token: a name is required")
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return agenttrace.Token{}, "", err
+	}
+	id, err := NewTokenID()
+	if err != nil {
+		return agenttrace.Token{}, "", err
+	}
+	t := agenttrace.Token{ID: id, Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
+	if err := store.CreateToken(ctx, t, HashSecret(secret)); err != nil {
+		return agenttrace.Token{}, "", fmt.Errorf("create token: %w", err)
+	}
+	return t, secret, nil
+}

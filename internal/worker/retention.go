@@ -1,0 +1,100 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// DefaultRetentionInterval is how often Retention looks for expired sessions: often
+// enough that a session outlives its retention by at most an hour, rarely enough to
+// cost nothing.
+const DefaultRetentionInterval = time.Hour
+
+// Deleter is the store method retention needs (agenttrace.Store fits).
+type Deleter interface {
+	// DeleteBefore erases every session whose last event is older than t and returns
+	// how many it erased.
+	DeleteBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// Retention erases sessions whose last event is older than Days days.
+type Retention struct {
+	store    Deleter
+	days     int
+	interval time.Duration
+	log      *slog.Logger
+	onError  func(error)
+}
+
+// RetentionOption configures a Retention worker.
+type RetentionOption func(*Retention)
+
+// WithInterval sets how often the worker runs; the default is DefaultRetentionInterval.
+func WithInterval(d time.Duration) RetentionOption {
+	return func(r *Retention) { r.interval = d }
+}
+
+// WithLogger sends each run's result (sessions erased, or the failure) to log.
+func WithLogger(log *slog.Logger) RetentionOption {
+	return func(r *Retention) { r.log = log }
+}
+
+// WithOnError calls f with every failed run, so the server can count store failures in
+// its metrics.
+func WithOnError(f func(error)) RetentionOption {
+	return func(r *Retention) { r.onError = f }
+}
+
+// NewRetention returns a worker that keeps days days of sessions in store; days <= 0
+// keeps everything.
+func NewRetention(store Deleter, days int, opts ...RetentionOption) *Retention {
+	r := &Retention{store: store, days: days, interval: DefaultRetentionInterval,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Run erases expired sessions now and then every interval until ctx ends. With no
+// retention set it returns at once.
+func (r *Retention) Run(ctx context.Context) {
+	if r.days <= 0 {
+		return
+	}
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		if n, err := r.Enforce(ctx); err != nil {
+			r.log.Error("retention", "err", err)
+		} else if n > 0 {
+			r.log.Info("retention erased sessions", "count", n, "days", r.days)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Enforce erases every session whose last event is older than the retention and returns
+// how many it erased; with no retention set it does nothing.
+func (r *Retention) Enforce(ctx context.Context) (int, error) {
+	if r.days <= 0 {
+		return 0, nil
+	}
+	cutoff := time.Now().Add(-time.Duration(r.days) * 24 * time.Hour)
+	n, err := r.store.DeleteBefore(ctx, cutoff)
+	if err != nil {
+		err = fmt.Errorf("enforce retention: %w", err)
+		if r.onError != nil {
+			r.onError(err)
+		}
+		return 0, err
+	}
+	return n, nil
+}
