@@ -986,3 +986,46 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// GET /v1/analytics/cost/daily honours from and to (and documents them): a range with no
+// sessions answers no days, and the range it answers for is the one asked.
+func TestDailyCostHonoursRange(t *testing.T) {
+	e := mustEnv(t, api.Options{})
+	mustIngestAll(t, e)
+	type daily struct {
+		From time.Time              `json:"from"`
+		To   time.Time              `json:"to"`
+		Days []agenttrace.DailyCost `json:"days"`
+	}
+	resp := e.http.Get("/v1/analytics/cost/daily?" + wide)
+	if resp.Code != http.StatusOK {
+		t.Fatalf("daily: %d %s", resp.Code, resp.Body)
+	}
+	all := decode[daily](t, resp.Body.Bytes())
+	if want := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC); !all.From.Equal(want) || len(all.Days) == 0 {
+		t.Errorf("wide range: from %v with %d days, want from %v and the fixtures' days", all.From, len(all.Days), want)
+	}
+	past := decode[daily](t, e.http.Get("/v1/analytics/cost/daily?from=2001-01-01T00:00:00Z&to=2001-02-01T00:00:00Z").Body.Bytes())
+	if !past.To.Equal(time.Date(2001, 2, 1, 0, 0, 0, 0, time.UTC)) || len(past.Days) != 0 {
+		t.Errorf("January 2001: to %v with %d days, want to 2001-02-01 and no days", past.To, len(past.Days))
+	}
+	mustProblem(t, e.http.Get("/v1/analytics/cost/daily?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z"), http.StatusUnprocessableEntity)
+
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name string `json:"name"`
+			} `json:"parameters"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(e.http.Get("/openapi.json").Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, p := range doc.Paths["/v1/analytics/cost/daily"]["get"].Parameters {
+		names[p.Name] = true
+	}
+	if !names["from"] || !names["to"] || !names["group_by"] {
+		t.Errorf("openapi.json documents daily-cost parameters %v, want from, to and group_by", names)
+	}
+}

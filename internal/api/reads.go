@@ -196,13 +196,16 @@ func (a *API) registerGit(api huma.API) {
 	})
 }
 
-type rangeInput struct {
+// RangeInput is the from/to query of the analytics operations. It is exported because
+// huma reads the query parameters of embedded structs only when they are exported: as
+// an unexported embed, daily cost silently ignored from and to.
+type RangeInput struct {
 	From time.Time `query:"from" doc:"Start of the range (RFC 3339); default 30 days before to." example:"2026-11-01T00:00:00Z"`
 	To   time.Time `query:"to" doc:"End of the range, exclusive (RFC 3339); default the end of today (UTC), so today is included."`
 }
 
 // bounds fills in the defaults: the last 30 days, today included.
-func (in *rangeInput) bounds() (from, to time.Time, err error) {
+func (in *RangeInput) bounds() (from, to time.Time, err error) {
 	to = in.To
 	if to.IsZero() {
 		to = time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
@@ -219,7 +222,7 @@ func (in *rangeInput) bounds() (from, to time.Time, err error) {
 }
 
 type dailyCostInput struct {
-	rangeInput
+	RangeInput
 	GroupBy string `query:"group_by" enum:"session,model,user,repo" default:"model" doc:"What each row's key is."`
 }
 
@@ -273,7 +276,7 @@ func (a *API) registerAnalytics(api huma.API) {
 		Description: "Sessions, prompts, tool calls, commits, pull requests, lines, tokens, cost and cost per commit for sessions started in the range.",
 		Tags:        []string{"Analytics"},
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, map[string]any{"from": exStart.Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour), "to": exStart.Truncate(24 * time.Hour).Add(24 * time.Hour), "sessions": 1, "prompts": 1, "tool_calls": 2, "tool_errors": 0, "commits": 1, "pull_requests": 0, "lines_added": 12, "lines_removed": 3, "usage": exUsage, "cost_usd": exCost, "cost_per_commit_usd": exCost}), agenttrace.ScopeRead), func(ctx context.Context, in *rangeInput) (*summaryOutput, error) {
+	}, map[string]any{"from": exStart.Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour), "to": exStart.Truncate(24 * time.Hour).Add(24 * time.Hour), "sessions": 1, "prompts": 1, "tool_calls": 2, "tool_errors": 0, "commits": 1, "pull_requests": 0, "lines_added": 12, "lines_removed": 3, "usage": exUsage, "cost_usd": exCost, "cost_per_commit_usd": exCost}), agenttrace.ScopeRead), func(ctx context.Context, in *RangeInput) (*summaryOutput, error) {
 		from, to, err := in.bounds()
 		if err != nil {
 			return nil, err
