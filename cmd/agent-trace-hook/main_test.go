@@ -936,3 +936,18 @@ func TestFlushWaitStopsOnSIGTERM(t *testing.T) {
 	}
 	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 }
+
+// A person asking for capture's help gets it; nothing is captured or logged. (Claude Code
+// runs capture with no arguments, so this costs the hot path nothing.)
+func TestCaptureHelp(t *testing.T) {
+	e := newEnv(t, "")
+	for _, flag := range []string{"--help", "-h"} {
+		r := e.run(strings.NewReader(""), "capture", flag)
+		if r.code != 0 || !strings.Contains(r.stdout, "Read one Claude Code hook payload on stdin") {
+			t.Errorf("capture %s: exit %d, stdout %q, want the command's help", flag, r.code, r.stdout)
+		}
+	}
+	if log, err := os.ReadFile(filepath.Join(e.home, "hook.log")); err == nil {
+		t.Errorf("capture --help wrote hook.log: %s", log)
+	}
+}

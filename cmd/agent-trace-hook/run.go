@@ -106,6 +106,12 @@ to $AGENT_TRACE_HOME/hook.log.`,
 		// Whatever Claude Code passes, capture must not fail on flag parsing.
 		DisableFlagParsing: true,
 		Run: func(cmd *cobra.Command, args []string) {
+			// Flag parsing is off, so help is asked for by hand; Claude Code never
+			// passes arguments, so a lone --help is a person.
+			if len(args) == 1 && (args[0] == "--help" || args[0] == "-h") {
+				_ = cmd.Help()
+				return
+			}
 			runCapture(stdin, agentconfig.Home(), time.Now())
 		},
 	}

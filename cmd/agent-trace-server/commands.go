@@ -93,15 +93,25 @@ With no command it serves: the collector (POST /v1/hooks) on 127.0.0.1:8317, the
 	}
 	addServeFlags(serveCmd.Flags(), m)
 
-	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), &cobra.Command{
+	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newVersionCommand(stdout))
+	return root
+}
+
+// newVersionCommand prints the version. It opens no store, so its help leaves out the
+// store flags every other command inherits from the root.
+func newVersionCommand(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintln(stdout, "agent-trace-server", buildVersion())
 		},
+	}
+	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		fmt.Fprintf(c.OutOrStdout(), "%s\n\nUsage:\n  %s\n", c.Short, c.UseLine())
 	})
-	return root
+	return cmd
 }
 
 func addServeFlags(fs *pflag.FlagSet, m *Main) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -359,6 +360,16 @@ func TestVersion(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "agent-trace-server ") {
 		t.Errorf("version = %q, %v", out, err)
 	}
+	// version opens no store: its help names none of the store flags.
+	help, err := run(t, "version", "--help")
+	if err != nil || !strings.Contains(help, "Print the version") {
+		t.Fatalf("version --help = %q, %v", help, err)
+	}
+	for _, flag := range []string{"--price-file", "--clickhouse", "--postgres", "--db"} {
+		if strings.Contains(help, flag) {
+			t.Errorf("version --help lists %s:\n%s", flag, help)
+		}
+	}
 }
 
 func TestStartFailsOnBusyPort(t *testing.T) {
@@ -444,5 +455,24 @@ func TestServeRunsRetention(t *testing.T) {
 			t.Fatalf("the retention worker left all %d sessions", len(page.Sessions))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A loopback-only install without tokens is the solo default: no warning. Listening
+// beyond the machine without auth (--insecure) still warns.
+func TestAuthOffWarnsOnlyWhenExposed(t *testing.T) {
+	for _, tt := range []struct {
+		bind string
+		warn bool
+	}{{"127.0.0.1", false}, {"0.0.0.0", true}} {
+		var logs bytes.Buffer
+		r := mustStart(t, filepath.Join(t.TempDir(), "data.db"), func(m *Main) {
+			m.Bind, m.Insecure = tt.bind, true
+			m.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
+		r.stop(t)
+		if got := strings.Contains(logs.String(), "auth is off"); got != tt.warn {
+			t.Errorf("bind %s: warned %v, want %v; log:\n%s", tt.bind, got, tt.warn, logs.String())
+		}
 	}
 }

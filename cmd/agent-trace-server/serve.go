@@ -107,7 +107,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 
 	hub := live.New()
-	a := api.New(store, hub, api.Options{Auth: m.Auth, Version: m.Version, Logger: logger})
+	a := api.New(store, hub, api.Options{Auth: m.Auth, Version: m.Version, Logger: logger, DashboardPort: m.DashboardPort})
 	defer a.Close()
 
 	authOn, err := m.checkExposure(ctx, a, bind)
@@ -240,7 +240,8 @@ func (m *Main) announce(lns []*listener, authOn bool, stdout io.Writer, logger *
 		m.addrs[l.name] = l.ln.Addr().String()
 	}
 	m.mu.Unlock()
-	if !authOn {
+	if !authOn && exposed(lns) {
+		// On loopback alone, no token is the solo default and nothing to warn about.
 		logger.Warn("auth is off: anyone who can reach these addresses can read and write; create a token to turn it on")
 	}
 	for _, l := range lns {
@@ -287,6 +288,16 @@ func (m *Main) shutdown(hub *live.Hub, lns []*listener) error {
 }
 
 // isLoopback reports whether host only accepts connections from this machine.
+// exposed reports whether any listener is reachable from beyond this machine.
+func exposed(lns []*listener) bool {
+	for _, l := range lns {
+		if a, ok := l.ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+			return true
+		}
+	}
+	return false
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true

@@ -9,11 +9,14 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -42,6 +45,9 @@ type Options struct {
 	Version string
 	// Logger receives store failures; nil discards them.
 	Logger *slog.Logger
+	// DashboardPort, when set, is where the root pages point people for the dashboard
+	// (on the host they asked).
+	DashboardPort int
 }
 
 // API serves the collector and the REST API over one store and one live hub.
@@ -129,6 +135,10 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	a.registerAnalytics(a.api)
 	a.registerStream(a.api)
 	a.registerDocs()
+	a.apiMux.HandleFunc("GET /{$}", a.root("agent-trace API", map[string]string{
+		"docs": "/docs", "openapi": "/openapi.json", "sessions": "/v1/sessions"}))
+	a.colMux.HandleFunc("GET /{$}", a.root("agent-trace collector", map[string]string{
+		"ingest": "POST /v1/hooks", "health": "/healthz"}))
 	a.apiMux.Handle("GET /metrics", a.requireScope(agenttrace.ScopeRead, a.metrics.handler()))
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -201,3 +211,24 @@ const apiDescription = `Self-hosted observability for Claude Code.
 Hooks deliver event batches to POST /v1/hooks; everything else reads the sessions, prompts,
 tool calls, commits, pull requests and costs projected from them. Errors are RFC 9457
 problem documents. GET /v1/stream is a Server-Sent Events feed of changes.`
+
+// root answers GET / on a listener with what it serves, instead of a bare 404 for the
+// person who opened the port in a browser: where the docs are, and the dashboard.
+func (a *API) root(service string, links map[string]string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body := map[string]any{"service": service, "version": a.opts.Version}
+		for k, v := range links {
+			body[k] = v
+		}
+		if a.opts.DashboardPort > 0 {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(r.Host); err == nil {
+				host = h
+			}
+			body["dashboard"] = "http://" + net.JoinHostPort(host, strconv.Itoa(a.opts.DashboardPort)) + "/"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_ = json.NewEncoder(w).Encode(body)
+	}
+}

@@ -1029,3 +1029,21 @@ func TestDailyCostHonoursRange(t *testing.T) {
 		t.Errorf("openapi.json documents daily-cost parameters %v, want from, to and group_by", names)
 	}
 }
+
+// Someone who opens the API or collector port in a browser learns where to go.
+func TestRootsPointTheWay(t *testing.T) {
+	a := mustEnv(t, api.Options{DashboardPort: 3100}).api
+	for name, h := range map[string]http.Handler{"api": a.Handler(), "collector": a.CollectorHandler()} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8318/", nil)
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"dashboard":"http://127.0.0.1:3100/"`) {
+			t.Errorf("%s root: %d %s, want 200 naming the dashboard", name, rec.Code, rec.Body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if !strings.Contains(rec.Body.String(), `"docs":"/docs"`) {
+		t.Errorf("api root does not point to /docs: %s", rec.Body)
+	}
+}
