@@ -1,9 +1,9 @@
-package agenttrace_test
+package projection_test
 
 import (
 	"testing"
 
-	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/storetest"
 )
 
@@ -12,7 +12,7 @@ import (
 func BenchmarkProject2000(b *testing.B) {
 	evs := storetest.Generate(7, 1, 2000)[0]
 	for b.Loop() {
-		if s := agenttrace.Project(evs, storetest.TestPricer{}); s.EventCount != 2000 {
+		if s := projection.Project(evs, storetest.TestPricer{}); s.EventCount != 2000 {
 			b.Fatal(s.EventCount)
 		}
 	}
