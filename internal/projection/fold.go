@@ -182,17 +182,51 @@ func (f *fold) onUsage(e *event.Event) {
 	if e.Usage == nil {
 		return
 	}
-	// One API response is one message.id. A /btw side question's transcript replays the
-	// parent's responses with the same message.id under a new requestId (so a new event
-	// ID); counting both would double the cost.
-	key := e.Usage.MessageID
-	if key == "" {
-		key = "\x01" + e.ID
-	}
+	key := usageKey(e)
 	if old, ok := f.usage[key]; ok && !betterUsage(e, &old) {
 		return
 	}
 	f.usage[key] = *e
+}
+
+// usageKey is the API response a usage event reads. One API response is one message.id.
+// A /btw side question's transcript replays the parent's responses with the same
+// message.id under a new requestId (so a new event ID); counting both would double the
+// cost.
+func usageKey(e *event.Event) string {
+	if e.Usage.MessageID == "" {
+		return "\x01" + e.ID
+	}
+	return e.Usage.MessageID
+}
+
+// replace swaps the folded copy old of an event for the preferred copy e, when only
+// e's usage differs (a transcript line re-read while it grew, the common case), and
+// reports whether it could. Every other rule saw the same fields from both copies, so
+// only the response's reading is recomputed. Any other difference needs a refold.
+func (f *fold) replace(old, e *event.Event) bool {
+	if old.Kind != event.KindUsage || e.Kind != event.KindUsage || old.Usage == nil || e.Usage == nil ||
+		old.Usage.MessageID != e.Usage.MessageID || old.Usage.Sidechain != e.Usage.Sidechain ||
+		!sameContext(old, e) {
+		return false
+	}
+	if kept := f.usage[usageKey(e)]; kept.ID == e.ID {
+		// PreferEvent kept the larger total and the ID is the same, so e beats whatever
+		// old beat for this response.
+		f.usage[usageKey(e)] = *e
+		return true
+	}
+	f.onUsage(e)
+	return true
+}
+
+// sameContext reports whether two copies agree on everything addCommon reads.
+func sameContext(a, b *event.Event) bool {
+	if !a.Time.Equal(b.Time) || a.SessionID != b.SessionID || a.Tier != b.Tier ||
+		a.User != b.User || a.Host != b.Host || (a.Git == nil) != (b.Git == nil) {
+		return false
+	}
+	return a.Git == nil || (a.Git.Remote == b.Git.Remote && a.Git.Branch == b.Git.Branch)
 }
 
 // betterUsage is ccusage's rule: the main chain's reading beats a sidechain replay of

@@ -38,10 +38,12 @@ type Projector struct {
 	pricer agenttrace.Pricer
 	held   map[string]event.Event // the kept copy of every event ID
 	fold   *fold
-	// stale is set when a later copy of an ID replaced the copy already folded. The
-	// handlers only ever add an event's contribution (a minimum, a "latest", a sum of
-	// winners): taking one back is not cheap, so the next Result refolds the session
-	// from held instead (refold). This is the one path that is not incremental.
+	// stale is set when a later copy of an ID replaced the copy already folded and
+	// fold.replace could not swap it in place. The handlers only ever add an event's
+	// contribution (a minimum, a "latest", a sum of winners): taking one back is not
+	// cheap in general, so the next Result refolds the session from held instead
+	// (refold). This is the one path that is not incremental; it is taken for a copy that
+	// differs in more than its usage, e.g. a hook payload recaptured at another time.
 	stale bool
 }
 
@@ -59,7 +61,9 @@ func (pr *Projector) Add(events ...event.Event) {
 				continue
 			}
 			pr.held[e.ID] = e
-			pr.stale = true
+			if !pr.stale && !pr.fold.replace(&old, &e) {
+				pr.stale = true
+			}
 			continue
 		}
 		pr.held[e.ID] = e
