@@ -202,16 +202,15 @@ func (v *view) attributeCalls() {
 
 // priceUsage counts each API response once, priced, under the prompt it belongs to.
 func (v *view) priceUsage(p agenttrace.Pricer) {
-	evs := make([]event.Event, 0, len(v.f.usage))
+	evs := make([]*event.Event, 0, len(v.f.usage))
 	for _, e := range v.f.usage {
 		evs = append(evs, e)
 	}
-	sort.Slice(evs, func(i, j int) bool { return orderOf(&evs[i]).before(orderOf(&evs[j])) })
+	sort.Slice(evs, func(i, j int) bool { return orderOf(evs[i]).before(orderOf(evs[j])) })
 	s := v.s
 	var totalCost float64
 	unpriced := map[string]bool{}
-	for i := range evs {
-		e := &evs[i]
+	for _, e := range evs {
 		u, model := ToUsage(e.Usage), e.Usage.Model
 		if model != "" && !contains(s.Models, model) {
 			s.Models = append(s.Models, model)

@@ -80,7 +80,7 @@ type fold struct {
 
 	prompts   map[string]*promptAcc
 	calls     map[string]*callAcc
-	usage     map[string]event.Event // one API response (message ID) → its best reading
+	usage     map[string]*event.Event // one API response (message ID) → its best reading (a copy)
 	costState pick[*event.CostState]
 	commits   map[string]*pick[agenttrace.Commit]
 	prs       map[string]*prAcc
@@ -92,7 +92,7 @@ func newFold() *fold {
 		branches: map[string]branchAt{},
 		prompts:  map[string]*promptAcc{},
 		calls:    map[string]*callAcc{},
-		usage:    map[string]event.Event{},
+		usage:    map[string]*event.Event{},
 		commits:  map[string]*pick[agenttrace.Commit]{},
 		prs:      map[string]*prAcc{},
 	}
@@ -183,10 +183,11 @@ func (f *fold) onUsage(e *event.Event) {
 		return
 	}
 	key := usageKey(e)
-	if old, ok := f.usage[key]; ok && !betterUsage(e, &old) {
+	if old, ok := f.usage[key]; ok && !betterUsage(e, old) {
 		return
 	}
-	f.usage[key] = *e
+	c := *e
+	f.usage[key] = &c
 }
 
 // usageKey is the API response a usage event reads. One API response is one message.id.
@@ -210,10 +211,11 @@ func (f *fold) replace(old, e *event.Event) bool {
 		!sameContext(old, e) {
 		return false
 	}
-	if kept := f.usage[usageKey(e)]; kept.ID == e.ID {
+	if kept := f.usage[usageKey(e)]; kept != nil && kept.ID == e.ID {
 		// PreferEvent kept the larger total and the ID is the same, so e beats whatever
 		// old beat for this response.
-		f.usage[usageKey(e)] = *e
+		c := *e
+		f.usage[usageKey(e)] = &c
 		return true
 	}
 	f.onUsage(e)
