@@ -82,7 +82,9 @@ func (pr *Projector) Session() *agenttrace.Session {
 	return s
 }
 
-// Result is Session with the priced usage rows, as ProjectWithUsage returns them.
+// Result is Session with the priced usage rows, as ProjectWithUsage returns them. Each
+// call builds a new Session, but tool-call diffs and commit file lists are shared with
+// the Projector rather than copied on every read: treat them as read-only.
 func (pr *Projector) Result() (*agenttrace.Session, []agenttrace.PricedUsage) {
 	if pr.stale {
 		pr.refold()
