@@ -212,8 +212,8 @@ func (f *fold) replace(old, e *event.Event) bool {
 		return false
 	}
 	if kept := f.usage[usageKey(e)]; kept != nil && kept.ID == e.ID {
-		// PreferEvent kept the larger total and the ID is the same, so e beats whatever
-		// old beat for this response.
+		// e's total is at least old's (PreferEvent keeps the larger) and its sidechain
+		// flag and ID are old's, so e beats whatever old beat for this response.
 		c := *e
 		f.usage[usageKey(e)] = &c
 		return true
