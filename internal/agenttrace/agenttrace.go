@@ -1,7 +1,8 @@
 // Package agenttrace holds agent-trace's domain: the session model that events are projected
-// into, and the storage contract every backend (internal/sqlite, internal/postgres with
-// internal/clickhouse) implements. It depends on nothing but the event envelope and the
-// price table, so adapters, the API and the dashboard all speak the same types.
+// into (by internal/projection), and the storage contract every backend (internal/sqlite,
+// internal/postgres with internal/clickhouse) implements. It depends on nothing of the
+// module but the event envelope, so adapters, the API and the dashboard all speak the
+// same types.
 package agenttrace
 
 import (

@@ -11,6 +11,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/clickhouse"
+	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
@@ -33,12 +34,12 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 		return res, fmt.Errorf("ingest: %w", err)
 	}
 
-	// One copy per ID, the one agenttrace.PreferEvent prefers: an upsert may not touch one
+	// One copy per ID, the one projection.PreferEvent prefers: an upsert may not touch one
 	// row twice in a statement.
 	chosen := make(map[string]int, len(events))
 	for i := range events {
 		e := &events[i]
-		if j, ok := chosen[e.ID]; !ok || agenttrace.PreferEvent(e, &events[j]) {
+		if j, ok := chosen[e.ID]; !ok || projection.PreferEvent(e, &events[j]) {
 			chosen[e.ID] = i
 		}
 	}
@@ -55,7 +56,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 	for k, id := range ids {
 		i := chosen[id]
 		e := &events[i]
-		sids[k], kinds[k], times[k], totals[k], bs[k] = e.SessionID, e.Kind, e.Time.UnixNano(), agenttrace.EventUsageTotal(e), bodies[i]
+		sids[k], kinds[k], times[k], totals[k], bs[k] = e.SessionID, e.Kind, e.Time.UnixNano(), projection.EventUsageTotal(e), bodies[i]
 		lockSet[sessionLockKey(e.SessionID)] = true
 	}
 	locks := make([]int64, 0, len(lockSet))
@@ -99,7 +100,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 	if len(inserted) < len(ids) {
 		// Two events with one ID should be equal, but need not be (a usage reading taken
 		// while its transcript line was still growing; a hook event rebuilt by a transcript
-		// import): the stored copy is replaced when agenttrace.PreferEvent prefers the new one.
+		// import): the stored copy is replaced when projection.PreferEvent prefers the new one.
 		replaced, err := replaceDuplicates(ctx, tx, ids, inserted, events, chosen, bodies)
 		if err != nil {
 			return res, fmt.Errorf("ingest: %w", err)
@@ -135,7 +136,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 			i := chosen[id]
 			e := &events[i]
 			r := clickhouse.EventRow{ID: e.ID, SessionID: e.SessionID, Kind: e.Kind, TimeMS: e.Time.UnixMilli(),
-				User: e.User, Body: bodies[i], Version: uint64(agenttrace.EventUsageTotal(e))}
+				User: e.User, Body: bodies[i], Version: uint64(projection.EventUsageTotal(e))}
 			if e.Git != nil {
 				r.Repo = e.Git.Remote
 			}
@@ -184,13 +185,13 @@ func replaceDuplicates(ctx context.Context, tx pgx.Tx, ids, inserted []string, e
 		}
 		i := chosen[id]
 		e := &events[i]
-		if !agenttrace.PreferEvent(e, &stored) {
+		if !projection.PreferEvent(e, &stored) {
 			continue
 		}
 		rIDs = append(rIDs, id)
 		rKinds = append(rKinds, e.Kind)
 		rTimes = append(rTimes, e.Time.UnixNano())
-		rTotals = append(rTotals, agenttrace.EventUsageTotal(e))
+		rTotals = append(rTotals, projection.EventUsageTotal(e))
 		rBodies = append(rBodies, bodies[i])
 	}
 	rows.Close()
@@ -309,7 +310,7 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 	var w projectionWriter
 	var chRows []clickhouse.UsageChange
 	for _, id := range sessions {
-		sess, usages := agenttrace.ProjectWithUsage(bySession[id], s.pricer)
+		sess, usages := projection.ProjectWithUsage(bySession[id], s.pricer)
 		if sess == nil {
 			continue
 		}
@@ -561,7 +562,7 @@ func (s *Store) reprojectChunk(ctx context.Context, ids []string) error {
 }
 
 // Refresh re-projects every stored session when the projection rules
-// (agenttrace.ProjectionVersion) or the prices (pricesVersion, any string that changes when
+// (projection.ProjectionVersion) or the prices (pricesVersion, any string that changes when
 // the price table does) differ from those the database was last projected with, and
 // records the new pair. Call it after Migrate at start-up; it returns how many sessions
 // it rebuilt (0 when nothing changed). Replicas starting together may each rebuild:

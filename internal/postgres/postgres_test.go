@@ -20,6 +20,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/clickhouse"
 	"github.com/agent-trace/agent-trace/internal/postgres"
+	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 	"github.com/agent-trace/agent-trace/internal/sqlstore/sqlstoretest"
 	"github.com/agent-trace/agent-trace/internal/storetest"
@@ -329,7 +330,7 @@ func TestCloseFlushes(t *testing.T) {
 	if err := an.Conn().QueryRow(t.Context(), "SELECT count() FROM `"+an.Database()+"`.usage_facts").Scan(&usage); err != nil {
 		t.Fatal(err)
 	}
-	_, wantUsage := agenttrace.ProjectWithUsage(f.Events, storetest.TestPricer{})
+	_, wantUsage := projection.ProjectWithUsage(f.Events, storetest.TestPricer{})
 	if events == 0 || usage != uint64(len(wantUsage)) {
 		t.Errorf("after Close: %d events, %d usage rows in ClickHouse; want >0 and %d", events, usage, len(wantUsage))
 	}

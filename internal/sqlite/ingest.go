@@ -11,6 +11,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
@@ -41,7 +42,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 	// Two events with one ID should be equal, but need not be (a usage reading taken while
 	// its transcript line was still growing; a hook event rebuilt by a transcript import;
 	// the same payload captured twice). The stored copy is replaced when
-	// agenttrace.PreferEvent prefers the new one, decided in Go so that every store and the
+	// projection.PreferEvent prefers the new one, decided in Go so that every store and the
 	// projection apply one rule. Duplicates are the rare path (re-delivery), so the extra
 	// read costs nothing on a normal ingest.
 	sel, err := tx.PrepareContext(ctx, `SELECT body FROM events WHERE session_id = ? AND id = ?`)
@@ -63,7 +64,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 	inserted := map[string][]*event.Event{}
 	for i := range events {
 		e := &events[i]
-		total := agenttrace.EventUsageTotal(e)
+		total := projection.EventUsageTotal(e)
 		r, err := ins.ExecContext(ctx, e.ID, e.SessionID, e.Kind, e.Time.UnixNano(), total, bodies[i])
 		if err != nil {
 			return res, fmt.Errorf("ingest: insert event %s: %w", e.ID, err)
@@ -85,7 +86,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 		if err := json.Unmarshal(body, &stored); err != nil {
 			return res, fmt.Errorf("ingest: decode stored event %s: %w", e.ID, err)
 		}
-		if !agenttrace.PreferEvent(e, &stored) {
+		if !projection.PreferEvent(e, &stored) {
 			continue
 		}
 		if _, err := upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.SessionID, e.ID); err != nil {
@@ -189,7 +190,7 @@ func (s *Store) loadSession(ctx context.Context, tx dbtx, id string, fresh map[s
 
 // reproject rebuilds one session's materialised rows from all its stored events.
 func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.Event) error {
-	sess, usages := agenttrace.ProjectWithUsage(evs, s.pricer)
+	sess, usages := projection.ProjectWithUsage(evs, s.pricer)
 	if err := deleteProjection(ctx, tx, id); err != nil {
 		return err
 	}
@@ -390,7 +391,7 @@ func (s *Store) reprojectSessions(ctx context.Context, ids []string) error {
 }
 
 // Refresh re-projects every stored session when the projection rules
-// (agenttrace.ProjectionVersion) or the prices (pricesVersion, any string that changes when
+// (projection.ProjectionVersion) or the prices (pricesVersion, any string that changes when
 // the price table does) differ from those the database was last projected with, and
 // records the new pair. Call it after Migrate at start-up; it returns how many sessions
 // it rebuilt (0 when nothing changed).

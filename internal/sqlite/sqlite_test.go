@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 	"github.com/agent-trace/agent-trace/internal/sqlstore/sqlstoretest"
 	"github.com/agent-trace/agent-trace/internal/storetest"
@@ -92,7 +93,7 @@ func TestReprojectAll(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Refresh with new prices = %d, %v; want 1", n, err)
 	}
-	storetest.EqualJSON(t, "re-priced session", storetest.MustSession(t, s, f.SessionID), agenttrace.Project(f.Events, storetest.TestPricer{}))
+	storetest.EqualJSON(t, "re-priced session", storetest.MustSession(t, s, f.SessionID), projection.Project(f.Events, storetest.TestPricer{}))
 	if n, err := s.Refresh(t.Context(), "test-prices-1"); err != nil || n != 0 {
 		t.Errorf("Refresh with the same prices = %d, %v; want 0", n, err)
 	}
@@ -152,7 +153,7 @@ func TestConcurrentIngestAndRead(t *testing.T) {
 		t.Error(err)
 	}
 	for _, evs := range gen {
-		storetest.EqualJSON(t, "session", storetest.MustSession(t, s, evs[0].SessionID), agenttrace.Project(evs, storetest.TestPricer{}))
+		storetest.EqualJSON(t, "session", storetest.MustSession(t, s, evs[0].SessionID), projection.Project(evs, storetest.TestPricer{}))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 )
 
 // EncodeEvents validates a batch and returns each event's stored encoding. The first
@@ -28,7 +29,7 @@ func EncodeEvents(events []event.Event) ([][]byte, error) {
 // ProjectionStamp is what a store records after projecting with the current projection
 // rules and the prices of pricesVersion: when it changes, every session is re-projected.
 func ProjectionStamp(pricesVersion string) string {
-	return agenttrace.ProjectionVersion + "/" + pricesVersion
+	return projection.ProjectionVersion + "/" + pricesVersion
 }
 
 // ReprojectChunk is how many sessions one re-projection transaction rebuilds, so ingest

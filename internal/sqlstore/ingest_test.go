@@ -8,6 +8,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 )
 
 func TestEncodeEventsRefusesInvalid(t *testing.T) {
@@ -38,7 +39,7 @@ func TestInChunks(t *testing.T) {
 }
 
 func TestProjectionStamp(t *testing.T) {
-	if got, want := ProjectionStamp("p1"), agenttrace.ProjectionVersion+"/p1"; got != want {
+	if got, want := ProjectionStamp("p1"), projection.ProjectionVersion+"/p1"; got != want {
 		t.Errorf("ProjectionStamp = %q, want %q", got, want)
 	}
 }

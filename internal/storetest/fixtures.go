@@ -17,6 +17,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/capture"
 	"github.com/agent-trace/agent-trace/internal/privacy"
+	"github.com/agent-trace/agent-trace/internal/projection"
 )
 
 //go:embed testdata/claude-code-2.1.332
@@ -92,7 +93,7 @@ func (TestPricer) Cost(model string, u agenttrace.Usage) (float64, bool) {
 // CostOfResponse implements agenttrace.ResponsePricer: Cost plus, as illustrative test rates,
 // $10 per 1,000 web searches and fast mode at 6× the whole request.
 func (p TestPricer) CostOfResponse(u *event.Usage) (float64, bool) {
-	usd, ok := p.Cost(u.Model, agenttrace.ToUsage(u))
+	usd, ok := p.Cost(u.Model, projection.ToUsage(u))
 	if !ok {
 		return 0, false
 	}
@@ -154,7 +155,7 @@ func loadFixture(name string) (Fixture, error) {
 			// union of the tool calls it requested.
 			ids := append(append([]string(nil), old.Usage.ToolUseIDs...), e.Usage.ToolUseIDs...)
 			text := old.Usage.Text + e.Usage.Text
-			if agenttrace.EventUsageTotal(e) > agenttrace.EventUsageTotal(old) {
+			if projection.EventUsageTotal(e) > projection.EventUsageTotal(old) {
 				usage[k] = e
 			}
 			usage[k].Usage.ToolUseIDs = dedupStrings(ids)

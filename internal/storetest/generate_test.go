@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
-	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 )
 
 func TestGenerate(t *testing.T) {
@@ -41,7 +41,7 @@ func TestGenerate(t *testing.T) {
 				t.Fatalf("event time %s outside the 90 days", e.Time)
 			}
 		}
-		s := agenttrace.Project(evs, TestPricer{})
+		s := projection.Project(evs, TestPricer{})
 		users[s.User] = true
 		commits += s.CommitCount
 		prs += s.PRCount

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 )
 
 // Opener returns an empty, migrated store that prices usage with TestPricer. The suite
@@ -128,7 +129,7 @@ func testIngestFixtures(t *testing.T, s agenttrace.Store) {
 			t.Errorf("%s: sessions %q, want %q", f.Name, got, want)
 		}
 		got := MustSession(t, s, f.SessionID)
-		EqualJSON(t, f.Name+" session", got, agenttrace.Project(f.Events, TestPricer{}))
+		EqualJSON(t, f.Name+" session", got, projection.Project(f.Events, TestPricer{}))
 
 		// The acceptance numbers: Claude Code's own token totals exactly, its cost within
 		// $0.0001.
@@ -200,7 +201,7 @@ func testOutOfOrder(t *testing.T, s agenttrace.Store) {
 			MustIngest(t, s, evs[:n])
 			evs = evs[n:]
 		}
-		EqualJSON(t, f.Name, MustSession(t, s, f.SessionID), agenttrace.Project(f.Events, TestPricer{}))
+		EqualJSON(t, f.Name, MustSession(t, s, f.SessionID), projection.Project(f.Events, TestPricer{}))
 	}
 }
 
@@ -234,7 +235,7 @@ func testUsageReplace(t *testing.T, s agenttrace.Store) {
 }
 
 // testSameIDDifferentContent sends two copies of one event: whichever arrives first, the
-// store keeps the one Project keeps (agenttrace.PreferEvent): the richer live hook payload
+// store keeps the one Project keeps (projection.PreferEvent): the richer live hook payload
 // over a poorer rebuilt one, and a lower tier over a higher one.
 func testSameIDDifferentContent(t *testing.T, s agenttrace.Store) {
 	f := Fixtures()[0]
@@ -272,9 +273,9 @@ func testSameIDDifferentContent(t *testing.T, s agenttrace.Store) {
 		changes  bool
 		wantText string
 	}{
-		{"poorer copy first", poorer, true, agenttrace.Project(append(rest, poorer), TestPricer{}).Prompts[0].Text},
-		{"richer copy replaces it", orig, true, agenttrace.Project(f.Events, TestPricer{}).Prompts[0].Text},
-		{"poorer copy again", poorer, false, agenttrace.Project(f.Events, TestPricer{}).Prompts[0].Text},
+		{"poorer copy first", poorer, true, projection.Project(append(rest, poorer), TestPricer{}).Prompts[0].Text},
+		{"richer copy replaces it", orig, true, projection.Project(f.Events, TestPricer{}).Prompts[0].Text},
+		{"poorer copy again", poorer, false, projection.Project(f.Events, TestPricer{}).Prompts[0].Text},
 		{"lower tier wins", tier1, true, ""},
 		{"higher tier again", orig, false, ""},
 	} {
@@ -288,7 +289,7 @@ func testSameIDDifferentContent(t *testing.T, s agenttrace.Store) {
 			t.Errorf("%s: prompt text %q, want %q", step.name, got.Prompts[0].Text, step.wantText)
 		}
 	}
-	EqualJSON(t, "session", MustSession(t, s, f.SessionID), agenttrace.Project(append(rest, orig, poorer, tier1), TestPricer{}))
+	EqualJSON(t, "session", MustSession(t, s, f.SessionID), projection.Project(append(rest, orig, poorer, tier1), TestPricer{}))
 }
 
 // testRecaptureKeepsFirstCopy: a spool delivered twice (the same payloads captured again,
@@ -316,7 +317,7 @@ func testRecaptureKeepsFirstCopy(t *testing.T, s agenttrace.Store) {
 		e.Time = e.Time.Add(time.Hour + 123456789)
 		again[i] = e
 	}
-	want := agenttrace.Project(first, TestPricer{})
+	want := projection.Project(first, TestPricer{})
 	for _, tc := range []struct {
 		name    string
 		batches [][]event.Event
@@ -434,7 +435,7 @@ func testUnknownKinds(t *testing.T, s agenttrace.Store) {
 		Time: at, Tier: event.TierFull, Payload: json.RawMessage(`{"hook_event_name":"MindRead"}`)}
 	MustIngest(t, s, append(append([]event.Event(nil), f.Events...), future, hook))
 	got := MustSession(t, s, f.SessionID)
-	want := agenttrace.Project(f.Events, TestPricer{})
+	want := projection.Project(f.Events, TestPricer{})
 	if got.EventCount != want.EventCount+2 {
 		t.Errorf("event_count %d, want %d", got.EventCount, want.EventCount+2)
 	}

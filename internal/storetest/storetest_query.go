@@ -11,6 +11,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 )
 
 // ingestGenerated stores generated sessions and returns their projections by ID.
@@ -19,7 +20,7 @@ func ingestGenerated(t *testing.T, s agenttrace.Store, seed int64, sessions, eve
 	out := map[string]*agenttrace.Session{}
 	var batch []event.Event
 	for _, evs := range Generate(seed, sessions, events) {
-		out[evs[0].SessionID] = agenttrace.Project(evs, TestPricer{})
+		out[evs[0].SessionID] = projection.Project(evs, TestPricer{})
 		batch = append(batch, evs...)
 		if len(batch) >= 500 {
 			MustIngest(t, s, batch)
@@ -37,7 +38,7 @@ func ingestFixtures(t *testing.T, s agenttrace.Store) map[string]*agenttrace.Ses
 	out := map[string]*agenttrace.Session{}
 	for _, f := range Fixtures() {
 		MustIngest(t, s, f.Events)
-		out[f.SessionID] = agenttrace.Project(f.Events, TestPricer{})
+		out[f.SessionID] = projection.Project(f.Events, TestPricer{})
 	}
 	return out
 }
@@ -507,7 +508,7 @@ func testDailyCost(t *testing.T, s agenttrace.Store) {
 	}
 	for _, evs := range sessions {
 		MustIngest(t, s, evs)
-		sess, us := agenttrace.ProjectWithUsage(evs, TestPricer{})
+		sess, us := projection.ProjectWithUsage(evs, TestPricer{})
 		for i := range us {
 			repoOf[us[i].EventID] = sess.Repo
 			us[i].PromptID = sess.ID // reused below as the session key
@@ -651,7 +652,7 @@ func testSummaryGenerated(t *testing.T, s agenttrace.Store) {
 	unpriced := map[string]bool{}
 	var batch []event.Event
 	for _, evs := range Generate(17, 20, 60) {
-		sess, usages := agenttrace.ProjectWithUsage(evs, TestPricer{})
+		sess, usages := projection.ProjectWithUsage(evs, TestPricer{})
 		want.Sessions++
 		want.Prompts += sess.PromptCount
 		want.ToolCalls += sess.ToolCallCount
@@ -733,7 +734,7 @@ func testDeleteSession(t *testing.T, s agenttrace.Store) {
 			t.Errorf("usage rows left: %+v", d)
 		}
 	}
-	page, err := s.ListSessions(ctx(t), agenttrace.SessionFilter{Query: agenttrace.Project(victim.Events, nil).FirstPrompt})
+	page, err := s.ListSessions(ctx(t), agenttrace.SessionFilter{Query: projection.Project(victim.Events, nil).FirstPrompt})
 	if err != nil || len(page.Sessions) != 0 {
 		t.Errorf("prompt text left searchable: %v %v", page.Sessions, err)
 	}

@@ -1,8 +1,10 @@
-package agenttrace
+package projection
 
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
 // hookPayload is the part of a Claude Code hook payload the projection reads. Payloads
@@ -130,11 +132,11 @@ func parseToolInput(raw json.RawMessage) toolInput {
 // toolResponse is what the projection reads from a PostToolUse tool_response, whose
 // shape depends on the tool.
 type toolResponse struct {
-	Type            string          `json:"type"`
-	Content         json.RawMessage `json:"content"`
-	StructuredPatch []DiffHunk      `json:"structuredPatch"`
-	Stdout          string          `json:"stdout"`
-	Stderr          string          `json:"stderr"`
+	Type            string                `json:"type"`
+	Content         json.RawMessage       `json:"content"`
+	StructuredPatch []agenttrace.DiffHunk `json:"structuredPatch"`
+	Stdout          string                `json:"stdout"`
+	Stderr          string                `json:"stderr"`
 	File            *struct {
 		Content string `json:"content"`
 	} `json:"file"`
@@ -180,9 +182,9 @@ func parseToolResponse(raw json.RawMessage) toolResponse {
 
 // diff is the call's edit as a structuredPatch; a Write that created a file reports an
 // empty patch, so its content becomes one hunk of added lines.
-func (r toolResponse) diff(in toolInput) []DiffHunk {
+func (r toolResponse) diff(in toolInput) []agenttrace.DiffHunk {
 	if len(r.StructuredPatch) > 0 {
-		out := make([]DiffHunk, len(r.StructuredPatch))
+		out := make([]agenttrace.DiffHunk, len(r.StructuredPatch))
 		copy(out, r.StructuredPatch)
 		return out
 	}

@@ -1,4 +1,4 @@
-package agenttrace_test
+package projection_test
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/storetest"
 )
 
@@ -73,7 +74,7 @@ func flatten(calls []agenttrace.ToolCall, out map[string]agenttrace.ToolCall) {
 func TestProjectFixtures(t *testing.T) {
 	for _, f := range storetest.Fixtures() {
 		t.Run(f.Name, func(t *testing.T) {
-			s := agenttrace.Project(f.Events, storetest.TestPricer{})
+			s := projection.Project(f.Events, storetest.TestPricer{})
 			if s == nil {
 				t.Fatal("nil session")
 			}
@@ -142,7 +143,7 @@ func TestProjectFixtures(t *testing.T) {
 }
 
 func TestProjectSubagentNesting(t *testing.T) {
-	s := agenttrace.Project(fixture(t, "subagent").Events, storetest.TestPricer{})
+	s := projection.Project(fixture(t, "subagent").Events, storetest.TestPricer{})
 	top := s.Prompts[0].ToolCalls
 	if len(top) != 1 || top[0].Name != "Agent" {
 		t.Fatalf("top-level calls %+v, want one Agent call", top)
@@ -160,7 +161,7 @@ func TestProjectSubagentNesting(t *testing.T) {
 }
 
 func TestProjectDetails(t *testing.T) {
-	s := agenttrace.Project(fixture(t, "commit").Events, storetest.TestPricer{})
+	s := projection.Project(fixture(t, "commit").Events, storetest.TestPricer{})
 	p := s.Prompts[0]
 	if p.Text == "" || s.FirstPrompt != p.Text {
 		t.Errorf("prompt text %q, first prompt %q", p.Text, s.FirstPrompt)
@@ -191,7 +192,7 @@ func TestProjectDetails(t *testing.T) {
 		t.Errorf("commits %+v; prompt commits %+v", s.Commits, p.Commits)
 	}
 
-	fc := agenttrace.Project(fixture(t, "failed-commit").Events, storetest.TestPricer{})
+	fc := projection.Project(fixture(t, "failed-commit").Events, storetest.TestPricer{})
 	call := fc.Prompts[0].ToolCalls[0]
 	if call.Status != agenttrace.ToolError || call.Error == "" || call.DurationMS != 56 {
 		t.Errorf("failed commit call: %+v", call)
@@ -200,7 +201,7 @@ func TestProjectDetails(t *testing.T) {
 		t.Errorf("failed commit: commits %d errors %d", len(fc.Commits), fc.ErrorCount)
 	}
 
-	pr := agenttrace.Project(fixture(t, "pull-request").Events, storetest.TestPricer{})
+	pr := projection.Project(fixture(t, "pull-request").Events, storetest.TestPricer{})
 	if len(pr.PullRequests) != 1 || pr.PullRequests[0].Number != 42 || pr.PullRequests[0].Repo != "example/demo" ||
 		pr.PullRequests[0].URL != "https://github.com/example/demo/pull/42" || pr.PullRequests[0].PromptID == "" {
 		t.Errorf("pull requests %+v", pr.PullRequests)
@@ -229,7 +230,7 @@ func TestProjectLinesAgainstClaudeCode(t *testing.T) {
 				extra++
 			}
 		}
-		s := agenttrace.Project(f.Events, nil)
+		s := projection.Project(f.Events, nil)
 		if got, want := int64(s.LinesAdded+extra), f.CostState.LinesAdded; got != want {
 			t.Errorf("%s: lines added %d + %d created files = %d, Claude Code says %d", f.Name, s.LinesAdded, extra, got, want)
 		}
@@ -244,7 +245,7 @@ func TestProjectLinesAgainstClaudeCode(t *testing.T) {
 func TestProjectOrderIndependent(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for _, f := range storetest.Fixtures() {
-		want, err := json.Marshal(agenttrace.Project(f.Events, storetest.TestPricer{}))
+		want, err := json.Marshal(projection.Project(f.Events, storetest.TestPricer{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +257,7 @@ func TestProjectOrderIndependent(t *testing.T) {
 				}
 			}
 			rng.Shuffle(len(evs), func(a, b int) { evs[a], evs[b] = evs[b], evs[a] })
-			got, err := json.Marshal(agenttrace.Project(evs, storetest.TestPricer{}))
+			got, err := json.Marshal(projection.Project(evs, storetest.TestPricer{}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -300,7 +301,7 @@ func TestProjectStatusByEventTime(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := agenttrace.Project(tc.events, nil)
+			s := projection.Project(tc.events, nil)
 			if s.Status != tc.want {
 				t.Errorf("status %q, want %q", s.Status, tc.want)
 			}
@@ -320,7 +321,7 @@ func TestProjectUsage(t *testing.T) {
 	t.Run("same ID twice keeps the larger", func(t *testing.T) {
 		for _, order := range [][]event.Event{{u("m", "claude-opus-5-5", 1), u("m", "claude-opus-5-5", 9)},
 			{u("m", "claude-opus-5-5", 9), u("m", "claude-opus-5-5", 1)}} {
-			s := agenttrace.Project(order, storetest.TestPricer{})
+			s := projection.Project(order, storetest.TestPricer{})
 			if s.Usage.OutputTokens != 9 || s.Usage.InputTokens != 10 {
 				t.Errorf("usage %+v, want the larger reading only", s.Usage)
 			}
@@ -332,7 +333,7 @@ func TestProjectUsage(t *testing.T) {
 		replay.ID = event.ID(event.KindUsage, "s", "m", "req_btw")
 		replay.Usage.RequestID, replay.Usage.Sidechain = "req_btw", true
 		for _, evs := range [][]event.Event{{main, replay}, {replay, main}} {
-			s := agenttrace.Project(evs, storetest.TestPricer{})
+			s := projection.Project(evs, storetest.TestPricer{})
 			if s.Usage.OutputTokens != 3 || s.Usage.InputTokens != 10 {
 				t.Errorf("usage %+v, want the main chain's reading only", s.Usage)
 			}
@@ -343,8 +344,8 @@ func TestProjectUsage(t *testing.T) {
 		fast.Usage.Speed = "fast"
 		fast.Usage.WebSearchRequests = 3
 		plain := u("p", "claude-opus-5-5", 100)
-		s := agenttrace.Project([]event.Event{fast, plain}, storetest.TestPricer{})
-		base, _ := storetest.TestPricer{}.Cost("claude-opus-5-5", agenttrace.ToUsage(plain.Usage))
+		s := projection.Project([]event.Event{fast, plain}, storetest.TestPricer{})
+		base, _ := storetest.TestPricer{}.Cost("claude-opus-5-5", projection.ToUsage(plain.Usage))
 		want := base*6 + 0.03 + base
 		if s.CostUSD == nil || math.Abs(*s.CostUSD-want) > 1e-9 {
 			t.Errorf("cost %v, want %v", s.CostUSD, want)
@@ -354,7 +355,7 @@ func TestProjectUsage(t *testing.T) {
 		}
 	})
 	t.Run("an unpriced model makes cost unknown", func(t *testing.T) {
-		s := agenttrace.Project([]event.Event{u("a", "claude-opus-5-5", 1), u("b", "mystery-model", 1)}, storetest.TestPricer{})
+		s := projection.Project([]event.Event{u("a", "claude-opus-5-5", 1), u("b", "mystery-model", 1)}, storetest.TestPricer{})
 		if s.CostUSD != nil {
 			t.Errorf("cost %v, want null", *s.CostUSD)
 		}
@@ -369,7 +370,7 @@ func TestProjectUsage(t *testing.T) {
 	})
 	t.Run("unknown kinds are counted, not projected", func(t *testing.T) {
 		odd := event.Event{ID: "evt_odd", Kind: "future_kind", SessionID: "s", Time: t0, Tier: 2}
-		s := agenttrace.Project([]event.Event{u("a", "claude-opus-5-5", 1), odd}, storetest.TestPricer{})
+		s := projection.Project([]event.Event{u("a", "claude-opus-5-5", 1), odd}, storetest.TestPricer{})
 		if s.EventCount != 2 || s.Usage.OutputTokens != 1 {
 			t.Errorf("event_count %d usage %+v", s.EventCount, s.Usage)
 		}
@@ -383,7 +384,7 @@ func TestProjectUsage(t *testing.T) {
 		us.Usage.ToolUseIDs = []string{"t1"}
 		late := u("m2", "claude-opus-5-5", 7)
 		late.Time = t0.Add(3 * time.Second)
-		s := agenttrace.Project([]event.Event{sub, sub2, pre, us, late}, storetest.TestPricer{})
+		s := projection.Project([]event.Event{sub, sub2, pre, us, late}, storetest.TestPricer{})
 		if s.Prompts[0].Usage.OutputTokens != 5 || s.Prompts[1].Usage.OutputTokens != 7 {
 			t.Errorf("prompt usage %+v / %+v", s.Prompts[0].Usage, s.Prompts[1].Usage)
 		}
@@ -392,11 +393,11 @@ func TestProjectUsage(t *testing.T) {
 
 func TestProjectCapsOutput(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	big := strings.Repeat("é", agenttrace.MaxOutputBytes) // two bytes a rune: the cap falls mid-rune
+	big := strings.Repeat("é", projection.MaxOutputBytes) // two bytes a rune: the cap falls mid-rune
 	post := hook("s", "PostToolUse", t0, map[string]any{"prompt_id": "p", "tool_use_id": "t", "tool_name": "Bash",
 		"tool_input": map[string]any{"command": "cat big"}, "tool_response": map[string]any{"stdout": big}})
-	out := agenttrace.Project([]event.Event{post}, nil).Prompts[0].ToolCalls[0].Output
-	if len(out) > agenttrace.MaxOutputBytes+100 || !utf8.ValidString(out) || !strings.Contains(out, "more bytes in the event timeline") {
+	out := projection.Project([]event.Event{post}, nil).Prompts[0].ToolCalls[0].Output
+	if len(out) > projection.MaxOutputBytes+100 || !utf8.ValidString(out) || !strings.Contains(out, "more bytes in the event timeline") {
 		t.Errorf("output of %d bytes, valid UTF-8 %v, tail %q", len(out), utf8.ValidString(out), out[len(out)-60:])
 	}
 	if !strings.HasPrefix(big, strings.Split(out, "\n…")[0]) {
@@ -413,7 +414,7 @@ func TestProjectToolCallOnceAndTier(t *testing.T) {
 	post := hook("s", "PostToolUse", t0.Add(40*time.Millisecond), map[string]any{"prompt_id": "p", "tool_use_id": "t", "tool_name": "Bash",
 		"tool_input": map[string]any{"command": "ls"}, "tool_response": map[string]any{"stdout": "a\nb"}})
 	denied := hook("s", "PermissionDenied", t0.Add(50*time.Millisecond), map[string]any{"prompt_id": "p", "tool_use_id": "d", "tool_name": "Bash", "reason": "auto mode"})
-	s := agenttrace.Project([]event.Event{sub, pre, post, post, denied}, nil)
+	s := projection.Project([]event.Event{sub, pre, post, post, denied}, nil)
 	if s.Tier != event.TierMetadata {
 		t.Errorf("tier %d, want the lowest seen", s.Tier)
 	}
@@ -445,14 +446,14 @@ func TestPreferEventIgnoresClockDigits(t *testing.T) {
 		PromptID: "p1", Tier: 2, Payload: raw, Time: time.Date(2026, 11, 25, 12, 0, 0, 100_000_000, time.UTC)}
 	late := early
 	late.Time = time.Date(2026, 11, 25, 12, 5, 0, 123_456_789, time.UTC)
-	if !agenttrace.PreferEvent(&early, &late) {
-		t.Error("agenttrace.PreferEvent(early, late) = false, want the earlier capture kept")
+	if !projection.PreferEvent(&early, &late) {
+		t.Error("projection.PreferEvent(early, late) = false, want the earlier capture kept")
 	}
-	if agenttrace.PreferEvent(&late, &early) {
-		t.Error("agenttrace.PreferEvent(late, early) = true, want the earlier capture kept")
+	if projection.PreferEvent(&late, &early) {
+		t.Error("projection.PreferEvent(late, early) = true, want the earlier capture kept")
 	}
 	for _, evs := range [][]event.Event{{early, late}, {late, early}} {
-		if got := agenttrace.Project(evs, nil).Prompts[0].StartedAt; !got.Equal(early.Time) {
+		if got := projection.Project(evs, nil).Prompts[0].StartedAt; !got.Equal(early.Time) {
 			t.Errorf("prompt started at %v, want the first capture's %v", got, early.Time)
 		}
 	}
