@@ -82,7 +82,12 @@ func openTeam(ctx context.Context, c storeConfig, p pricer, pricesVersion string
 		return nil, fmt.Errorf("--clickhouse (CLICKHOUSE_URL) needs --postgres (POSTGRES_CONNECTION_STRING): PostgreSQL holds the sessions")
 	}
 	opts := postgres.Options{Pricer: p}
-	var s *postgres.Store
+	var s interface {
+		agenttrace.Store
+		Migrate(context.Context) error
+		CheckSchema(context.Context) error
+		Refresh(ctx context.Context, pricesVersion string) (int, error)
+	}
 	var err error
 	if c.ClickHouse == "" {
 		s, err = postgres.Open(ctx, c.Postgres, opts)
@@ -92,7 +97,7 @@ func openTeam(ctx context.Context, c storeConfig, p pricer, pricesVersion string
 			logger := c.Logger
 			chOpts.OnFlushError = func(err error) { logger.Error("clickhouse flush failed; rows kept for the next flush", "err", err) }
 		}
-		s, err = postgres.OpenTeam(ctx, c.Postgres, c.ClickHouse, opts, chOpts)
+		s, err = openTeamStore(ctx, c.Postgres, c.ClickHouse, opts, chOpts)
 	}
 	if err != nil {
 		return nil, err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/clickhouse"
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
@@ -119,7 +118,7 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 	}
 	sort.Strings(res.Sessions)
 
-	var chRows []clickhouse.UsageChange
+	var chRows []agenttrace.UsageChange
 	if len(res.Sessions) > 0 {
 		chRows, err = s.reproject(ctx, tx, res.Sessions, fresh)
 		if err != nil {
@@ -130,11 +129,11 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
 	}
 	if s.analytics != nil && len(changed) > 0 {
-		evRows := make([]clickhouse.EventRow, len(changed))
+		evRows := make([]agenttrace.EventRecord, len(changed))
 		for k, id := range changed {
 			i := chosen[id]
 			e := &events[i]
-			r := clickhouse.EventRow{ID: e.ID, SessionID: e.SessionID, Kind: e.Kind, TimeMS: e.Time.UnixMilli(),
+			r := agenttrace.EventRecord{ID: e.ID, SessionID: e.SessionID, Kind: e.Kind, TimeMS: e.Time.UnixMilli(),
 				User: e.User, Body: bodies[i], Version: uint64(agenttrace.EventUsageTotal(e))}
 			if e.Git != nil {
 				r.Repo = e.Git.Remote
@@ -208,9 +207,9 @@ func replaceDuplicates(ctx context.Context, tx pgx.Tx, ids, inserted []string, e
 	return rIDs, nil
 }
 
-// usageRow is a usage fact as ClickHouse stores it.
-func usageRow(f sqlstore.UsageFact) *clickhouse.UsageRow {
-	return &clickhouse.UsageRow{EventID: f.EventID, SessionID: f.SessionID, TimeMS: f.TimeMS,
+// usageRow is a usage fact as the analytics backend receives it.
+func usageRow(f sqlstore.UsageFact) *agenttrace.UsageRecord {
+	return &agenttrace.UsageRecord{EventID: f.EventID, SessionID: f.SessionID, TimeMS: f.TimeMS,
 		SessionStartedMS: f.SessionStartedMS, Model: f.Model, User: f.User, Repo: f.Repo, Usage: f.Usage, CostUSD: f.CostUSD}
 }
 
@@ -227,8 +226,8 @@ func scanUsage(r pgx.Row) (sqlstore.UsageFact, error) {
 }
 
 // reproject rebuilds the materialised rows of the sessions from all their stored events
-// and returns the usage rows that changed, for ClickHouse.
-func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fresh map[string]*event.Event) ([]clickhouse.UsageChange, error) {
+// and returns the usage rows that changed, for the analytics backend.
+func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fresh map[string]*event.Event) ([]agenttrace.UsageChange, error) {
 	freshIDs := make([]string, 0, len(fresh))
 	for id := range fresh {
 		freshIDs = append(freshIDs, id)
@@ -307,7 +306,7 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 	}
 
 	var w projectionWriter
-	var chRows []clickhouse.UsageChange
+	var chRows []agenttrace.UsageChange
 	for _, id := range sessions {
 		sess, usages := agenttrace.ProjectWithUsage(bySession[id], s.pricer)
 		if sess == nil {
@@ -324,16 +323,16 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 			o, ok := old[k.EventID]
 			switch {
 			case !ok:
-				chRows = append(chRows, clickhouse.UsageChange{New: usageRow(k), Version: version})
+				chRows = append(chRows, agenttrace.UsageChange{New: usageRow(k), Version: version})
 			case !o.Equal(k):
-				chRows = append(chRows, clickhouse.UsageChange{Old: usageRow(o), New: usageRow(k), Version: version})
+				chRows = append(chRows, agenttrace.UsageChange{Old: usageRow(o), New: usageRow(k), Version: version})
 			}
 			delete(old, k.EventID)
 		}
 	}
 	// Responses the new projection no longer counts get a tombstone.
 	for _, k := range old {
-		chRows = append(chRows, clickhouse.UsageChange{Old: usageRow(k), Version: version})
+		chRows = append(chRows, agenttrace.UsageChange{Old: usageRow(k), Version: version})
 	}
 
 	b = pgx.Batch{}

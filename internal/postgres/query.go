@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/clickhouse"
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
@@ -80,7 +79,7 @@ func (s *Store) newReader() sqlstore.Reader {
 }
 
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
-// ClickHouse answers it when configured.
+// The analytics backend answers it when configured.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]agenttrace.DailyCost, error) {
 	if s.analytics != nil {
 		return s.analytics.DailyCost(ctx, from, to, groupBy)
@@ -99,7 +98,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 }
 
 // Summary totals sessions that started in [from, to): counts and tokens from the session
-// projections in PostgreSQL, cost from ClickHouse when configured.
+// projections in PostgreSQL, cost from the analytics backend when configured.
 func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Summary, error) {
 	var sum agenttrace.Summary
 	c := newConds()
@@ -137,8 +136,8 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 	return sum, nil
 }
 
-// DeleteSession erases a session and every trace of it. In ClickHouse its usage rows are
-// hidden at once by tombstones and erased for good by a background mutation.
+// DeleteSession erases a session and every trace of it. In the analytics backend its usage
+// rows are hidden at once by tombstones and then erased for good (UsageLog.EraseSessions).
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	n, err := s.deleteSessions(ctx, `SELECT $1::text AS id`, id)
 	if err != nil {
@@ -210,7 +209,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	if err != nil {
 		return 0, fmt.Errorf("usage facts: %w", err)
 	}
-	var tombs []clickhouse.UsageChange
+	var tombs []agenttrace.UsageChange
 	var version int64
 	if s.analytics != nil {
 		for rows.Next() {
@@ -219,7 +218,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 				rows.Close()
 				return 0, fmt.Errorf("usage facts: %w", err)
 			}
-			tombs = append(tombs, clickhouse.UsageChange{Old: usageRow(k)})
+			tombs = append(tombs, agenttrace.UsageChange{Old: usageRow(k)})
 		}
 	}
 	rows.Close()
@@ -240,7 +239,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	if s.analytics != nil {
 		s.analytics.Add(nil, tombs)
 		if err := s.analytics.Flush(ctx); err != nil {
-			return 0, fmt.Errorf("hide usage in clickhouse: %w", err)
+			return 0, fmt.Errorf("hide usage in analytics: %w", err)
 		}
 		if err := s.analytics.EraseSessions(ctx, ids); err != nil {
 			return 0, err
