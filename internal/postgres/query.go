@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -180,12 +179,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	}
 	// The same locks as Ingest, so a concurrent ingest of a session either finishes
 	// before it is erased or starts after.
-	locks := make([]int64, len(ids))
-	for i, id := range ids {
-		locks[i] = sessionLockKey(id)
-	}
-	sortInt64s(locks)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, locks); err != nil {
+	if _, err := tx.Exec(ctx, lockSessionsSQL, sessionLocks(ids)); err != nil {
 		return 0, fmt.Errorf("lock sessions: %w", err)
 	}
 	tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = ANY($1)`, ids)
@@ -250,5 +244,3 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	}
 	return nSessions, nil
 }
-
-func sortInt64s(a []int64) { sort.Slice(a, func(i, j int) bool { return a[i] < a[j] }) }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -14,117 +13,120 @@ import (
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
-// Ingest stores events and re-projects every session they touch, in one transaction.
-// See agenttrace.Store.
+// Ingest stores events and re-projects every session they touch, in one transaction, by
+// the rules every SQL store shares (sqlstore.Ingest). See agenttrace.Ingester. The
+// store has one writer connection, so no lock beyond the transaction's is needed.
 func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.IngestResult, error) {
-	res := agenttrace.IngestResult{Sessions: []string{}}
-	if len(events) == 0 {
-		return res, nil
-	}
-	bodies, err := sqlstore.EncodeEvents(events)
-	if err != nil {
-		return res, fmt.Errorf("ingest: %w", err)
-	}
+	return sqlstore.Ingest(ctx, ingestDialect{s}, events)
+}
 
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return res, fmt.Errorf("ingest: begin: %w", err)
-	}
-	defer tx.Rollback()
+// ingestDialect is SQLite's side of sqlstore.Ingest.
+type ingestDialect struct{ s *Store }
 
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO NOTHING`)
-	if err != nil {
-		return res, fmt.Errorf("ingest: prepare insert: %w", err)
-	}
-	defer ins.Close()
-	// Two events with one ID should be equal, but need not be (a usage reading taken while
-	// its transcript line was still growing; a hook event rebuilt by a transcript import;
-	// the same payload captured twice). The stored copy is replaced when
-	// agenttrace.PreferEvent prefers the new one, decided in Go so that every store and the
-	// projection apply one rule. Duplicates are the rare path (re-delivery), so the extra
-	// read costs nothing on a normal ingest.
-	sel, err := tx.PrepareContext(ctx, `SELECT body FROM events WHERE session_id = ? AND id = ?`)
-	if err != nil {
-		return res, fmt.Errorf("ingest: prepare select: %w", err)
-	}
-	defer sel.Close()
-	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?, usage_total = ?, body = ?
-		WHERE session_id = ? AND id = ?`)
-	if err != nil {
-		return res, fmt.Errorf("ingest: prepare update: %w", err)
-	}
-	defer upd.Close()
+var _ sqlstore.IngestDialect = ingestDialect{}
 
-	touched := map[string]bool{}
-	// fresh holds copies of the events this call stored, so re-projection need not decode
-	// them again; inserted lists the new ones per session (the rest replaced a copy).
-	fresh := make(map[string]*event.Event, len(events))
-	inserted := map[string][]*event.Event{}
-	for i := range events {
-		e := &events[i]
-		total := agenttrace.EventUsageTotal(e)
-		r, err := ins.ExecContext(ctx, e.ID, e.SessionID, e.Kind, e.Time.UnixNano(), total, bodies[i])
+// ingestTx is one ingest transaction. Its statements are prepared once per transaction
+// (stmtTx), as a batch runs each of them for every event.
+type ingestTx struct {
+	s   *Store
+	tx  *sql.Tx
+	stx *stmtTx
+	// projected holds every re-projected session's events, for the cache once committed.
+	projected map[string][]event.Event
+}
+
+// BeginIngest begins a transaction on the one writer connection: SQLite serialises
+// writers itself, so the sessions need no locks of their own.
+func (d ingestDialect) BeginIngest(ctx context.Context, _ []string) (sqlstore.IngestTx, error) {
+	tx, err := d.s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &ingestTx{s: d.s, tx: tx, stx: newStmtTx(tx)}, nil
+}
+
+func (t *ingestTx) Insert(ctx context.Context, rows []sqlstore.EventRow) ([]string, error) {
+	var inserted []string
+	for _, r := range rows {
+		res, err := t.stx.ExecContext(ctx, `INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO NOTHING`,
+			r.ID, r.SessionID, r.Kind, r.Time.UnixNano(), r.UsageTotal, r.Body)
 		if err != nil {
-			return res, fmt.Errorf("ingest: insert event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("event %s: %w", r.ID, err)
 		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			res.Stored++
-			touched[e.SessionID] = true
-			c := cloneEvent(e)
-			fresh[e.ID] = &c
-			inserted[e.SessionID] = append(inserted[e.SessionID], &c)
-			continue
+		if n, _ := res.RowsAffected(); n == 1 {
+			inserted = append(inserted, r.ID)
 		}
-		res.Duplicates++
+	}
+	return inserted, nil
+}
+
+func (t *ingestTx) Stored(ctx context.Context, rows []sqlstore.EventRow) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(rows))
+	for _, r := range rows {
 		var body []byte
-		if err := sel.QueryRowContext(ctx, e.SessionID, e.ID).Scan(&body); err != nil {
-			return res, fmt.Errorf("ingest: read stored event %s: %w", e.ID, err)
-		}
-		var stored event.Event
-		if err := json.Unmarshal(body, &stored); err != nil {
-			return res, fmt.Errorf("ingest: decode stored event %s: %w", e.ID, err)
-		}
-		if !agenttrace.PreferEvent(e, &stored) {
-			continue
-		}
-		if _, err := upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.SessionID, e.ID); err != nil {
-			return res, fmt.Errorf("ingest: replace event %s: %w", e.ID, err)
-		}
-		touched[e.SessionID] = true
-		if f, ok := fresh[e.ID]; ok {
-			*f = cloneEvent(e) // inserted earlier in this call: inserted[] points at f too
-			continue
-		}
-		c := cloneEvent(e)
-		fresh[e.ID] = &c
-	}
-
-	for id := range touched {
-		res.Sessions = append(res.Sessions, id)
-	}
-	sort.Strings(res.Sessions)
-	all := make(map[string][]event.Event, len(res.Sessions))
-	stx := newStmtTx(tx)
-	defer stx.Close()
-	for _, id := range res.Sessions {
-		evs, err := s.loadSession(ctx, stx, id, fresh, inserted[id])
+		err := t.stx.QueryRowContext(ctx, `SELECT body FROM events WHERE session_id = ? AND id = ?`, r.SessionID, r.ID).Scan(&body)
 		if err != nil {
-			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: load session %s: %w", id, err)
+			return nil, fmt.Errorf("event %s: %w", r.ID, err)
 		}
-		if err := s.reproject(ctx, stx, id, evs); err != nil {
-			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: project session %s: %w", id, err)
+		out[r.ID] = body
+	}
+	return out, nil
+}
+
+func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error {
+	for _, r := range rows {
+		if _, err := t.stx.ExecContext(ctx, `UPDATE events SET time_ns = ?, usage_total = ?, body = ?
+			WHERE session_id = ? AND id = ?`, r.Time.UnixNano(), r.UsageTotal, r.Body, r.SessionID, r.ID); err != nil {
+			return fmt.Errorf("event %s: %w", r.ID, err)
 		}
-		all[id] = evs
 	}
-	if err := tx.Commit(); err != nil {
-		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
+	return nil
+}
+
+// Reproject rebuilds each session from the cache plus this call's events when the cache
+// is current, else from the database. The events written are copied first: the cache
+// must never alias the caller's memory.
+func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, isNew map[string]bool) error {
+	fresh := make(map[string]*event.Event, len(written))
+	inserted := map[string][]*event.Event{}
+	for id, r := range written {
+		c := cloneEvent(r.Event)
+		fresh[id] = &c
+		if isNew[id] {
+			inserted[r.SessionID] = append(inserted[r.SessionID], &c)
+		}
 	}
-	for id, evs := range all {
-		s.cache.put(id, evs)
+	t.projected = make(map[string][]event.Event, len(sessions))
+	for _, id := range sessions {
+		evs, err := t.s.loadSession(ctx, t.stx, id, fresh, inserted[id])
+		if err != nil {
+			return fmt.Errorf("load session %s: %w", id, err)
+		}
+		if err := t.s.reproject(ctx, t.stx, id, evs); err != nil {
+			return fmt.Errorf("project session %s: %w", id, err)
+		}
+		t.projected[id] = evs
 	}
-	s.wrote()
-	return res, nil
+	return nil
+}
+
+// Commit commits, then caches the sessions' events and wakes the checkpointer.
+func (t *ingestTx) Commit(context.Context) error {
+	t.stx.Close()
+	if err := t.tx.Commit(); err != nil {
+		return err
+	}
+	for id, evs := range t.projected {
+		t.s.cache.put(id, evs)
+	}
+	t.s.wrote()
+	return nil
+}
+
+func (t *ingestTx) Rollback(context.Context) {
+	t.stx.Close()
+	t.tx.Rollback()
 }
 
 // sessionEvents reads every stored event of a session; those in known (stored by the
@@ -189,7 +191,7 @@ func (s *Store) loadSession(ctx context.Context, tx dbtx, id string, fresh map[s
 
 // reproject rebuilds one session's materialised rows from all its stored events.
 func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.Event) error {
-	sess, usages := agenttrace.ProjectWithUsage(evs, s.pricer)
+	sess, facts := sqlstore.ProjectSession(evs, s.pricer)
 	if err := deleteProjection(ctx, tx, id); err != nil {
 		return err
 	}
@@ -253,7 +255,7 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 			return fmt.Errorf("write pull request %s: %w", p.Key, err)
 		}
 	}
-	for _, uf := range sqlstore.UsageFacts(sess, usages) {
+	for _, uf := range facts {
 		var c sql.NullFloat64
 		if uf.CostUSD != nil {
 			c = sql.NullFloat64{Float64: *uf.CostUSD, Valid: true}
