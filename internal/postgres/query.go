@@ -199,33 +199,9 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 			return 0, fmt.Errorf("%s: %w", table, err)
 		}
 	}
-	rows, err = tx.Query(ctx, `DELETE FROM usage_facts WHERE session_id = ANY($1) RETURNING `+usageCols, ids)
+	tombs, err := s.deleteUsage(ctx, tx, ids)
 	if err != nil {
-		return 0, fmt.Errorf("usage facts: %w", err)
-	}
-	var tombs []agenttrace.UsageChange
-	var version int64
-	if s.analytics != nil {
-		for rows.Next() {
-			k, err := scanUsage(rows)
-			if err != nil {
-				rows.Close()
-				return 0, fmt.Errorf("usage facts: %w", err)
-			}
-			tombs = append(tombs, agenttrace.UsageChange{Old: usageRow(k)})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("usage facts: %w", err)
-	}
-	if len(tombs) > 0 {
-		if err := tx.QueryRow(ctx, `SELECT nextval('usage_version')`).Scan(&version); err != nil {
-			return 0, fmt.Errorf("usage version: %w", err)
-		}
-		for i := range tombs {
-			tombs[i].Version = uint64(version)
-		}
+		return 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
@@ -243,4 +219,38 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 		nSessions = 1 // events without a projection (DeleteSession only)
 	}
 	return nSessions, nil
+}
+
+// deleteUsage deletes the sessions' usage facts and, when an analytics backend is fed,
+// returns the tombstones that hide them there.
+func (s *Store) deleteUsage(ctx context.Context, tx pgx.Tx, ids []string) ([]agenttrace.UsageChange, error) {
+	rows, err := tx.Query(ctx, `DELETE FROM usage_facts WHERE session_id = ANY($1) RETURNING `+usageCols, ids)
+	if err != nil {
+		return nil, fmt.Errorf("usage facts: %w", err)
+	}
+	var tombs []agenttrace.UsageChange
+	if s.analytics != nil {
+		for rows.Next() {
+			k, err := scanUsage(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("usage facts: %w", err)
+			}
+			tombs = append(tombs, agenttrace.UsageChange{Old: usageRow(k)})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("usage facts: %w", err)
+	}
+	if len(tombs) > 0 {
+		var version int64
+		if err := tx.QueryRow(ctx, `SELECT nextval('usage_version')`).Scan(&version); err != nil {
+			return nil, fmt.Errorf("usage version: %w", err)
+		}
+		for i := range tombs {
+			tombs[i].Version = uint64(version)
+		}
+	}
+	return tombs, nil
 }

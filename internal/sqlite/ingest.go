@@ -198,31 +198,8 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 	if sess == nil {
 		return writePrompts(ctx, tx, id, nil)
 	}
-	row, err := sqlstore.NewSessionRow(sess)
-	if err != nil {
+	if err := writeSession(ctx, tx, sess); err != nil {
 		return err
-	}
-	var endedMS sql.NullInt64
-	if row.EndedMS != nil {
-		endedMS = sql.NullInt64{Int64: *row.EndedMS, Valid: true}
-	}
-	var cost sql.NullFloat64
-	if sess.CostUSD != nil {
-		cost = sql.NullFloat64{Float64: *sess.CostUSD, Valid: true}
-	}
-	u := sess.Usage
-	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
-		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
-		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
-		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
-		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, row.CostKey, sess.PromptCount,
-		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,
-		u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
-		u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, row.Summary, row.Detail)
-	if err != nil {
-		return fmt.Errorf("write session: %w", err)
 	}
 
 	for _, f := range sqlstore.Facets(sess) {
@@ -270,6 +247,37 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 			uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
 			return fmt.Errorf("write usage %s: %w", uf.EventID, err)
 		}
+	}
+	return nil
+}
+
+// writeSession writes a projected session's sessions row.
+func writeSession(ctx context.Context, tx dbtx, sess *agenttrace.Session) error {
+	row, err := sqlstore.NewSessionRow(sess)
+	if err != nil {
+		return err
+	}
+	var endedMS sql.NullInt64
+	if row.EndedMS != nil {
+		endedMS = sql.NullInt64{Int64: *row.EndedMS, Valid: true}
+	}
+	var cost sql.NullFloat64
+	if sess.CostUSD != nil {
+		cost = sql.NullFloat64{Float64: *sess.CostUSD, Valid: true}
+	}
+	u := sess.Usage
+	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
+		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
+		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
+		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
+		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, row.CostKey, sess.PromptCount,
+		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,
+		u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
+		u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, row.Summary, row.Detail)
+	if err != nil {
+		return fmt.Errorf("write session: %w", err)
 	}
 	return nil
 }
