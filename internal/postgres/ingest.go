@@ -28,11 +28,13 @@ func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.In
 // ingestDialect is PostgreSQL's side of sqlstore.Ingest.
 type ingestDialect struct{ s *Store }
 
-// ingestTx is one ingest transaction; the session locks go out with the insert.
+// ingestTx is one ingest transaction. The session locks go out in the same round trip
+// as the insert, or first thing in Reproject when nothing is inserted (ReprojectAll).
 type ingestTx struct {
 	s       *Store
 	tx      pgx.Tx
 	locks   []int64
+	locked  bool
 	written map[string]sqlstore.EventRow
 	changes []agenttrace.UsageChange
 }
@@ -82,6 +84,7 @@ func (t *ingestTx) Insert(ctx context.Context, rows []sqlstore.EventRow) ([]stri
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("lock sessions: %w", err)
 	}
+	t.locked = true
 	rs, err := br.Query()
 	if err != nil {
 		return nil, err
@@ -121,6 +124,12 @@ func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error 
 }
 
 func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, _ map[string]bool) error {
+	if !t.locked {
+		if _, err := t.tx.Exec(ctx, lockSessionsSQL, t.locks); err != nil {
+			return fmt.Errorf("lock sessions: %w", err)
+		}
+		t.locked = true
+	}
 	fresh := make(map[string]*event.Event, len(written))
 	for id, r := range written {
 		fresh[id] = r.Event
@@ -136,7 +145,7 @@ func (t *ingestTx) Commit(ctx context.Context) error {
 	if err := t.tx.Commit(ctx); err != nil {
 		return err
 	}
-	if t.s.analytics != nil && len(t.written) > 0 {
+	if t.s.analytics != nil && (len(t.written) > 0 || len(t.changes) > 0) {
 		t.s.analytics.Add(eventRecords(t.written), t.changes)
 	}
 	return nil

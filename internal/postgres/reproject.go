@@ -346,45 +346,10 @@ func (w *projectionWriter) queue(b *pgx.Batch) {
 }
 
 // ReprojectAll rebuilds every session's projection from its stored events, for when the
-// projection rules or the prices changed. It works through sessions in small
-// transactions, each under the sessions' advisory locks, so ingest is never blocked for
-// long, and returns how many it rebuilt.
+// projection rules or the prices changed, in small transactions each under its sessions'
+// advisory locks (sqlstore.ReprojectAll), and returns how many it rebuilt.
 func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT session_id FROM events ORDER BY session_id`)
-	if err != nil {
-		return 0, fmt.Errorf("reproject all: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, fmt.Errorf("reproject all: %w", err)
-	}
-	done, err := sqlstore.InChunks(ids, func(chunk []string) error { return s.reprojectChunk(ctx, chunk) })
-	if err != nil {
-		return done, fmt.Errorf("reproject all: %w", err)
-	}
-	return done, nil
-}
-
-func (s *Store) reprojectChunk(ctx context.Context, ids []string) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, lockSessionsSQL, sessionLocks(ids)); err != nil {
-		return fmt.Errorf("lock sessions: %w", err)
-	}
-	chRows, err := s.reproject(ctx, tx, ids, nil)
-	if err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	if s.analytics != nil {
-		s.analytics.Add(nil, chRows)
-	}
-	return nil
+	return sqlstore.ReprojectAll(ctx, s.reader, ingestDialect{s})
 }
 
 // Refresh re-projects every stored session when the projection rules

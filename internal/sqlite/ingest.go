@@ -86,8 +86,22 @@ func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error 
 
 // Reproject rebuilds each session from the cache plus this call's events when the cache
 // is current, else from the database. The events written are copied first: the cache
-// must never alias the caller's memory.
+// must never alias the caller's memory. A rebuild of stored sessions (written nil,
+// ReprojectAll) reads the database and leaves the cache alone, so that rebuilding every
+// session does not evict the live ones.
 func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, isNew map[string]bool) error {
+	if written == nil {
+		for _, id := range sessions {
+			evs, err := sessionEvents(ctx, t.stx, id, nil)
+			if err != nil {
+				return fmt.Errorf("session %s: %w", id, err)
+			}
+			if err := t.s.reproject(ctx, t.stx, id, evs); err != nil {
+				return fmt.Errorf("session %s: %w", id, err)
+			}
+		}
+		return nil
+	}
 	fresh := make(map[string]*event.Event, len(written))
 	inserted := map[string][]*event.Event{}
 	for id, r := range written {
@@ -347,56 +361,10 @@ func deleteProjection(ctx context.Context, tx dbtx, id string) error {
 }
 
 // ReprojectAll rebuilds every session's projection from its stored events, for when the
-// projection rules or the prices changed (a new binary, a price override file). It works
-// through sessions in small transactions so ingest is never blocked for long, and
-// returns how many it rebuilt.
+// projection rules or the prices changed (a new binary, a price override file), in small
+// transactions (sqlstore.ReprojectAll), and returns how many it rebuilt.
 func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
-	var ids []string
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT session_id FROM events ORDER BY session_id`)
-	if err != nil {
-		return 0, fmt.Errorf("reproject all: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("reproject all: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("reproject all: %w", err)
-	}
-	done, err := sqlstore.InChunks(ids, func(chunk []string) error { return s.reprojectSessions(ctx, chunk) })
-	if err != nil {
-		return done, fmt.Errorf("reproject all: %w", err)
-	}
-	return done, nil
-}
-
-func (s *Store) reprojectSessions(ctx context.Context, ids []string) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	stx := newStmtTx(tx)
-	defer stx.Close()
-	for _, id := range ids {
-		evs, err := sessionEvents(ctx, stx, id, nil)
-		if err != nil {
-			return fmt.Errorf("session %s: %w", id, err)
-		}
-		if err := s.reproject(ctx, stx, id, evs); err != nil {
-			return fmt.Errorf("session %s: %w", id, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	s.wrote()
-	return nil
+	return sqlstore.ReprojectAll(ctx, s.reader, ingestDialect{s})
 }
 
 // Refresh re-projects every stored session when the projection rules

@@ -43,7 +43,8 @@ type IngestTx interface {
 	Replace(ctx context.Context, rows []EventRow) error
 	// Reproject rebuilds the projections of sessions (sorted) from all their stored
 	// events. written holds the rows this call inserted or replaced, by ID, so they need
-	// not be read back and decoded; isNew says which of them were inserted.
+	// not be read back and decoded; isNew says which of them were inserted. Both are nil
+	// when ReprojectAll rebuilds sessions from what is stored.
 	Reproject(ctx context.Context, sessions []string, written map[string]EventRow, isNew map[string]bool) error
 	// Commit commits, then does what the store does after a write (caches, analytics).
 	Commit(ctx context.Context) error
@@ -89,6 +90,49 @@ func Ingest(ctx context.Context, d IngestDialect, events []event.Event) (agenttr
 		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
 	}
 	return res, nil
+}
+
+// ReprojectAll rebuilds every session's projection from its stored events, for when the
+// projection rules or the prices changed (a new binary, a price override file). It works
+// through sessions in chunks of ReprojectChunk, each in a transaction of d that holds
+// the sessions as Ingest does, so ingest is never blocked for long, and returns how many
+// sessions it rebuilt. r lists the sessions.
+func ReprojectAll(ctx context.Context, r Reader, d IngestDialect) (int, error) {
+	var ids []string
+	err := r.Query(ctx, `SELECT DISTINCT session_id FROM events ORDER BY session_id`, nil, func(rows Rows) error {
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reproject all: %w", err)
+	}
+	done, err := InChunks(ids, func(chunk []string) error { return reprojectChunk(ctx, d, chunk) })
+	if err != nil {
+		return done, fmt.Errorf("reproject all: %w", err)
+	}
+	return done, nil
+}
+
+// reprojectChunk rebuilds the sessions (sorted) in one transaction.
+func reprojectChunk(ctx context.Context, d IngestDialect, sessions []string) error {
+	tx, err := d.BeginIngest(ctx, sessions)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if err := tx.Reproject(ctx, sessions, nil, nil); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // preferEvent is the one rule for which of two copies of an event ID is kept: it must be

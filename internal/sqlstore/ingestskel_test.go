@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -148,5 +149,43 @@ func TestIngestAllOrNothing(t *testing.T) {
 	res, err := Ingest(context.Background(), d, []event.Event{usageEv("a", "s", 1)})
 	if !errors.Is(err, boom) || d.committed || len(d.stored) != 0 || res.Stored != 0 || len(res.Sessions) != 0 {
 		t.Fatalf("Ingest = %+v, %v; committed %v; want boom and nothing stored", res, err, d.committed)
+	}
+}
+
+// sliceRows yields ids as rows of one column.
+type sliceRows struct {
+	ids []string
+	i   int
+}
+
+func (r *sliceRows) Next() bool { r.i++; return r.i <= len(r.ids) }
+
+func (r *sliceRows) Scan(dest ...any) error {
+	*dest[0].(*string) = r.ids[r.i-1]
+	return nil
+}
+
+func (r *sliceRows) Err() error { return nil }
+
+// ReprojectAll rebuilds every stored session from what is stored (nothing written), in
+// transactions of at most ReprojectChunk sessions, each holding its sessions.
+func TestReprojectAllChunks(t *testing.T) {
+	ids := make([]string, ReprojectChunk+1)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("s%03d", i)
+	}
+	r := Reader{Query: func(_ context.Context, _ string, _ []any, read func(Rows) error) error {
+		return read(&sliceRows{ids: ids})
+	}}
+	d := &memDialect{stored: map[string][]byte{}, isNew: map[string]bool{"x": true}}
+	n, err := ReprojectAll(context.Background(), r, d)
+	if err != nil || n != len(ids) {
+		t.Fatalf("ReprojectAll = %d, %v; want %d", n, err, len(ids))
+	}
+	if len(d.began) != 2 || !slices.Equal(d.began[0], ids[:ReprojectChunk]) || !slices.Equal(d.began[1], ids[ReprojectChunk:]) {
+		t.Errorf("transactions held %v; want two chunks in order", d.began)
+	}
+	if !slices.Equal(d.projected, ids[ReprojectChunk:]) || d.isNew != nil || !d.committed {
+		t.Errorf("last chunk: projected %v, isNew %v, committed %v; want the chunk, nil, true", d.projected, d.isNew, d.committed)
 	}
 }
