@@ -82,6 +82,8 @@ func openTeam(ctx context.Context, c storeConfig, p pricer, pricesVersion string
 		return nil, fmt.Errorf("--clickhouse (CLICKHOUSE_URL) needs --postgres (POSTGRES_CONNECTION_STRING): PostgreSQL holds the sessions")
 	}
 	opts := postgres.Options{Pricer: p}
+	// PostgreSQL alone, or the team store composed with ClickHouse: either migrates,
+	// checks its schema and refreshes its projections.
 	var s interface {
 		agenttrace.Store
 		Migrate(context.Context) error
