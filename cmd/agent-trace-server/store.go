@@ -69,7 +69,14 @@ func openTeam(ctx context.Context, c storeConfig, p pricing.Pricer, pricesVersio
 		return nil, fmt.Errorf("--clickhouse (CLICKHOUSE_URL) needs --postgres (POSTGRES_CONNECTION_STRING): PostgreSQL holds the sessions")
 	}
 	opts := postgres.Options{Pricer: p}
-	var s *postgres.Store
+	// PostgreSQL alone, or the team store composed with ClickHouse: either migrates,
+	// checks its schema and refreshes its projections.
+	var s interface {
+		agenttrace.Store
+		Migrate(context.Context) error
+		CheckSchema(context.Context) error
+		Refresh(ctx context.Context, pricesVersion string) (int, error)
+	}
 	var err error
 	if c.ClickHouse == "" {
 		s, err = postgres.Open(ctx, c.Postgres, opts)
@@ -79,7 +86,7 @@ func openTeam(ctx context.Context, c storeConfig, p pricing.Pricer, pricesVersio
 			logger := c.Logger
 			chOpts.OnFlushError = func(err error) { logger.Error("clickhouse flush failed; rows kept for the next flush", "err", err) }
 		}
-		s, err = postgres.OpenTeam(ctx, c.Postgres, c.ClickHouse, opts, chOpts)
+		s, err = openTeamStore(ctx, c.Postgres, c.ClickHouse, opts, chOpts)
 	}
 	if err != nil {
 		return nil, err

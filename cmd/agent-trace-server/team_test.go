@@ -18,7 +18,7 @@ import (
 
 // teamURLs creates an empty PostgreSQL schema and names an unused ClickHouse database,
 // both dropped when the test ends (test services from scripts/test-services.sh).
-func teamURLs(t *testing.T) (pg, ch string) {
+func teamURLs(t testing.TB) (pg, ch string) {
 	t.Helper()
 	base, chBase := os.Getenv("AGENT_TRACE_TEST_POSTGRES"), os.Getenv("AGENT_TRACE_TEST_CLICKHOUSE")
 	if base == "" || chBase == "" {

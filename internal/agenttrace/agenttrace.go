@@ -1,8 +1,9 @@
 // Package agenttrace holds agent-trace's domain: the session model that events are projected
-// into (by internal/projection), and the storage contract every backend (internal/sqlite,
-// internal/postgres with internal/clickhouse) implements. It depends on nothing of the
-// module but the event envelope, so adapters, the API and the dashboard all speak the
-// same types.
+// into (by internal/projection), and the storage ports every adapter implements
+// (internal/sqlite; internal/postgres, which hands derived rows to an AnalyticsBackend
+// such as internal/clickhouse). It depends on nothing but the event envelope, so
+// adapters, the API and the dashboard all speak the same types and no adapter needs
+// another.
 package agenttrace
 
 import (
@@ -291,15 +292,23 @@ var (
 	ErrSchemaOutdated = errors.New("database schema is out of date")
 )
 
-// Store is the storage contract. Every method is safe for concurrent use.
-type Store interface {
+// The storage contract is a set of narrow ports, each a few methods, so that a caller
+// (or an adapter) depends only on what it uses. Store composes them for the edges (the
+// API, the dashboard, the commands). Every method is safe for concurrent use.
+
+// Ingester stores events.
+type Ingester interface {
 	// Ingest stores events and updates the projection of every session they touch, in one
 	// all-or-nothing transaction. It is idempotent by event ID: an event already stored is
-	// counted as a duplicate and changes nothing. The order of events, within a call or
-	// across calls, does not change the resulting projections. Events must be valid
+	// counted as a duplicate and changes nothing, unless PreferEvent prefers the new copy,
+	// which then replaces the stored one. The order of events, within a call or across
+	// calls, does not change the resulting projections. Events must be valid
 	// (event.Validate); an invalid one fails the whole call with ErrInvalid.
 	Ingest(ctx context.Context, events []event.Event) (IngestResult, error)
+}
 
+// Reader answers the session and git-outcome reads.
+type Reader interface {
 	// ListSessions returns one page of session summaries matching f.
 	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)
 	// Session returns the full projection of one session, or ErrNotFound.
@@ -309,19 +318,28 @@ type Store interface {
 	// Commits and PullRequests list git outcomes across sessions, newest first.
 	Commits(ctx context.Context, f CommitFilter) (CommitPage, error)
 	PullRequests(ctx context.Context, f CommitFilter) (PullRequestPage, error)
+}
 
+// Analytics answers the cost questions.
+type Analytics interface {
 	// DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
 	DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]DailyCost, error)
 	// Summary totals sessions that started in [from, to).
 	Summary(ctx context.Context, from, to time.Time) (Summary, error)
+}
 
+// Eraser erases sessions (on request and for retention).
+type Eraser interface {
 	// DeleteSession erases a session and every event, prompt, tool call, commit and PR
 	// of it. ErrNotFound when there is no such session.
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteBefore erases every session whose last event is older than t (retention) and
 	// returns how many it erased.
 	DeleteBefore(ctx context.Context, t time.Time) (int, error)
+}
 
+// TokenStore keeps API tokens' records.
+type TokenStore interface {
 	// CreateToken stores a token's record and the hash of its secret.
 	CreateToken(ctx context.Context, t Token, secretHash string) error
 	// Tokens lists every token, revoked ones included.
@@ -330,8 +348,79 @@ type Store interface {
 	RevokeToken(ctx context.Context, id string) error
 	// TokenBySecretHash returns the live (unrevoked) token with that hash, or ErrNotFound.
 	TokenBySecretHash(ctx context.Context, secretHash string) (*Token, error)
+}
+
+// Store is the whole storage contract, what the edges are handed.
+type Store interface {
+	Ingester
+	Reader
+	Analytics
+	Eraser
+	TokenStore
 
 	// Ping reports whether storage is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// EventRecord is one stored event as an event log outside the store of record keeps it.
+type EventRecord struct {
+	ID, SessionID, Kind string
+	TimeMS              int64
+	User, Repo, Model   string
+	Body                []byte // the stored encoding
+	Version             uint64 // the usage total for usage events, else 0: the larger copy wins
+}
+
+// UsageRecord is one priced API response as a session projection counted it, or a
+// tombstone (Deleted) that hides it. The record with the largest Version per EventID wins.
+type UsageRecord struct {
+	EventID, SessionID string
+	TimeMS             int64
+	SessionStartedMS   int64
+	Model, User, Repo  string
+	Usage              Usage
+	CostUSD            *float64
+	Deleted            bool
+	Version            uint64
+}
+
+// UsageChange is one response's usage record before and after a re-projection: Old nil
+// for a new response, New nil for one no longer counted (or erased). Version orders
+// changes of one response: the larger wins.
+type UsageChange struct {
+	Old, New *UsageRecord
+	Version  uint64
+}
+
+// UsageLog is where a store of record (PostgreSQL) hands what it derives on every write,
+// the event log and the changes of the priced usage facts, for an analytics backend to
+// answer cost questions over. The store of record stays the source of truth: a UsageLog
+// may lag behind it, never lead it.
+type UsageLog interface {
+	// Add queues rows; it never blocks on the backend and cannot fail: rows that cannot be
+	// sent wait for a later flush. Receiving an event or a change again is harmless: the
+	// copy with the larger Version wins.
+	Add(events []EventRecord, changes []UsageChange)
+	// Flush sends every queued row; rows it cannot send stay queued for the next flush.
+	Flush(ctx context.Context) error
+	// EraseSessions removes the sessions' rows for good, possibly in the background (the
+	// caller hides them at once with tombstones first). Unknown sessions are no error.
+	EraseSessions(ctx context.Context, ids []string) error
+}
+
+// CostAnalytics answers cost questions over the usage facts a UsageLog received.
+type CostAnalytics interface {
+	// DailyCost is Analytics.DailyCost.
+	DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]DailyCost, error)
+	// Cost totals the priced cost of sessions that started in [from, to) and lists the
+	// models that could not be priced (nil when none): the cost part of Summary.
+	Cost(ctx context.Context, from, to time.Time) (float64, []string, error)
+}
+
+// AnalyticsBackend is an analytics store beside a store of record: it is handed the
+// derived rows and answers the cost questions.
+type AnalyticsBackend interface {
+	UsageLog
+	CostAnalytics
 }

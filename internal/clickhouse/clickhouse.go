@@ -1,7 +1,9 @@
 // Package clickhouse is the analytics half of the team store: the immutable event log and
-// the priced usage facts, in ClickHouse (clickhouse-go/v2, native protocol). PostgreSQL
-// (internal/postgres) stays the source of truth for projections; this package answers
-// daily cost and summary cost over any number of events.
+// the priced usage facts, in ClickHouse (clickhouse-go/v2, native protocol). It is an
+// agenttrace.AnalyticsBackend: the store of record (PostgreSQL) stays the source of truth
+// for projections and hands it derived rows; this package answers daily cost and summary
+// cost over any number of events. It knows no other adapter: cmd/agent-trace-server
+// composes the two.
 //
 // The SQL runs on ClickHouse 18.16 (what Debian packages) as well as current releases: no
 // DateTime64, LowCardinality, Map or table TTL; Int64 milliseconds and String only.
@@ -51,35 +53,13 @@ type Options struct {
 	OnFlushError func(error)
 }
 
-// EventRow is one event of the log.
-type EventRow struct {
-	ID, SessionID, Kind string
-	TimeMS              int64
-	User, Repo, Model   string
-	Body                []byte
-	Version             uint64 // the usage total for usage events, else 0
-}
-
-// UsageRow is one priced API response as a session projection counted it, or a tombstone
-// (Deleted) that hides it. The row with the largest Version per EventID wins.
-type UsageRow struct {
-	EventID, SessionID string
-	TimeMS             int64
-	SessionStartedMS   int64
-	Model, User, Repo  string
-	Usage              agenttrace.Usage
-	CostUSD            *float64
-	Deleted            bool
-	Version            uint64
-}
-
-// UsageChange is one response's usage row before and after a re-projection: Old nil for a
-// new response, New nil for one no longer counted (or erased). Version orders changes of
-// one response: the larger wins.
-type UsageChange struct {
-	Old, New *UsageRow
-	Version  uint64
-}
+// The rows this store receives are the domain's (agenttrace.UsageLog); the short names
+// read naturally in this package and its tests.
+type (
+	EventRow    = agenttrace.EventRecord
+	UsageRow    = agenttrace.UsageRecord
+	UsageChange = agenttrace.UsageChange
+)
 
 // dailyRow is a signed difference for the usage_daily rollup.
 type dailyRow struct {
@@ -87,8 +67,8 @@ type dailyRow struct {
 	r    *UsageRow
 }
 
-// Store is a ClickHouse database holding the event log and usage facts. Safe for
-// concurrent use.
+// Store is a ClickHouse database holding the event log and usage facts: the
+// agenttrace.AnalyticsBackend of the team store. Safe for concurrent use.
 type Store struct {
 	conn driver.Conn
 	db   string
@@ -102,6 +82,8 @@ type Store struct {
 	flushMu sync.Mutex // one flush at a time, so rows are sent in buffer order
 	closed  bool
 }
+
+var _ agenttrace.AnalyticsBackend = (*Store)(nil)
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -10,566 +9,163 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/clickhouse"
-	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
-// Ingest stores events and re-projects every session they touch, in one transaction.
-// See agenttrace.Store.
+// Ingest stores events and re-projects every session they touch, in one transaction, by
+// the rules every SQL store shares (sqlstore.Ingest). See agenttrace.Ingester.
 //
-// The transaction first takes the advisory lock of every session in the batch, in one
-// sorted order, so two processes ingesting the same or overlapping batches at once queue
-// behind each other instead of deadlocking; the second one finds every event stored and
-// counts it as a duplicate. Round trips are few whatever the batch size: locks and the
-// event insert go in one pipeline, reading the touched sessions in a second, and writing
-// their projections in a third.
+// The transaction takes the advisory lock of every session in the batch, in one sorted
+// order, so two processes ingesting the same or overlapping batches at once queue behind
+// each other instead of deadlocking; the second one finds every event stored and counts
+// it as a duplicate. Round trips are few whatever the batch size: locks and the event
+// insert go in one pipeline, reading the touched sessions in a second, and writing their
+// projections in a third.
 func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.IngestResult, error) {
-	res := agenttrace.IngestResult{Sessions: []string{}}
-	if len(events) == 0 {
-		return res, nil
-	}
-	bodies, err := sqlstore.EncodeEvents(events)
-	if err != nil {
-		return res, fmt.Errorf("ingest: %w", err)
-	}
-
-	// One copy per ID, the one projection.PreferEvent prefers: an upsert may not touch one
-	// row twice in a statement.
-	chosen := make(map[string]int, len(events))
-	for i := range events {
-		e := &events[i]
-		if j, ok := chosen[e.ID]; !ok || projection.PreferEvent(e, &events[j]) {
-			chosen[e.ID] = i
-		}
-	}
-	ids := make([]string, 0, len(chosen))
-	for id := range chosen {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids) // the unique index is locked in one order too
-	n := len(ids)
-	sids, kinds := make([]string, n), make([]string, n)
-	times, totals := make([]int64, n), make([]int64, n)
-	bs := make([][]byte, n)
-	lockSet := map[int64]bool{}
-	for k, id := range ids {
-		i := chosen[id]
-		e := &events[i]
-		sids[k], kinds[k], times[k], totals[k], bs[k] = e.SessionID, e.Kind, e.Time.UnixNano(), projection.EventUsageTotal(e), bodies[i]
-		lockSet[sessionLockKey(e.SessionID)] = true
-	}
-	locks := make([]int64, 0, len(lockSet))
-	for k := range lockSet {
-		locks = append(locks, k)
-	}
-	sort.Slice(locks, func(i, j int) bool { return locks[i] < locks[j] })
-
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return res, fmt.Errorf("ingest: begin: %w", err)
-	}
-	defer tx.Rollback(ctx)
-
-	var b pgx.Batch
-	// Function scans yield rows in array order, so the locks are taken in sorted order.
-	b.Queue(`SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, locks)
-	b.Queue(`INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bytea[])
-		ON CONFLICT (id) DO NOTHING RETURNING id`, ids, sids, kinds, times, totals, bs)
-	br := tx.SendBatch(ctx, &b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return res, fmt.Errorf("ingest: lock sessions: %w", err)
-	}
-	rows, err := br.Query()
-	if err != nil {
-		br.Close()
-		return res, fmt.Errorf("ingest: insert events: %w", err)
-	}
-	inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		br.Close()
-		return res, fmt.Errorf("ingest: insert events: %w", err)
-	}
-	if err := br.Close(); err != nil {
-		return res, fmt.Errorf("ingest: insert events: %w", err)
-	}
-	res.Stored = len(inserted)
-	changed := inserted // IDs inserted or replaced
-	if len(inserted) < len(ids) {
-		// Two events with one ID should be equal, but need not be (a usage reading taken
-		// while its transcript line was still growing; a hook event rebuilt by a transcript
-		// import): the stored copy is replaced when projection.PreferEvent prefers the new one.
-		replaced, err := replaceDuplicates(ctx, tx, ids, inserted, events, chosen, bodies)
-		if err != nil {
-			return res, fmt.Errorf("ingest: %w", err)
-		}
-		changed = append(changed, replaced...)
-	}
-	touched := map[string]bool{}
-	fresh := map[string]*event.Event{}
-	for _, id := range changed {
-		e := &events[chosen[id]]
-		touched[e.SessionID] = true
-		fresh[id] = e
-	}
-	res.Duplicates = len(events) - res.Stored
-	for id := range touched {
-		res.Sessions = append(res.Sessions, id)
-	}
-	sort.Strings(res.Sessions)
-
-	var chRows []clickhouse.UsageChange
-	if len(res.Sessions) > 0 {
-		chRows, err = s.reproject(ctx, tx, res.Sessions, fresh)
-		if err != nil {
-			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
-	}
-	if s.analytics != nil && len(changed) > 0 {
-		evRows := make([]clickhouse.EventRow, len(changed))
-		for k, id := range changed {
-			i := chosen[id]
-			e := &events[i]
-			r := clickhouse.EventRow{ID: e.ID, SessionID: e.SessionID, Kind: e.Kind, TimeMS: e.Time.UnixMilli(),
-				User: e.User, Body: bodies[i], Version: uint64(projection.EventUsageTotal(e))}
-			if e.Git != nil {
-				r.Repo = e.Git.Remote
-			}
-			if e.Usage != nil {
-				r.Model = e.Usage.Model
-			}
-			evRows[k] = r
-		}
-		s.analytics.Add(evRows, chRows)
-	}
-	return res, nil
+	return sqlstore.Ingest(ctx, ingestDialect{s}, events)
 }
 
-// replaceDuplicates replaces the stored copies of the IDs not inserted that the batch
-// holds a preferred copy of, and returns their IDs. The caller holds the sessions' locks.
-func replaceDuplicates(ctx context.Context, tx pgx.Tx, ids, inserted []string, events []event.Event,
-	chosen map[string]int, bodies [][]byte) ([]string, error) {
-	isNew := make(map[string]bool, len(inserted))
-	for _, id := range inserted {
-		isNew[id] = true
-	}
-	var dups []string
-	for _, id := range ids {
-		if !isNew[id] {
-			dups = append(dups, id)
-		}
-	}
-	rows, err := tx.Query(ctx, `SELECT id, body FROM events WHERE id = ANY($1)`, dups)
-	if err != nil {
-		return nil, fmt.Errorf("read duplicates: %w", err)
-	}
-	var rIDs, rKinds []string
-	var rTimes, rTotals []int64
-	var rBodies [][]byte
-	for rows.Next() {
-		var id string
-		var body []byte
-		if err := rows.Scan(&id, &body); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read duplicates: %w", err)
-		}
-		var stored event.Event
-		if err := json.Unmarshal(body, &stored); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("decode event %s: %w", id, err)
-		}
-		i := chosen[id]
-		e := &events[i]
-		if !projection.PreferEvent(e, &stored) {
-			continue
-		}
-		rIDs = append(rIDs, id)
-		rKinds = append(rKinds, e.Kind)
-		rTimes = append(rTimes, e.Time.UnixNano())
-		rTotals = append(rTotals, projection.EventUsageTotal(e))
-		rBodies = append(rBodies, bodies[i])
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read duplicates: %w", err)
-	}
-	if len(rIDs) == 0 {
-		return nil, nil
-	}
-	if _, err := tx.Exec(ctx, `UPDATE events SET kind = u.kind, time_ns = u.time_ns, usage_total = u.usage_total, body = u.body
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[]) AS u(id, kind, time_ns, usage_total, body)
-		WHERE events.id = u.id`, rIDs, rKinds, rTimes, rTotals, rBodies); err != nil {
-		return nil, fmt.Errorf("replace duplicates: %w", err)
-	}
-	return rIDs, nil
+// ingestDialect is PostgreSQL's side of sqlstore.Ingest.
+type ingestDialect struct{ s *Store }
+
+// ingestTx is one ingest transaction. The session locks go out in the same round trip
+// as the insert, or first thing in Reproject when nothing is inserted (ReprojectAll).
+type ingestTx struct {
+	s       *Store
+	tx      pgx.Tx
+	locks   []int64
+	locked  bool
+	written map[string]sqlstore.EventRow
+	changes []agenttrace.UsageChange
 }
 
-// usageRow is a usage fact as ClickHouse stores it.
-func usageRow(f sqlstore.UsageFact) *clickhouse.UsageRow {
-	return &clickhouse.UsageRow{EventID: f.EventID, SessionID: f.SessionID, TimeMS: f.TimeMS,
-		SessionStartedMS: f.SessionStartedMS, Model: f.Model, User: f.User, Repo: f.Repo, Usage: f.Usage, CostUSD: f.CostUSD}
+var _ sqlstore.IngestDialect = ingestDialect{}
+
+func (d ingestDialect) BeginIngest(ctx context.Context, sessions []string) (sqlstore.IngestTx, error) {
+	tx, err := d.s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &ingestTx{s: d.s, tx: tx, locks: sessionLocks(sessions)}, nil
 }
 
-const usageCols = `event_id, session_id, time_ms, session_started_ms, model, "user", repo, input_tokens, output_tokens,
-	cache_creation_tokens, cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd`
+// lockSessionsSQL takes the advisory locks of its argument, sessionLocks' keys: function
+// scans yield rows in array order, so the locks are taken in sorted order.
+const lockSessionsSQL = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`
 
-func scanUsage(r pgx.Row) (sqlstore.UsageFact, error) {
-	var f sqlstore.UsageFact
-	u := &f.Usage
-	err := r.Scan(&f.EventID, &f.SessionID, &f.TimeMS, &f.SessionStartedMS, &f.Model, &f.User, &f.Repo, &u.InputTokens,
-		&u.OutputTokens, &u.CacheCreationInputTokens, &u.CacheCreation5mTokens, &u.CacheCreation1hTokens,
-		&u.CacheReadInputTokens, &u.WebSearchRequests, &f.CostUSD)
-	return f, err
-}
-
-// reproject rebuilds the materialised rows of the sessions from all their stored events
-// and returns the usage rows that changed, for ClickHouse.
-func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fresh map[string]*event.Event) ([]clickhouse.UsageChange, error) {
-	freshIDs := make([]string, 0, len(fresh))
-	for id := range fresh {
-		freshIDs = append(freshIDs, id)
-	}
-	var b pgx.Batch
-	// The bodies this call just wrote are in memory already: don't send them back.
-	b.Queue(`SELECT session_id, id, CASE WHEN id = ANY($2) THEN NULL ELSE body END FROM events
-		WHERE session_id = ANY($1)`, sessions, freshIDs)
-	if s.analytics != nil {
-		b.Queue(`SELECT `+usageCols+` FROM usage_facts WHERE session_id = ANY($1)`, sessions)
-		b.Queue(`SELECT nextval('usage_version')`)
-	}
-	br := tx.SendBatch(ctx, &b)
-	bySession := make(map[string][]event.Event, len(sessions))
-	rows, err := br.Query()
-	if err != nil {
-		br.Close()
-		return nil, fmt.Errorf("read events: %w", err)
-	}
-	for rows.Next() {
-		var sid, id string
-		var body []byte
-		if err := rows.Scan(&sid, &id, &body); err != nil {
-			rows.Close()
-			br.Close()
-			return nil, fmt.Errorf("read events: %w", err)
-		}
-		if e, ok := fresh[id]; ok {
-			bySession[sid] = append(bySession[sid], *e)
-			continue
-		}
-		var e event.Event
-		if err := json.Unmarshal(body, &e); err != nil {
-			rows.Close()
-			br.Close()
-			return nil, fmt.Errorf("decode event %s: %w", id, err)
-		}
-		bySession[sid] = append(bySession[sid], e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		br.Close()
-		return nil, fmt.Errorf("read events: %w", err)
-	}
-	old := map[string]sqlstore.UsageFact{}
-	var version uint64
-	if s.analytics != nil {
-		rows, err := br.Query()
-		if err != nil {
-			br.Close()
-			return nil, fmt.Errorf("read usage facts: %w", err)
-		}
-		for rows.Next() {
-			k, err := scanUsage(rows)
-			if err != nil {
-				rows.Close()
-				br.Close()
-				return nil, fmt.Errorf("read usage facts: %w", err)
-			}
-			old[k.EventID] = k
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			br.Close()
-			return nil, fmt.Errorf("read usage facts: %w", err)
-		}
-		var v int64
-		if err := br.QueryRow().Scan(&v); err != nil {
-			br.Close()
-			return nil, fmt.Errorf("usage version: %w", err)
-		}
-		version = uint64(v)
-	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("read sessions: %w", err)
-	}
-
-	var w projectionWriter
-	var chRows []clickhouse.UsageChange
-	for _, id := range sessions {
-		sess, usages := projection.ProjectWithUsage(bySession[id], s.pricer)
-		if sess == nil {
-			continue
-		}
-		if err := w.add(sess); err != nil {
-			return nil, fmt.Errorf("project session %s: %w", id, err)
-		}
-		for _, k := range sqlstore.UsageFacts(sess, usages) {
-			w.usage(k)
-			if s.analytics == nil {
-				continue
-			}
-			o, ok := old[k.EventID]
-			switch {
-			case !ok:
-				chRows = append(chRows, clickhouse.UsageChange{New: usageRow(k), Version: version})
-			case !o.Equal(k):
-				chRows = append(chRows, clickhouse.UsageChange{Old: usageRow(o), New: usageRow(k), Version: version})
-			}
-			delete(old, k.EventID)
-		}
-	}
-	// Responses the new projection no longer counts get a tombstone.
-	for _, k := range old {
-		chRows = append(chRows, clickhouse.UsageChange{Old: usageRow(k), Version: version})
-	}
-
-	b = pgx.Batch{}
-	for _, q := range []string{`DELETE FROM sessions WHERE id = ANY($1)`,
-		`DELETE FROM session_facets WHERE session_id = ANY($1)`, `DELETE FROM prompts WHERE session_id = ANY($1)`,
-		`DELETE FROM commits WHERE session_id = ANY($1)`, `DELETE FROM pull_requests WHERE session_id = ANY($1)`,
-		`DELETE FROM usage_facts WHERE session_id = ANY($1)`} {
-		b.Queue(q, sessions)
-	}
-	w.queue(&b)
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return nil, fmt.Errorf("write projections: %w", err)
-	}
-	return chRows, nil
-}
-
-// projectionWriter collects the rows of many sessions as column arrays, so each table is
-// written with one INSERT … SELECT FROM unnest(…).
-type projectionWriter struct {
-	// sessions
-	sID, sStatus, sUser, sHost, sRepo, sBranch                  []string
-	sStarted, sLast, sDuration                                  []int64
-	sEnded                                                      []*int64
-	sCost                                                       []*float64
-	sCostKey                                                    []float64
-	sPrompts, sCalls, sErrors, sCommits, sPRs, sAdded, sRemoved []int32
-	sIn, sOut, sCC, sCC5, sCC1, sCR, sWS                        []int64
-	sSummary, sDetail                                           [][]byte
-	fFacet, fValue, fSession                                    []string
-	pSession, pID, pText                                        []string
-	pIdx                                                        []int32
-	pStarted                                                    []int64
-	cSession, cSHA, cRepo, cUser                                []string
-	cTime                                                       []int64
-	cBody                                                       [][]byte
-	rSession, rKey, rRepo, rUser                                []string
-	rTime                                                       []int64
-	rBody                                                       [][]byte
-	uID, uSession, uModel, uUser, uRepo                         []string
-	uTime, uStarted, uIn, uOut, uCC, uCC5, uCC1, uCR, uWS       []int64
-	uCost                                                       []*float64
-}
-
-func (w *projectionWriter) add(sess *agenttrace.Session) error {
-	row, err := sqlstore.NewSessionRow(sess)
-	if err != nil {
-		return err
-	}
-	u := sess.Usage
-	w.sID = append(w.sID, sess.ID)
-	w.sStarted = append(w.sStarted, sess.StartedAt.UnixMilli())
-	w.sEnded = append(w.sEnded, row.EndedMS)
-	w.sLast = append(w.sLast, sess.LastEventAt.UnixMilli())
-	w.sStatus = append(w.sStatus, sess.Status)
-	w.sDuration = append(w.sDuration, sess.DurationMS)
-	w.sUser = append(w.sUser, sess.User)
-	w.sHost = append(w.sHost, sess.Host)
-	w.sRepo = append(w.sRepo, sess.Repo)
-	w.sBranch = append(w.sBranch, sess.Branch)
-	w.sCost = append(w.sCost, sess.CostUSD)
-	w.sCostKey = append(w.sCostKey, row.CostKey)
-	w.sPrompts = append(w.sPrompts, int32(sess.PromptCount))
-	w.sCalls = append(w.sCalls, int32(sess.ToolCallCount))
-	w.sErrors = append(w.sErrors, int32(sess.ErrorCount))
-	w.sCommits = append(w.sCommits, int32(sess.CommitCount))
-	w.sPRs = append(w.sPRs, int32(sess.PRCount))
-	w.sAdded = append(w.sAdded, int32(sess.LinesAdded))
-	w.sRemoved = append(w.sRemoved, int32(sess.LinesRemoved))
-	w.sIn = append(w.sIn, u.InputTokens)
-	w.sOut = append(w.sOut, u.OutputTokens)
-	w.sCC = append(w.sCC, u.CacheCreationInputTokens)
-	w.sCC5 = append(w.sCC5, u.CacheCreation5mTokens)
-	w.sCC1 = append(w.sCC1, u.CacheCreation1hTokens)
-	w.sCR = append(w.sCR, u.CacheReadInputTokens)
-	w.sWS = append(w.sWS, u.WebSearchRequests)
-	w.sSummary = append(w.sSummary, row.Summary)
-	w.sDetail = append(w.sDetail, row.Detail)
-
-	for _, f := range sqlstore.Facets(sess) {
-		w.fFacet = append(w.fFacet, f.Facet)
-		w.fValue = append(w.fValue, f.Value)
-		w.fSession = append(w.fSession, sess.ID)
-	}
-	for _, p := range sess.Prompts {
-		w.pSession = append(w.pSession, sess.ID)
-		w.pID = append(w.pID, p.ID)
-		w.pIdx = append(w.pIdx, int32(p.Index))
-		w.pStarted = append(w.pStarted, p.StartedAt.UnixMilli())
-		w.pText = append(w.pText, p.Text)
-	}
-	commits, err := sqlstore.CommitRows(sess)
-	if err != nil {
-		return err
-	}
-	for _, c := range commits {
-		w.cSession = append(w.cSession, sess.ID)
-		w.cSHA = append(w.cSHA, c.Key)
-		w.cTime = append(w.cTime, c.TimeMS)
-		w.cRepo = append(w.cRepo, c.Repo)
-		w.cUser = append(w.cUser, c.User)
-		w.cBody = append(w.cBody, c.Body)
-	}
-	prs, err := sqlstore.PullRequestRows(sess)
-	if err != nil {
-		return err
-	}
-	for _, p := range prs {
-		w.rSession = append(w.rSession, sess.ID)
-		w.rKey = append(w.rKey, p.Key)
-		w.rTime = append(w.rTime, p.TimeMS)
-		w.rRepo = append(w.rRepo, p.Repo)
-		w.rUser = append(w.rUser, p.User)
-		w.rBody = append(w.rBody, p.Body)
-	}
-	return nil
-}
-
-func (w *projectionWriter) usage(k sqlstore.UsageFact) {
-	u := k.Usage
-	w.uID = append(w.uID, k.EventID)
-	w.uSession = append(w.uSession, k.SessionID)
-	w.uTime = append(w.uTime, k.TimeMS)
-	w.uStarted = append(w.uStarted, k.SessionStartedMS)
-	w.uModel = append(w.uModel, k.Model)
-	w.uUser = append(w.uUser, k.User)
-	w.uRepo = append(w.uRepo, k.Repo)
-	w.uIn = append(w.uIn, u.InputTokens)
-	w.uOut = append(w.uOut, u.OutputTokens)
-	w.uCC = append(w.uCC, u.CacheCreationInputTokens)
-	w.uCC5 = append(w.uCC5, u.CacheCreation5mTokens)
-	w.uCC1 = append(w.uCC1, u.CacheCreation1hTokens)
-	w.uCR = append(w.uCR, u.CacheReadInputTokens)
-	w.uWS = append(w.uWS, u.WebSearchRequests)
-	w.uCost = append(w.uCost, k.CostUSD)
-}
-
-func (w *projectionWriter) queue(b *pgx.Batch) {
-	if len(w.sID) > 0 {
-		b.Queue(`INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status, duration_ms, "user", host, repo,
-			branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count, commit_count, pr_count, lines_added,
-			lines_removed, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
-			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
-			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-			$7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[], $13::int[], $14::int[],
-			$15::int[], $16::int[], $17::int[], $18::int[], $19::int[], $20::bigint[], $21::bigint[], $22::bigint[],
-			$23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bytea[], $28::bytea[])`,
-			w.sID, w.sStarted, w.sEnded, w.sLast, w.sStatus, w.sDuration, w.sUser, w.sHost, w.sRepo, w.sBranch,
-			w.sCost, w.sCostKey, w.sPrompts, w.sCalls, w.sErrors, w.sCommits, w.sPRs, w.sAdded, w.sRemoved,
-			w.sIn, w.sOut, w.sCC, w.sCC5, w.sCC1, w.sCR, w.sWS, w.sSummary, w.sDetail)
-	}
-	if len(w.fFacet) > 0 {
-		b.Queue(`INSERT INTO session_facets (facet, value, session_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
-			w.fFacet, w.fValue, w.fSession)
-	}
-	if len(w.pID) > 0 {
-		b.Queue(`INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[])`,
-			w.pSession, w.pID, w.pIdx, w.pStarted, w.pText)
-	}
-	if len(w.cSHA) > 0 {
-		b.Queue(`INSERT INTO commits (session_id, sha, committed_ms, repo, "user", body)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])`,
-			w.cSession, w.cSHA, w.cTime, w.cRepo, w.cUser, w.cBody)
-	}
-	if len(w.rKey) > 0 {
-		b.Queue(`INSERT INTO pull_requests (session_id, pr_key, seen_ms, repo, "user", body)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])`,
-			w.rSession, w.rKey, w.rTime, w.rRepo, w.rUser, w.rBody)
-	}
-	if len(w.uID) > 0 {
-		b.Queue(`INSERT INTO usage_facts (`+usageCols+`)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-			$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],
-			$15::float8[])`,
-			w.uID, w.uSession, w.uTime, w.uStarted, w.uModel, w.uUser, w.uRepo, w.uIn, w.uOut, w.uCC, w.uCC5,
-			w.uCC1, w.uCR, w.uWS, w.uCost)
-	}
-}
-
-// ReprojectAll rebuilds every session's projection from its stored events, for when the
-// projection rules or the prices changed. It works through sessions in small
-// transactions, each under the sessions' advisory locks, so ingest is never blocked for
-// long, and returns how many it rebuilt.
-func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT session_id FROM events ORDER BY session_id`)
-	if err != nil {
-		return 0, fmt.Errorf("reproject all: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, fmt.Errorf("reproject all: %w", err)
-	}
-	done, err := sqlstore.InChunks(ids, func(chunk []string) error { return s.reprojectChunk(ctx, chunk) })
-	if err != nil {
-		return done, fmt.Errorf("reproject all: %w", err)
-	}
-	return done, nil
-}
-
-func (s *Store) reprojectChunk(ctx context.Context, ids []string) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	locks := make([]int64, len(ids))
-	for i, id := range ids {
+// sessionLocks returns the sessions' advisory lock keys, sorted.
+func sessionLocks(sessions []string) []int64 {
+	locks := make([]int64, len(sessions))
+	for i, id := range sessions {
 		locks[i] = sessionLockKey(id)
 	}
-	sortInt64s(locks)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, locks); err != nil {
-		return fmt.Errorf("lock sessions: %w", err)
+	sort.Slice(locks, func(i, j int) bool { return locks[i] < locks[j] })
+	return locks
+}
+
+// columns returns rows as the column arrays of the events table.
+func columns(rows []sqlstore.EventRow) (ids, sids, kinds []string, times, totals []int64, bodies [][]byte) {
+	for _, r := range rows {
+		ids, sids, kinds = append(ids, r.ID), append(sids, r.SessionID), append(kinds, r.Kind)
+		times, totals, bodies = append(times, r.Time.UnixNano()), append(totals, r.UsageTotal), append(bodies, r.Body)
 	}
-	chRows, err := s.reproject(ctx, tx, ids, nil)
+	return
+}
+
+func (t *ingestTx) Insert(ctx context.Context, rows []sqlstore.EventRow) ([]string, error) {
+	ids, sids, kinds, times, totals, bodies := columns(rows)
+	var b pgx.Batch
+	b.Queue(lockSessionsSQL, t.locks)
+	b.Queue(`INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bytea[])
+		ON CONFLICT (id) DO NOTHING RETURNING id`, ids, sids, kinds, times, totals, bodies)
+	br := t.tx.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("lock sessions: %w", err)
+	}
+	t.locked = true
+	rs, err := br.Query()
 	if err != nil {
+		return nil, err
+	}
+	inserted, err := pgx.CollectRows(rs, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	return inserted, br.Close()
+}
+
+func (t *ingestTx) Stored(ctx context.Context, rows []sqlstore.EventRow) (map[string][]byte, error) {
+	ids, _, _, _, _, _ := columns(rows)
+	rs, err := t.tx.Query(ctx, `SELECT id, body FROM events WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	out := make(map[string][]byte, len(rows))
+	for rs.Next() {
+		var id string
+		var body []byte
+		if err := rs.Scan(&id, &body); err != nil {
+			return nil, err
+		}
+		out[id] = body
+	}
+	return out, rs.Err()
+}
+
+func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error {
+	ids, _, kinds, times, totals, bodies := columns(rows)
+	_, err := t.tx.Exec(ctx, `UPDATE events SET kind = u.kind, time_ns = u.time_ns, usage_total = u.usage_total, body = u.body
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[]) AS u(id, kind, time_ns, usage_total, body)
+		WHERE events.id = u.id`, ids, kinds, times, totals, bodies)
+	return err
+}
+
+func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, _ map[string]bool) error {
+	if !t.locked {
+		if _, err := t.tx.Exec(ctx, lockSessionsSQL, t.locks); err != nil {
+			return fmt.Errorf("lock sessions: %w", err)
+		}
+		t.locked = true
+	}
+	fresh := make(map[string]*event.Event, len(written))
+	for id, r := range written {
+		fresh[id] = r.Event
+	}
+	changes, err := t.s.reproject(ctx, t.tx, sessions, fresh)
+	t.written, t.changes = written, changes
+	return err
+}
+
+// Commit commits, then hands the analytics backend the events written and the usage
+// changes: only once committed, as the backend may lag PostgreSQL but never lead it.
+func (t *ingestTx) Commit(ctx context.Context) error {
+	if err := t.tx.Commit(ctx); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	if s.analytics != nil {
-		s.analytics.Add(nil, chRows)
+	if t.s.analytics != nil && (len(t.written) > 0 || len(t.changes) > 0) {
+		t.s.analytics.Add(eventRecords(t.written), t.changes)
 	}
 	return nil
 }
 
-// Refresh re-projects every stored session when the projection rules
-// (projection.ProjectionVersion) or the prices (pricesVersion, any string that changes when
-// the price table does) differ from those the database was last projected with, and
-// records the new pair. Call it after Migrate at start-up; it returns how many sessions
-// it rebuilt (0 when nothing changed). Replicas starting together may each rebuild:
-// that is wasted work, never wrong, as every rebuild is locked per session.
-func (s *Store) Refresh(ctx context.Context, pricesVersion string) (int, error) {
-	return sqlstore.Refresh(ctx, s.reader, pricesVersion, s.ReprojectAll, func(ctx context.Context, q string, args ...any) error {
-		_, err := s.pool.Exec(ctx, q, args...)
-		return err
-	})
+func (t *ingestTx) Rollback(ctx context.Context) { t.tx.Rollback(ctx) }
+
+// eventRecords returns the written rows as the analytics event log keeps them.
+func eventRecords(written map[string]sqlstore.EventRow) []agenttrace.EventRecord {
+	out := make([]agenttrace.EventRecord, 0, len(written))
+	for _, r := range written {
+		rec := agenttrace.EventRecord{ID: r.ID, SessionID: r.SessionID, Kind: r.Kind, TimeMS: r.Time.UnixMilli(),
+			User: r.User, Body: r.Body, Version: uint64(r.UsageTotal)}
+		if r.Git != nil {
+			rec.Repo = r.Git.Remote
+		}
+		if r.Usage != nil {
+			rec.Model = r.Usage.Model
+		}
+		out = append(out, rec)
+	}
+	return out
 }

@@ -1,7 +1,8 @@
-// Package postgres is the team agenttrace.Store: PostgreSQL (pgx/v5) holds the event log and
-// the materialised session projections, optionally beside a ClickHouse store
-// (internal/clickhouse) that receives the event log and the priced usage facts and answers
-// daily cost and summary cost.
+// Package postgres is an agenttrace.Store on PostgreSQL (pgx/v5): it holds the event log and
+// the materialised session projections. Optionally it hands the event log and the priced
+// usage facts to an agenttrace.AnalyticsBackend, which then answers daily cost and summary
+// cost; it knows that backend only through the port (cmd/agent-trace-server composes it
+// with internal/clickhouse into the team store).
 //
 // It mirrors internal/sqlite: the events table is the source of truth and Ingest rebuilds
 // every touched session's rows in the same transaction. Server processes keep no state of
@@ -21,7 +22,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/clickhouse"
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
@@ -33,21 +33,21 @@ type Options struct {
 	// Pricer prices usage when sessions are projected; nil prices nothing.
 	Pricer agenttrace.Pricer
 	// Analytics, when set, receives the event log and usage facts and answers DailyCost
-	// and the cost part of Summary. Without it PostgreSQL answers them.
-	Analytics *clickhouse.Store
+	// and the cost part of Summary. Without it PostgreSQL answers them. The Store flushes
+	// it on Close but does not own it: whoever opened it migrates, pings and closes it.
+	Analytics agenttrace.AnalyticsBackend
 	// Now is the clock for token timestamps (tests); time.Now when nil.
 	Now func() time.Time
 	// MaxConns caps the connection pool; pgxpool's default when 0.
 	MaxConns int32
 }
 
-// Store is a agenttrace.Store on PostgreSQL (and optionally ClickHouse). Safe for concurrent
-// use, and by any number of processes on the same databases.
+// Store is a agenttrace.Store on PostgreSQL (optionally beside an analytics backend). Safe
+// for concurrent use, and by any number of processes on the same databases.
 type Store struct {
 	pool      *pgxpool.Pool
 	pricer    agenttrace.Pricer
-	analytics *clickhouse.Store
-	ownsCH    bool
+	analytics agenttrace.AnalyticsBackend
 	now       func() time.Time
 	reader    // Session, Events, Commits, PullRequests, Tokens
 }
@@ -84,36 +84,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// OpenTeam opens the team store: PostgreSQL at pgDSN for projections and ClickHouse at
-// chURL (clickhouse://host:port/database, native protocol) for the event log and
-// analytics. Close closes both. opts.Analytics is ignored.
-func OpenTeam(ctx context.Context, pgDSN, chURL string, opts Options, chOpts clickhouse.Options) (*Store, error) {
-	an, err := clickhouse.Open(ctx, chURL, chOpts)
-	if err != nil {
-		return nil, fmt.Errorf("open team store: %w", err)
-	}
-	opts.Analytics = an
-	s, err := Open(ctx, pgDSN, opts)
-	if err != nil {
-		an.Close()
-		return nil, fmt.Errorf("open team store: %w", err)
-	}
-	s.ownsCH = true
-	return s, nil
-}
-
 // Pool is the connection pool (tests and benchmarks).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Analytics is the ClickHouse store, or nil.
-func (s *Store) Analytics() *clickhouse.Store { return s.analytics }
-
-// Close closes the pool and, when OpenTeam opened it, flushes and closes ClickHouse.
+// Close closes the pool and flushes the analytics backend, if any.
 func (s *Store) Close() error {
 	var err error
-	if s.ownsCH {
-		err = s.analytics.Close()
-	} else if s.analytics != nil {
+	if s.analytics != nil {
 		// Not ours to close, but nothing this store wrote may stay behind in a buffer.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err = s.analytics.Flush(ctx)
@@ -123,13 +100,10 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Ping reports whether PostgreSQL (and ClickHouse, when configured) answer.
+// Ping reports whether PostgreSQL answers (the analytics backend is its opener's to ping).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("ping postgres: %w", err)
-	}
-	if s.analytics != nil {
-		return s.analytics.Ping(ctx)
 	}
 	return nil
 }
@@ -141,8 +115,8 @@ func Migrations() []string { return sqlstore.Migrations(migrationFS) }
 const migrateLock = 0x61745f6d6967 // "at_mig"
 
 // Migrate applies every embedded PostgreSQL migration not yet applied, each in its own
-// transaction recorded in schema_migrations, then ClickHouse's when configured. Two
-// processes migrating at once apply each migration once.
+// transaction recorded in schema_migrations. Two processes migrating at once apply each
+// migration once.
 func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name text PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
@@ -153,11 +127,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	for _, name := range Migrations() {
 		if err := s.migrateOne(ctx, name); err != nil {
-			return err
-		}
-	}
-	if s.analytics != nil {
-		if err := s.analytics.Migrate(ctx); err != nil {
 			return err
 		}
 	}
@@ -198,7 +167,7 @@ func (s *Store) migrateOne(ctx context.Context, name string) error {
 }
 
 // CheckSchema returns an error wrapping agenttrace.ErrSchemaOutdated, naming what is missing
-// and what to run, when either database is behind this binary.
+// and what to run, when the PostgreSQL schema is behind this binary.
 func (s *Store) CheckSchema(ctx context.Context) error {
 	var exists bool
 	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
@@ -216,13 +185,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			return fmt.Errorf("check postgres schema: %w", err)
 		}
 	}
-	if err := sqlstore.CheckApplied("postgres", Migrations(), applied); err != nil {
-		return err
-	}
-	if s.analytics != nil {
-		return s.analytics.CheckSchema(ctx)
-	}
-	return nil
+	return sqlstore.CheckApplied("postgres", Migrations(), applied)
 }
 
 // sessionLockKey is the advisory lock key of a session. It is computed here rather than

@@ -4,21 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/clickhouse"
 	"github.com/agent-trace/agent-trace/internal/postgres"
 	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
@@ -47,17 +42,11 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// databases are one test's own PostgreSQL schema and ClickHouse database.
-type databases struct {
-	pg, ch string
-}
-
-// freshDatabases creates an empty PostgreSQL schema and names an unused ClickHouse
-// database, and drops both when the test ends.
-func freshDatabases(tb testing.TB) databases {
+// freshDatabase creates an empty PostgreSQL schema, dropped when the test ends, and
+// returns a connection string that selects it.
+func freshDatabase(tb testing.TB) string {
 	tb.Helper()
 	base := serviceURL(tb, "AGENT_TRACE_TEST_POSTGRES")
-	chBase := serviceURL(tb, "AGENT_TRACE_TEST_CLICKHOUSE")
 	schema := randomName("t_")
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
@@ -75,52 +64,27 @@ func freshDatabases(tb testing.TB) databases {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	cu, err := url.Parse(chBase)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cu.Path = "/" + randomName("t_")
-	d := databases{pg: u.String(), ch: cu.String()}
 	tb.Cleanup(func() {
 		ctx := context.Background()
 		if conn, err := pgx.Connect(ctx, base); err == nil {
 			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
 			conn.Close(ctx)
 		}
-		if an, err := clickhouse.Open(ctx, d.ch, clickhouse.Options{}); err == nil {
-			an.DropDatabase(ctx)
-			an.Close()
-		}
 	})
-	return d
+	return u.String()
 }
 
-// openTeam opens a migrated team store on d; the test closes it at its end.
-func openTeam(tb testing.TB, d databases, chOpts clickhouse.Options) *postgres.Store {
-	tb.Helper()
-	s, err := postgres.OpenTeam(context.Background(), d.pg, d.ch, postgres.Options{Pricer: storetest.TestPricer{}, MaxConns: 8}, chOpts)
-	return sqlstoretest.Migrated(tb, s, err)
-}
-
-func TestConformanceTeam(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) agenttrace.Store {
-		return openTeam(t, freshDatabases(t), clickhouse.Options{})
-	})
-}
-
-// Without ClickHouse, PostgreSQL answers the analytics itself.
+// Without an analytics backend, PostgreSQL answers the analytics itself.
 func TestConformancePostgresOnly(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) agenttrace.Store {
-		d := freshDatabases(t)
-		s, err := postgres.Open(t.Context(), d.pg, postgres.Options{Pricer: storetest.TestPricer{}, MaxConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return openPostgres(t, freshDatabase(t))
 	})
+}
+
+// openPostgres opens a migrated PostgreSQL-only store on dsn; the test closes it at its end.
+func openPostgres(t *testing.T, dsn string) *postgres.Store {
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{Pricer: storetest.TestPricer{}, MaxConns: 4})
+	return sqlstoretest.Migrated(t, s, err)
 }
 
 func openSQLite(t *testing.T) *sqlite.Store {
@@ -128,313 +92,99 @@ func openSQLite(t *testing.T) *sqlite.Store {
 	return sqlstoretest.Migrated(t, s, err)
 }
 
-// sameAnswers compares every read of the Store contract on two stores, field by field
-// (as JSON, which is what the API serves).
-func sameAnswers(t *testing.T, got, want agenttrace.Store, sessions []string) {
-	t.Helper()
-	ctx := t.Context()
-	for _, id := range sessions {
-		g, err := got.Session(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := want.Session(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		storetest.EqualJSON(t, "session "+id, g, w)
-		ge, err := got.Events(ctx, id, "", 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		we, err := want.Events(ctx, id, "", 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		storetest.EqualJSON(t, "events of "+id, ge, we)
-	}
-	for _, sort := range []string{"started_at", "cost", "duration"} {
-		for _, desc := range []bool{false, true} {
-			f := agenttrace.SessionFilter{Sort: sort, Desc: desc, Limit: 200}
-			g, err := got.ListSessions(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := want.ListSessions(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Cursors are opaque and backend-specific; the rows must match.
-			storetest.EqualJSON(t, fmt.Sprintf("list by %s desc=%v", sort, desc), g.Sessions, w.Sessions)
-		}
-	}
-	gc, err := got.Commits(ctx, agenttrace.CommitFilter{Limit: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wc, err := want.Commits(ctx, agenttrace.CommitFilter{Limit: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.EqualJSON(t, "commits", gc.Commits, wc.Commits)
-	gp, err := got.PullRequests(ctx, agenttrace.CommitFilter{Limit: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wp, err := want.PullRequests(ctx, agenttrace.CommitFilter{Limit: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.EqualJSON(t, "pull requests", gp.PullRequests, wp.PullRequests)
-	for _, group := range []string{agenttrace.GroupBySession, agenttrace.GroupByModel, agenttrace.GroupByUser, agenttrace.GroupByRepo} {
-		g, err := got.DailyCost(ctx, time.Time{}, time.Time{}, group)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := want.DailyCost(ctx, time.Time{}, time.Time{}, group)
-		if err != nil {
-			t.Fatal(err)
-		}
-		storetest.EqualJSON(t, "daily cost by "+group, g, w)
-	}
-	gs, err := got.Summary(ctx, time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, err := want.Summary(ctx, time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.EqualJSON(t, "summary", gs, ws)
-}
-
-// Every fixture session ingested into SQLite and into PostgreSQL + ClickHouse gives
-// identical answers.
+// Every fixture session ingested into SQLite and into PostgreSQL alone gives identical
+// answers (the team store's twin of this test is in cmd/agent-trace-server).
 func TestFixturesMatchSQLite(t *testing.T) {
-	team := openTeam(t, freshDatabases(t), clickhouse.Options{})
+	pg := openPostgres(t, freshDatabase(t))
 	lite := openSQLite(t)
 	var ids []string
 	for _, f := range storetest.Fixtures() {
 		storetest.MustIngest(t, lite, f.Events)
-		// The team store gets them in batches of 7, out of order, one batch twice: the
-		// path through incremental re-projection and ClickHouse versions differs.
-		evs := append([]event.Event(nil), f.Events...)
-		for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
-			evs[i], evs[j] = evs[j], evs[i]
-		}
-		for i := 0; i < len(evs); i += 7 {
-			batch := evs[i:min(i+7, len(evs))]
-			storetest.MustIngest(t, team, batch)
-			if i == 7 {
-				storetest.MustIngest(t, team, batch)
-			}
+		for i := 0; i < len(f.Events); i += 7 {
+			storetest.MustIngest(t, pg, f.Events[i:min(i+7, len(f.Events))])
 		}
 		ids = append(ids, f.SessionID)
 	}
-	sameAnswers(t, team, lite, ids)
+	storetest.SameAnswers(t, pg, lite, ids)
 }
 
-// Two server processes on the same databases, ingesting the same batches at the same
-// time, store every event once and agree on every answer.
-func TestConcurrentReplicas(t *testing.T) {
-	d := freshDatabases(t)
-	a := openTeam(t, d, clickhouse.Options{})
-	b := openTeam(t, d, clickhouse.Options{})
-	var batches [][]event.Event
-	unique := map[string]bool{}
-	var ids []string
-	for _, f := range storetest.Fixtures() {
-		for i := 0; i < len(f.Events); i += 5 {
-			batches = append(batches, f.Events[i:min(i+5, len(f.Events))])
-		}
-		for _, e := range f.Events {
-			unique[e.ID] = true
-		}
-		ids = append(ids, f.SessionID)
-	}
-	var wg sync.WaitGroup
-	stored := make([]int, 2)
-	errs := make([]error, 2)
-	for r, s := range []*postgres.Store{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, batch := range batches {
-				res, err := s.Ingest(context.Background(), batch)
-				if err != nil {
-					errs[r] = err
-					return
-				}
-				stored[r] += res.Stored
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := stored[0]+stored[1], len(unique); got != want {
-		t.Errorf("stored %d+%d events, want %d in all", stored[0], stored[1], want)
-	}
-	var n int
-	if err := a.Pool().QueryRow(t.Context(), `SELECT count(*) FROM events`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != len(unique) {
-		t.Errorf("events table holds %d rows, want %d", n, len(unique))
-	}
-	lite := openSQLite(t)
-	for _, f := range storetest.Fixtures() {
-		storetest.MustIngest(t, lite, f.Events)
-	}
-	// A replica's reads flush its own ClickHouse buffer; another replica's rows arrive
-	// within its flush interval (1 s). Flush both, as their timers would.
-	for _, s := range []*postgres.Store{a, b} {
-		if err := s.Analytics().Flush(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sameAnswers(t, b, lite, ids)
-	sameAnswers(t, a, lite, ids)
+// recordingAnalytics is an agenttrace.AnalyticsBackend that records what PostgreSQL hands
+// it: the adapter knows its analytics backend only through that port.
+type recordingAnalytics struct {
+	mu      sync.Mutex
+	events  []agenttrace.EventRecord
+	changes []agenttrace.UsageChange
+	flushes int
+	erased  []string
 }
 
-// Close flushes the ClickHouse buffer: nothing ingested is lost on shutdown even when the
-// flush interval has not passed.
-func TestCloseFlushes(t *testing.T) {
-	d := freshDatabases(t)
-	s, err := postgres.OpenTeam(t.Context(), d.pg, d.ch, postgres.Options{Pricer: storetest.TestPricer{}},
-		clickhouse.Options{FlushInterval: time.Hour, FlushRows: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+func (r *recordingAnalytics) Add(events []agenttrace.EventRecord, changes []agenttrace.UsageChange) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, events...)
+	r.changes = append(r.changes, changes...)
+}
+
+func (r *recordingAnalytics) Flush(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushes++
+	return nil
+}
+
+func (r *recordingAnalytics) EraseSessions(_ context.Context, ids []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.erased = append(r.erased, ids...)
+	return nil
+}
+
+func (r *recordingAnalytics) DailyCost(context.Context, time.Time, time.Time, string) ([]agenttrace.DailyCost, error) {
+	return []agenttrace.DailyCost{{Day: "from-analytics"}}, nil
+}
+
+func (r *recordingAnalytics) Cost(context.Context, time.Time, time.Time) (float64, []string, error) {
+	return 42, []string{"from-analytics"}, nil
+}
+
+// With an analytics backend, PostgreSQL hands it every event written and every usage
+// fact change once committed, tombstones and erases on delete, and asks it the cost
+// questions.
+func TestAnalyticsPort(t *testing.T) {
+	an := &recordingAnalytics{}
+	s, err := postgres.Open(t.Context(), freshDatabase(t), postgres.Options{Pricer: storetest.TestPricer{}, Analytics: an})
+	s = sqlstoretest.Migrated(t, s, err)
 	f := storetest.Fixtures()[0]
+	res := storetest.MustIngest(t, s, f.Events)
+	_, usages := projection.ProjectWithUsage(f.Events, storetest.TestPricer{})
+	if len(an.events) != res.Stored || len(an.changes) != len(usages) {
+		t.Fatalf("after ingest: %d events, %d usage changes handed over; want %d and %d", len(an.events), len(an.changes), res.Stored, len(usages))
+	}
+	for _, c := range an.changes {
+		if c.Old != nil || c.New == nil || c.New.SessionID != f.SessionID || c.Version == 0 {
+			t.Fatalf("new usage fact change %+v: want New only, of %s, versioned", c, f.SessionID)
+		}
+	}
 	storetest.MustIngest(t, s, f.Events)
-	if s.Analytics().Buffered() == 0 {
-		t.Fatal("nothing buffered after ingest")
+	if len(an.events) != res.Stored || len(an.changes) != len(usages) {
+		t.Errorf("a re-delivered batch handed over %d events, %d changes more; want none", len(an.events)-res.Stored, len(an.changes)-len(usages))
 	}
-	if err := s.Close(); err != nil {
+	if d, err := s.DailyCost(t.Context(), time.Time{}, time.Time{}, agenttrace.GroupByModel); err != nil || len(d) != 1 || d[0].Day != "from-analytics" {
+		t.Errorf("DailyCost = %v, %v; want the analytics backend's answer", d, err)
+	}
+	if sum, err := s.Summary(t.Context(), time.Time{}, time.Time{}); err != nil || sum.CostUSD != 42 || sum.Sessions != 1 {
+		t.Errorf("Summary = %+v, %v; want counts from PostgreSQL and cost 42 from analytics", sum, err)
+	}
+	n := len(an.changes)
+	if err := s.DeleteSession(t.Context(), f.SessionID); err != nil {
 		t.Fatal(err)
 	}
-	an, err := clickhouse.Open(t.Context(), d.ch, clickhouse.Options{})
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range an.changes[n:] {
+		if c.Old == nil || c.New != nil {
+			t.Fatalf("change on delete %+v: want a tombstone", c)
+		}
 	}
-	defer an.Close()
-	var events, usage uint64
-	if err := an.Conn().QueryRow(t.Context(), "SELECT count() FROM `"+an.Database()+"`.events").Scan(&events); err != nil {
-		t.Fatal(err)
+	if len(an.changes)-n != len(usages) || an.flushes == 0 || len(an.erased) != 1 || an.erased[0] != f.SessionID {
+		t.Errorf("on delete: %d tombstones, %d flushes, erased %v; want %d, >0, [%s]", len(an.changes)-n, an.flushes, an.erased, len(usages), f.SessionID)
 	}
-	if err := an.Conn().QueryRow(t.Context(), "SELECT count() FROM `"+an.Database()+"`.usage_facts").Scan(&usage); err != nil {
-		t.Fatal(err)
-	}
-	_, wantUsage := projection.ProjectWithUsage(f.Events, storetest.TestPricer{})
-	if events == 0 || usage != uint64(len(wantUsage)) {
-		t.Errorf("after Close: %d events, %d usage rows in ClickHouse; want >0 and %d", events, usage, len(wantUsage))
-	}
-}
-
-func TestMigrateAndCheckSchema(t *testing.T) {
-	d := freshDatabases(t)
-	s, err := postgres.OpenTeam(t.Context(), d.pg, d.ch, postgres.Options{}, clickhouse.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.CheckSchema(t.Context())
-	if !errors.Is(err, agenttrace.ErrSchemaOutdated) || !strings.Contains(err.Error(), "agent-trace-server migrate") ||
-		!strings.Contains(err.Error(), "0001_init.sql") {
-		t.Fatalf("CheckSchema on empty databases = %v; want ErrSchemaOutdated naming the migration and the command", err)
-	}
-	// Two processes migrating at once, then again: each migration applies once.
-	other, err := postgres.OpenTeam(t.Context(), d.pg, d.ch, postgres.Options{}, clickhouse.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, st := range []*postgres.Store{s, other} {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = st.Migrate(context.Background()) }()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CheckSchema(t.Context()); err != nil {
-		t.Fatalf("CheckSchema after Migrate = %v", err)
-	}
-	var n int
-	if err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != len(postgres.Migrations()) {
-		t.Errorf("schema_migrations has %d rows, want %d", n, len(postgres.Migrations()))
-	}
-	// A ClickHouse database that lost its tables is out of date too.
-	an, err := clickhouse.Open(t.Context(), d.ch, clickhouse.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer an.Close()
-	if err := an.DropDatabase(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CheckSchema(t.Context()); !errors.Is(err, agenttrace.ErrSchemaOutdated) || !strings.Contains(err.Error(), "clickhouse") {
-		t.Errorf("CheckSchema without ClickHouse tables = %v; want ErrSchemaOutdated naming clickhouse", err)
-	}
-}
-
-// Refresh re-projects stored sessions when the prices change, and ClickHouse's answers
-// follow: the new versions of every usage row win over the old ones.
-func TestRefreshReprices(t *testing.T) {
-	d := freshDatabases(t)
-	unpriced, err := postgres.OpenTeam(t.Context(), d.pg, d.ch, postgres.Options{}, clickhouse.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unpriced.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, f := range storetest.Fixtures() {
-		storetest.MustIngest(t, unpriced, f.Events)
-		ids = append(ids, f.SessionID)
-	}
-	if _, err := unpriced.Refresh(t.Context(), "none"); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := unpriced.Summary(t.Context(), time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.CostUSD != 0 || len(sum.UnpricedModels) == 0 {
-		t.Fatalf("without prices: cost %v, unpriced %v", sum.CostUSD, sum.UnpricedModels)
-	}
-	if err := unpriced.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	priced := openTeam(t, d, clickhouse.Options{})
-	n, err := priced.Refresh(t.Context(), "test-prices")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != len(ids) {
-		t.Errorf("Refresh rebuilt %d sessions, want %d", n, len(ids))
-	}
-	if n, err := priced.Refresh(t.Context(), "test-prices"); err != nil || n != 0 {
-		t.Errorf("second Refresh = %d, %v; want 0", n, err)
-	}
-	lite := openSQLite(t)
-	for _, f := range storetest.Fixtures() {
-		storetest.MustIngest(t, lite, f.Events)
-	}
-	sameAnswers(t, priced, lite, ids)
 }

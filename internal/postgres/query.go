@@ -3,14 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/clickhouse"
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
@@ -80,7 +78,7 @@ func (s *Store) newReader() sqlstore.Reader {
 }
 
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
-// ClickHouse answers it when configured.
+// The analytics backend answers it when configured.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]agenttrace.DailyCost, error) {
 	if s.analytics != nil {
 		return s.analytics.DailyCost(ctx, from, to, groupBy)
@@ -99,7 +97,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 }
 
 // Summary totals sessions that started in [from, to): counts and tokens from the session
-// projections in PostgreSQL, cost from ClickHouse when configured.
+// projections in PostgreSQL, cost from the analytics backend when configured.
 func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Summary, error) {
 	var sum agenttrace.Summary
 	c := newConds()
@@ -137,8 +135,8 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 	return sum, nil
 }
 
-// DeleteSession erases a session and every trace of it. In ClickHouse its usage rows are
-// hidden at once by tombstones and erased for good by a background mutation.
+// DeleteSession erases a session and every trace of it. In the analytics backend its usage
+// rows are hidden at once by tombstones and then erased for good (UsageLog.EraseSessions).
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	n, err := s.deleteSessions(ctx, `SELECT $1::text AS id`, id)
 	if err != nil {
@@ -181,12 +179,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	}
 	// The same locks as Ingest, so a concurrent ingest of a session either finishes
 	// before it is erased or starts after.
-	locks := make([]int64, len(ids))
-	for i, id := range ids {
-		locks[i] = sessionLockKey(id)
-	}
-	sortInt64s(locks)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, locks); err != nil {
+	if _, err := tx.Exec(ctx, lockSessionsSQL, sessionLocks(ids)); err != nil {
 		return 0, fmt.Errorf("lock sessions: %w", err)
 	}
 	tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = ANY($1)`, ids)
@@ -206,33 +199,9 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 			return 0, fmt.Errorf("%s: %w", table, err)
 		}
 	}
-	rows, err = tx.Query(ctx, `DELETE FROM usage_facts WHERE session_id = ANY($1) RETURNING `+usageCols, ids)
+	tombs, err := s.deleteUsage(ctx, tx, ids)
 	if err != nil {
-		return 0, fmt.Errorf("usage facts: %w", err)
-	}
-	var tombs []clickhouse.UsageChange
-	var version int64
-	if s.analytics != nil {
-		for rows.Next() {
-			k, err := scanUsage(rows)
-			if err != nil {
-				rows.Close()
-				return 0, fmt.Errorf("usage facts: %w", err)
-			}
-			tombs = append(tombs, clickhouse.UsageChange{Old: usageRow(k)})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("usage facts: %w", err)
-	}
-	if len(tombs) > 0 {
-		if err := tx.QueryRow(ctx, `SELECT nextval('usage_version')`).Scan(&version); err != nil {
-			return 0, fmt.Errorf("usage version: %w", err)
-		}
-		for i := range tombs {
-			tombs[i].Version = uint64(version)
-		}
+		return 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
@@ -240,7 +209,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	if s.analytics != nil {
 		s.analytics.Add(nil, tombs)
 		if err := s.analytics.Flush(ctx); err != nil {
-			return 0, fmt.Errorf("hide usage in clickhouse: %w", err)
+			return 0, fmt.Errorf("hide usage in analytics: %w", err)
 		}
 		if err := s.analytics.EraseSessions(ctx, ids); err != nil {
 			return 0, err
@@ -252,4 +221,36 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	return nSessions, nil
 }
 
-func sortInt64s(a []int64) { sort.Slice(a, func(i, j int) bool { return a[i] < a[j] }) }
+// deleteUsage deletes the sessions' usage facts and, when an analytics backend is fed,
+// returns the tombstones that hide them there.
+func (s *Store) deleteUsage(ctx context.Context, tx pgx.Tx, ids []string) ([]agenttrace.UsageChange, error) {
+	rows, err := tx.Query(ctx, `DELETE FROM usage_facts WHERE session_id = ANY($1) RETURNING `+usageCols, ids)
+	if err != nil {
+		return nil, fmt.Errorf("usage facts: %w", err)
+	}
+	var tombs []agenttrace.UsageChange
+	if s.analytics != nil {
+		for rows.Next() {
+			k, err := scanUsage(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("usage facts: %w", err)
+			}
+			tombs = append(tombs, agenttrace.UsageChange{Old: usageRow(k)})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("usage facts: %w", err)
+	}
+	if len(tombs) > 0 {
+		var version int64
+		if err := tx.QueryRow(ctx, `SELECT nextval('usage_version')`).Scan(&version); err != nil {
+			return nil, fmt.Errorf("usage version: %w", err)
+		}
+		for i := range tombs {
+			tombs[i].Version = uint64(version)
+		}
+	}
+	return tombs, nil
+}

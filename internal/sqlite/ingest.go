@@ -5,127 +5,142 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
-	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/sqlstore"
 )
 
-// Ingest stores events and re-projects every session they touch, in one transaction.
-// See agenttrace.Store.
+// Ingest stores events and re-projects every session they touch, in one transaction, by
+// the rules every SQL store shares (sqlstore.Ingest). See agenttrace.Ingester. The
+// store has one writer connection, so no lock beyond the transaction's is needed.
 func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.IngestResult, error) {
-	res := agenttrace.IngestResult{Sessions: []string{}}
-	if len(events) == 0 {
-		return res, nil
-	}
-	bodies, err := sqlstore.EncodeEvents(events)
-	if err != nil {
-		return res, fmt.Errorf("ingest: %w", err)
-	}
+	return sqlstore.Ingest(ctx, ingestDialect{s}, events)
+}
 
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return res, fmt.Errorf("ingest: begin: %w", err)
-	}
-	defer tx.Rollback()
+// ingestDialect is SQLite's side of sqlstore.Ingest.
+type ingestDialect struct{ s *Store }
 
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO NOTHING`)
-	if err != nil {
-		return res, fmt.Errorf("ingest: prepare insert: %w", err)
-	}
-	defer ins.Close()
-	// Two events with one ID should be equal, but need not be (a usage reading taken while
-	// its transcript line was still growing; a hook event rebuilt by a transcript import;
-	// the same payload captured twice). The stored copy is replaced when
-	// projection.PreferEvent prefers the new one, decided in Go so that every store and the
-	// projection apply one rule. Duplicates are the rare path (re-delivery), so the extra
-	// read costs nothing on a normal ingest.
-	sel, err := tx.PrepareContext(ctx, `SELECT body FROM events WHERE session_id = ? AND id = ?`)
-	if err != nil {
-		return res, fmt.Errorf("ingest: prepare select: %w", err)
-	}
-	defer sel.Close()
-	upd, err := tx.PrepareContext(ctx, `UPDATE events SET time_ns = ?, usage_total = ?, body = ?
-		WHERE session_id = ? AND id = ?`)
-	if err != nil {
-		return res, fmt.Errorf("ingest: prepare update: %w", err)
-	}
-	defer upd.Close()
+var _ sqlstore.IngestDialect = ingestDialect{}
 
-	touched := map[string]bool{}
-	// fresh holds copies of the events this call stored, so re-projection need not decode
-	// them again; inserted lists the new ones per session (the rest replaced a copy).
-	fresh := make(map[string]*event.Event, len(events))
-	inserted := map[string][]*event.Event{}
-	for i := range events {
-		e := &events[i]
-		total := projection.EventUsageTotal(e)
-		r, err := ins.ExecContext(ctx, e.ID, e.SessionID, e.Kind, e.Time.UnixNano(), total, bodies[i])
+// ingestTx is one ingest transaction. Its statements are prepared once per transaction
+// (stmtTx), as a batch runs each of them for every event.
+type ingestTx struct {
+	s   *Store
+	tx  *sql.Tx
+	stx *stmtTx
+	// projected holds every re-projected session's events, for the cache once committed.
+	projected map[string][]event.Event
+}
+
+// BeginIngest begins a transaction on the one writer connection: SQLite serialises
+// writers itself, so the sessions need no locks of their own.
+func (d ingestDialect) BeginIngest(ctx context.Context, _ []string) (sqlstore.IngestTx, error) {
+	tx, err := d.s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &ingestTx{s: d.s, tx: tx, stx: newStmtTx(tx)}, nil
+}
+
+func (t *ingestTx) Insert(ctx context.Context, rows []sqlstore.EventRow) ([]string, error) {
+	var inserted []string
+	for _, r := range rows {
+		res, err := t.stx.ExecContext(ctx, `INSERT INTO events (id, session_id, kind, time_ns, usage_total, body)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO NOTHING`,
+			r.ID, r.SessionID, r.Kind, r.Time.UnixNano(), r.UsageTotal, r.Body)
 		if err != nil {
-			return res, fmt.Errorf("ingest: insert event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("event %s: %w", r.ID, err)
 		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			res.Stored++
-			touched[e.SessionID] = true
-			c := cloneEvent(e)
-			fresh[e.ID] = &c
-			inserted[e.SessionID] = append(inserted[e.SessionID], &c)
-			continue
+		if n, _ := res.RowsAffected(); n == 1 {
+			inserted = append(inserted, r.ID)
 		}
-		res.Duplicates++
+	}
+	return inserted, nil
+}
+
+func (t *ingestTx) Stored(ctx context.Context, rows []sqlstore.EventRow) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(rows))
+	for _, r := range rows {
 		var body []byte
-		if err := sel.QueryRowContext(ctx, e.SessionID, e.ID).Scan(&body); err != nil {
-			return res, fmt.Errorf("ingest: read stored event %s: %w", e.ID, err)
-		}
-		var stored event.Event
-		if err := json.Unmarshal(body, &stored); err != nil {
-			return res, fmt.Errorf("ingest: decode stored event %s: %w", e.ID, err)
-		}
-		if !projection.PreferEvent(e, &stored) {
-			continue
-		}
-		if _, err := upd.ExecContext(ctx, e.Time.UnixNano(), total, bodies[i], e.SessionID, e.ID); err != nil {
-			return res, fmt.Errorf("ingest: replace event %s: %w", e.ID, err)
-		}
-		touched[e.SessionID] = true
-		if f, ok := fresh[e.ID]; ok {
-			*f = cloneEvent(e) // inserted earlier in this call: inserted[] points at f too
-			continue
-		}
-		c := cloneEvent(e)
-		fresh[e.ID] = &c
-	}
-
-	for id := range touched {
-		res.Sessions = append(res.Sessions, id)
-	}
-	sort.Strings(res.Sessions)
-	all := make(map[string][]event.Event, len(res.Sessions))
-	stx := newStmtTx(tx)
-	defer stx.Close()
-	for _, id := range res.Sessions {
-		evs, err := s.loadSession(ctx, stx, id, fresh, inserted[id])
+		err := t.stx.QueryRowContext(ctx, `SELECT body FROM events WHERE session_id = ? AND id = ?`, r.SessionID, r.ID).Scan(&body)
 		if err != nil {
-			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: load session %s: %w", id, err)
+			return nil, fmt.Errorf("event %s: %w", r.ID, err)
 		}
-		if err := s.reproject(ctx, stx, id, evs); err != nil {
-			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: project session %s: %w", id, err)
+		out[r.ID] = body
+	}
+	return out, nil
+}
+
+func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error {
+	for _, r := range rows {
+		if _, err := t.stx.ExecContext(ctx, `UPDATE events SET time_ns = ?, usage_total = ?, body = ?
+			WHERE session_id = ? AND id = ?`, r.Time.UnixNano(), r.UsageTotal, r.Body, r.SessionID, r.ID); err != nil {
+			return fmt.Errorf("event %s: %w", r.ID, err)
 		}
-		all[id] = evs
 	}
-	if err := tx.Commit(); err != nil {
-		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
+	return nil
+}
+
+// Reproject rebuilds each session from the cache plus this call's events when the cache
+// is current, else from the database. The events written are copied first: the cache
+// must never alias the caller's memory. A rebuild of stored sessions (written nil,
+// ReprojectAll) reads the database and leaves the cache alone, so that rebuilding every
+// session does not evict the live ones.
+func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, isNew map[string]bool) error {
+	if written == nil {
+		for _, id := range sessions {
+			evs, err := sessionEvents(ctx, t.stx, id, nil)
+			if err != nil {
+				return fmt.Errorf("session %s: %w", id, err)
+			}
+			if err := t.s.reproject(ctx, t.stx, id, evs); err != nil {
+				return fmt.Errorf("session %s: %w", id, err)
+			}
+		}
+		return nil
 	}
-	for id, evs := range all {
-		s.cache.put(id, evs)
+	fresh := make(map[string]*event.Event, len(written))
+	inserted := map[string][]*event.Event{}
+	for id, r := range written {
+		c := cloneEvent(r.Event)
+		fresh[id] = &c
+		if isNew[id] {
+			inserted[r.SessionID] = append(inserted[r.SessionID], &c)
+		}
 	}
-	s.wrote()
-	return res, nil
+	t.projected = make(map[string][]event.Event, len(sessions))
+	for _, id := range sessions {
+		evs, err := t.s.loadSession(ctx, t.stx, id, fresh, inserted[id])
+		if err != nil {
+			return fmt.Errorf("load session %s: %w", id, err)
+		}
+		if err := t.s.reproject(ctx, t.stx, id, evs); err != nil {
+			return fmt.Errorf("project session %s: %w", id, err)
+		}
+		t.projected[id] = evs
+	}
+	return nil
+}
+
+// Commit commits, then caches the sessions' events and wakes the checkpointer.
+func (t *ingestTx) Commit(context.Context) error {
+	t.stx.Close()
+	if err := t.tx.Commit(); err != nil {
+		return err
+	}
+	for id, evs := range t.projected {
+		t.s.cache.put(id, evs)
+	}
+	t.s.wrote()
+	return nil
+}
+
+func (t *ingestTx) Rollback(context.Context) {
+	t.stx.Close()
+	t.tx.Rollback()
 }
 
 // sessionEvents reads every stored event of a session; those in known (stored by the
@@ -190,38 +205,15 @@ func (s *Store) loadSession(ctx context.Context, tx dbtx, id string, fresh map[s
 
 // reproject rebuilds one session's materialised rows from all its stored events.
 func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.Event) error {
-	sess, usages := projection.ProjectWithUsage(evs, s.pricer)
+	sess, facts := sqlstore.ProjectSession(evs, s.pricer)
 	if err := deleteProjection(ctx, tx, id); err != nil {
 		return err
 	}
 	if sess == nil {
 		return writePrompts(ctx, tx, id, nil)
 	}
-	row, err := sqlstore.NewSessionRow(sess)
-	if err != nil {
+	if err := writeSession(ctx, tx, sess); err != nil {
 		return err
-	}
-	var endedMS sql.NullInt64
-	if row.EndedMS != nil {
-		endedMS = sql.NullInt64{Int64: *row.EndedMS, Valid: true}
-	}
-	var cost sql.NullFloat64
-	if sess.CostUSD != nil {
-		cost = sql.NullFloat64{Float64: *sess.CostUSD, Valid: true}
-	}
-	u := sess.Usage
-	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
-		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
-		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
-		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
-		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, row.CostKey, sess.PromptCount,
-		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,
-		u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
-		u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, row.Summary, row.Detail)
-	if err != nil {
-		return fmt.Errorf("write session: %w", err)
 	}
 
 	for _, f := range sqlstore.Facets(sess) {
@@ -254,7 +246,7 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 			return fmt.Errorf("write pull request %s: %w", p.Key, err)
 		}
 	}
-	for _, uf := range sqlstore.UsageFacts(sess, usages) {
+	for _, uf := range facts {
 		var c sql.NullFloat64
 		if uf.CostUSD != nil {
 			c = sql.NullFloat64{Float64: *uf.CostUSD, Valid: true}
@@ -269,6 +261,37 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 			uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
 			return fmt.Errorf("write usage %s: %w", uf.EventID, err)
 		}
+	}
+	return nil
+}
+
+// writeSession writes a projected session's sessions row.
+func writeSession(ctx context.Context, tx dbtx, sess *agenttrace.Session) error {
+	row, err := sqlstore.NewSessionRow(sess)
+	if err != nil {
+		return err
+	}
+	var endedMS sql.NullInt64
+	if row.EndedMS != nil {
+		endedMS = sql.NullInt64{Int64: *row.EndedMS, Valid: true}
+	}
+	var cost sql.NullFloat64
+	if sess.CostUSD != nil {
+		cost = sql.NullFloat64{Float64: *sess.CostUSD, Valid: true}
+	}
+	u := sess.Usage
+	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
+		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
+		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
+		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
+		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, row.CostKey, sess.PromptCount,
+		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,
+		u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
+		u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, row.Summary, row.Detail)
+	if err != nil {
+		return fmt.Errorf("write session: %w", err)
 	}
 	return nil
 }
@@ -338,56 +361,10 @@ func deleteProjection(ctx context.Context, tx dbtx, id string) error {
 }
 
 // ReprojectAll rebuilds every session's projection from its stored events, for when the
-// projection rules or the prices changed (a new binary, a price override file). It works
-// through sessions in small transactions so ingest is never blocked for long, and
-// returns how many it rebuilt.
+// projection rules or the prices changed (a new binary, a price override file), in small
+// transactions (sqlstore.ReprojectAll), and returns how many it rebuilt.
 func (s *Store) ReprojectAll(ctx context.Context) (int, error) {
-	var ids []string
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT session_id FROM events ORDER BY session_id`)
-	if err != nil {
-		return 0, fmt.Errorf("reproject all: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("reproject all: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("reproject all: %w", err)
-	}
-	done, err := sqlstore.InChunks(ids, func(chunk []string) error { return s.reprojectSessions(ctx, chunk) })
-	if err != nil {
-		return done, fmt.Errorf("reproject all: %w", err)
-	}
-	return done, nil
-}
-
-func (s *Store) reprojectSessions(ctx context.Context, ids []string) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	stx := newStmtTx(tx)
-	defer stx.Close()
-	for _, id := range ids {
-		evs, err := sessionEvents(ctx, stx, id, nil)
-		if err != nil {
-			return fmt.Errorf("session %s: %w", id, err)
-		}
-		if err := s.reproject(ctx, stx, id, evs); err != nil {
-			return fmt.Errorf("session %s: %w", id, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	s.wrote()
-	return nil
+	return sqlstore.ReprojectAll(ctx, s.reader, ingestDialect{s})
 }
 
 // Refresh re-projects every stored session when the projection rules

@@ -105,157 +105,194 @@ func (p TestPricer) CostOfResponse(u *event.Usage) (float64, bool) {
 
 var _ agenttrace.ResponsePricer = TestPricer{}
 
+// fixtureLoader gathers one fixture's events: cost states while reading transcripts,
+// then hook events and what the deliverer derives from them, then one usage event per
+// API response (in the order the responses first appear).
+type fixtureLoader struct {
+	f          Fixture
+	dir        string
+	shift      time.Duration
+	shas       map[string]string // full SHA to message, from git-log.txt
+	usage      map[string]*event.Event
+	usageOrder []string
+	realStart  time.Time // the earliest transcript timestamp, before shifting
+}
+
 func loadFixture(name string) (Fixture, error) {
-	dir := path.Join(fixtureRoot, name)
-	f := Fixture{Name: name}
-
-	shas, err := readGitLog(path.Join(dir, "git-log.txt"))
-	if err != nil {
-		return f, err
+	l := &fixtureLoader{f: Fixture{Name: name}, dir: path.Join(fixtureRoot, name), shift: dayShift(name),
+		usage: map[string]*event.Event{}}
+	var err error
+	if l.shas, err = readGitLog(path.Join(l.dir, "git-log.txt")); err != nil {
+		return l.f, err
 	}
+	if err := l.readTranscripts(); err != nil {
+		return l.f, err
+	}
+	if err := l.readHooks(); err != nil {
+		return l.f, err
+	}
+	for _, k := range l.usageOrder {
+		e := *l.usage[k]
+		e.Time = e.Time.Add(l.shift)
+		l.f.Events = append(l.f.Events, redacted(e))
+	}
+	return l.f, nil
+}
 
+// readTranscripts reads the session's transcripts (the main one is named after the
+// session) in name order.
+func (l *fixtureLoader) readTranscripts() error {
 	var transcripts []string
-	err = fs.WalkDir(fixtureFS, path.Join(dir, "transcripts"), func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fixtureFS, path.Join(l.dir, "transcripts"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".jsonl") {
 			transcripts = append(transcripts, p)
 		}
 		return err
 	})
 	if err != nil {
-		return f, err
+		return err
 	}
 	sort.Strings(transcripts)
-	usage := map[string]*event.Event{}
-	var usageOrder []string
-	var realStart time.Time
-	shift := dayShift(name)
 	for _, tp := range transcripts {
-		// The main transcript is named after the session.
 		if !strings.Contains(tp, "/subagents/") {
-			f.SessionID = strings.TrimSuffix(path.Base(tp), ".jsonl")
+			l.f.SessionID = strings.TrimSuffix(path.Base(tp), ".jsonl")
 		}
 	}
 	for _, tp := range transcripts {
-		evs, costs, first, err := readTranscript(tp, f.SessionID)
+		evs, costs, first, err := readTranscript(tp, l.f.SessionID)
 		if err != nil {
-			return f, fmt.Errorf("%s: %w", tp, err)
+			return fmt.Errorf("%s: %w", tp, err)
 		}
-		if realStart.IsZero() || first.Before(realStart) {
-			realStart = first
+		if l.realStart.IsZero() || first.Before(l.realStart) {
+			l.realStart = first
 		}
 		for _, e := range evs {
-			k := e.Usage.MessageID + "\x00" + e.Usage.RequestID
-			old, ok := usage[k]
-			if !ok {
-				usageOrder = append(usageOrder, k)
-				usage[k] = e
-				continue
-			}
-			// One response is written as several lines; keep the largest reading and the
-			// union of the tool calls it requested.
-			ids := append(append([]string(nil), old.Usage.ToolUseIDs...), e.Usage.ToolUseIDs...)
-			text := old.Usage.Text + e.Usage.Text
-			if projection.EventUsageTotal(e) > projection.EventUsageTotal(old) {
-				usage[k] = e
-			}
-			usage[k].Usage.ToolUseIDs = dedupStrings(ids)
-			usage[k].Usage.Text = text
+			l.addUsage(e)
 		}
 		for _, c := range costs {
-			c.Time = c.Time.Add(shift)
-			f.Events = append(f.Events, redacted(c))
-			if c.CostState.TotalCostUSD >= f.CostState.TotalCostUSD {
-				f.CostState = *c.CostState
+			c.Time = c.Time.Add(l.shift)
+			l.f.Events = append(l.f.Events, redacted(c))
+			if c.CostState.TotalCostUSD >= l.f.CostState.TotalCostUSD {
+				l.f.CostState = *c.CostState
 			}
 		}
 	}
-	hookFiles, err := fs.Glob(fixtureFS, path.Join(dir, "hooks", "*.json"))
+	return nil
+}
+
+// addUsage merges one transcript line's usage into its response's. One response is
+// written as several lines; keep the largest reading and the union of the tool calls it
+// requested.
+func (l *fixtureLoader) addUsage(e *event.Event) {
+	k := e.Usage.MessageID + "\x00" + e.Usage.RequestID
+	old, ok := l.usage[k]
+	if !ok {
+		l.usageOrder = append(l.usageOrder, k)
+		l.usage[k] = e
+		return
+	}
+	ids := append(append([]string(nil), old.Usage.ToolUseIDs...), e.Usage.ToolUseIDs...)
+	text := old.Usage.Text + e.Usage.Text
+	if projection.EventUsageTotal(e) > projection.EventUsageTotal(old) {
+		l.usage[k] = e
+	}
+	l.usage[k].Usage.ToolUseIDs = dedupStrings(ids)
+	l.usage[k].Usage.Text = text
+}
+
+// hookPayload is what the fixtures read of a hook payload themselves.
+type hookPayload struct {
+	SessionID    string `json:"session_id"`
+	HookEvent    string `json:"hook_event_name"`
+	PromptID     string `json:"prompt_id"`
+	ToolUseID    string `json:"tool_use_id"`
+	ToolName     string `json:"tool_name"`
+	AgentID      string `json:"agent_id"`
+	CWD          string `json:"cwd"`
+	ToolResponse struct {
+		GitOperation *struct {
+			Commit *struct {
+				SHA    string `json:"sha"`
+				Branch string `json:"branch"`
+			} `json:"commit"`
+		} `json:"gitOperation"`
+	} `json:"tool_response"`
+}
+
+// readHooks turns hooks/NNN.json, in order and 1 ms apart from the session's (shifted)
+// start, into the events the hook and its deliverer send.
+func (l *fixtureLoader) readHooks() error {
+	hookFiles, err := fs.Glob(fixtureFS, path.Join(l.dir, "hooks", "*.json"))
 	if err != nil {
-		return f, err
+		return err
 	}
 	sort.Strings(hookFiles)
-	var base time.Time
+	base := l.realStart.Add(l.shift)
 	for i, hf := range hookFiles {
 		raw, err := fixtureFS.ReadFile(hf)
 		if err != nil {
-			return f, err
+			return err
 		}
 		raw = bytes.TrimSpace(raw)
-		var h struct {
-			SessionID    string `json:"session_id"`
-			HookEvent    string `json:"hook_event_name"`
-			PromptID     string `json:"prompt_id"`
-			ToolUseID    string `json:"tool_use_id"`
-			ToolName     string `json:"tool_name"`
-			AgentID      string `json:"agent_id"`
-			CWD          string `json:"cwd"`
-			ToolResponse struct {
-				GitOperation *struct {
-					Commit *struct {
-						SHA    string `json:"sha"`
-						Branch string `json:"branch"`
-					} `json:"commit"`
-				} `json:"gitOperation"`
-			} `json:"tool_response"`
-		}
+		var h hookPayload
 		if err := json.Unmarshal(raw, &h); err != nil {
-			return f, fmt.Errorf("%s: %w", hf, err)
+			return fmt.Errorf("%s: %w", hf, err)
 		}
-		if i == 0 {
-			if f.SessionID != h.SessionID {
-				return f, fmt.Errorf("hooks and transcripts disagree on the session: %s, %s", h.SessionID, f.SessionID)
-			}
-			base = realStart.Add(shift)
+		if i == 0 && l.f.SessionID != h.SessionID {
+			return fmt.Errorf("hooks and transcripts disagree on the session: %s, %s", h.SessionID, l.f.SessionID)
 		}
-		t := base.Add(time.Duration(i) * time.Millisecond)
-		// Exactly what the hook binary makes of the payload: tier, redaction, stable ID,
-		// edit line counts, and the PR events a Bash call's output names.
-		built, err := capture.Build(raw, agentconfig.Config{Tier: event.TierFull, User: FixtureUser, Host: FixtureHost}, t)
-		if err != nil {
-			return f, fmt.Errorf("%s: %w", hf, err)
-		}
-		for j := range built {
-			// The deliverer's enrichment: the repository as seen at capture time.
-			built[j].Git = &event.GitState{Root: h.CWD, Remote: FixtureRepo, Branch: fixtureBranch}
-		}
-		f.Hooks = append(f.Hooks, json.RawMessage(raw))
-		f.Events = append(f.Events, built...)
-
-		// What the deliverer derives from git after a successful Bash call.
-		if op := h.ToolResponse.GitOperation; op != nil && h.HookEvent == "PostToolUse" {
-			if c := op.Commit; c != nil {
-				sha := c.SHA
-				msg := ""
-				for full, m := range shas {
-					if strings.HasPrefix(full, c.SHA) {
-						sha, msg = full, m
-					}
-				}
-				f.Events = append(f.Events, redacted(event.Event{
-					ID: event.ID(event.KindCommit, h.SessionID, sha), Kind: event.KindCommit,
-					SessionID: h.SessionID, Time: t.Add(500 * time.Microsecond), Tier: event.TierFull,
-					PromptID: h.PromptID, ToolUseID: h.ToolUseID, User: FixtureUser, Host: FixtureHost,
-					Git:    &event.GitState{Root: h.CWD, Remote: FixtureRepo, Branch: c.Branch, Head: sha},
-					Commit: &event.Commit{SHA: sha, Message: msg, Branch: c.Branch, Repo: FixtureRepo, CommittedAt: t},
-				}))
-				if c.Branch != fixtureBranch {
-					f.Events = append(f.Events, redacted(event.Event{
-						ID: event.ID(event.KindBranch, h.SessionID, c.Branch), Kind: event.KindBranch,
-						SessionID: h.SessionID, Time: t.Add(400 * time.Microsecond), Tier: event.TierFull,
-						PromptID: h.PromptID, ToolUseID: h.ToolUseID, User: FixtureUser, Host: FixtureHost,
-						Branch: &event.Branch{Name: c.Branch, From: fixtureBranch, Action: "created"},
-					}))
-				}
-			}
+		if err := l.addHook(raw, &h, base.Add(time.Duration(i)*time.Millisecond)); err != nil {
+			return fmt.Errorf("%s: %w", hf, err)
 		}
 	}
+	return nil
+}
 
-	for _, k := range usageOrder {
-		e := *usage[k]
-		e.Time = e.Time.Add(shift)
-		f.Events = append(f.Events, redacted(e))
+// addHook adds exactly what the hook binary makes of the payload (tier, redaction,
+// stable ID, edit line counts, and the PR events a Bash call's output names), with the
+// deliverer's enrichment, and the git events the deliverer derives.
+func (l *fixtureLoader) addHook(raw []byte, h *hookPayload, t time.Time) error {
+	built, err := capture.Build(raw, agentconfig.Config{Tier: event.TierFull, User: FixtureUser, Host: FixtureHost}, t)
+	if err != nil {
+		return err
 	}
-	return f, nil
+	for j := range built {
+		// The repository as seen at capture time.
+		built[j].Git = &event.GitState{Root: h.CWD, Remote: FixtureRepo, Branch: fixtureBranch}
+	}
+	l.f.Hooks = append(l.f.Hooks, json.RawMessage(raw))
+	l.f.Events = append(l.f.Events, built...)
+	// What the deliverer derives from git after a successful Bash call.
+	if op := h.ToolResponse.GitOperation; op != nil && op.Commit != nil && h.HookEvent == "PostToolUse" {
+		l.addCommit(h, op.Commit.SHA, op.Commit.Branch, t)
+	}
+	return nil
+}
+
+// addCommit adds the commit event (and the branch event, off the fixture branch) for a
+// commit a tool response reported by its short SHA.
+func (l *fixtureLoader) addCommit(h *hookPayload, short, branch string, t time.Time) {
+	sha, msg := short, ""
+	for full, m := range l.shas {
+		if strings.HasPrefix(full, short) {
+			sha, msg = full, m
+		}
+	}
+	l.f.Events = append(l.f.Events, redacted(event.Event{
+		ID: event.ID(event.KindCommit, h.SessionID, sha), Kind: event.KindCommit,
+		SessionID: h.SessionID, Time: t.Add(500 * time.Microsecond), Tier: event.TierFull,
+		PromptID: h.PromptID, ToolUseID: h.ToolUseID, User: FixtureUser, Host: FixtureHost,
+		Git:    &event.GitState{Root: h.CWD, Remote: FixtureRepo, Branch: branch, Head: sha},
+		Commit: &event.Commit{SHA: sha, Message: msg, Branch: branch, Repo: FixtureRepo, CommittedAt: t},
+	}))
+	if branch != fixtureBranch {
+		l.f.Events = append(l.f.Events, redacted(event.Event{
+			ID: event.ID(event.KindBranch, h.SessionID, branch), Kind: event.KindBranch,
+			SessionID: h.SessionID, Time: t.Add(400 * time.Microsecond), Tier: event.TierFull,
+			PromptID: h.PromptID, ToolUseID: h.ToolUseID, User: FixtureUser, Host: FixtureHost,
+			Branch: &event.Branch{Name: branch, From: fixtureBranch, Action: "created"},
+		}))
+	}
 }
 
 // dayShift moves each fixture (all recorded within a minute) to its own day, so analytics
@@ -278,6 +315,44 @@ func readGitLog(p string) (map[string]string, error) {
 	return out, nil
 }
 
+// transcriptLine is what the fixtures read of a transcript line: an assistant message
+// with its usage, or a cost-state line.
+type transcriptLine struct {
+	Type        string    `json:"type"`
+	PromptID    string    `json:"promptId"`
+	RequestID   string    `json:"requestId"`
+	IsSidechain bool      `json:"isSidechain"`
+	Timestamp   time.Time `json:"timestamp"`
+	Message     struct {
+		ID         string          `json:"id"`
+		Model      string          `json:"model"`
+		StopReason string          `json:"stop_reason"`
+		Content    json.RawMessage `json:"content"`
+		Usage      *struct {
+			InputTokens   int64 `json:"input_tokens"`
+			OutputTokens  int64 `json:"output_tokens"`
+			CacheCreation int64 `json:"cache_creation_input_tokens"`
+			CacheRead     int64 `json:"cache_read_input_tokens"`
+			Speed         string
+			Split         *struct {
+				M5 int64 `json:"ephemeral_5m_input_tokens"`
+				H1 int64 `json:"ephemeral_1h_input_tokens"`
+			} `json:"cache_creation"`
+		} `json:"usage"`
+	} `json:"message"`
+	// cost-state
+	TotalCostUSD      float64 `json:"totalCostUSD"`
+	TotalLinesAdded   int64   `json:"totalLinesAdded"`
+	TotalLinesRemoved int64   `json:"totalLinesRemoved"`
+	ModelUsage        map[string]struct {
+		InputTokens   int64   `json:"inputTokens"`
+		OutputTokens  int64   `json:"outputTokens"`
+		CacheRead     int64   `json:"cacheReadInputTokens"`
+		CacheCreation int64   `json:"cacheCreationInputTokens"`
+		CostUSD       float64 `json:"costUSD"`
+	} `json:"modelUsage"`
+}
+
 // readTranscript is a small local transcript reader: assistant lines become usage events
 // (one per line; the caller deduplicates) and cost-state lines cost_state events.
 func readTranscript(p, sessionID string) (usage []*event.Event, costs []event.Event, first time.Time, err error) {
@@ -290,41 +365,7 @@ func readTranscript(p, sessionID string) (usage []*event.Event, costs []event.Ev
 	var promptID string
 	var lastTime time.Time
 	for n := 0; sc.Scan(); n++ {
-		var l struct {
-			Type        string    `json:"type"`
-			PromptID    string    `json:"promptId"`
-			RequestID   string    `json:"requestId"`
-			IsSidechain bool      `json:"isSidechain"`
-			Timestamp   time.Time `json:"timestamp"`
-			Message     struct {
-				ID         string          `json:"id"`
-				Model      string          `json:"model"`
-				StopReason string          `json:"stop_reason"`
-				Content    json.RawMessage `json:"content"`
-				Usage      *struct {
-					InputTokens   int64 `json:"input_tokens"`
-					OutputTokens  int64 `json:"output_tokens"`
-					CacheCreation int64 `json:"cache_creation_input_tokens"`
-					CacheRead     int64 `json:"cache_read_input_tokens"`
-					Speed         string
-					Split         *struct {
-						M5 int64 `json:"ephemeral_5m_input_tokens"`
-						H1 int64 `json:"ephemeral_1h_input_tokens"`
-					} `json:"cache_creation"`
-				} `json:"usage"`
-			} `json:"message"`
-			// cost-state
-			TotalCostUSD      float64 `json:"totalCostUSD"`
-			TotalLinesAdded   int64   `json:"totalLinesAdded"`
-			TotalLinesRemoved int64   `json:"totalLinesRemoved"`
-			ModelUsage        map[string]struct {
-				InputTokens   int64   `json:"inputTokens"`
-				OutputTokens  int64   `json:"outputTokens"`
-				CacheRead     int64   `json:"cacheReadInputTokens"`
-				CacheCreation int64   `json:"cacheCreationInputTokens"`
-				CostUSD       float64 `json:"costUSD"`
-			} `json:"modelUsage"`
-		}
+		var l transcriptLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return nil, nil, first, fmt.Errorf("line %d: %w", n+1, err)
 		}
@@ -339,53 +380,66 @@ func readTranscript(p, sessionID string) (usage []*event.Event, costs []event.Ev
 		}
 		switch l.Type {
 		case "assistant":
-			m := l.Message
-			if m.Usage == nil || m.ID == "" || m.Model == "<synthetic>" {
-				continue
+			if e := l.usageEvent(sessionID, promptID); e != nil {
+				usage = append(usage, e)
 			}
-			u := &event.Usage{
-				MessageID: m.ID, RequestID: l.RequestID, Model: m.Model, StopReason: m.StopReason,
-				Sidechain: l.IsSidechain, InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens,
-				CacheCreationInputTokens: m.Usage.CacheCreation, CacheReadInputTokens: m.Usage.CacheRead,
-			}
-			if s := m.Usage.Split; s != nil && s.M5+s.H1 > 0 {
-				u.CacheCreation5mTokens, u.CacheCreation1hTokens = s.M5, s.H1
-				u.CacheCreationInputTokens = s.M5 + s.H1
-			}
-			var blocks []struct {
-				Type string `json:"type"`
-				ID   string `json:"id"`
-				Text string `json:"text"`
-			}
-			_ = json.Unmarshal(m.Content, &blocks)
-			for _, c := range blocks {
-				switch c.Type {
-				case "tool_use":
-					u.ToolUseIDs = append(u.ToolUseIDs, c.ID)
-				case "text":
-					u.Text += c.Text
-				}
-			}
-			usage = append(usage, &event.Event{
-				ID: event.ID(event.KindUsage, sessionID, m.ID, l.RequestID), Kind: event.KindUsage,
-				SessionID: sessionID, Time: l.Timestamp.UTC(), Tier: event.TierFull, PromptID: promptID,
-				User: FixtureUser, Host: FixtureHost, Usage: u,
-			})
 		case "cost-state":
-			cs := &event.CostState{TotalCostUSD: l.TotalCostUSD, LinesAdded: l.TotalLinesAdded, LinesRemoved: l.TotalLinesRemoved,
-				ModelUsage: map[string]event.ModelUsage{}}
-			for model, mu := range l.ModelUsage {
-				cs.ModelUsage[model] = event.ModelUsage{InputTokens: mu.InputTokens, OutputTokens: mu.OutputTokens,
-					CacheCreationInputTokens: mu.CacheCreation, CacheReadInputTokens: mu.CacheRead, CostUSD: mu.CostUSD}
-			}
-			costs = append(costs, event.Event{
-				ID: event.ID(event.KindCostState, sessionID, p, fmt.Sprint(n)), Kind: event.KindCostState,
-				SessionID: sessionID, Time: lastTime.UTC(), Tier: event.TierFull, User: FixtureUser, Host: FixtureHost,
-				CostState: cs,
-			})
+			costs = append(costs, l.costStateEvent(sessionID, event.ID(event.KindCostState, sessionID, p, fmt.Sprint(n)), lastTime))
 		}
 	}
 	return usage, costs, first, sc.Err()
+}
+
+// usageEvent is an assistant line's usage event, or nil for a line without usage.
+func (l *transcriptLine) usageEvent(sessionID, promptID string) *event.Event {
+	m := l.Message
+	if m.Usage == nil || m.ID == "" || m.Model == "<synthetic>" {
+		return nil
+	}
+	u := &event.Usage{
+		MessageID: m.ID, RequestID: l.RequestID, Model: m.Model, StopReason: m.StopReason,
+		Sidechain: l.IsSidechain, InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens,
+		CacheCreationInputTokens: m.Usage.CacheCreation, CacheReadInputTokens: m.Usage.CacheRead,
+	}
+	if s := m.Usage.Split; s != nil && s.M5+s.H1 > 0 {
+		u.CacheCreation5mTokens, u.CacheCreation1hTokens = s.M5, s.H1
+		u.CacheCreationInputTokens = s.M5 + s.H1
+	}
+	var blocks []struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(m.Content, &blocks)
+	for _, c := range blocks {
+		switch c.Type {
+		case "tool_use":
+			u.ToolUseIDs = append(u.ToolUseIDs, c.ID)
+		case "text":
+			u.Text += c.Text
+		}
+	}
+	return &event.Event{
+		ID: event.ID(event.KindUsage, sessionID, m.ID, l.RequestID), Kind: event.KindUsage,
+		SessionID: sessionID, Time: l.Timestamp.UTC(), Tier: event.TierFull, PromptID: promptID,
+		User: FixtureUser, Host: FixtureHost, Usage: u,
+	}
+}
+
+// costStateEvent is a cost-state line's event, timed at the last timestamp seen (the
+// line has none of its own).
+func (l *transcriptLine) costStateEvent(sessionID, id string, at time.Time) event.Event {
+	cs := &event.CostState{TotalCostUSD: l.TotalCostUSD, LinesAdded: l.TotalLinesAdded, LinesRemoved: l.TotalLinesRemoved,
+		ModelUsage: map[string]event.ModelUsage{}}
+	for model, mu := range l.ModelUsage {
+		cs.ModelUsage[model] = event.ModelUsage{InputTokens: mu.InputTokens, OutputTokens: mu.OutputTokens,
+			CacheCreationInputTokens: mu.CacheCreation, CacheReadInputTokens: mu.CacheRead, CostUSD: mu.CostUSD}
+	}
+	return event.Event{
+		ID: id, Kind: event.KindCostState,
+		SessionID: sessionID, Time: at.UTC(), Tier: event.TierFull, User: FixtureUser, Host: FixtureHost,
+		CostState: cs,
+	}
 }
 
 // redacted passes a derived event through the deliverer's redaction, as production does.

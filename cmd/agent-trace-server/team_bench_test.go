@@ -1,4 +1,4 @@
-package postgres_test
+package main
 
 import (
 	"context"
@@ -52,7 +52,7 @@ func BenchmarkIngest(b *testing.B) {
 			n := 0
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				s := openTeam(b, freshDatabases(b), clickhouse.Options{})
+				s := openTestTeam(b, clickhouse.Options{})
 				b.StartTimer()
 				start := time.Now()
 				done := make(chan struct{})
@@ -67,7 +67,7 @@ func BenchmarkIngest(b *testing.B) {
 				for w := 0; w < workers; w++ {
 					<-done
 				}
-				if err := s.Analytics().Flush(context.Background()); err != nil {
+				if err := s.analytics.Flush(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 				total += time.Since(start)
@@ -87,8 +87,8 @@ func BenchmarkDailyCost(b *testing.B) {
 	if large() {
 		rows = 10_000_000
 	}
-	d := freshDatabases(b)
-	an, err := clickhouse.Open(context.Background(), d.ch, clickhouse.Options{})
+	_, ch := teamURLs(b)
+	an, err := clickhouse.Open(context.Background(), ch, clickhouse.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func BenchmarkReads(b *testing.B) {
 	if large() {
 		n = 10_000
 	}
-	s := openTeam(b, freshDatabases(b), clickhouse.Options{})
+	s := openTestTeam(b, clickhouse.Options{})
 	sessions := storetest.Generate(2, n, 40)
 	ingestAll(b, s, flatten(sessions))
 	ctx := context.Background()
