@@ -37,6 +37,7 @@ type ingestTx struct {
 	locked  bool
 	written map[string]sqlstore.EventRow
 	changes []agenttrace.UsageChange
+	folded  map[string]sqlstore.Folded // for the projector cache once committed
 }
 
 var _ sqlstore.IngestDialect = ingestDialect{}
@@ -123,19 +124,30 @@ func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error 
 	return err
 }
 
-func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, _ map[string]bool) error {
+// Reproject folds the events written into each session's projection: the cached
+// projector when it has seen every stored event, else one folded from the database. A
+// rebuild of stored sessions (written nil) reads the database and leaves the cache alone.
+func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, isNew map[string]bool) error {
 	if !t.locked {
 		if _, err := t.tx.Exec(ctx, lockSessionsSQL, t.locks); err != nil {
 			return fmt.Errorf("lock sessions: %w", err)
 		}
 		t.locked = true
 	}
-	fresh := make(map[string]*event.Event, len(written))
-	for id, r := range written {
-		fresh[id] = r.Event
+	in := foldInput{fresh: make(map[string]*event.Event, len(written))}
+	if written != nil {
+		in.bySession, in.inserted = map[string][]*event.Event{}, map[string]int{}
+		for id, r := range written {
+			c := sqlstore.CloneEvent(r.Event)
+			in.fresh[id] = &c
+			in.bySession[r.SessionID] = append(in.bySession[r.SessionID], &c)
+			if isNew[id] {
+				in.inserted[r.SessionID]++
+			}
+		}
 	}
-	changes, err := t.s.reproject(ctx, t.tx, sessions, fresh)
-	t.written, t.changes = written, changes
+	changes, folded, err := t.s.reproject(ctx, t.tx, sessions, in)
+	t.written, t.changes, t.folded = written, changes, folded
 	return err
 }
 
@@ -144,6 +156,9 @@ func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map
 func (t *ingestTx) Commit(ctx context.Context) error {
 	if err := t.tx.Commit(ctx); err != nil {
 		return err
+	}
+	for id, f := range t.folded {
+		t.s.projectors.Put(id, f)
 	}
 	if t.s.analytics != nil && (len(t.written) > 0 || len(t.changes) > 0) {
 		t.s.analytics.Add(eventRecords(t.written), t.changes)

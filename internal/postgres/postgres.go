@@ -49,7 +49,11 @@ type Store struct {
 	pricer    agenttrace.Pricer
 	analytics agenttrace.AnalyticsBackend
 	now       func() time.Time
-	reader    // Session, Events, Commits, PullRequests, Tokens
+	// projectors keeps live sessions' projections between ingests (see
+	// sqlstore.ProjectorCache); each ingest checks them against the stored event count,
+	// so other replicas' writes are never missed.
+	projectors *sqlstore.ProjectorCache
+	reader     // Session, Events, Commits, PullRequests, Tokens
 }
 
 var _ agenttrace.Store = (*Store)(nil)
@@ -76,7 +80,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
 	}
-	s := &Store{pool: pool, pricer: opts.Pricer, analytics: opts.Analytics, now: opts.Now}
+	s := &Store{pool: pool, pricer: opts.Pricer, analytics: opts.Analytics, now: opts.Now,
+		projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes)}
 	if s.now == nil {
 		s.now = time.Now
 	}

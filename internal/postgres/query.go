@@ -191,6 +191,13 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	if err != nil {
 		return 0, fmt.Errorf("events: %w", err)
 	}
+	// Every replica's cached projection of these sessions is now out of date.
+	if _, err := tx.Exec(ctx, `UPDATE session_gen SET gen = gen + 1 WHERE session_id = ANY($1)`, ids); err != nil {
+		return 0, fmt.Errorf("session generations: %w", err)
+	}
+	for _, id := range ids {
+		s.projectors.Drop(id)
+	}
 	if nSessions == 0 && tag.RowsAffected() == 0 {
 		return 0, nil
 	}

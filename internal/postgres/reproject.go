@@ -30,33 +30,121 @@ func scanUsage(r pgx.Row) (sqlstore.UsageFact, error) {
 	return f, err
 }
 
-// reproject rebuilds the materialised rows of the sessions from all their stored events
-// (those in fresh, just written by the caller, are taken as they are) and returns the
-// usage changes for the analytics backend. The caller holds the sessions' locks.
-func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fresh map[string]*event.Event) ([]agenttrace.UsageChange, error) {
-	prior, err := s.readSessions(ctx, tx, sessions, fresh)
+// foldInput is what an ingest hands re-projection: the events it wrote, by ID (taken as
+// they are instead of being read back) and by session, and how many of each session's
+// it inserted. bySession is nil for a rebuild from what is stored.
+type foldInput struct {
+	fresh     map[string]*event.Event
+	bySession map[string][]*event.Event
+	inserted  map[string]int
+}
+
+// reproject writes the materialised rows of the sessions, folding the events written
+// into the cached projections that are current and every stored event into the others,
+// and returns the usage changes for the analytics backend and the folded projections
+// for the cache. The caller holds the sessions' locks.
+func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, in foldInput) ([]agenttrace.UsageChange, map[string]sqlstore.Folded, error) {
+	cached, err := s.current(ctx, tx, sessions, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var load []string
+	for _, id := range sessions {
+		if cached[id].P == nil {
+			load = append(load, id)
+		}
+	}
+	// cached holds every session now, with its new generation; P only for those current.
+	prior, err := s.readSessions(ctx, tx, sessions, load, in.fresh)
+	if err != nil {
+		return nil, nil, err
 	}
 	var w projectionWriter
 	var changes []agenttrace.UsageChange
+	folded := map[string]sqlstore.Folded{}
 	for _, id := range sessions {
-		sess, facts := sqlstore.ProjectSession(prior.events[id], s.pricer)
+		f, _ := sqlstore.Fold(cached[id], in.bySession[id], s.pricer, func() ([]event.Event, error) { return prior.events[id], nil })
+		sess, usages := f.P.Result()
 		if sess == nil {
 			continue
 		}
+		facts := sqlstore.UsageFacts(sess, usages)
 		if err := w.add(sess); err != nil {
-			return nil, fmt.Errorf("project session %s: %w", id, err)
+			return nil, nil, fmt.Errorf("project session %s: %w", id, err)
 		}
 		for _, k := range facts {
 			w.usage(k)
 		}
 		changes = prior.diff(changes, facts)
+		if in.bySession != nil {
+			folded[id] = f
+		}
 	}
 	// Responses the new projection no longer counts get a tombstone.
 	for _, k := range prior.usage {
 		changes = append(changes, agenttrace.UsageChange{Old: usageRow(k), Version: prior.version})
 	}
+	if err := s.writeProjections(ctx, tx, sessions, &w); err != nil {
+		return nil, nil, err
+	}
+	return changes, folded, nil
+}
+
+// current raises the sessions' generations and takes out of the cache the projections
+// written at the generation just before: no other replica wrote the session since. A
+// rebuild (in.bySession nil) uses none, and raising the generation makes every replica
+// drop what it holds.
+func (s *Store) current(ctx context.Context, tx pgx.Tx, sessions []string, in foldInput) (map[string]sqlstore.Folded, error) {
+	gens, err := raiseGen(ctx, tx, sessions)
+	if err != nil {
+		return nil, err
+	}
+	cached := map[string]sqlstore.Folded{}
+	for _, id := range sessions {
+		f, ok := s.projectors.Take(id)
+		if ok && in.bySession != nil && f.Gen == gens[id]-1 {
+			cached[id] = f
+		}
+	}
+	for id, g := range gens {
+		f := cached[id]
+		f.Gen = g
+		cached[id] = f
+	}
+	return cached, nil
+}
+
+// raiseGen raises the generation of sessions and returns the new ones.
+func raiseGen(ctx context.Context, tx pgx.Tx, sessions []string) (map[string]int64, error) {
+	rows, err := tx.Query(ctx, `INSERT INTO session_gen (session_id, gen) SELECT unnest($1::text[]), 1
+		ON CONFLICT (session_id) DO UPDATE SET gen = session_gen.gen + 1 RETURNING session_id, gen`, sessions)
+	if err != nil {
+		return nil, fmt.Errorf("raise generation: %w", err)
+	}
+	gens, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct {
+		id  string
+		gen int64
+	}, error) {
+		var v struct {
+			id  string
+			gen int64
+		}
+		err := r.Scan(&v.id, &v.gen)
+		return v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raise generation: %w", err)
+	}
+	out := make(map[string]int64, len(gens))
+	for _, g := range gens {
+		out[g.id] = g.gen
+	}
+	return out, nil
+}
+
+// writeProjections replaces the sessions' materialised rows with those w holds, in one
+// round trip.
+func (s *Store) writeProjections(ctx context.Context, tx pgx.Tx, sessions []string, w *projectionWriter) error {
 	b := pgx.Batch{}
 	for _, q := range []string{`DELETE FROM sessions WHERE id = ANY($1)`,
 		`DELETE FROM session_facets WHERE session_id = ANY($1)`, `DELETE FROM prompts WHERE session_id = ANY($1)`,
@@ -66,9 +154,9 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, fre
 	}
 	w.queue(&b)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return nil, fmt.Errorf("write projections: %w", err)
+		return fmt.Errorf("write projections: %w", err)
 	}
-	return changes, nil
+	return nil
 }
 
 // priorState is what re-projecting sessions reads first: every stored event, and when
@@ -99,8 +187,9 @@ func (p *priorState) diff(changes []agenttrace.UsageChange, facts []sqlstore.Usa
 	return changes
 }
 
-// readSessions reads the prior state of sessions in one round trip.
-func (s *Store) readSessions(ctx context.Context, tx pgx.Tx, sessions []string, fresh map[string]*event.Event) (*priorState, error) {
+// readSessions reads the prior state of sessions in one round trip: the stored events of
+// those in load, and the usage facts of all.
+func (s *Store) readSessions(ctx context.Context, tx pgx.Tx, sessions, load []string, fresh map[string]*event.Event) (*priorState, error) {
 	freshIDs := make([]string, 0, len(fresh))
 	for id := range fresh {
 		freshIDs = append(freshIDs, id)
@@ -108,7 +197,7 @@ func (s *Store) readSessions(ctx context.Context, tx pgx.Tx, sessions []string, 
 	var b pgx.Batch
 	// The bodies this call just wrote are in memory already: don't send them back.
 	b.Queue(`SELECT session_id, id, CASE WHEN id = ANY($2) THEN NULL ELSE body END FROM events
-		WHERE session_id = ANY($1)`, sessions, freshIDs)
+		WHERE session_id = ANY($1)`, load, freshIDs)
 	if s.analytics != nil {
 		b.Queue(`SELECT `+usageCols+` FROM usage_facts WHERE session_id = ANY($1)`, sessions)
 		b.Queue(`SELECT nextval('usage_version')`)
@@ -117,7 +206,7 @@ func (s *Store) readSessions(ctx context.Context, tx pgx.Tx, sessions []string, 
 	defer br.Close()
 	p := &priorState{}
 	var err error
-	if p.events, err = readEvents(br, len(sessions), fresh); err != nil {
+	if p.events, err = readEvents(br, len(load), fresh); err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	if s.analytics != nil {

@@ -31,8 +31,8 @@ type ingestTx struct {
 	s   *Store
 	tx  *sql.Tx
 	stx *stmtTx
-	// projected holds every re-projected session's events, for the cache once committed.
-	projected map[string][]event.Event
+	// folded holds every re-projected session's projector, for the cache once committed.
+	folded map[string]sqlstore.Folded
 }
 
 // BeginIngest begins a transaction on the one writer connection: SQLite serialises
@@ -84,11 +84,12 @@ func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error 
 	return nil
 }
 
-// Reproject rebuilds each session from the cache plus this call's events when the cache
-// is current, else from the database. The events written are copied first: the cache
-// must never alias the caller's memory. A rebuild of stored sessions (written nil,
-// ReprojectAll) reads the database and leaves the cache alone, so that rebuilding every
-// session does not evict the live ones.
+// Reproject folds this call's events into each session's projection: the cached
+// projector when it has seen every stored event of the session, else one folded from
+// the database. The events written are copied first: the cache must never alias the
+// caller's memory. A rebuild of stored sessions (written nil, ReprojectAll) reads the
+// database and leaves the cache alone, so that rebuilding every session does not evict
+// the live ones.
 func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, isNew map[string]bool) error {
 	if written == nil {
 		for _, id := range sessions {
@@ -103,36 +104,55 @@ func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map
 		return nil
 	}
 	fresh := make(map[string]*event.Event, len(written))
-	inserted := map[string][]*event.Event{}
+	bySession := map[string][]*event.Event{}
+	inserted := map[string]int{}
 	for id, r := range written {
-		c := cloneEvent(r.Event)
+		c := sqlstore.CloneEvent(r.Event)
 		fresh[id] = &c
+		bySession[r.SessionID] = append(bySession[r.SessionID], &c)
 		if isNew[id] {
-			inserted[r.SessionID] = append(inserted[r.SessionID], &c)
+			inserted[r.SessionID]++
 		}
 	}
-	t.projected = make(map[string][]event.Event, len(sessions))
+	t.folded = make(map[string]sqlstore.Folded, len(sessions))
 	for _, id := range sessions {
-		evs, err := t.s.loadSession(ctx, t.stx, id, fresh, inserted[id])
-		if err != nil {
-			return fmt.Errorf("load session %s: %w", id, err)
-		}
-		if err := t.s.reproject(ctx, t.stx, id, evs); err != nil {
+		if err := t.fold(ctx, id, bySession[id], inserted[id], fresh); err != nil {
 			return fmt.Errorf("project session %s: %w", id, err)
 		}
-		t.projected[id] = evs
 	}
 	return nil
 }
 
-// Commit commits, then caches the sessions' events and wakes the checkpointer.
+// fold adds a session's written events to its projector and writes the projection.
+func (t *ingestTx) fold(ctx context.Context, id string, events []*event.Event, inserted int, fresh map[string]*event.Event) error {
+	cached, err := t.s.current(ctx, t.stx, id, inserted)
+	if err != nil {
+		return err
+	}
+	f, err := sqlstore.Fold(cached, events, t.s.pricer, func() ([]event.Event, error) {
+		return sessionEvents(ctx, t.stx, id, fresh)
+	})
+	if err != nil {
+		return err
+	}
+	sess, usages := f.P.Result()
+	facts := sqlstore.UsageFacts(sess, usages)
+	if err := t.s.writeProjection(ctx, t.stx, id, sess, facts, f.Facts); err != nil {
+		return err
+	}
+	f.Facts = sqlstore.FactsByID(facts)
+	t.folded[id] = f
+	return nil
+}
+
+// Commit commits, then caches the sessions' projectors and wakes the checkpointer.
 func (t *ingestTx) Commit(context.Context) error {
 	t.stx.Close()
 	if err := t.tx.Commit(); err != nil {
 		return err
 	}
-	for id, evs := range t.projected {
-		t.s.cache.put(id, evs)
+	for id, f := range t.folded {
+		t.s.projectors.Put(id, f)
 	}
 	t.s.wrote()
 	return nil
@@ -173,43 +193,43 @@ func sessionEvents(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// loadSession returns every stored event of a session inside the ingest transaction:
-// from the cache plus this call's events when the cache is current, else from the
-// database. The result is owned by the caller (and then by the cache).
-func (s *Store) loadSession(ctx context.Context, tx dbtx, id string, fresh map[string]*event.Event,
-	inserted []*event.Event) ([]event.Event, error) {
-	if cached, ok := s.cache.get(id); ok {
-		var stored int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE session_id = ?`, id).Scan(&stored); err != nil {
-			return nil, fmt.Errorf("count events: %w", err)
-		}
-		// The count guards against writers the cache did not see.
-		if len(cached)+len(inserted) == stored {
-			evs := make([]event.Event, 0, stored)
-			for i := range cached {
-				if f, ok := fresh[cached[i].ID]; ok {
-					evs = append(evs, *f) // a replaced copy
-				} else {
-					evs = append(evs, cached[i])
-				}
-			}
-			for _, e := range inserted {
-				evs = append(evs, *e)
-			}
-			return evs, nil
-		}
-		s.cache.drop(id)
+// current takes the session's folded projection out of the cache when its projector has
+// seen exactly the events stored before this transaction inserted its own (inserted of
+// them): another process may have written. It returns the zero Folded when there is
+// none to use.
+func (s *Store) current(ctx context.Context, tx dbtx, id string, inserted int) (sqlstore.Folded, error) {
+	f, ok := s.projectors.Take(id)
+	if !ok {
+		return sqlstore.Folded{}, nil
 	}
-	return sessionEvents(ctx, tx, id, fresh)
+	var stored int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE session_id = ?`, id).Scan(&stored); err != nil {
+		return sqlstore.Folded{}, fmt.Errorf("count events: %w", err)
+	}
+	if f.P.Len()+inserted != stored {
+		return sqlstore.Folded{}, nil
+	}
+	return f, nil
 }
 
 // reproject rebuilds one session's materialised rows from all its stored events.
 func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.Event) error {
 	sess, facts := sqlstore.ProjectSession(evs, s.pricer)
-	if err := deleteProjection(ctx, tx, id); err != nil {
+	return s.writeProjection(ctx, tx, id, sess, facts, nil)
+}
+
+// writeProjection replaces one session's materialised rows with sess (nil: no session)
+// and its usage facts. prior, when known, holds the usage facts as last written: then
+// only those that differ are written (a long session has thousands).
+func (s *Store) writeProjection(ctx context.Context, tx dbtx, id string, sess *agenttrace.Session,
+	facts []sqlstore.UsageFact, prior map[string]sqlstore.UsageFact) error {
+	if err := deleteProjection(ctx, tx, id, prior == nil); err != nil {
 		return err
 	}
 	if sess == nil {
+		if err := writeUsageFacts(ctx, tx, id, nil, prior); err != nil {
+			return err
+		}
 		return writePrompts(ctx, tx, id, nil)
 	}
 	if err := writeSession(ctx, tx, sess); err != nil {
@@ -246,13 +266,26 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 			return fmt.Errorf("write pull request %s: %w", p.Key, err)
 		}
 	}
+	return writeUsageFacts(ctx, tx, id, facts, prior)
+}
+
+// writeUsageFacts writes a session's usage facts: every one when prior is nil (the old
+// rows are gone), else those new or changed since prior, deleting those no longer
+// counted.
+func writeUsageFacts(ctx context.Context, tx dbtx, id string, facts []sqlstore.UsageFact, prior map[string]sqlstore.UsageFact) error {
 	for _, uf := range facts {
+		if old, ok := prior[uf.EventID]; ok {
+			delete(prior, uf.EventID)
+			if old.Equal(uf) {
+				continue
+			}
+		}
 		var c sql.NullFloat64
 		if uf.CostUSD != nil {
 			c = sql.NullFloat64{Float64: *uf.CostUSD, Valid: true}
 		}
 		uu := uf.Usage
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_facts (event_id, session_id, time_ms, day, model, user,
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO usage_facts (event_id, session_id, time_ms, day, model, user,
 			repo, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
 			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -260,6 +293,11 @@ func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.E
 			uf.Model, uf.User, uf.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
 			uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
 			return fmt.Errorf("write usage %s: %w", uf.EventID, err)
+		}
+	}
+	for eid := range prior {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM usage_facts WHERE session_id = ? AND event_id = ?`, id, eid); err != nil {
+			return fmt.Errorf("delete usage %s: %w", eid, err)
 		}
 	}
 	return nil
@@ -349,10 +387,15 @@ func writePrompts(ctx context.Context, tx dbtx, id string, prompts []agenttrace.
 	return nil
 }
 
-// deleteProjection removes a session's materialised rows (not its events or prompts).
-func deleteProjection(ctx context.Context, tx dbtx, id string) error {
-	for _, table := range []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?",
-		"commits WHERE session_id = ?", "pull_requests WHERE session_id = ?", "usage_facts WHERE session_id = ?"} {
+// deleteProjection removes a session's materialised rows (not its events or prompts;
+// its usage facts only when usage is true).
+func deleteProjection(ctx context.Context, tx dbtx, id string, usage bool) error {
+	tables := []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?",
+		"commits WHERE session_id = ?", "pull_requests WHERE session_id = ?"}
+	if usage {
+		tables = append(tables, "usage_facts WHERE session_id = ?")
+	}
+	for _, table := range tables {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, id); err != nil {
 			return fmt.Errorf("clear %s: %w", strings.Fields(table)[0], err)
 		}

@@ -176,13 +176,13 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if nEvents == 0 && nSessions == 0 {
 		return fmt.Errorf("delete session %s: %w", id, agenttrace.ErrNotFound)
 	}
-	if err := deleteProjection(ctx, tx, id); err != nil {
+	if err := deleteProjection(ctx, tx, id, true); err != nil {
 		return fmt.Errorf("delete session %s: %w", id, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ?`, id); err != nil {
 		return fmt.Errorf("delete session %s: prompts: %w", id, err)
 	}
-	s.cache.drop(id)
+	s.projectors.Drop(id)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete session %s: commit: %w", id, err)
 	}
@@ -216,7 +216,7 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 		return 0, fmt.Errorf("delete before %s: sessions: %w", t, err)
 	}
 	n, _ := r.RowsAffected()
-	s.cache.clear()
+	s.projectors.Clear()
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("delete before %s: commit: %w", t, err)
 	}

@@ -28,13 +28,13 @@ var migrationFS embed.FS
 // through one connection (SQLite has one writer anyway), reads through a small pool that
 // WAL lets run beside the writer.
 type Store struct {
-	path   string
-	write  *sql.DB
-	read   *sql.DB
-	pricer agenttrace.Pricer
-	now    func() time.Time
-	cache  *eventCache
-	reader // Session, Events, Commits, PullRequests, Tokens
+	path       string
+	write      *sql.DB
+	read       *sql.DB
+	pricer     agenttrace.Pricer
+	now        func() time.Time
+	projectors *sqlstore.ProjectorCache
+	reader     // Session, Events, Commits, PullRequests, Tokens
 
 	rareTextLimit int // see rareText
 
@@ -66,7 +66,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open sqlite: empty path")
 	}
-	s := &Store{path: path, now: time.Now, cache: newEventCache(defaultCacheBytes), rareTextLimit: defaultRareText}
+	s := &Store{path: path, now: time.Now, projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes), rareTextLimit: defaultRareText}
 	for _, o := range opts {
 		o(s)
 	}
