@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -474,5 +475,61 @@ func TestAuthOffWarnsOnlyWhenExposed(t *testing.T) {
 		if got := strings.Contains(logs.String(), "auth is off"); got != tt.warn {
 			t.Errorf("bind %s: warned %v, want %v; log:\n%s", tt.bind, got, tt.warn, logs.String())
 		}
+	}
+}
+
+// A client that sends its headers and then trickles the body is cut off once reading the
+// request has taken ReadTimeout, on every listener; a live stream, whose request was read
+// long ago, is not.
+func TestSlowRequestsAreCutOffStreamsAreNot(t *testing.T) {
+	r := mustStart(t, filepath.Join(t.TempDir(), "data.db"), func(m *Main) { m.ReadTimeout = 500 * time.Millisecond })
+	for _, name := range []string{"collector", "api", "dashboard"} {
+		conn, err := net.Dial("tcp", r.Addr(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /v1/hooks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{")
+		closed := make(chan struct{})
+		go func() {
+			io.Copy(io.Discard, conn) // returns when the server closes the connection
+			close(closed)
+		}()
+		tick := time.NewTicker(100 * time.Millisecond)
+		deadline := time.After(5 * time.Second)
+	trickle:
+		for {
+			select {
+			case <-closed:
+				break trickle
+			case <-tick.C:
+				conn.Write([]byte(" ")) // one byte at a time, never the whole body
+			case <-deadline:
+				t.Errorf("%s: a trickled request was still open after 5 s", name)
+				break trickle
+			}
+		}
+		tick.Stop()
+		conn.Close()
+	}
+
+	resp, err := http.Get("http://" + r.Addr("api") + "/v1/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := resp.Body.Read(buf); err != nil {
+				got <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("the stream ended after the read timeout: %v", err)
+	case <-time.After(2 * time.Second):
 	}
 }

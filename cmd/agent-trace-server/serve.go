@@ -39,6 +39,8 @@ type Main struct {
 
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown; default 15 s.
 	ShutdownTimeout time.Duration
+	// ReadTimeout bounds reading one request, headers and body; default DefaultReadTimeout.
+	ReadTimeout time.Duration
 
 	Stdout io.Writer // one line per listener
 	Logger *slog.Logger
@@ -107,7 +109,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 
 	hub := live.New()
-	a := api.New(store, hub, api.Options{Auth: m.Auth, Version: m.Version, Logger: logger, DashboardPort: m.DashboardPort})
+	a := api.New(store, hub, api.Options{Auth: m.Auth, Version: m.Version, Logger: logger, DashboardPort: m.DashboardPort, BodyReadTimeout: m.readTimeout()})
 	defer a.Close()
 
 	authOn, err := m.checkExposure(ctx, a, bind)
@@ -190,11 +192,25 @@ func (m *Main) listen(bind string, a *api.API, logger *slog.Logger) ([]*listener
 		l.srv = &http.Server{
 			Handler:           l.handler,
 			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+			// The whole request, body included: a client that trickles a body byte by
+			// byte would otherwise hold its connection (and a descriptor) forever.
+			ReadTimeout: m.readTimeout(),
+			IdleTimeout: 2 * time.Minute,
+			ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}
 	}
 	return lns, nil
+}
+
+// DefaultReadTimeout bounds reading one request, headers and body: a full ingest batch
+// over a slow link fits well within it.
+const DefaultReadTimeout = time.Minute
+
+func (m *Main) readTimeout() time.Duration {
+	if m.ReadTimeout > 0 {
+		return m.ReadTimeout
+	}
+	return DefaultReadTimeout
 }
 
 // closeListeners closes every listener bound so far.

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -45,10 +46,17 @@ type Options struct {
 	Version string
 	// Logger receives store failures; nil discards them.
 	Logger *slog.Logger
+	// BodyReadTimeout bounds reading an ingest body from when the handler starts (huma
+	// replaces the server's read deadline with it); 0 means DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
 	// DashboardPort, when set, is where the root pages point people for the dashboard
 	// (on the host they asked).
 	DashboardPort int
 }
+
+// DefaultBodyReadTimeout bounds reading an ingest body: a full batch over a slow link
+// fits well within it, and a client that trickles one byte at a time is cut off.
+const DefaultBodyReadTimeout = time.Minute
 
 // API serves the collector and the REST API over one store and one live hub.
 type API struct {
@@ -81,6 +89,9 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	logger := opts.Logger
 	if logger == nil {

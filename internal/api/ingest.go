@@ -46,7 +46,7 @@ func (a *API) registerIngest(api huma.API) {
 Every event is validated first; if any is invalid the answer is 422 naming each bad event's index and field, and nothing is stored, so a sender can split the batch to find the bad ones. Malformed JSON is 400, an oversized body or batch 413. A 503 means storage is unavailable: retry with backoff.`, event.MaxBatchEvents, a.opts.MaxBodyBytes),
 		Tags:             []string{"Ingest"},
 		MaxBodyBytes:     a.opts.MaxBodyBytes,
-		BodyReadTimeout:  30 * time.Second,
+		BodyReadTimeout:  a.opts.BodyReadTimeout,
 		SkipValidateBody: true,
 		RequestBody: &huma.RequestBody{
 			Required:    true,
