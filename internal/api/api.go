@@ -160,10 +160,10 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 
 // Handler serves the whole API: ingest, reads, analytics, the stream, health, metrics,
 // /openapi.json and /docs.
-func (a *API) Handler() http.Handler { return a.apiMux }
+func (a *API) Handler() http.Handler { return secureHeaders(a.apiMux) }
 
 // CollectorHandler serves only what hooks need: POST /v1/hooks and GET /healthz.
-func (a *API) CollectorHandler() http.Handler { return a.colMux }
+func (a *API) CollectorHandler() http.Handler { return secureHeaders(a.colMux) }
 
 // Huma is the API's huma instance (for humatest and for the OpenAPI document).
 func (a *API) Huma() huma.API { return a.api }
@@ -242,4 +242,18 @@ func (a *API) root(service string, links map[string]string) http.HandlerFunc {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_ = json.NewEncoder(w).Encode(body)
 	}
+}
+
+// secureHeaders sets on every response what keeps browsers and caches from misusing it:
+// no content sniffing (an output stored by a tool is never run as HTML or script), and
+// no storing of anything under /v1 or /metrics, which carry prompts, outputs and counts.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -1047,3 +1047,25 @@ func TestRootsPointTheWay(t *testing.T) {
 		t.Errorf("api root does not point to /docs: %s", rec.Body)
 	}
 }
+
+// Responses carrying session data are neither sniffed nor stored by browsers or proxies.
+func TestResponsesAreNotSniffedOrStored(t *testing.T) {
+	e := mustEnv(t, api.Options{})
+	mustIngestAll(t, e)
+	id := fixture(t, "commit").SessionID
+	for _, path := range []string{"/v1/sessions", "/v1/sessions/" + id, "/v1/sessions/" + id + "/events", "/v1/sessions/nope", "/v1/analytics/summary"} {
+		rec := httptest.NewRecorder()
+		e.api.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q, want nosniff", path, got)
+		}
+		if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", path, got)
+		}
+	}
+	rec := httptest.NewRecorder()
+	e.api.CollectorHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("collector /healthz: X-Content-Type-Options %q, want nosniff", got)
+	}
+}
