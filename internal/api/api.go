@@ -187,12 +187,16 @@ func (a *API) Flush(ctx context.Context) error { return a.pub.Flush(ctx) }
 // storeError maps a store failure to the one problem each condition gets at the edge:
 // not found → 404, invalid → 422, anything else → 503 (retryable: the store may be
 // briefly unavailable, and the request did nothing).
-func (a *API) storeError(op string, err error) error {
+func (a *API) storeError(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, agenttrace.ErrNotFound):
 		return huma.Error404NotFound(err.Error())
 	case errors.Is(err, agenttrace.ErrInvalid):
 		return huma.Error422UnprocessableEntity(err.Error())
+	case clientGone(ctx, err):
+		// Nothing was stored (the transaction rolled back) and no one reads the answer.
+		a.log.Info("request abandoned: the client went away", "op", op)
+		return huma.Error503ServiceUnavailable("the request was canceled")
 	}
 	a.metrics.storeErrors.WithLabelValues(op).Inc()
 	a.log.Error("store failed", "op", op, "err", err)
@@ -256,4 +260,10 @@ func secureHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// clientGone reports whether err is the request's own cancellation: the client
+// disconnected or gave up, which says nothing about the store.
+func clientGone(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }

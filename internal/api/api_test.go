@@ -1069,3 +1069,36 @@ func TestResponsesAreNotSniffedOrStored(t *testing.T) {
 		t.Errorf("collector /healthz: X-Content-Type-Options %q, want nosniff", got)
 	}
 }
+
+// cancelingStore cancels the request's context as ingest begins: the client went away
+// while the store was writing.
+type cancelingStore struct {
+	agenttrace.Store
+	cancel context.CancelFunc
+}
+
+func (c cancelingStore) Ingest(ctx context.Context, evs []event.Event) (agenttrace.IngestResult, error) {
+	c.cancel()
+	return c.Store.Ingest(ctx, evs)
+}
+
+// A client that goes away mid-request (a deliverer killed during its POST) is counted
+// and logged as such, never as a storage failure: alerts on store errors stay honest.
+func TestClientGoneIsNotAStoreError(t *testing.T) {
+	e := mustEnv(t, api.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	a := api.New(cancelingStore{e.store, cancel}, nil, api.Options{})
+	t.Cleanup(func() { a.Close() })
+	req := httptest.NewRequest(http.MethodPost, "/v1/hooks", batchBody(t, fixture(t, "commit").Events[:2])).WithContext(ctx)
+	req.Header.Set("Content-Type", "application/json")
+	a.CollectorHandler().ServeHTTP(httptest.NewRecorder(), req)
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	metrics := rec.Body.String()
+	if strings.Contains(metrics, `agent_trace_store_errors_total{op="ingest"}`) {
+		t.Errorf("a client that went away was counted as a store error:\n%s", grep(metrics, "agent_trace_store"))
+	}
+	if !strings.Contains(metrics, `agent_trace_ingest_batches_total{outcome="client_gone"} 1`) {
+		t.Errorf("the abandoned request is not counted:\n%s", grep(metrics, "agent_trace_ingest_batches"))
+	}
+}

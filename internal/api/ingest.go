@@ -87,12 +87,15 @@ func (a *API) ingest(ctx context.Context, in *ingestInput) (*ingestOutput, error
 	}
 	res, err := a.store.Ingest(ctx, events)
 	if err != nil {
-		if errors.Is(err, agenttrace.ErrInvalid) {
+		switch {
+		case errors.Is(err, agenttrace.ErrInvalid):
 			a.metrics.batches.WithLabelValues("invalid").Inc()
-		} else {
+		case clientGone(ctx, err):
+			a.metrics.batches.WithLabelValues("client_gone").Inc()
+		default:
 			a.metrics.batches.WithLabelValues("store_error").Inc()
 		}
-		return nil, a.storeError("ingest", err)
+		return nil, a.storeError(ctx, "ingest", err)
 	}
 	a.metrics.batches.WithLabelValues("ok").Inc()
 	a.metrics.events.Add(float64(res.Stored))

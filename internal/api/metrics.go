@@ -34,7 +34,7 @@ func newMetrics(hub *live.Hub) *metrics {
 		}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agent_trace_ingest_batches_total",
-			Help: "Ingest requests by outcome: ok, malformed, invalid, too_large, store_error.",
+			Help: "Ingest requests by outcome: ok, malformed, invalid, too_large, store_error, client_gone (the client disconnected or gave up first).",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "agent_trace_ingest_duration_seconds",
@@ -58,7 +58,7 @@ func newMetrics(hub *live.Hub) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	for _, o := range []string{"ok", "malformed", "invalid", "too_large", "store_error"} {
+	for _, o := range []string{"ok", "malformed", "invalid", "too_large", "store_error", "client_gone"} {
 		m.batches.WithLabelValues(o)
 	}
 	return m

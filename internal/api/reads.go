@@ -104,7 +104,7 @@ func (a *API) listSessions(ctx context.Context, in *listSessionsInput) (*session
 	}
 	page, err := a.store.ListSessions(ctx, f)
 	if err != nil {
-		return nil, a.storeError("list sessions", err)
+		return nil, a.storeError(ctx, "list sessions", err)
 	}
 	if page.Sessions == nil {
 		page.Sessions = []agenttrace.SessionSummary{}
@@ -115,7 +115,7 @@ func (a *API) listSessions(ctx context.Context, in *listSessionsInput) (*session
 func (a *API) getSession(ctx context.Context, in *sessionIDInput) (*sessionOutput, error) {
 	s, err := a.store.Session(ctx, in.ID)
 	if err != nil {
-		return nil, a.storeError("get session", err)
+		return nil, a.storeError(ctx, "get session", err)
 	}
 	return &sessionOutput{Body: s}, nil
 }
@@ -123,7 +123,7 @@ func (a *API) getSession(ctx context.Context, in *sessionIDInput) (*sessionOutpu
 func (a *API) sessionEvents(ctx context.Context, in *eventsInput) (*eventPageOutput, error) {
 	page, err := a.store.Events(ctx, in.ID, in.Cursor, in.Limit)
 	if err != nil {
-		return nil, a.storeError("list events", err)
+		return nil, a.storeError(ctx, "list events", err)
 	}
 	if page.Events == nil {
 		page.Events = []event.Event{}
@@ -133,7 +133,7 @@ func (a *API) sessionEvents(ctx context.Context, in *eventsInput) (*eventPageOut
 
 func (a *API) deleteSession(ctx context.Context, in *sessionIDInput) (*struct{}, error) {
 	if err := a.store.DeleteSession(ctx, in.ID); err != nil {
-		return nil, a.storeError("delete session", err)
+		return nil, a.storeError(ctx, "delete session", err)
 	}
 	a.pub.Deleted(in.ID)
 	return nil, nil
@@ -169,7 +169,7 @@ func (a *API) registerGit(api huma.API) {
 	}, agenttrace.CommitPage{Commits: []agenttrace.Commit{exCommit}}), agenttrace.ScopeRead), func(ctx context.Context, in *commitFilterInput) (*commitPageOutput, error) {
 		page, err := a.store.Commits(ctx, in.filter())
 		if err != nil {
-			return nil, a.storeError("list commits", err)
+			return nil, a.storeError(ctx, "list commits", err)
 		}
 		if page.Commits == nil {
 			page.Commits = []agenttrace.Commit{}
@@ -187,7 +187,7 @@ func (a *API) registerGit(api huma.API) {
 	}, agenttrace.PullRequestPage{PullRequests: []agenttrace.PullRequest{exPR}}), agenttrace.ScopeRead), func(ctx context.Context, in *commitFilterInput) (*prPageOutput, error) {
 		page, err := a.store.PullRequests(ctx, in.filter())
 		if err != nil {
-			return nil, a.storeError("list pull requests", err)
+			return nil, a.storeError(ctx, "list pull requests", err)
 		}
 		if page.PullRequests == nil {
 			page.PullRequests = []agenttrace.PullRequest{}
@@ -259,7 +259,7 @@ func (a *API) registerAnalytics(api huma.API) {
 		}
 		days, err := a.store.DailyCost(ctx, from, to, in.GroupBy)
 		if err != nil {
-			return nil, a.storeError("daily cost", err)
+			return nil, a.storeError(ctx, "daily cost", err)
 		}
 		if days == nil {
 			days = []agenttrace.DailyCost{}
@@ -283,7 +283,7 @@ func (a *API) registerAnalytics(api huma.API) {
 		}
 		s, err := a.store.Summary(ctx, from, to)
 		if err != nil {
-			return nil, a.storeError("summary", err)
+			return nil, a.storeError(ctx, "summary", err)
 		}
 		out := &summaryOutput{}
 		out.Body.From, out.Body.To, out.Body.Summary = from, to, s
