@@ -10,6 +10,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -243,6 +245,91 @@ func (e *Event) Validate() error {
 	}
 	if len(e.Payload) > 0 && !json.Valid(e.Payload) {
 		return fieldError("payload", "is not valid JSON")
+	}
+	return e.checkRanges(time.Now())
+}
+
+// Ranges every numeric field must fall in. They are far above anything real (a response
+// of ten billion tokens, a million dollars) and keep every sum the server makes over
+// millions of events inside int64, so no stored value can make an aggregate fail.
+const (
+	MaxTokens     = 10_000_000_000     // per response, per kind
+	MaxTotal      = 1_000_000_000_000  // cumulative counts (a cost-state's per-model tokens)
+	MaxCostUSD    = 1_000_000          // exclusive
+	MaxCount      = 1_000_000_000      // lines, files, PR numbers, web searches
+	maxClockAhead = 7 * 24 * time.Hour // how far after the server's clock an event may be
+)
+
+// EarliestTime is the earliest time an event may carry.
+var EarliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// checkRanges rejects numbers no real event has: negative counts, token counts that
+// would overflow a sum, costs that are not finite, times far from now.
+func (e *Event) checkRanges(now time.Time) error {
+	if e.Time.Before(EarliestTime) || e.Time.After(now.Add(maxClockAhead)) {
+		return fieldError("time", "is outside "+EarliestTime.Format("2006")+" to a week from now")
+	}
+	checks := e.numbers()
+	for _, c := range checks {
+		if c.v < 0 || c.v > c.max {
+			return fieldError(c.field, fmt.Sprintf("must be between 0 and %d", c.max))
+		}
+	}
+	if cs := e.CostState; cs != nil {
+		if err := checkCost("cost_state.total_cost_usd", cs.TotalCostUSD); err != nil {
+			return err
+		}
+		for model, mu := range cs.ModelUsage {
+			if err := checkCost("cost_state.model_usage."+model+".cost_usd", mu.CostUSD); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+type number struct {
+	field  string
+	v, max int64
+}
+
+// numbers lists the event's integer fields with their bounds.
+func (e *Event) numbers() []number {
+	var out []number
+	if u := e.Usage; u != nil {
+		out = append(out, number{"usage.input_tokens", u.InputTokens, MaxTokens},
+			number{"usage.output_tokens", u.OutputTokens, MaxTokens},
+			number{"usage.cache_creation_input_tokens", u.CacheCreationInputTokens, MaxTokens},
+			number{"usage.cache_creation_5m_input_tokens", u.CacheCreation5mTokens, MaxTokens},
+			number{"usage.cache_creation_1h_input_tokens", u.CacheCreation1hTokens, MaxTokens},
+			number{"usage.cache_read_input_tokens", u.CacheReadInputTokens, MaxTokens},
+			number{"usage.web_search_requests", u.WebSearchRequests, MaxCount})
+	}
+	if c := e.Commit; c != nil {
+		out = append(out, number{"commit.files_changed", int64(c.FilesChanged), MaxCount},
+			number{"commit.lines_added", int64(c.LinesAdded), MaxCount},
+			number{"commit.lines_removed", int64(c.LinesRemoved), MaxCount})
+	}
+	if p := e.PullRequest; p != nil {
+		out = append(out, number{"pull_request.number", int64(p.Number), MaxCount})
+	}
+	if cs := e.CostState; cs != nil {
+		out = append(out, number{"cost_state.lines_added", cs.LinesAdded, MaxCount},
+			number{"cost_state.lines_removed", cs.LinesRemoved, MaxCount})
+		for model, mu := range cs.ModelUsage {
+			f := "cost_state.model_usage." + model + "."
+			out = append(out, number{f + "input_tokens", mu.InputTokens, MaxTotal},
+				number{f + "output_tokens", mu.OutputTokens, MaxTotal},
+				number{f + "cache_creation_input_tokens", mu.CacheCreationInputTokens, MaxTotal},
+				number{f + "cache_read_input_tokens", mu.CacheReadInputTokens, MaxTotal})
+		}
+	}
+	return out
+}
+
+func checkCost(field string, v float64) error {
+	if math.IsNaN(v) || v < 0 || v >= MaxCostUSD {
+		return fieldError(field, fmt.Sprintf("must be at least 0 and under %d", MaxCostUSD))
 	}
 	return nil
 }

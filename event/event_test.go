@@ -1,6 +1,11 @@
 package event
 
-import "testing"
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+)
 
 func TestUsageTotal(t *testing.T) {
 	tests := []struct {
@@ -35,5 +40,47 @@ func TestHookIDStable(t *testing.T) {
 	}
 	if a, b := HookID("s", "UserPromptSubmit", "", "p1", "", []byte("x")), HookID("s", "UserPromptSubmit", "", "p1", "", []byte("y")); a != b {
 		t.Error("a prompt's ID depends on its payload bytes, so an import would not match live capture")
+	}
+}
+
+// No event may carry a number that could break a sum or mean nothing: each out-of-range
+// field is named.
+func TestValidateRanges(t *testing.T) {
+	now := time.Now()
+	base := func() Event {
+		return Event{ID: "e", Kind: KindUsage, SessionID: "s", Time: now, Tier: TierMetadata,
+			Usage: &Usage{MessageID: "m", Model: "x", InputTokens: 10}}
+	}
+	tests := []struct {
+		field string
+		edit  func(e *Event)
+	}{
+		{"usage.input_tokens", func(e *Event) { e.Usage.InputTokens = math.MaxInt64 }},
+		{"usage.output_tokens", func(e *Event) { e.Usage.OutputTokens = -1_000_000_000 }},
+		{"usage.cache_read_input_tokens", func(e *Event) { e.Usage.CacheReadInputTokens = MaxTokens + 1 }},
+		{"commit.lines_added", func(e *Event) {
+			e.Kind, e.Usage, e.Commit = KindCommit, nil, &Commit{SHA: "abc", LinesAdded: math.MinInt32}
+		}},
+		{"commit.files_changed", func(e *Event) { e.Kind, e.Usage, e.Commit = KindCommit, nil, &Commit{SHA: "abc", FilesChanged: -1} }},
+		{"cost_state.total_cost_usd", func(e *Event) { e.Kind, e.Usage, e.CostState = KindCostState, nil, &CostState{TotalCostUSD: 1e308} }},
+		{"cost_state.total_cost_usd", func(e *Event) {
+			e.Kind, e.Usage, e.CostState = KindCostState, nil, &CostState{TotalCostUSD: math.NaN()}
+		}},
+		{"pull_request.number", func(e *Event) { e.Kind, e.Usage, e.PullRequest = KindPullRequest, nil, &PullRequest{Number: -5} }},
+		{"time", func(e *Event) { e.Time = time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC) }},
+		{"time", func(e *Event) { e.Time = now.Add(30 * 24 * time.Hour) }},
+	}
+	ok := base()
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("a valid event: %v", err)
+	}
+	for _, tt := range tests {
+		e := base()
+		tt.edit(&e)
+		err := e.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tt.field {
+			t.Errorf("%s: Validate = %v, want an error naming %s", tt.field, err, tt.field)
+		}
 	}
 }

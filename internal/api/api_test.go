@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -1100,5 +1101,33 @@ func TestClientGoneIsNotAStoreError(t *testing.T) {
 	}
 	if !strings.Contains(metrics, `agent_trace_ingest_batches_total{outcome="client_gone"} 1`) {
 		t.Errorf("the abandoned request is not counted:\n%s", grep(metrics, "agent_trace_ingest_batches"))
+	}
+}
+
+// A usage event with a token count that would overflow every sum is refused with 422
+// naming the field; nothing is stored and the analytics keep answering for everyone.
+func TestOutOfRangeNumbersAreRefused(t *testing.T) {
+	e := mustEnv(t, api.Options{})
+	mustIngestAll(t, e)
+	f := fixture(t, "commit")
+	var u event.Event
+	for _, ev := range f.Events {
+		if ev.Kind == event.KindUsage {
+			u = ev
+			break
+		}
+	}
+	huge := *u.Usage
+	huge.InputTokens = math.MaxInt64
+	u.ID, u.Usage = "huge-usage", &huge
+	resp := e.http.Post("/v1/hooks", batchBody(t, []event.Event{u}))
+	mustProblem(t, resp, http.StatusUnprocessableEntity)
+	if !strings.Contains(resp.Body.String(), "usage.input_tokens") {
+		t.Errorf("the problem does not name usage.input_tokens: %s", resp.Body)
+	}
+	for _, path := range []string{"/v1/analytics/summary?" + wide, "/v1/analytics/cost/daily?" + wide, "/v1/sessions/" + f.SessionID} {
+		if got := e.http.Get(path).Code; got != http.StatusOK {
+			t.Errorf("%s after the refused batch: %d, want 200", path, got)
+		}
 	}
 }
