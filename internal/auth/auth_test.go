@@ -57,7 +57,7 @@ func TestSecrets(t *testing.T) {
 	if got, want := HashSecret("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; got != want {
 		t.Errorf("HashSecret(abc) = %q, want %q", got, want)
 	}
-	if HashSecret(a) == HashSecret(b) || HashSecret(a) != HashSecret(a) {
+	if again := HashSecret(a); HashSecret(a) == HashSecret(b) || HashSecret(a) != again {
 		t.Error("HashSecret is not a function of the secret")
 	}
 	id, err := NewTokenID()
