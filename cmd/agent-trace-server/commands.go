@@ -174,12 +174,19 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			first, err := noLiveToken(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
 			t, secret, err := auth.Issue(cmd.Context(), s, name, scope)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stderr, "created token %s (%s, scope %s); the secret below is not shown again:\n", t.ID, t.Name, t.Scope)
 			fmt.Fprintln(stdout, secret)
+			if first {
+				fmt.Fprint(stderr, authTurnedOn(t.Scope))
+			}
 			return nil
 		},
 	}
@@ -236,4 +243,31 @@ func timeOrDash(t *time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// noLiveToken reports whether the store holds no live token: creating one then turns
+// authentication on for every request.
+func noLiveToken(ctx context.Context, s agenttrace.TokenStore) (bool, error) {
+	toks, err := s.Tokens(ctx)
+	if err != nil {
+		return false, fmt.Errorf("list tokens: %w", err)
+	}
+	for _, t := range toks {
+		if t.RevokedAt == nil {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// authTurnedOn is what the first token changes, and the commands that keep this
+// machine's hooks delivering: they send no token and would be refused from now on.
+func authTurnedOn(scope string) string {
+	msg := "\nAuthentication is now on: every request to the collector, the API and the dashboard needs a token.\n" +
+		"Hooks that deliver without a token (agent-trace-hook init's default) are refused with 401 from now on; their events wait in the spool.\n"
+	if scope == agenttrace.ScopeIngest || scope == agenttrace.ScopeAdmin {
+		return msg + "Keep this machine's hooks delivering with the secret above:\n  agent-trace-hook init --token <the secret above>\n"
+	}
+	return msg + "Keep this machine's hooks delivering with an ingest token:\n" +
+		"  agent-trace-server token create --name laptop-hook --scope ingest\n  agent-trace-hook init --token <that secret>\n"
 }

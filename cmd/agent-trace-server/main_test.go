@@ -533,3 +533,31 @@ func TestSlowRequestsAreCutOffStreamsAreNot(t *testing.T) {
 	case <-time.After(2 * time.Second):
 	}
 }
+
+// The first token turns authentication on for everything; creating it says so, with the
+// exact commands that keep this machine's hooks delivering. Later tokens change nothing
+// and say nothing of it.
+func TestFirstTokenSaysAuthIsOn(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "data.db")
+	if _, err := run(t, "migrate", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	create := func(scope string) string {
+		var out, errb bytes.Buffer
+		cmd := newRootCommand(&out, &errb)
+		cmd.SetArgs([]string{"token", "create", "--db", db, "--name", "n-" + scope, "--scope", scope})
+		if err := cmd.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("token create --scope %s: %v", scope, err)
+		}
+		return errb.String()
+	}
+	first := create("read")
+	for _, want := range []string{"Authentication is now on", "--scope ingest", "agent-trace-hook init --token"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("creating the first token does not say %q:\n%s", want, first)
+		}
+	}
+	if second := create("ingest"); strings.Contains(second, "Authentication is now on") {
+		t.Errorf("a second token repeats the warning:\n%s", second)
+	}
+}
