@@ -44,9 +44,9 @@ type Folded struct {
 	Gen   int64                // the store's generation of the session when written, if it keeps one
 }
 
-// DefaultProjectorCacheBytes bounds a cache's estimated memory: enough for a few live
-// sessions of tens of thousands of events.
-const DefaultProjectorCacheBytes = 96 << 20
+// DefaultProjectorCacheBytes bounds a cache's estimated memory, the budget the event
+// cache it replaced had: a session of 20,000 events fits, beside the other live ones.
+const DefaultProjectorCacheBytes = 64 << 20
 
 // NewProjectorCache returns a cache that holds about maxBytes of events.
 func NewProjectorCache(maxBytes int) *ProjectorCache {
