@@ -122,6 +122,9 @@ func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.IntVar(&m.RetentionDays, "retention-days", envInt("AGENT_TRACE_RETENTION_DAYS", 0), "erase sessions idle for longer than this many days; 0 keeps everything (env AGENT_TRACE_RETENTION_DAYS)")
 	fs.BoolVar(&m.Auth, "auth", envBool("AGENT_TRACE_AUTH"), "require API tokens even before any exists (env AGENT_TRACE_AUTH=1)")
 	fs.BoolVar(&m.Insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
+	fs.IntVar(&m.MaxConns, "max-conns", envInt("AGENT_TRACE_MAX_CONNS", DefaultMaxConns), "open connections each listener holds at most; more wait (env AGENT_TRACE_MAX_CONNS)")
+	fs.IntVar(&m.MaxConnsPerClient, "max-conns-per-client", envInt("AGENT_TRACE_MAX_CONNS_PER_CLIENT", DefaultMaxConnsPerClient),
+		"open connections one client address may hold on a listener; more are closed; 0 for no bound, e.g. behind a load balancer (env AGENT_TRACE_MAX_CONNS_PER_CLIENT)")
 }
 
 func serve(ctx context.Context, m *Main, sf *storeFlags, stderr io.Writer) error {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -559,5 +560,36 @@ func TestFirstTokenSaysAuthIsOn(t *testing.T) {
 	}
 	if second := create("ingest"); strings.Contains(second, "Authentication is now on") {
 		t.Errorf("a second token repeats the warning:\n%s", second)
+	}
+}
+
+// One client address cannot hold more than MaxConnsPerClient connections on a listener:
+// the excess is closed at once, and the others are still served.
+func TestConnectionsPerClientAreBounded(t *testing.T) {
+	r := mustStart(t, filepath.Join(t.TempDir(), "data.db"), func(m *Main) { m.MaxConnsPerClient = 2 })
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", r.Addr("collector"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	time.Sleep(100 * time.Millisecond) // let the server accept both
+	extra, err := net.Dial("tcp", r.Addr("collector"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := extra.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a third connection from one address was not closed: %v", err)
+	}
+	fmt.Fprintf(held[0], "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	held[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	b, _ := io.ReadAll(held[0])
+	if !strings.HasPrefix(string(b), "HTTP/1.1 200") {
+		t.Errorf("a connection within the bound was not served: %q", b)
 	}
 }

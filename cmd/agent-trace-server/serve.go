@@ -15,6 +15,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/api"
 	"github.com/agent-trace/agent-trace/internal/auth"
+	"github.com/agent-trace/agent-trace/internal/connlimit"
 	"github.com/agent-trace/agent-trace/internal/live"
 	"github.com/agent-trace/agent-trace/internal/web"
 	"github.com/agent-trace/agent-trace/internal/worker"
@@ -41,6 +42,10 @@ type Main struct {
 	ShutdownTimeout time.Duration
 	// ReadTimeout bounds reading one request, headers and body; default DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// MaxConns bounds each listener's open connections (0: DefaultMaxConns), and
+	// MaxConnsPerClient those of one client address (0: no bound; the serve command's
+	// flag defaults to DefaultMaxConnsPerClient).
+	MaxConns, MaxConnsPerClient int
 
 	Stdout io.Writer // one line per listener
 	Logger *slog.Logger
@@ -188,7 +193,7 @@ func (m *Main) listen(bind string, a *api.API, logger *slog.Logger) ([]*listener
 			closeListeners(lns)
 			return nil, fmt.Errorf("listen for %s: %w", l.name, err)
 		}
-		l.ln = ln
+		l.ln = connlimit.New(ln, m.maxConns(), m.maxConnsPerClient())
 		l.srv = &http.Server{
 			Handler:           l.handler,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -201,6 +206,22 @@ func (m *Main) listen(bind string, a *api.API, logger *slog.Logger) ([]*listener
 	}
 	return lns, nil
 }
+
+// Connection bounds per listener: far above what a team's hooks and dashboards hold, far
+// below the file descriptors a process may open.
+const (
+	DefaultMaxConns          = 1024
+	DefaultMaxConnsPerClient = 128
+)
+
+func (m *Main) maxConns() int {
+	if m.MaxConns > 0 {
+		return m.MaxConns
+	}
+	return DefaultMaxConns
+}
+
+func (m *Main) maxConnsPerClient() int { return max(m.MaxConnsPerClient, 0) }
 
 // DefaultReadTimeout bounds reading one request, headers and body: a full ingest batch
 // over a slow link fits well within it.
