@@ -951,3 +951,37 @@ func TestCaptureHelp(t *testing.T) {
 		t.Errorf("capture --help wrote hook.log: %s", log)
 	}
 }
+
+// init honours OTEL_PRIVACY_TIER, as the original agent-trace documents;
+// AGENT_TRACE_PRIVACY_TIER and the flag win over it, and a bad value is refused.
+func TestInitTierFromEnvironment(t *testing.T) {
+	c := newCollector(t)
+	e := newEnv(t, c.URL)
+	tierAfter := func(env []string, args ...string) (float64, string, error) {
+		cmd := exec.Command(hookBin, append([]string{"init", "--collector-url", c.URL}, args...)...)
+		cmd.Env = append(e.environ(), env...)
+		out, err := cmd.CombinedOutput()
+		var cfg map[string]any
+		raw, _ := os.ReadFile(filepath.Join(e.home, "config.json"))
+		json.Unmarshal(raw, &cfg)
+		tier, _ := cfg["privacy_tier"].(float64)
+		return tier, string(out), err
+	}
+	for _, tt := range []struct {
+		env  []string
+		args []string
+		want float64
+	}{
+		{[]string{"OTEL_PRIVACY_TIER=3"}, nil, 3},
+		{[]string{"OTEL_PRIVACY_TIER=3", "AGENT_TRACE_PRIVACY_TIER=1"}, nil, 1},
+		{[]string{"OTEL_PRIVACY_TIER=3"}, []string{"--privacy-tier", "2"}, 2},
+	} {
+		got, out, err := tierAfter(tt.env, tt.args...)
+		if err != nil || got != tt.want {
+			t.Errorf("init with %v %v: tier %v (%v), want %v\n%s", tt.env, tt.args, got, err, tt.want, out)
+		}
+	}
+	if _, out, err := tierAfter([]string{"OTEL_PRIVACY_TIER=9"}); err == nil || !strings.Contains(out, "OTEL_PRIVACY_TIER") {
+		t.Errorf("init with OTEL_PRIVACY_TIER=9: %v, want a refusal naming the variable\n%s", err, out)
+	}
+}

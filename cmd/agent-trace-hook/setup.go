@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/agent-trace/agent-trace/event"
@@ -36,11 +37,18 @@ Privacy tiers (applied before anything touches disk; secrets are redacted at eve
   3  + tool outputs and model responses
 
 AGENT_TRACE_COLLECTOR_URL, AGENT_TRACE_TOKEN and AGENT_TRACE_PRIVACY_TIER override the
-config file at run time.`,
+config file at run time. Without --privacy-tier, init takes the tier from
+AGENT_TRACE_PRIVACY_TIER, else OTEL_PRIVACY_TIER (the original agent-trace's name).`,
 		Example: `  agent-trace-hook init --collector-url http://127.0.0.1:8317 --privacy-tier 2
   agent-trace-hook init --collector-url https://trace.example.com --privacy-tier 1 --token $TOKEN --user alice`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("privacy-tier") {
+				var err error
+				if tier, err = tierFromEnv(tier); err != nil {
+					return &exitError{code: 2, msg: "init: " + err.Error()}
+				}
+			}
 			if tier < event.TierMetadata || tier > event.TierFull {
 				return &exitError{code: 2, msg: fmt.Sprintf("init: --privacy-tier %d: must be 1, 2 or 3", tier)}
 			}
@@ -105,6 +113,21 @@ config file at run time.`,
 	cmd.Flags().StringVar(&token, "token", "", "bearer token for the collector (team servers)")
 	cmd.Flags().StringVar(&user, "user", "", "user name recorded on every event (default $USER)")
 	return cmd
+}
+
+// tierFromEnv is the tier init uses without --privacy-tier: AGENT_TRACE_PRIVACY_TIER,
+// else OTEL_PRIVACY_TIER, the variable the original agent-trace documents, else def.
+func tierFromEnv(def int) (int, error) {
+	for _, name := range []string{"AGENT_TRACE_PRIVACY_TIER", "OTEL_PRIVACY_TIER"} {
+		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+			t, err := strconv.Atoi(v)
+			if err != nil || t < event.TierMetadata || t > event.TierFull {
+				return 0, fmt.Errorf("%s=%q: must be 1, 2 or 3", name, v)
+			}
+			return t, nil
+		}
+	}
+	return def, nil
 }
 
 // savedConfig is the config file over the defaults, without environment overrides. An
