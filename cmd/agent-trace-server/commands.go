@@ -37,6 +37,13 @@ func envInt(key string, def int) int {
 	return def
 }
 
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil {
+		return d
+	}
+	return def
+}
+
 func envBool(key string) bool {
 	b, _ := strconv.ParseBool(os.Getenv(key))
 	return b
@@ -122,6 +129,8 @@ func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.IntVar(&m.RetentionDays, "retention-days", envInt("AGENT_TRACE_RETENTION_DAYS", 0), "erase sessions idle for longer than this many days; 0 keeps everything (env AGENT_TRACE_RETENTION_DAYS)")
 	fs.BoolVar(&m.Auth, "auth", envBool("AGENT_TRACE_AUTH"), "require API tokens even before any exists (env AGENT_TRACE_AUTH=1)")
 	fs.BoolVar(&m.Insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
+	fs.DurationVar(&m.IdleAfter, "idle-after", envDuration("AGENT_TRACE_IDLE_AFTER", agenttrace.DefaultIdleAfter),
+		"show a session with no event for this long (and no SessionEnd) as idle (env AGENT_TRACE_IDLE_AFTER)")
 	fs.IntVar(&m.MaxConns, "max-conns", envInt("AGENT_TRACE_MAX_CONNS", DefaultMaxConns), "open connections each listener holds at most; more wait (env AGENT_TRACE_MAX_CONNS)")
 	fs.IntVar(&m.MaxConnsPerClient, "max-conns-per-client", envInt("AGENT_TRACE_MAX_CONNS_PER_CLIENT", DefaultMaxConnsPerClient),
 		"open connections one client address may hold on a listener; more are closed; 0 for no bound, e.g. behind a load balancer (env AGENT_TRACE_MAX_CONNS_PER_CLIENT)")

@@ -40,6 +40,9 @@ type Main struct {
 
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown; default 15 s.
 	ShutdownTimeout time.Duration
+	// IdleAfter is how long an active session may go without an event before it reads
+	// as idle; agenttrace.DefaultIdleAfter when 0.
+	IdleAfter time.Duration
 	// ReadTimeout bounds reading one request, headers and body; default DefaultReadTimeout.
 	ReadTimeout time.Duration
 	// MaxConns bounds each listener's open connections (0: DefaultMaxConns), and
@@ -103,7 +106,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	logger, stdout, bind := m.defaults()
 
 	store, err := openStore(ctx, storeConfig{DB: m.DBPath, PriceFile: m.PriceFile, Postgres: m.Postgres,
-		ClickHouse: m.ClickHouse, RetentionDays: m.RetentionDays, Logger: logger}, false)
+		ClickHouse: m.ClickHouse, RetentionDays: m.RetentionDays, IdleAfter: m.IdleAfter, Logger: logger}, false)
 	if err != nil {
 		return err
 	}

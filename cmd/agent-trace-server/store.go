@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/clickhouse"
@@ -19,8 +20,9 @@ import (
 type storeConfig struct {
 	DB, PriceFile        string
 	Postgres, ClickHouse string
-	RetentionDays        int          // ClickHouse table TTL where the server supports one
-	Logger               *slog.Logger // background ClickHouse flush errors; nil drops them
+	RetentionDays        int           // ClickHouse table TTL where the server supports one
+	IdleAfter            time.Duration // quiet time after which an active session reads as idle; 0: the default
+	Logger               *slog.Logger  // background ClickHouse flush errors; nil drops them
 }
 
 // openStore is the one place a backend is chosen. SQLite is always migrated to the
@@ -47,7 +49,11 @@ func openStore(ctx context.Context, c storeConfig, migrate bool) (agenttrace.Sto
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
-	s, err := sqlite.Open(dbPath, sqlite.WithPricer(pricing.Pricer{Table: table}))
+	opts := []sqlite.Option{sqlite.WithPricer(pricing.Pricer{Table: table})}
+	if c.IdleAfter > 0 {
+		opts = append(opts, sqlite.WithIdleAfter(c.IdleAfter))
+	}
+	s, err := sqlite.Open(dbPath, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dbPath, err)
 	}
@@ -68,7 +74,7 @@ func openTeam(ctx context.Context, c storeConfig, p pricing.Pricer, pricesVersio
 	if c.Postgres == "" {
 		return nil, fmt.Errorf("--clickhouse (CLICKHOUSE_URL) needs --postgres (POSTGRES_CONNECTION_STRING): PostgreSQL holds the sessions")
 	}
-	opts := postgres.Options{Pricer: p}
+	opts := postgres.Options{Pricer: p, IdleAfter: c.IdleAfter}
 	// PostgreSQL alone, or the team store composed with ClickHouse: either migrates,
 	// checks its schema and refreshes its projections.
 	var s interface {

@@ -15,11 +15,26 @@ import (
 )
 
 // Session statuses. A session is ended only by SessionEnd; Stop ends a turn, not a session,
-// and a resumed session becomes active again.
+// and a resumed session becomes active again. A session without a SessionEnd whose last
+// event is older than the idle time (a closed terminal, an imported transcript) reads as
+// idle: stores decide it when read, since it depends on the clock, not on the events.
 const (
 	StatusActive = "active"
+	StatusIdle   = "idle"
 	StatusEnded  = "ended"
 )
+
+// DefaultIdleAfter is how long an active session may go without an event before it
+// reads as idle.
+const DefaultIdleAfter = 30 * time.Minute
+
+// MarkIdle sets an active session whose last event is before cutoff to idle. A zero
+// cutoff marks nothing.
+func MarkIdle(s *SessionSummary, cutoff time.Time) {
+	if s.Status == StatusActive && !cutoff.IsZero() && s.LastEventAt.Before(cutoff) {
+		s.Status = StatusIdle
+	}
+}
 
 // Tool call statuses.
 const (

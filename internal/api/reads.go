@@ -21,7 +21,7 @@ type listSessionsInput struct {
 	User       string    `query:"user" doc:"User name, as set at hook init." example:"ada"`
 	Repo       string    `query:"repo" doc:"Normalised repository remote." example:"github.com/agent-trace/agent-trace"`
 	Branch     string    `query:"branch" doc:"A branch the session worked on." example:"main"`
-	Status     string    `query:"status" enum:"active,ended" doc:"Session status."`
+	Status     string    `query:"status" enum:"active,idle,ended" doc:"Session status: ended (a SessionEnd came), idle (no event for the server's idle time, 30 minutes by default) or active."`
 	Model      string    `query:"model" doc:"A model the session used." example:"claude-opus-4-5"`
 	HasCommits string    `query:"has_commits" enum:"true,false" doc:"Only sessions with (true) or without (false) commits."`
 	Q          string    `query:"q" doc:"Text search over prompts (tier 2 and above)."`

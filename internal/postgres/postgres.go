@@ -40,6 +40,9 @@ type Options struct {
 	Now func() time.Time
 	// MaxConns caps the connection pool; pgxpool's default when 0.
 	MaxConns int32
+	// IdleAfter is how long an active session may go without an event before it reads as
+	// idle; agenttrace.DefaultIdleAfter when 0.
+	IdleAfter time.Duration
 }
 
 // Store is a agenttrace.Store on PostgreSQL (optionally beside an analytics backend). Safe
@@ -50,9 +53,10 @@ type Store struct {
 	analytics agenttrace.AnalyticsBackend
 	now       func() time.Time
 	// projectors keeps live sessions' projections between ingests (see
-	// sqlstore.ProjectorCache); each ingest checks them against the stored event count,
-	// so other replicas' writes are never missed.
+	// sqlstore.ProjectorCache); each ingest checks them against the session's generation
+	// (session_gen), so other replicas' writes are never missed.
 	projectors *sqlstore.ProjectorCache
+	idleAfter  time.Duration
 	reader     // Session, Events, Commits, PullRequests, Tokens
 }
 
@@ -81,7 +85,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
 	}
 	s := &Store{pool: pool, pricer: opts.Pricer, analytics: opts.Analytics, now: opts.Now,
-		projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes)}
+		projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes), idleAfter: opts.IdleAfter}
+	if s.idleAfter <= 0 {
+		s.idleAfter = agenttrace.DefaultIdleAfter
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

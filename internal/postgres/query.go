@@ -30,8 +30,9 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
+	cutoff := s.reader.Cutoff() // one clock reading for the filter and the statuses shown
 	c := newConds()
-	sqlstore.SessionConds(&c, f, `"user"`)
+	sqlstore.SessionConds(&c, f, `"user"`, cutoff)
 	if q := strings.TrimSpace(f.Query); q != "" {
 		c.Add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text ILIKE ? ESCAPE '\')`,
 			"%"+sqlstore.EscapeLike(q)+"%")
@@ -60,13 +61,16 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
+	for i := range page.Sessions {
+		agenttrace.MarkIdle(&page.Sessions[i], cutoff)
+	}
 	return page, nil
 }
 
 // newReader runs the listings sqlstore shares on this store's connections; embedded in
 // Store, it provides Session, Events, Commits, PullRequests and Tokens.
 func (s *Store) newReader() sqlstore.Reader {
-	return sqlstore.Reader{Dollar: true, User: `"user"`, Keys: sqlstore.IntKey, Query: func(ctx context.Context, q string, args []any,
+	return sqlstore.Reader{Dollar: true, User: `"user"`, Keys: sqlstore.IntKey, IdleCutoff: s.idleCutoff, Query: func(ctx context.Context, q string, args []any,
 		read func(sqlstore.Rows) error) error {
 		rows, err := s.pool.Query(ctx, q, args...)
 		if err != nil {
@@ -261,3 +265,6 @@ func (s *Store) deleteUsage(ctx context.Context, tx pgx.Tx, ids []string) ([]age
 	}
 	return tombs, nil
 }
+
+// idleCutoff is when an active session's last event must be for it to read as idle.
+func (s *Store) idleCutoff() time.Time { return s.now().Add(-s.idleAfter) }

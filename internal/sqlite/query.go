@@ -26,8 +26,9 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
+	cutoff := s.reader.Cutoff() // one clock reading for the filter and the statuses shown
 	var w sqlstore.Where
-	sqlstore.SessionConds(&w, f, "user")
+	sqlstore.SessionConds(&w, f, "user", cutoff)
 	if q := strings.TrimSpace(f.Query); q != "" {
 		rare, err := s.rareText(ctx, q)
 		if err != nil {
@@ -60,6 +61,9 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
+	for i := range page.Sessions {
+		agenttrace.MarkIdle(&page.Sessions[i], cutoff)
+	}
 	return page, nil
 }
 
@@ -88,7 +92,7 @@ func ftsPhrase(q string) string { return `"` + strings.ReplaceAll(q, `"`, `""`) 
 // newReader runs the listings sqlstore shares on this store's connections; embedded in
 // Store, it provides Session, Events, Commits, PullRequests and Tokens.
 func (s *Store) newReader() sqlstore.Reader {
-	return sqlstore.Reader{User: "user", Keys: sqlstore.AnyKey, Query: func(ctx context.Context, q string, args []any,
+	return sqlstore.Reader{User: "user", Keys: sqlstore.AnyKey, IdleCutoff: s.idleCutoff, Query: func(ctx context.Context, q string, args []any,
 		read func(sqlstore.Rows) error) error {
 		rows, err := s.read.QueryContext(ctx, q, args...)
 		if err != nil {
@@ -223,3 +227,6 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	s.wrote()
 	return int(n), nil
 }
+
+// idleCutoff is when an active session's last event must be for it to read as idle.
+func (s *Store) idleCutoff() time.Time { return s.now().Add(-s.idleAfter) }

@@ -34,6 +34,7 @@ type Store struct {
 	pricer     agenttrace.Pricer
 	now        func() time.Time
 	projectors *sqlstore.ProjectorCache
+	idleAfter  time.Duration
 	reader     // Session, Events, Commits, PullRequests, Tokens
 
 	rareTextLimit int // see rareText
@@ -60,13 +61,18 @@ func WithPricer(p agenttrace.Pricer) Option { return func(s *Store) { s.pricer =
 // WithClock sets the clock used for token timestamps (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithIdleAfter sets how long an active session may go without an event before it reads
+// as idle (default agenttrace.DefaultIdleAfter).
+func WithIdleAfter(d time.Duration) Option { return func(s *Store) { s.idleAfter = d } }
+
 // Open opens (creating if needed) the database at path. It does not change the schema:
 // call Migrate, or CheckSchema to refuse an out-of-date one.
 func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open sqlite: empty path")
 	}
-	s := &Store{path: path, now: time.Now, projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes), rareTextLimit: defaultRareText}
+	s := &Store{path: path, now: time.Now, projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes), rareTextLimit: defaultRareText,
+		idleAfter: agenttrace.DefaultIdleAfter}
 	for _, o := range opts {
 		o(s)
 	}

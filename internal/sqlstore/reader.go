@@ -19,6 +19,17 @@ type Reader struct {
 	Keys   KeyKind // how strictly integer cursor keys are read back
 	// Query runs a read query, hands its rows to read and closes them.
 	Query func(ctx context.Context, q string, args []any, read func(Rows) error) error
+	// IdleCutoff is when an active session's last event must be for it to read as idle;
+	// nil: never.
+	IdleCutoff func() time.Time
+}
+
+// Cutoff is r.IdleCutoff(), or zero without one.
+func (r Reader) Cutoff() time.Time {
+	if r.IdleCutoff == nil {
+		return time.Time{}
+	}
+	return r.IdleCutoff()
 }
 
 // Commits lists commits across sessions, newest first. See agenttrace.Store.
@@ -91,6 +102,7 @@ func (r Reader) Session(ctx context.Context, id string) (*agenttrace.Session, er
 	if err := json.Unmarshal(body, &sess); err != nil {
 		return nil, fmt.Errorf("session %s: decode: %w", id, err)
 	}
+	agenttrace.MarkIdle(&sess.SessionSummary, r.Cutoff())
 	return &sess, nil
 }
 

@@ -85,7 +85,7 @@ func PlanSessions(f agenttrace.SessionFilter) (SessionPlan, error) {
 		return p, fmt.Errorf("%w: unknown sort %q", agenttrace.ErrInvalid, f.Sort)
 	}
 	switch f.Status {
-	case "", agenttrace.StatusActive, agenttrace.StatusEnded:
+	case "", agenttrace.StatusActive, agenttrace.StatusIdle, agenttrace.StatusEnded:
 	default:
 		return p, fmt.Errorf("%w: unknown status %q", agenttrace.ErrInvalid, f.Status)
 	}
@@ -103,8 +103,9 @@ func PlanSessions(f agenttrace.SessionFilter) (SessionPlan, error) {
 
 // SessionConds adds a session filter's field conditions (not the text query, whose
 // plan is the dialect's, nor the cursor: see SessionPlan.After). userCol is the user
-// column as the dialect quotes it.
-func SessionConds(w *Where, f agenttrace.SessionFilter, userCol string) {
+// column as the dialect quotes it; idleCutoff is when an active session's last event
+// must be to read as idle (zero: never).
+func SessionConds(w *Where, f agenttrace.SessionFilter, userCol string, idleCutoff time.Time) {
 	w.TimeRange("started_ms", f.From, f.To)
 	if f.User != "" {
 		w.Add(userCol+" = ?", f.User)
@@ -112,9 +113,7 @@ func SessionConds(w *Where, f agenttrace.SessionFilter, userCol string) {
 	if f.Repo != "" {
 		w.Add("repo = ?", f.Repo)
 	}
-	if f.Status != "" {
-		w.Add("status = ?", f.Status)
-	}
+	statusConds(w, f.Status, idleCutoff)
 	if f.Branch != "" {
 		w.Add("EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'branch' AND sf.value = ? AND sf.session_id = sessions.id)", f.Branch)
 	}
@@ -183,4 +182,18 @@ func GitConds(w *Where, f agenttrace.CommitFilter, timeCol, keyCol, userCol stri
 		w.Add(fmt.Sprintf("(%s, %s, session_id) < (?, ?, ?)", timeCol, keyCol), k, c.IDs[0], c.IDs[1])
 	}
 	return limit, nil
+}
+
+// statusConds selects by status as it reads: idle is stored as active, with its last
+// event before the cutoff.
+func statusConds(w *Where, status string, idleCutoff time.Time) {
+	switch {
+	case status == "":
+	case idleCutoff.IsZero() || status == agenttrace.StatusEnded:
+		w.Add("status = ?", status)
+	case status == agenttrace.StatusActive:
+		w.Add("status = ? AND last_event_ms >= ?", agenttrace.StatusActive, idleCutoff.UnixMilli())
+	case status == agenttrace.StatusIdle:
+		w.Add("status = ? AND last_event_ms < ?", agenttrace.StatusActive, idleCutoff.UnixMilli())
+	}
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListPagination", testListPagination},
 		{"ListCursorConcurrentInserts", testCursorConcurrentInserts},
 		{"ListFilters", testListFilters},
+		{"IdleSessions", testIdleSessions},
 		{"ListSorts", testListSorts},
 		{"Commits", testCommits},
 		{"PullRequests", testPullRequests},

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -252,6 +253,18 @@ func testListFilters(t *testing.T, s agenttrace.Store) {
 	for id, sess := range ingestFixtures(t, s) {
 		all[id] = sess
 	}
+	// The generated and recorded sessions are days old: without an end they read as idle.
+	// One still going makes the active filter prove something.
+	live := liveSession("live-0000-4000-8000-000000000001", time.Now().Add(-time.Minute))
+	MustIngest(t, s, live)
+	if sess, err := s.Session(ctx(t), live[0].SessionID); err != nil {
+		t.Fatal(err)
+	} else {
+		all[sess.ID] = sess
+	}
+	for _, sess := range all { // what the store shows, by the default idle time
+		agenttrace.MarkIdle(&sess.SessionSummary, time.Now().Add(-agenttrace.DefaultIdleAfter))
+	}
 	var anySession *agenttrace.Session
 	for _, sess := range all {
 		if anySession == nil || sess.ID < anySession.ID {
@@ -283,6 +296,7 @@ func testListFilters(t *testing.T, s agenttrace.Store) {
 		}},
 		{"status ended", agenttrace.SessionFilter{Status: agenttrace.StatusEnded}, func(s *agenttrace.Session) bool { return s.Status == agenttrace.StatusEnded }},
 		{"status active", agenttrace.SessionFilter{Status: agenttrace.StatusActive}, func(s *agenttrace.Session) bool { return s.Status == agenttrace.StatusActive }},
+		{"status idle", agenttrace.SessionFilter{Status: agenttrace.StatusIdle}, func(s *agenttrace.Session) bool { return s.Status == agenttrace.StatusIdle }},
 		{"model", agenttrace.SessionFilter{Model: "claude-sonnet-5-5"}, func(s *agenttrace.Session) bool { return contains(s.Models, "claude-sonnet-5-5") }},
 		{"has commits", agenttrace.SessionFilter{HasCommits: &yes}, func(s *agenttrace.Session) bool { return s.CommitCount > 0 }},
 		{"no commits", agenttrace.SessionFilter{HasCommits: &no}, func(s *agenttrace.Session) bool { return s.CommitCount == 0 }},
@@ -840,5 +854,57 @@ func testTokens(t *testing.T, s agenttrace.Store) {
 	}
 	if b2, err := s.TokenBySecretHash(ctx(t), "hash-b"); err != nil || b2.ID != "tok_b" {
 		t.Errorf("the other token: %+v, %v", b2, err)
+	}
+}
+
+// liveSession is a session started at t with one prompt a second later, and no end.
+func liveSession(id string, t time.Time) []event.Event {
+	hook := func(name string, at time.Time, payload string) event.Event {
+		return event.Event{ID: event.ID(event.KindHook, id, name, at.String()), Kind: event.KindHook, SessionID: id,
+			Time: at, Tier: event.TierFull, HookEvent: name, User: "carol", Host: "box",
+			Payload: json.RawMessage(payload)}
+	}
+	submit := hook("UserPromptSubmit", t.Add(time.Second),
+		`{"session_id":"`+id+`","hook_event_name":"UserPromptSubmit","prompt_id":"p-live","prompt":"still going"}`)
+	submit.PromptID = "p-live"
+	return []event.Event{
+		hook("SessionStart", t, `{"session_id":"`+id+`","hook_event_name":"SessionStart","cwd":"/src/live"}`),
+		submit,
+	}
+}
+
+// An active session with no event for the idle time reads as idle, in the detail, the
+// list and the status filters; an ended one stays ended; a live one stays active.
+func testIdleSessions(t *testing.T, s agenttrace.Store) {
+	now := time.Now()
+	quiet := liveSession("idle-0000-4000-8000-000000000001", now.Add(-2*time.Hour))
+	live := liveSession("live-0000-4000-8000-000000000002", now.Add(-time.Minute))
+	MustIngest(t, s, append(quiet, live...))
+	for id, want := range map[string]string{quiet[0].SessionID: agenttrace.StatusIdle, live[0].SessionID: agenttrace.StatusActive} {
+		sess, err := s.Session(ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sess.Status != want {
+			t.Errorf("session %s: status %q, want %q", id, sess.Status, want)
+		}
+	}
+	for status, want := range map[string][]string{
+		agenttrace.StatusIdle:   {quiet[0].SessionID},
+		agenttrace.StatusActive: {live[0].SessionID},
+		agenttrace.StatusEnded:  nil,
+	} {
+		page, err := s.ListSessions(ctx(t), agenttrace.SessionFilter{Status: status, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sum := range page.Sessions {
+			got = append(got, sum.ID)
+			if sum.Status != status {
+				t.Errorf("status %s: listed %s as %q", status, sum.ID, sum.Status)
+			}
+		}
+		equalStrings(t, "status "+status, got, want)
 	}
 }

@@ -104,10 +104,10 @@ func parseListFilter(q url.Values) (listFilter, agenttrace.SessionFilter, error)
 		Desc: f.Order != "asc", Limit: sessionsPerPage,
 	}
 	switch f.Status {
-	case "", agenttrace.StatusActive, agenttrace.StatusEnded:
+	case "", agenttrace.StatusActive, agenttrace.StatusIdle, agenttrace.StatusEnded:
 		sf.Status = f.Status
 	default:
-		return f, sf, badRequest("status must be active or ended")
+		return f, sf, badRequest("status must be active, idle or ended")
 	}
 	switch f.Sort {
 	case "", "started_at", "cost", "duration":
