@@ -19,18 +19,33 @@ type Listener struct {
 
 	mu    sync.Mutex
 	byKey map[string]int
+
+	done      chan struct{} // closed by Close: an Accept waiting for a slot returns
+	closeOnce sync.Once
 }
 
 // New bounds ln to total connections, and perClient from one address (0: no per-client
 // bound).
 func New(ln net.Listener, total, perClient int) *Listener {
-	return &Listener{Listener: ln, slots: make(chan struct{}, total), perClient: perClient, byKey: map[string]int{}}
+	return &Listener{Listener: ln, slots: make(chan struct{}, total), perClient: perClient, byKey: map[string]int{},
+		done: make(chan struct{})}
+}
+
+// Close closes the listener; an Accept waiting for a slot returns at once, so a server's
+// shutdown is not held up by connections it is about to close.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
 }
 
 // Accept returns the next connection within the bounds.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
-		l.slots <- struct{}{}
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
 		c, err := l.Listener.Accept()
 		if err != nil {
 			<-l.slots

@@ -91,3 +91,34 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// Closing a full listener ends an Accept that waits for a slot: http.Server.Shutdown
+// closes the listener and then waits for Serve to return.
+func TestCloseEndsAWaitingAccept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := connlimit.New(ln, 1, 0)
+	dial(t, ln.Addr().String())
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	returned := make(chan error, 1)
+	go func() {
+		_, err := l.Accept() // no slot left: waits
+		returned <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	l.Close()
+	select {
+	case err := <-returned:
+		if err == nil {
+			t.Fatal("Accept after Close returned a connection")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Accept still waits for a slot after Close")
+	}
+}

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,31 @@ func TestRedactValueKeys(t *testing.T) {
 	two := RedactValue(map[string]any{"AKIAIOSFODNN7EXAMPLE": 1, "AKIAIOSFODNN7EXAMPLF": 2}, nil).(map[string]any)
 	if len(two) != 2 {
 		t.Errorf("two secret keys became %d: %v", len(two), two)
+	}
+}
+
+// Under a key that names a secret, every value is redacted, not only strings: numbers,
+// booleans, and whatever an array or object under it holds.
+func TestRedactValueSecretKeysAnyType(t *testing.T) {
+	in := map[string]any{
+		"password":     json.Number("123456"),
+		"secret":       []any{"hunter2", json.Number("42")},
+		"GITHUB_TOKEN": map[string]any{"value": "tok-plain-text"},
+		"api_key":      nil,
+		"name":         "kept",
+	}
+	out, _ := json.Marshal(RedactValue(in, map[string]int{}))
+	for _, leak := range []string{"123456", "hunter2", "42", "tok-plain-text"} {
+		if strings.Contains(string(out), leak) {
+			t.Errorf("%q survived under a secret key: %s", leak, out)
+		}
+	}
+	if !strings.Contains(string(out), `"name":"kept"`) || !strings.Contains(string(out), `"api_key":null`) {
+		t.Errorf("plain values changed: %s", out)
+	}
+	// A plain key that reads like a redacted one never overwrites it.
+	two := RedactValue(map[string]any{"x password=Hunter2": "a", "x password=[REDACTED:secret_assignment]": "b"}, nil).(map[string]any)
+	if len(two) != 2 {
+		t.Errorf("two keys became %d: %v", len(two), two)
 	}
 }

@@ -543,11 +543,8 @@ func RedactValue(v any, counts map[string]int) any {
 		for _, k := range slices.Sorted(maps.Keys(v)) {
 			e := v[k]
 			key := redactKey(k, out, counts)
-			if s, ok := e.(string); ok && s != "" && !strings.HasPrefix(s, redactedPrefix) && isSecretField(k) {
-				if counts != nil {
-					counts["secret_field"]++
-				}
-				out[key] = redactedPrefix + "secret_field]"
+			if isSecretField(k) {
+				out[key] = secretValue(e, counts)
 				continue
 			}
 			out[key] = RedactValue(e, counts)
@@ -563,14 +560,42 @@ func RedactValue(v any, counts map[string]int) any {
 	return v
 }
 
+// secretValue is the value under a key that names a secret (password, api_key): every
+// string, number and boolean in it is replaced whole, however deep, since the key says
+// what it is. Empty strings, nulls and values already redacted are kept.
+func secretValue(v any, counts map[string]int) any {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case string:
+		if v == "" || strings.HasPrefix(v, redactedPrefix) {
+			return v
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = secretValue(e, counts)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = secretValue(e, counts)
+		}
+		return out
+	}
+	if counts != nil {
+		counts["secret_field"]++
+	}
+	return redactedPrefix + "secret_field]"
+}
+
 // redactKey is an object key with its secrets redacted: tools that take arbitrary maps
-// (an MCP server's env or headers) can carry a secret as a key. A redacted key that
-// collides with one already in out gets a #2, #3 … suffix, so no value is lost.
+// (an MCP server's env or headers) can carry a secret as a key. A key that collides with
+// one already in out (two keys that redact alike, or a redacted key that reads like a
+// plain one) gets a #2, #3 … suffix, so no value is lost.
 func redactKey(k string, out map[string]any, counts map[string]int) string {
 	r := Redact(k, counts)
-	if r == k {
-		return k
-	}
 	key := r
 	for n := 2; ; n++ {
 		if _, taken := out[key]; !taken {

@@ -93,6 +93,10 @@ func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error 
 func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, isNew map[string]bool) error {
 	if written == nil {
 		for _, id := range sessions {
+			// A cached projection of the session is out of date from now on.
+			if _, err := raiseGen(ctx, t.stx, id); err != nil {
+				return fmt.Errorf("session %s: %w", id, err)
+			}
 			evs, err := sessionEvents(ctx, t.stx, id, nil)
 			if err != nil {
 				return fmt.Errorf("session %s: %w", id, err)
@@ -105,18 +109,14 @@ func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map
 	}
 	fresh := make(map[string]*event.Event, len(written))
 	bySession := map[string][]*event.Event{}
-	inserted := map[string]int{}
 	for id, r := range written {
 		c := sqlstore.CloneEvent(r.Event)
 		fresh[id] = &c
 		bySession[r.SessionID] = append(bySession[r.SessionID], &c)
-		if isNew[id] {
-			inserted[r.SessionID]++
-		}
 	}
 	t.folded = make(map[string]sqlstore.Folded, len(sessions))
 	for _, id := range sessions {
-		if err := t.fold(ctx, id, bySession[id], inserted[id], fresh); err != nil {
+		if err := t.fold(ctx, id, bySession[id], fresh); err != nil {
 			return fmt.Errorf("project session %s: %w", id, err)
 		}
 	}
@@ -124,8 +124,8 @@ func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map
 }
 
 // fold adds a session's written events to its projector and writes the projection.
-func (t *ingestTx) fold(ctx context.Context, id string, events []*event.Event, inserted int, fresh map[string]*event.Event) error {
-	cached, err := t.s.current(ctx, t.stx, id, inserted)
+func (t *ingestTx) fold(ctx context.Context, id string, events []*event.Event, fresh map[string]*event.Event) error {
+	cached, err := t.s.current(ctx, t.stx, id)
 	if err != nil {
 		return err
 	}
@@ -193,23 +193,32 @@ func sessionEvents(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// current takes the session's folded projection out of the cache when its projector has
-// seen exactly the events stored before this transaction inserted its own (inserted of
-// them): another process may have written. It returns the zero Folded when there is
-// none to use.
-func (s *Store) current(ctx context.Context, tx dbtx, id string, inserted int) (sqlstore.Folded, error) {
+// current raises the session's generation and takes its folded projection out of the
+// cache when it was written at the generation just before: nothing else wrote the
+// session since (another process, a replaced copy of an event, a late cache write). It
+// returns a Folded without a projector otherwise, with the new generation either way.
+func (s *Store) current(ctx context.Context, tx dbtx, id string) (sqlstore.Folded, error) {
+	gen, err := raiseGen(ctx, tx, id)
+	if err != nil {
+		return sqlstore.Folded{}, err
+	}
 	f, ok := s.projectors.Take(id)
-	if !ok {
-		return sqlstore.Folded{}, nil
+	if !ok || f.Gen != gen-1 {
+		return sqlstore.Folded{Gen: gen}, nil
 	}
-	var stored int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE session_id = ?`, id).Scan(&stored); err != nil {
-		return sqlstore.Folded{}, fmt.Errorf("count events: %w", err)
-	}
-	if f.P.Len()+inserted != stored {
-		return sqlstore.Folded{}, nil
-	}
+	f.Gen = gen
 	return f, nil
+}
+
+// raiseGen raises a session's generation and returns the new one.
+func raiseGen(ctx context.Context, tx dbtx, id string) (int64, error) {
+	var gen int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO session_gen (session_id, gen) VALUES (?, 1)
+		ON CONFLICT (session_id) DO UPDATE SET gen = gen + 1 RETURNING gen`, id).Scan(&gen)
+	if err != nil {
+		return 0, fmt.Errorf("raise generation: %w", err)
+	}
+	return gen, nil
 }
 
 // reproject rebuilds one session's materialised rows from all its stored events.

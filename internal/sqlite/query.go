@@ -186,6 +186,10 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ?`, id); err != nil {
 		return fmt.Errorf("delete session %s: prompts: %w", id, err)
 	}
+	// Raised, not deleted: a generation that started again at 1 could meet an old one.
+	if _, err := tx.ExecContext(ctx, `UPDATE session_gen SET gen = gen + 1 WHERE session_id = ?`, id); err != nil {
+		return fmt.Errorf("delete session %s: generation: %w", id, err)
+	}
 	s.projectors.Drop(id)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete session %s: commit: %w", id, err)
@@ -220,6 +224,9 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 		return 0, fmt.Errorf("delete before %s: sessions: %w", t, err)
 	}
 	n, _ := r.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `UPDATE session_gen SET gen = gen + 1`); err != nil {
+		return 0, fmt.Errorf("delete before %s: generations: %w", t, err)
+	}
 	s.projectors.Clear()
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("delete before %s: commit: %w", t, err)
