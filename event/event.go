@@ -295,7 +295,7 @@ type number struct {
 
 // numbers lists the event's integer fields with their bounds.
 func (e *Event) numbers() []number {
-	var out []number
+	out := []number{{"lines_added", int64(e.LinesAdded), MaxCount}, {"lines_removed", int64(e.LinesRemoved), MaxCount}}
 	if u := e.Usage; u != nil {
 		out = append(out, number{"usage.input_tokens", u.InputTokens, MaxTokens},
 			number{"usage.output_tokens", u.OutputTokens, MaxTokens},
@@ -321,7 +321,10 @@ func (e *Event) numbers() []number {
 			out = append(out, number{f + "input_tokens", mu.InputTokens, MaxTotal},
 				number{f + "output_tokens", mu.OutputTokens, MaxTotal},
 				number{f + "cache_creation_input_tokens", mu.CacheCreationInputTokens, MaxTotal},
-				number{f + "cache_read_input_tokens", mu.CacheReadInputTokens, MaxTotal})
+				number{f + "cache_read_input_tokens", mu.CacheReadInputTokens, MaxTotal},
+				number{f + "cache_creation_5m_input_tokens", mu.CacheCreation5mTokens, MaxTotal},
+				number{f + "cache_creation_1h_input_tokens", mu.CacheCreation1hTokens, MaxTotal},
+				number{f + "web_search_requests", mu.WebSearchRequests, MaxCount})
 		}
 	}
 	return out

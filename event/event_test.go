@@ -66,6 +66,7 @@ func TestValidateRanges(t *testing.T) {
 		{"cost_state.total_cost_usd", func(e *Event) {
 			e.Kind, e.Usage, e.CostState = KindCostState, nil, &CostState{TotalCostUSD: math.NaN()}
 		}},
+		{"lines_added", func(e *Event) { e.LinesAdded = -2147483648 }},
 		{"pull_request.number", func(e *Event) { e.Kind, e.Usage, e.PullRequest = KindPullRequest, nil, &PullRequest{Number: -5} }},
 		{"time", func(e *Event) { e.Time = time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC) }},
 		{"time", func(e *Event) { e.Time = now.Add(30 * 24 * time.Hour) }},

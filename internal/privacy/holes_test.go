@@ -18,6 +18,8 @@ func TestRedactHoles(t *testing.T) {
 			"redirect?next=%2Fapi%3Faccess_token%3D[REDACTED:github_token]%26x%3D1"},
 		{"password url-encoded", "q=db%3Fpassword%3Dhunter2%26user%3Dme",
 			"q=db%3Fpassword%3D[REDACTED:secret_assignment]%26user%3Dme"},
+		{"password double-encoded", "next=%2Flogin%253Fpassword%253Dhunter2%2526x%253D1",
+			"next=%2Flogin%253Fpassword%253D[REDACTED:secret_assignment]%2526x%253D1"},
 		{"url with empty user", "postgres://:OnlyPassW0rd@host/db",
 			"postgres://:[REDACTED:url_password]@host/db"},
 		{"plain percent text untouched", "100%25 done, 50% off, %zz", "100%25 done, 50% off, %zz"},

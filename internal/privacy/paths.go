@@ -25,10 +25,18 @@ func ForWire(e *event.Event) bool {
 		return false
 	}
 	changed := false
-	if e.Git != nil && strings.ContainsAny(e.Git.Root, `/\`) {
+	if e.Git != nil && (strings.ContainsAny(e.Git.Root, `/\`) || isLocalPath(e.Git.Remote)) {
 		g := *e.Git
 		g.Root = baseName(g.Root)
+		if isLocalPath(g.Remote) {
+			g.Remote = baseName(strings.TrimPrefix(g.Remote, "file://"))
+		}
 		e.Git, changed = &g, true
+	}
+	if e.Commit != nil && isLocalPath(e.Commit.Repo) {
+		c := *e.Commit
+		c.Repo = baseName(strings.TrimPrefix(c.Repo, "file://"))
+		e.Commit, changed = &c, true
 	}
 	if p, ok := reducedPayload(e.Payload); ok {
 		e.Payload, changed = p, true
@@ -64,6 +72,19 @@ func reducedPayload(raw json.RawMessage) (json.RawMessage, bool) {
 	}
 	out, err := Marshal(p)
 	return out, err == nil
+}
+
+// isLocalPath reports whether a git remote is a path on some machine rather than a
+// host's repository: /srv/git/x.git, file:///srv/x, C:\repos\x, ../x.
+func isLocalPath(remote string) bool {
+	switch {
+	case remote == "":
+		return false
+	case strings.HasPrefix(remote, "/"), strings.HasPrefix(remote, "file://"), strings.HasPrefix(remote, `\\`),
+		strings.HasPrefix(remote, "./"), strings.HasPrefix(remote, "../"), strings.HasPrefix(remote, "~"):
+		return true
+	}
+	return len(remote) > 2 && remote[1] == ':' && (remote[2] == '\\' || remote[2] == '/')
 }
 
 // baseName is the last element of a Unix or Windows path, whichever this one is.

@@ -44,3 +44,20 @@ func TestForWireTier1KeepsNoPath(t *testing.T) {
 		t.Error("ForWire changed a tier 2 event")
 	}
 }
+
+// A git remote that is a local path (a bare repository on a shared disk) is a path too.
+func TestForWireTier1LocalRemotes(t *testing.T) {
+	for remote, want := range map[string]string{
+		"/srv/git/acme.git":           "acme.git",
+		"file:///srv/git/acme.git":    "acme.git",
+		`C:\repos\acme`:               "acme",
+		"github.com/acme/api":         "github.com/acme/api",
+		"git@github.com:acme/api.git": "git@github.com:acme/api.git",
+	} {
+		e := event.Event{Tier: event.TierMetadata, Git: &event.GitState{Remote: remote}, Commit: &event.Commit{SHA: "a", Repo: remote}}
+		ForWire(&e)
+		if e.Git.Remote != want || e.Commit.Repo != want {
+			t.Errorf("remote %q sent as %q / %q, want %q", remote, e.Git.Remote, e.Commit.Repo, want)
+		}
+	}
+}

@@ -245,7 +245,7 @@ func Redact(s string, counts map[string]int) string {
 // tokens as access_token%3Dghp_… or X-Amz-Credential%3DAKIA….
 func redactEncoded(s string, counts map[string]int) string {
 	for range 8 {
-		d, src := percentDecode(s)
+		d, src := percentDecodeAll(s)
 		if len(d) == len(s) {
 			return s // no escapes: the plain pass saw this text already
 		}
@@ -285,6 +285,24 @@ func redactMapped(s, d string, src []int, counts map[string]int) (string, int) {
 		return b.String(), len(spans)
 	}
 	return s, 0
+}
+
+// percentDecodeAll decodes s until no escape is left (at most three times: a redirect URL
+// inside a query string is encoded twice, %253D), composing the offset maps so each byte
+// of the result still maps to where it starts in s.
+func percentDecodeAll(s string) (string, []int) {
+	d, src := percentDecode(s)
+	for range 2 {
+		d2, src2 := percentDecode(d)
+		if len(d2) == len(d) {
+			break
+		}
+		for i, j := range src2 {
+			src2[i] = src[j]
+		}
+		d, src = d2, src2
+	}
+	return d, src
 }
 
 // percentDecode decodes every %XX escape of s, leaving any other % as it is, and maps
