@@ -2,11 +2,12 @@ package agentconfig
 
 import (
 	"fmt"
-	"github.com/agent-trace/agent-trace/internal/privacy"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/agent-trace/agent-trace/internal/privacy"
 )
 
 // Log size limits: hook.log rotates to hook.log.1 past logMaxBytes, so the two files

@@ -3,10 +3,11 @@ package capture
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/agent-trace/agent-trace/internal/agentconfig"
 )
 
 // BenchmarkBuild measures the capture path's CPU work on real PostToolUse payloads (no

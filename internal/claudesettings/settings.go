@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/agent-trace/agent-trace/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+
+	"github.com/agent-trace/agent-trace/internal/atomicfile"
 )
 
 // Events are the hook events Claude Code 2.1.x sends that Install registers, in the order

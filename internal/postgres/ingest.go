@@ -127,24 +127,16 @@ func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error 
 // Reproject folds the events written into each session's projection: the cached
 // projector when it has seen every stored event, else one folded from the database. A
 // rebuild of stored sessions (written nil) reads the database and leaves the cache alone.
-func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, isNew map[string]bool) error {
+func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow) error {
 	if !t.locked {
 		if _, err := t.tx.Exec(ctx, lockSessionsSQL, t.locks); err != nil {
 			return fmt.Errorf("lock sessions: %w", err)
 		}
 		t.locked = true
 	}
-	in := foldInput{fresh: make(map[string]*event.Event, len(written))}
+	var in foldInput
 	if written != nil {
-		in.bySession, in.inserted = map[string][]*event.Event{}, map[string]int{}
-		for id, r := range written {
-			c := sqlstore.CloneEvent(r.Event)
-			in.fresh[id] = &c
-			in.bySession[r.SessionID] = append(in.bySession[r.SessionID], &c)
-			if isNew[id] {
-				in.inserted[r.SessionID]++
-			}
-		}
+		in.fresh, in.bySession = sqlstore.Written(written)
 	}
 	changes, folded, err := t.s.reproject(ctx, t.tx, sessions, in)
 	t.written, t.changes, t.folded = written, changes, folded

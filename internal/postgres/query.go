@@ -57,12 +57,9 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 	page.Sessions, page.NextCursor, err = plan.SessionPage(rows, func(key any) (string, bool) {
 		k, _ := key.(string)
 		return k, plan.Float
-	})
+	}, cutoff)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
-	}
-	for i := range page.Sessions {
-		agenttrace.MarkIdle(&page.Sessions[i], cutoff)
 	}
 	return page, nil
 }

@@ -31,12 +31,11 @@ func scanUsage(r pgx.Row) (sqlstore.UsageFact, error) {
 }
 
 // foldInput is what an ingest hands re-projection: the events it wrote, by ID (taken as
-// they are instead of being read back) and by session, and how many of each session's
-// it inserted. bySession is nil for a rebuild from what is stored.
+// they are instead of being read back) and by session. Both are nil for a rebuild from
+// what is stored.
 type foldInput struct {
 	fresh     map[string]*event.Event
 	bySession map[string][]*event.Event
-	inserted  map[string]int
 }
 
 // reproject writes the materialised rows of the sessions, folding the events written
@@ -99,16 +98,12 @@ func (s *Store) current(ctx context.Context, tx pgx.Tx, sessions []string, in fo
 	if err != nil {
 		return nil, err
 	}
-	cached := map[string]sqlstore.Folded{}
-	for _, id := range sessions {
-		f, ok := s.projectors.Take(id)
-		if ok && in.bySession != nil && f.Gen == gens[id]-1 {
-			cached[id] = f
-		}
-	}
+	cached := make(map[string]sqlstore.Folded, len(gens))
 	for id, g := range gens {
-		f := cached[id]
-		f.Gen = g
+		f := s.projectors.TakeCurrent(id, g)
+		if in.bySession == nil {
+			f.P = nil // a rebuild folds from what is stored
+		}
 		cached[id] = f
 	}
 	return cached, nil

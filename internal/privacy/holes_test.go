@@ -93,3 +93,32 @@ func TestRedactValueSecretKeysAnyType(t *testing.T) {
 		t.Errorf("two keys became %d: %v", len(two), two)
 	}
 }
+
+func TestHasEscape(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":             false,
+		"100%":         false,
+		"50% off, %zz": false,
+		"a%2":          false,
+		"a%2F":         true,
+		"%zz then %3D": true,
+		"%%41":         true,
+	} {
+		if got := hasEscape(s); got != want {
+			t.Errorf("hasEscape(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// BenchmarkRedactPercentText is tool output full of percent signs but no escapes
+// (progress bars, test coverage): redaction must not pay for decoding it.
+//
+//	go test ./internal/privacy -run '^$' -bench RedactPercentText -benchtime 20x
+func BenchmarkRedactPercentText(b *testing.B) {
+	s := strings.Repeat("coverage: 87.5% of statements, progress 100%\n", 20000) // ~1 MB
+	b.SetBytes(int64(len(s)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Redact(s, nil)
+	}
+}

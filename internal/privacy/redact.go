@@ -234,7 +234,7 @@ func Redact(s string, counts map[string]int) string {
 			break
 		}
 	}
-	if strings.IndexByte(s, '%') >= 0 {
+	if hasEscape(s) {
 		s = redactEncoded(s, counts)
 	}
 	return s
@@ -247,7 +247,7 @@ func redactEncoded(s string, counts map[string]int) string {
 	for range 8 {
 		d, src := percentDecodeAll(s)
 		if len(d) == len(s) {
-			return s // no escapes: the plain pass saw this text already
+			return s // no escapes left: the plain pass saw this text already
 		}
 		out, n := redactMapped(s, d, src, counts)
 		if n == 0 {
@@ -323,6 +323,23 @@ func percentDecode(s string) (string, []int) {
 		i++
 	}
 	return b.String(), append(src, len(s))
+}
+
+// hasEscape reports whether s holds a %XX escape. Redaction runs over every string the
+// hook captures, megabytes of tool output among them; decoding (and its offset map, eight
+// bytes per byte) is only worth building when there is something to decode.
+func hasEscape(s string) bool {
+	for i := strings.IndexByte(s, '%'); i >= 0 && i+2 < len(s); {
+		if isHex(s[i+1]) && isHex(s[i+2]) {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+	}
+	return false
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }

@@ -90,7 +90,7 @@ func (t *ingestTx) Replace(ctx context.Context, rows []sqlstore.EventRow) error 
 // caller's memory. A rebuild of stored sessions (written nil, ReprojectAll) reads the
 // database and leaves the cache alone, so that rebuilding every session does not evict
 // the live ones.
-func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow, isNew map[string]bool) error {
+func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map[string]sqlstore.EventRow) error {
 	if written == nil {
 		for _, id := range sessions {
 			// A cached projection of the session is out of date from now on.
@@ -107,13 +107,7 @@ func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map
 		}
 		return nil
 	}
-	fresh := make(map[string]*event.Event, len(written))
-	bySession := map[string][]*event.Event{}
-	for id, r := range written {
-		c := sqlstore.CloneEvent(r.Event)
-		fresh[id] = &c
-		bySession[r.SessionID] = append(bySession[r.SessionID], &c)
-	}
+	fresh, bySession := sqlstore.Written(written)
 	t.folded = make(map[string]sqlstore.Folded, len(sessions))
 	for _, id := range sessions {
 		if err := t.fold(ctx, id, bySession[id], fresh); err != nil {
@@ -194,20 +188,13 @@ func sessionEvents(ctx context.Context, q interface {
 }
 
 // current raises the session's generation and takes its folded projection out of the
-// cache when it was written at the generation just before: nothing else wrote the
-// session since (another process, a replaced copy of an event, a late cache write). It
-// returns a Folded without a projector otherwise, with the new generation either way.
+// cache if it is still current (sqlstore.ProjectorCache.TakeCurrent).
 func (s *Store) current(ctx context.Context, tx dbtx, id string) (sqlstore.Folded, error) {
 	gen, err := raiseGen(ctx, tx, id)
 	if err != nil {
 		return sqlstore.Folded{}, err
 	}
-	f, ok := s.projectors.Take(id)
-	if !ok || f.Gen != gen-1 {
-		return sqlstore.Folded{Gen: gen}, nil
-	}
-	f.Gen = gen
-	return f, nil
+	return s.projectors.TakeCurrent(id, gen), nil
 }
 
 // raiseGen raises a session's generation and returns the new one.

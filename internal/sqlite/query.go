@@ -57,12 +57,9 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 		return page, fmt.Errorf("list sessions: %w", err)
 	}
 	defer rows.Close()
-	page.Sessions, page.NextCursor, err = plan.SessionPage(rows, sqlstore.KeyString)
+	page.Sessions, page.NextCursor, err = plan.SessionPage(rows, sqlstore.KeyString, cutoff)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
-	}
-	for i := range page.Sessions {
-		agenttrace.MarkIdle(&page.Sessions[i], cutoff)
 	}
 	return page, nil
 }

@@ -44,9 +44,9 @@ type IngestTx interface {
 	Replace(ctx context.Context, rows []EventRow) error
 	// Reproject rebuilds the projections of sessions (sorted) from all their stored
 	// events. written holds the rows this call inserted or replaced, by ID, so they need
-	// not be read back and decoded; isNew says which of them were inserted. Both are nil
-	// when ReprojectAll rebuilds sessions from what is stored.
-	Reproject(ctx context.Context, sessions []string, written map[string]EventRow, isNew map[string]bool) error
+	// not be read back and decoded; it is nil when ReprojectAll rebuilds sessions from
+	// what is stored.
+	Reproject(ctx context.Context, sessions []string, written map[string]EventRow) error
 	// Commit commits, then does what the store does after a write (caches, analytics).
 	Commit(ctx context.Context) error
 	// Rollback ends the transaction unless it committed.
@@ -75,7 +75,7 @@ func Ingest(ctx context.Context, d IngestDialect, events []event.Event) (agenttr
 	if err != nil {
 		return res, fmt.Errorf("ingest: insert events: %w", err)
 	}
-	written, isNew, err := replacePreferred(ctx, tx, rows, inserted)
+	written, err := replacePreferred(ctx, tx, rows, inserted)
 	if err != nil {
 		return res, fmt.Errorf("ingest: %w", err)
 	}
@@ -83,7 +83,7 @@ func Ingest(ctx context.Context, d IngestDialect, events []event.Event) (agenttr
 	res.Duplicates = len(events) - res.Stored
 	res.Sessions = sessionsOf(maps.Values(written))
 	if len(res.Sessions) > 0 {
-		if err := tx.Reproject(ctx, res.Sessions, written, isNew); err != nil {
+		if err := tx.Reproject(ctx, res.Sessions, written); err != nil {
 			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: %w", err)
 		}
 	}
@@ -127,7 +127,7 @@ func reprojectChunk(ctx context.Context, d IngestDialect, sessions []string) err
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if err := tx.Reproject(ctx, sessions, nil, nil); err != nil {
+	if err := tx.Reproject(ctx, sessions, nil); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -169,8 +169,8 @@ func uniqueRows(events []event.Event) ([]EventRow, error) {
 // its transcript line was still growing; a hook event rebuilt by a transcript import;
 // the same payload captured twice). Duplicates are the rare path (re-delivery), so the
 // extra read costs nothing on a normal ingest. It returns every row written, inserted or
-// replaced, by ID, and which were inserted.
-func replacePreferred(ctx context.Context, tx IngestTx, rows []EventRow, inserted []string) (map[string]EventRow, map[string]bool, error) {
+// replaced, by ID.
+func replacePreferred(ctx context.Context, tx IngestTx, rows []EventRow, inserted []string) (map[string]EventRow, error) {
 	isNew := make(map[string]bool, len(inserted))
 	for _, id := range inserted {
 		isNew[id] = true
@@ -185,21 +185,21 @@ func replacePreferred(ctx context.Context, tx IngestTx, rows []EventRow, inserte
 		}
 	}
 	if len(dups) == 0 {
-		return written, isNew, nil
+		return written, nil
 	}
 	stored, err := tx.Stored(ctx, dups)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read duplicates: %w", err)
+		return nil, fmt.Errorf("read duplicates: %w", err)
 	}
 	var better []EventRow
 	for _, r := range dups {
 		body, ok := stored[r.ID]
 		if !ok {
-			return nil, nil, fmt.Errorf("read duplicates: event %s not found", r.ID)
+			return nil, fmt.Errorf("read duplicates: event %s not found", r.ID)
 		}
 		var old event.Event
 		if err := json.Unmarshal(body, &old); err != nil {
-			return nil, nil, fmt.Errorf("decode stored event %s: %w", r.ID, err)
+			return nil, fmt.Errorf("decode stored event %s: %w", r.ID, err)
 		}
 		if preferEvent(r.Event, &old) {
 			better = append(better, r)
@@ -208,10 +208,10 @@ func replacePreferred(ctx context.Context, tx IngestTx, rows []EventRow, inserte
 	}
 	if len(better) > 0 {
 		if err := tx.Replace(ctx, better); err != nil {
-			return nil, nil, fmt.Errorf("replace duplicates: %w", err)
+			return nil, fmt.Errorf("replace duplicates: %w", err)
 		}
 	}
-	return written, isNew, nil
+	return written, nil
 }
 
 // sessionsOf lists the sessions of rows, sorted and distinct.

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -19,8 +19,8 @@ type memDialect struct {
 	began     [][]string
 	replaced  []string
 	projected []string
-	isNew     map[string]bool
-	failWith  error // returned by Reproject
+	written   map[string]EventRow // what the last Reproject was handed
+	failWith  error               // returned by Reproject
 	committed bool
 }
 
@@ -69,8 +69,8 @@ func (t *memTx) Replace(_ context.Context, rows []EventRow) error {
 	return nil
 }
 
-func (t *memTx) Reproject(_ context.Context, sessions []string, _ map[string]EventRow, isNew map[string]bool) error {
-	t.d.projected, t.d.isNew = sessions, isNew
+func (t *memTx) Reproject(_ context.Context, sessions []string, written map[string]EventRow) error {
+	t.d.projected, t.d.written = sessions, written
 	return t.d.failWith
 }
 
@@ -117,8 +117,8 @@ func TestIngestRules(t *testing.T) {
 	if got := storedOutput(t, d, "a"); got != 20 {
 		t.Errorf("stored copy of a has %d output tokens, want the larger reading, 20", got)
 	}
-	if !reflect.DeepEqual(d.isNew, map[string]bool{"a": true, "b": true}) {
-		t.Errorf("isNew = %v", d.isNew)
+	if got := slices.Sorted(maps.Keys(d.written)); !slices.Equal(got, []string{"a", "b"}) || d.written["a"].Usage.OutputTokens != 20 {
+		t.Errorf("written = %v; want a (the larger reading, 20) and b", got)
 	}
 
 	d.projected = nil
@@ -137,8 +137,8 @@ func TestIngestRules(t *testing.T) {
 	if res.Stored != 0 || res.Duplicates != 1 || !slices.Equal(res.Sessions, []string{"s2"}) || !slices.Equal(d.replaced, []string{"a"}) {
 		t.Errorf("richer copy: %+v, replaced %v; want 1 duplicate replacing a, session s2", res, d.replaced)
 	}
-	if got := storedOutput(t, d, "a"); got != 30 || d.isNew["a"] {
-		t.Errorf("after the richer copy: %d output tokens, isNew %v; want 30, false", got, d.isNew)
+	if got := storedOutput(t, d, "a"); got != 30 || len(d.written) != 1 || d.written["a"].Usage.OutputTokens != 30 {
+		t.Errorf("after the richer copy: %d output tokens, written %v; want 30, the richer copy of a alone", got, d.written)
 	}
 }
 
@@ -177,7 +177,7 @@ func TestReprojectAllChunks(t *testing.T) {
 	r := Reader{Query: func(_ context.Context, _ string, _ []any, read func(Rows) error) error {
 		return read(&sliceRows{ids: ids})
 	}}
-	d := &memDialect{stored: map[string][]byte{}, isNew: map[string]bool{"x": true}}
+	d := &memDialect{stored: map[string][]byte{}, written: map[string]EventRow{"x": {}}}
 	n, err := ReprojectAll(context.Background(), r, d)
 	if err != nil || n != len(ids) {
 		t.Fatalf("ReprojectAll = %d, %v; want %d", n, err, len(ids))
@@ -185,7 +185,7 @@ func TestReprojectAllChunks(t *testing.T) {
 	if len(d.began) != 2 || !slices.Equal(d.began[0], ids[:ReprojectChunk]) || !slices.Equal(d.began[1], ids[ReprojectChunk:]) {
 		t.Errorf("transactions held %v; want two chunks in order", d.began)
 	}
-	if !slices.Equal(d.projected, ids[ReprojectChunk:]) || d.isNew != nil || !d.committed {
-		t.Errorf("last chunk: projected %v, isNew %v, committed %v; want the chunk, nil, true", d.projected, d.isNew, d.committed)
+	if !slices.Equal(d.projected, ids[ReprojectChunk:]) || d.written != nil || !d.committed {
+		t.Errorf("last chunk: projected %v, written %v, committed %v; want the chunk, nil, true", d.projected, d.written, d.committed)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -183,8 +184,10 @@ func EventPage(rows Rows, limit int) ([]event.Event, string, error) {
 
 // SessionPage reads rows of (sort key, id, summary) fetched with LIMIT p.Limit+1 and
 // returns the page's summaries and the next page's cursor ("" on the last). keyText
-// turns a scanned sort key into its exact text and whether it is a float.
-func (p SessionPlan) SessionPage(rows Rows, keyText func(any) (string, bool)) ([]agenttrace.SessionSummary, string, error) {
+// turns a scanned sort key into its exact text and whether it is a float; idleCutoff is
+// the one the query's status filter used (see SessionConds), so the statuses shown agree
+// with it.
+func (p SessionPlan) SessionPage(rows Rows, keyText func(any) (string, bool), idleCutoff time.Time) ([]agenttrace.SessionSummary, string, error) {
 	out := []agenttrace.SessionSummary{}
 	var lastKey any
 	var lastID string
@@ -203,6 +206,7 @@ func (p SessionPlan) SessionPage(rows Rows, keyText func(any) (string, bool)) ([
 		if err := json.Unmarshal(body, &sum); err != nil {
 			return out, "", fmt.Errorf("decode %s: %w", id, err)
 		}
+		agenttrace.MarkIdle(&sum, idleCutoff)
 		out = append(out, sum)
 		lastKey, lastID = key, id
 	}

@@ -66,6 +66,20 @@ func (c *ProjectorCache) Take(session string) (Folded, bool) {
 	return e.Folded, true
 }
 
+// TakeCurrent takes a session's folded projection out of the cache for a transaction
+// that raised the session's generation to gen. It is returned only when it was written
+// at gen-1: nothing else wrote the session since (another process or replica, a replaced
+// copy of an event, a cache write that lost a race). Otherwise the result has no
+// projector. Either way it carries gen.
+func (c *ProjectorCache) TakeCurrent(session string, gen int64) Folded {
+	f, ok := c.Take(session)
+	if !ok || f.Gen != gen-1 {
+		return Folded{Gen: gen}
+	}
+	f.Gen = gen
+	return f
+}
+
 // Put stores a session's folded projection, evicting the least recently used ones past
 // the bound. A session larger than half the bound is not kept: one huge session would
 // evict everything else.
@@ -138,6 +152,19 @@ func Fold(cached Folded, events []*event.Event, pricer agenttrace.Pricer, load f
 		cached.Size += EventBytes(e)
 	}
 	return cached, nil
+}
+
+// Written copies the events an ingest wrote, by ID and by session: a cached projector
+// keeps them, so it must never alias the caller's memory.
+func Written(written map[string]EventRow) (byID map[string]*event.Event, bySession map[string][]*event.Event) {
+	byID = make(map[string]*event.Event, len(written))
+	bySession = map[string][]*event.Event{}
+	for id, r := range written {
+		c := CloneEvent(r.Event)
+		byID[id] = &c
+		bySession[r.SessionID] = append(bySession[r.SessionID], &c)
+	}
+	return byID, bySession
 }
 
 // FactsByID indexes usage facts by event ID.
