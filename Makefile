@@ -22,6 +22,9 @@ TEST_PKGS   ?= ./...
 # "context deadline exceeded" when a -fuzztime duration ends while a worker is mid-run
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
 FUZZ_TIME   ?= 100000x
+# Minimizing each new interesting input may otherwise take 60 s (the default bound), and
+# a run can find dozens: a count keeps a run's length bounded and free of deadline races.
+FUZZ_MINIMIZE ?= 2000x
 # Every package with a fuzz target (the hook's payload parsing and redaction, the transcript reader, ...).
 FUZZ_PKGS   ?= $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | xargs -r -n1 dirname | sort -u)
 BENCH_PKGS  ?= ./...
@@ -77,7 +80,7 @@ fuzz: ## Run each fuzz target in FUZZ_PKGS for FUZZ_TIME
 	@for pkg in $(FUZZ_PKGS); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f for $(FUZZ_TIME)"; \
-	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) $$pkg; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZ_TIME) -fuzzminimizetime=$(FUZZ_MINIMIZE) -timeout=30m $$pkg; \
 	  done; \
 	done
 
