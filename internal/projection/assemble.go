@@ -6,76 +6,148 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
-// assemblePrompts lists the prompts in submission order, each with its call trees,
+// assemble builds the prompts the update touched, and the session's prompt list and
+// totals around them. Prompts are in submission order, each with its call trees,
 // commits and PRs. Calls that fit no prompt (tool events before any prompt) still count
-// for the session; they appear under a synthetic prompt so none is lost from the page.
-func (v *view) assemblePrompts() {
-	for idx, pv := range v.ordered {
-		pv.fillPrompt(idx)
-	}
-	var unattached []agenttrace.ToolCall
-	children := v.children()
-	var roots []string
-	for _, id := range v.callOrder {
-		if v.calls[id].parentID == "" {
-			roots = append(roots, id)
+// for the session; they appear under a synthetic last prompt so none is lost from the
+// page.
+func (v *view) assemble(s *agenttrace.Session) {
+	for pv := range v.dirty {
+		if pv == v.unattached {
+			continue
 		}
-	}
-	for _, id := range v.sortedCalls(roots) {
-		tc := v.tree(id, children, 0)
-		if pv, ok := v.prompts[v.promptOfCall[id]]; ok {
-			pv.p.ToolCalls = append(pv.p.ToolCalls, tc)
-		} else {
-			unattached = append(unattached, tc)
+		for len(v.out) <= pv.index {
+			v.out = append(v.out, agenttrace.Prompt{})
 		}
+		v.out[pv.index] = v.buildPrompt(pv)
+		v.delta.prompts[pv.index] = true
 	}
-	for _, c := range v.s.Commits {
-		if pv, ok := v.prompts[c.PromptID]; ok {
-			pv.p.Commits = append(pv.p.Commits, c)
+	n := len(v.ordered)
+	s.Prompts = make([]agenttrace.Prompt, n, n+1)
+	copy(s.Prompts, v.out[:n])
+	if u := v.unattached; u != nil && len(u.roots) > 0 {
+		if v.dirty[u] {
+			u.index = n
+			v.delta.prompts[n] = true
 		}
+		s.Prompts = append(s.Prompts, v.buildUnattached())
 	}
-	for _, p := range v.s.PullRequests {
-		if pv, ok := v.prompts[p.PromptID]; ok {
-			pv.p.PullRequests = append(pv.p.PullRequests, p)
-		}
+	s.ToolCallCount = len(v.calls)
+	s.LinesAdded, s.LinesRemoved, s.ErrorCount = v.callSums.added, v.callSums.removed, v.callSums.errors
+	s.PromptCount = n
+	if n > 0 {
+		s.FirstPrompt = s.Prompts[0].Text
 	}
-	for _, pv := range v.ordered {
-		p := pv.p
-		countCalls(&p, p.ToolCalls)
-		v.s.Prompts = append(v.s.Prompts, p)
+	s.Commits, s.PullRequests = v.commits, v.prs
+	if s.Commits == nil {
+		s.Commits = []agenttrace.Commit{}
 	}
-	if len(unattached) > 0 {
-		zero := 0.0
-		p := agenttrace.Prompt{ID: "", Index: len(v.s.Prompts), StartedAt: unattached[0].StartedAt, CostUSD: &zero,
-			ToolCalls: unattached, Commits: []agenttrace.Commit{}, PullRequests: []agenttrace.PullRequest{}, Models: []string{}}
-		for _, tc := range unattached {
-			p.LinesAdded += tc.LinesAdded
-			p.LinesRemoved += tc.LinesRemoved
-			if tc.Status == agenttrace.ToolError {
-				p.ErrorCount++
-			}
-		}
-		v.s.Prompts = append(v.s.Prompts, p)
+	if s.PullRequests == nil {
+		s.PullRequests = []agenttrace.PullRequest{}
 	}
+	s.CommitCount, s.PRCount = len(s.Commits), len(s.PullRequests)
 }
 
-// fillPrompt sets what the prompt's own events and usage say, and empty lists to fill.
-func (pv *promptView) fillPrompt(idx int) {
-	p := &pv.p
-	p.Index = idx
-	p.StartedAt = pv.start
-	if pv.last.After(p.StartedAt) {
-		p.DurationMS = pv.last.Sub(p.StartedAt).Milliseconds()
+// buildPrompt is one prompt: what its own events say, its usage priced in canonical
+// order, its call trees, commits and PRs.
+func (v *view) buildPrompt(pv *promptView) agenttrace.Prompt {
+	pa := pv.acc
+	p := agenttrace.Prompt{ID: pv.id, Index: pv.index, Text: pa.submit.v, Response: pa.stop.v, StartedAt: pv.start,
+		Models: []string{}}
+	if pa.last.After(p.StartedAt) {
+		p.DurationMS = pa.last.Sub(p.StartedAt).Milliseconds()
 	}
-	p.Usage = pv.usage
-	if !pv.unpriced {
-		c := round9(pv.cost)
+	us := make([]*usageView, 0, len(pv.usages))
+	for _, uv := range pv.usages {
+		us = append(us, uv)
+	}
+	sort.Slice(us, func(i, j int) bool { return us[i].at.before(us[j].at) })
+	var cost float64
+	unpriced := false
+	for _, uv := range us {
+		r := uv.row
+		p.Usage = p.Usage.Add(r.Usage)
+		if r.CostUSD == nil {
+			unpriced = true
+		} else {
+			cost += *r.CostUSD
+		}
+		if r.Model != "" && !contains(p.Models, r.Model) {
+			p.Models = append(p.Models, r.Model)
+		}
+	}
+	if !unpriced {
+		c := round9(cost)
 		p.CostUSD = &c
 	}
-	p.Models = append([]string{}, pv.models...)
-	p.ToolCalls = []agenttrace.ToolCall{}
-	p.Commits = []agenttrace.Commit{}
-	p.PullRequests = []agenttrace.PullRequest{}
+	p.ToolCalls = v.trees(pv)
+	p.Commits, p.PullRequests = pv.git.commits, pv.git.prs
+	if p.Commits == nil {
+		p.Commits = []agenttrace.Commit{}
+	}
+	if p.PullRequests == nil {
+		p.PullRequests = []agenttrace.PullRequest{}
+	}
+	countCalls(&p, p.ToolCalls)
+	return p
+}
+
+// buildUnattached is the synthetic prompt of the calls that fit no prompt. Its lines and
+// errors count its top-level calls.
+func (v *view) buildUnattached() agenttrace.Prompt {
+	u := v.unattached
+	calls := v.trees(u)
+	zero := 0.0
+	p := agenttrace.Prompt{ID: "", Index: u.index, StartedAt: calls[0].StartedAt, CostUSD: &zero,
+		ToolCalls: calls, Commits: []agenttrace.Commit{}, PullRequests: []agenttrace.PullRequest{}, Models: []string{}}
+	for _, tc := range calls {
+		p.LinesAdded += tc.LinesAdded
+		p.LinesRemoved += tc.LinesRemoved
+		if tc.Status == agenttrace.ToolError {
+			p.ErrorCount++
+		}
+	}
+	return p
+}
+
+// trees are a prompt's root calls, each with its subagents' calls under it, in start
+// order.
+func (v *view) trees(pv *promptView) []agenttrace.ToolCall {
+	roots := make([]string, 0, len(pv.roots))
+	for id := range pv.roots {
+		roots = append(roots, id)
+	}
+	out := []agenttrace.ToolCall{}
+	for _, id := range v.sortedCalls(roots) {
+		out = append(out, v.tree(id, 0))
+	}
+	return out
+}
+
+// tree is the call with its subagents' calls under it, in start order.
+func (v *view) tree(id string, depth int) agenttrace.ToolCall {
+	c := v.calls[id].call
+	if depth < 64 && len(v.children[id]) > 0 {
+		kids := make([]string, 0, len(v.children[id]))
+		for k := range v.children[id] {
+			kids = append(kids, k)
+		}
+		for _, ch := range v.sortedCalls(kids) {
+			c.Children = append(c.Children, v.tree(ch, depth+1))
+		}
+	}
+	return c
+}
+
+func (v *view) sortedCalls(ids []string) []string {
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := v.calls[ids[i]].call.StartedAt, v.calls[ids[j]].call.StartedAt
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return ids[i] < ids[j]
+	})
+	return ids
 }
 
 // countCalls adds the lines and errors of calls and their subagents' calls to p.
@@ -90,65 +162,127 @@ func countCalls(p *agenttrace.Prompt, calls []agenttrace.ToolCall) {
 	}
 }
 
-func (v *view) children() map[string][]string {
-	children := map[string][]string{}
-	for _, id := range v.callOrder {
-		if p := v.calls[id].parentID; p != "" {
-			children[p] = append(children[p], id)
+// placeGit lists the commits and PRs, oldest first, each under the prompt it belongs
+// to, when any changed or moved: the prompts listing a changed one, or one that moved,
+// are rebuilt.
+func (v *view) placeGit(f *fold) {
+	if len(f.commits) == 0 && len(f.prs) == 0 || !v.gitMayMove(f) {
+		return
+	}
+	commits, prs, place := v.gitOutcomes(f)
+	var moved []string
+	for k, pid := range place {
+		if old, ok := v.gitPrompt[k]; !ok || old != pid || f.changed.gitKeys[k] || v.full {
+			moved = append(moved, k)
 		}
 	}
-	return children
-}
-
-// tree is the call with its subagents' calls under it, in start order.
-func (v *view) tree(id string, children map[string][]string, depth int) agenttrace.ToolCall {
-	c := v.calls[id].call
-	if depth < 64 {
-		for _, ch := range v.sortedCalls(children[id]) {
-			c.Children = append(c.Children, v.tree(ch, children, depth+1))
+	if len(moved) == 0 {
+		return
+	}
+	for _, k := range moved {
+		for _, pid := range []string{v.gitPrompt[k], place[k]} {
+			if pv, ok := v.prompts[pid]; ok {
+				v.dirty[pv] = true
+			}
 		}
 	}
-	return c
+	for _, pid := range v.gitPrompt {
+		if pv, ok := v.prompts[pid]; ok {
+			pv.git.commits, pv.git.prs = nil, nil
+		}
+	}
+	for _, c := range commits {
+		if pv, ok := v.prompts[c.PromptID]; ok {
+			pv.git.commits = append(pv.git.commits, c)
+		}
+	}
+	for _, p := range prs {
+		if pv, ok := v.prompts[p.PromptID]; ok {
+			pv.git.prs = append(pv.git.prs, p)
+		}
+	}
+	v.commits, v.prs, v.gitPrompt = commits, prs, place
+	v.delta.git = true
 }
 
-func (v *view) sortedCalls(ids []string) []string {
-	out := append([]string(nil), ids...)
-	sort.Slice(out, func(i, j int) bool {
-		a, b := v.calls[out[i]].call.StartedAt, v.calls[out[j]].call.StartedAt
-		if !a.Equal(b) {
-			return a.Before(b)
+// gitOutcomes is the commits and PRs, oldest first, each with its prompt: its own,
+// else that of the call that made it, else the one running at its time; and where each
+// is placed, by gitKey.
+func (v *view) gitOutcomes(f *fold) ([]agenttrace.Commit, []agenttrace.PullRequest, map[string]string) {
+	place := make(map[string]string, len(f.commits)+len(f.prs))
+	v.gitCalls = map[string]bool{}
+	commits := make([]agenttrace.Commit, 0, len(f.commits))
+	for _, p := range f.commits {
+		c := p.v
+		if c.PromptID == "" && c.ToolUseID != "" {
+			c.PromptID = v.promptOfCall(c.ToolUseID)
+			v.gitCalls[c.ToolUseID] = true
 		}
-		return out[i] < out[j]
+		if c.PromptID == "" {
+			c.PromptID = v.promptAt(c.CommittedAt)
+		}
+		commits = append(commits, c)
+		place[commitKey(c.SHA)] = c.PromptID
+	}
+	sort.Slice(commits, func(i, j int) bool {
+		if !commits[i].CommittedAt.Equal(commits[j].CommittedAt) {
+			return commits[i].CommittedAt.Before(commits[j].CommittedAt)
+		}
+		return commits[i].SHA < commits[j].SHA
 	})
-	return out
+	prs := make([]agenttrace.PullRequest, 0, len(f.prs))
+	for key, acc := range f.prs {
+		p := acc.first.v
+		p.URL = acc.url.v
+		if p.PromptID == "" && acc.call != "" {
+			p.PromptID = v.promptOfCall(acc.call)
+			v.gitCalls[acc.call] = true
+		}
+		if p.PromptID == "" {
+			p.PromptID = v.promptAt(p.SeenAt)
+		}
+		prs = append(prs, p)
+		place[prKey(key)] = p.PromptID
+	}
+	sort.Slice(prs, func(i, j int) bool { return prLess(prs[i], prs[j]) })
+	return commits, prs, place
 }
 
-// totals are the session's counts over every call.
-//
-// Session lines come from edit diffs only. A commit's lines are the same lines the edits
-// made, so adding them again would double count.
-//
-// Compared with Claude Code 2.1.332's own cost-state totalLinesAdded/Removed on the
-// fixtures (TestProjectLinesAgainstClaudeCode): both count Edit diffs alike and both
-// ignore edits made through Bash (secrets fixture: its bashEditDiff adds 2 lines, both
-// say 0). They differ on a Write that creates a file: Claude Code counts
-// strings.Split(content, "\n"), one line more than the file has when it ends in a
-// newline (commit fixture: Claude Code +4 -1, we +3 -1, as git's commit stats and the
-// hook's counts say). The rule that matches Claude Code exactly is ours plus one line per
-// created file whose content ends in a newline; we keep git's count.
-func (v *view) totals() {
-	s := v.s
-	for _, id := range v.callOrder {
-		c := v.calls[id].call
-		s.ToolCallCount++
-		s.LinesAdded += c.LinesAdded
-		s.LinesRemoved += c.LinesRemoved
-		if c.Status == agenttrace.ToolError {
-			s.ErrorCount++
+// gitMayMove reports whether a commit or PR may be new, changed or placed elsewhere: one
+// was folded, a prompt was added (one placed by time may belong to it), or a call that
+// one names was placed again.
+func (v *view) gitMayMove(f *fold) bool {
+	if v.full || v.added || len(f.changed.gitKeys) > 0 {
+		return true
+	}
+	for id := range v.redoCalls {
+		if v.gitCalls[id] {
+			return true
 		}
 	}
-	s.PromptCount = len(v.ordered)
-	if len(v.ordered) > 0 {
-		s.FirstPrompt = s.Prompts[0].Text
+	return false
+}
+
+func (v *view) promptOfCall(id string) string {
+	if c, ok := v.calls[id]; ok {
+		return c.prompt
 	}
+	return ""
+}
+
+// commitKey and prKey name a commit and a PR among a session's git outcomes.
+func commitKey(sha string) string { return "c\x00" + sha }
+func prKey(key string) string     { return "p\x00" + key }
+
+func prLess(a, b agenttrace.PullRequest) bool {
+	if !a.SeenAt.Equal(b.SeenAt) {
+		return a.SeenAt.Before(b.SeenAt)
+	}
+	if a.Forge != b.Forge {
+		return a.Forge < b.Forge
+	}
+	if a.Repo != b.Repo {
+		return a.Repo < b.Repo
+	}
+	return a.Number < b.Number
 }

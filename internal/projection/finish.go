@@ -1,65 +1,136 @@
 package projection
 
 import (
-	"math"
 	"sort"
 	"time"
 
-	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
-// view is one finishing of a fold into a Session. The phases below fill it in order; none
-// changes the fold, so a Projector can go on folding after it.
+// view is the fold finished into a Session. It is kept between reads: the next read
+// redoes only what the fold changed since (fold.changed) and what depends on it, so a
+// live session's read costs what its new events touched, not its length.
+//
+// Some changes move what older events resolved to, and are not worth following: a
+// prompt that starts before an event already placed, a call that starts earlier than
+// first seen, a subagent that changes parent, the session's user. For those update
+// reports false and the Projector builds a new view from the whole fold, the same way a
+// first read does (update with everything marked).
 type view struct {
-	f            *fold
-	s            *agenttrace.Session
-	calls        map[string]*callView
-	callOrder    []string // calls by their first event
-	prompts      map[string]*promptView
-	ordered      []*promptView // by start, then ID
-	promptOfCall map[string]string
-	usages       []agenttrace.PricedUsage
+	pricer   agenttrace.Pricer
+	full     bool      // this view is being built from the whole fold
+	placed   time.Time // the latest time anything was attributed by promptAt (the prompt running then)
+	user     string    // the session's user as the usage rows were priced with it
+
+	calls      map[string]*callView
+	spawner    map[string]string          // agent ID → the call that launched it: the first by first event
+	agentCalls map[string][]string        // agent ID → the calls it made
+	children   map[string]map[string]bool // call → the calls its subagent made
+	callUsage  map[string][]string        // tool_use_id → usage keys naming it (may hold stale keys)
+	callSums   struct{ added, removed, errors int }
+	sums       usageSums
+
+	prompts    map[string]*promptView
+	ordered    []*promptView // by start, then ID
+	unattached *promptView   // the calls that fit no prompt
+
+	usage      map[string]*usageView
+	usageOrder []*usageView        // canonical order
+	orphans    map[string][]string // prompt ID not known yet → usage keys naming it
+
+	commits   []agenttrace.Commit
+	prs       []agenttrace.PullRequest
+	gitPrompt map[string]string // commit SHA or PR key → the prompt it is listed under
+	gitCalls  map[string]bool   // the calls whose prompt places a commit or PR
+
+	out []agenttrace.Prompt // the prompts as last built, by index
+
+	// What one update redoes and marks.
+	redoCalls map[string]bool
+	redoUsage map[string]bool
+	dirty     map[*promptView]bool
+	added     bool // a prompt was added
+	delta     *pending
 }
 
 type callView struct {
-	call     agenttrace.ToolCall
-	promptID string
-	parentID string
-	spawn    string
+	call   agenttrace.ToolCall // without Children
+	seen   order
+	own    string // the prompt ID its own events name
+	parent string // the Agent call whose subagent made it
+	spawn  string // the agent it launched
+	prompt string // the prompt it is attributed to (root's, own, or running at its start)
+	home   *promptView
 }
 
 type promptView struct {
-	p        agenttrace.Prompt
-	start    time.Time
-	last     time.Time
-	usage    agenttrace.Usage
-	unpriced bool
-	cost     float64
-	models   []string
-}
-
-// finish runs the phases; nil for a fold without events.
-func (f *fold) finish(p agenttrace.Pricer) (*agenttrace.Session, []agenttrace.PricedUsage) {
-	if f.count == 0 {
-		return nil, nil
+	id     string
+	index  int
+	start  time.Time
+	acc    *promptAcc // nil for the unattached calls
+	roots  map[string]bool
+	usages map[string]*usageView
+	git    struct {
+		commits []agenttrace.Commit
+		prs     []agenttrace.PullRequest
 	}
-	v := &view{f: f}
-	v.header()
-	v.status()
-	v.toolCalls()
-	v.promptsByStart()
-	v.attributeCalls()
-	v.priceUsage(p)
-	v.gitOutcomes()
-	v.assemblePrompts()
-	v.totals()
-	return v.s, v.usages
 }
 
-// header is what the session's events say about it as a whole.
-func (v *view) header() {
-	f := v.f
+type usageView struct {
+	key  string
+	row  agenttrace.PricedUsage
+	home *promptView
+	at   order
+}
+
+func newView(p agenttrace.Pricer) *view {
+	return &view{pricer: p, full: true, calls: map[string]*callView{}, spawner: map[string]string{},
+		agentCalls: map[string][]string{}, children: map[string]map[string]bool{}, callUsage: map[string][]string{},
+		prompts: map[string]*promptView{}, usage: map[string]*usageView{}, orphans: map[string][]string{},
+		gitPrompt: map[string]string{}}
+}
+
+// update catches the view up with the fold and records what changed in d; false means
+// the change can't be followed here and the view must be built anew.
+func (v *view) update(f *fold, d *pending) (*agenttrace.Session, bool) {
+	v.redoCalls, v.redoUsage, v.dirty, v.delta = map[string]bool{}, map[string]bool{}, map[*promptView]bool{}, d
+	v.added = false
+	s := v.header(f)
+	if !v.full && s.User != v.user {
+		return nil, false // every usage row names the session's user when it has none
+	}
+	v.user = s.User
+	if !v.updatePrompts(f) || !v.updateCalls(f) {
+		return nil, false
+	}
+	v.updateUsage(f)
+	v.placeGit(f)
+	v.usageTotals(s)
+	v.assemble(s)
+	v.full = false
+	return s, true
+}
+
+// touched lists the keys a step redoes: every key of all when the view is built anew,
+// else those the fold changed.
+func touched[T any](full bool, changed map[string]bool, all map[string]T) []string {
+	out := make([]string, 0, len(changed))
+	if full {
+		for k := range all {
+			out = append(out, k)
+		}
+		return out
+	}
+	for k := range changed {
+		if _, ok := all[k]; ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// header is what the session's events say about it as a whole, and its status.
+func (v *view) header(f *fold) *agenttrace.Session {
 	s := &agenttrace.Session{}
 	s.ID = f.sessionID.v
 	s.Tier = f.tier
@@ -71,17 +142,29 @@ func (v *view) header() {
 		c := cs.v.TotalCostUSD
 		s.ReportedCostUSD = &c
 	}
-	s.Branches = v.branches()
-	v.s = s
+	s.Branches = f.branchList()
+	// Status is decided by event times, never arrival: a SessionStart after the latest
+	// SessionEnd is a resume.
+	if f.hasEnd && !f.lastStart.After(f.lastEnd) {
+		s.Status = agenttrace.StatusEnded
+		t := f.lastEnd
+		s.EndedAt = &t
+		s.DurationMS = f.lastEnd.Sub(s.StartedAt).Milliseconds()
+	} else {
+		s.Status = agenttrace.StatusActive
+		s.DurationMS = s.LastEventAt.Sub(s.StartedAt).Milliseconds()
+	}
+	return s
 }
 
-// branches in order of first mention; a commit's branch counts from its kept sighting.
-func (v *view) branches() []string {
-	at := make(map[string]branchAt, len(v.f.branches))
-	for b, a := range v.f.branches {
+// branchList is the branches in order of first mention; a commit's branch counts from
+// its kept sighting.
+func (f *fold) branchList() []string {
+	at := make(map[string]branchAt, len(f.branches))
+	for b, a := range f.branches {
 		at[b] = a
 	}
-	for _, c := range v.f.commits {
+	for _, c := range f.commits {
 		if b := c.v.Branch; b != "" {
 			if old, ok := at[b]; !ok || (branchAt{at: c.at, seq: 1}).before(old) {
 				at[b] = branchAt{at: c.at, seq: 1}
@@ -96,81 +179,56 @@ func (v *view) branches() []string {
 	return out
 }
 
-// status is decided by event times, never arrival: a SessionStart after the latest
-// SessionEnd is a resume.
-func (v *view) status() {
-	f, s := v.f, v.s
-	if f.hasEnd && !f.lastStart.After(f.lastEnd) {
-		s.Status = agenttrace.StatusEnded
-		t := f.lastEnd
-		s.EndedAt = &t
-		s.DurationMS = f.lastEnd.Sub(s.StartedAt).Milliseconds()
-		return
-	}
-	s.Status = agenttrace.StatusActive
-	s.DurationMS = s.LastEventAt.Sub(s.StartedAt).Milliseconds()
-}
-
-// toolCalls builds every call and nests a subagent's calls under the Agent call that
-// launched it: the first such call, by the calls' first events.
-func (v *view) toolCalls() {
-	v.calls = make(map[string]*callView, len(v.f.calls))
-	v.callOrder = make([]string, 0, len(v.f.calls))
-	for id, ca := range v.f.calls {
-		v.calls[id] = &callView{call: ca.toolCall(), promptID: ca.promptID.v, spawn: ca.spawn.v}
-		v.callOrder = append(v.callOrder, id)
-	}
-	sort.Slice(v.callOrder, func(i, j int) bool {
-		return v.f.calls[v.callOrder[i]].seen.before(v.f.calls[v.callOrder[j]].seen)
-	})
-	agentParent := map[string]string{}
-	for _, id := range v.callOrder {
-		if sp := v.calls[id].spawn; sp != "" {
-			if _, ok := agentParent[sp]; !ok {
-				agentParent[sp] = id
-			}
+// updatePrompts takes in new and changed prompts. A new prompt is appended when it
+// starts after every prompt and after everything already attributed by time
+// (promptAt); anything else would move where earlier events belong.
+func (v *view) updatePrompts(f *fold) bool {
+	var added []*promptView
+	for _, id := range touched(v.full, f.changed.prompts, f.prompts) {
+		pa, pv := f.prompts[id], v.prompts[id]
+		if pv == nil {
+			pv = &promptView{id: id, start: pa.start(), roots: map[string]bool{}, usages: map[string]*usageView{}}
+			v.prompts[id] = pv
+			added = append(added, pv)
+		} else if !pa.start().Equal(pv.start) {
+			return false
 		}
+		pv.acc = pa
+		v.dirty[pv] = true
 	}
-	for _, id := range v.callOrder {
-		cv := v.calls[id]
-		if a := cv.call.AgentID; a != "" {
-			if parent, ok := agentParent[a]; ok && parent != id && !v.isAncestor(id, parent) {
-				cv.parentID = parent
-			}
+	sort.Slice(added, func(i, j int) bool { return promptLess(added[i], added[j]) })
+	for _, pv := range added {
+		if !v.full && (!pv.start.After(v.placed) || (len(v.ordered) > 0 && !promptLess(v.ordered[len(v.ordered)-1], pv))) {
+			return false
 		}
-	}
-}
-
-// isAncestor reports whether id is already above candidate in the tree, so attaching
-// id under candidate would make a cycle.
-func (v *view) isAncestor(id, candidate string) bool {
-	cur := candidate
-	for i := 0; i < 64 && cur != ""; i++ {
-		if cur == id {
-			return true
-		}
-		cur = v.calls[cur].parentID
-	}
-	return false
-}
-
-// promptsByStart orders the prompts by start (submission), then ID.
-func (v *view) promptsByStart() {
-	v.prompts = make(map[string]*promptView, len(v.f.prompts))
-	v.ordered = make([]*promptView, 0, len(v.f.prompts))
-	for id, pa := range v.f.prompts {
-		pv := &promptView{start: pa.start(), last: pa.last}
-		pv.p.ID, pv.p.Text, pv.p.Response = id, pa.submit.v, pa.stop.v
-		v.prompts[id] = pv
+		pv.index = len(v.ordered)
 		v.ordered = append(v.ordered, pv)
-	}
-	sort.Slice(v.ordered, func(i, j int) bool {
-		a, b := v.ordered[i], v.ordered[j]
-		if !a.start.Equal(b.start) {
-			return a.start.Before(b.start)
+		for _, k := range v.orphans[pv.id] {
+			v.redoUsage[k] = true
 		}
-		return a.p.ID < b.p.ID
-	})
+		delete(v.orphans, pv.id)
+	}
+	v.added = len(added) > 0
+	if len(added) > 0 && v.unattached != nil {
+		v.dirty[v.unattached] = true // its index follows the prompts
+	}
+	return true
+}
+
+func promptLess(a, b *promptView) bool {
+	if !a.start.Equal(b.start) {
+		return a.start.Before(b.start)
+	}
+	return a.id < b.id
+}
+
+// placeAt is promptAt for a call or response, whose attribution is kept: a prompt that
+// starts later can be appended without looking at it again.
+func (v *view) placeAt(t time.Time) string {
+	if t.After(v.placed) {
+		v.placed = t
+	}
+	return v.promptAt(t)
 }
 
 // promptAt attributes something without a prompt ID to the latest prompt started at or
@@ -180,101 +238,16 @@ func (v *view) promptAt(t time.Time) string {
 	if i == 0 {
 		return ""
 	}
-	return v.ordered[i-1].p.ID
+	return v.ordered[i-1].id
 }
 
-// attributeCalls gives every call a prompt: its root call's, else its own, else the
-// prompt running when it started.
-func (v *view) attributeCalls() {
-	v.promptOfCall = make(map[string]string, len(v.calls))
-	for _, id := range v.callOrder {
-		root := v.calls[id]
-		for i := 0; root.parentID != "" && i < 64; i++ {
-			root = v.calls[root.parentID]
-		}
-		pid := firstNonEmpty(root.promptID, v.calls[id].promptID)
-		if pid == "" {
-			pid = v.promptAt(v.calls[id].call.StartedAt)
-		}
-		v.promptOfCall[id] = pid
+// home is the prompt a root call with prompt ID pid is listed under.
+func (v *view) home(pid string) *promptView {
+	if pv, ok := v.prompts[pid]; ok {
+		return pv
 	}
-}
-
-// priceUsage counts each API response once, priced, under the prompt it belongs to.
-func (v *view) priceUsage(p agenttrace.Pricer) {
-	evs := make([]*event.Event, 0, len(v.f.usage))
-	for _, e := range v.f.usage {
-		evs = append(evs, e)
+	if v.unattached == nil {
+		v.unattached = &promptView{roots: map[string]bool{}, usages: map[string]*usageView{}}
 	}
-	sort.Slice(evs, func(i, j int) bool { return orderOf(evs[i]).before(orderOf(evs[j])) })
-	s := v.s
-	var totalCost float64
-	unpriced := map[string]bool{}
-	for _, e := range evs {
-		u, model := ToUsage(e.Usage), e.Usage.Model
-		if model != "" && !contains(s.Models, model) {
-			s.Models = append(s.Models, model)
-		}
-		pid := v.promptOfUsage(e)
-		cost := price(p, e.Usage)
-		s.Usage = s.Usage.Add(u)
-		if cost == nil {
-			unpriced[model] = true
-		} else {
-			totalCost += *cost
-		}
-		if pv, ok := v.prompts[pid]; ok {
-			pv.addUsage(u, model, cost)
-		}
-		user := firstNonEmpty(e.User, s.User)
-		v.usages = append(v.usages, agenttrace.PricedUsage{
-			EventID: e.ID, Time: e.Time, PromptID: pid, Model: model, User: user, Usage: u, CostUSD: cost,
-		})
-	}
-	if len(unpriced) == 0 {
-		c := round9(totalCost)
-		s.CostUSD = &c
-		return
-	}
-	for m := range unpriced {
-		s.UnpricedModels = append(s.UnpricedModels, m)
-	}
-	sort.Strings(s.UnpricedModels)
-}
-
-// promptOfUsage is the usage event's prompt ID, else the prompt of a tool call the
-// response made, else the prompt running at its time.
-func (v *view) promptOfUsage(e *event.Event) string {
-	if e.PromptID != "" {
-		return e.PromptID
-	}
-	for _, tid := range e.Usage.ToolUseIDs {
-		if p := v.promptOfCall[tid]; p != "" {
-			return p
-		}
-	}
-	return v.promptAt(e.Time)
-}
-
-func (pv *promptView) addUsage(u agenttrace.Usage, model string, cost *float64) {
-	pv.usage = pv.usage.Add(u)
-	if cost == nil {
-		pv.unpriced = true
-	} else {
-		pv.cost += *cost
-	}
-	if model != "" && !contains(pv.models, model) {
-		pv.models = append(pv.models, model)
-	}
-}
-
-func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return v.unattached
 }

@@ -17,6 +17,8 @@ type order struct {
 
 func orderOf(e *event.Event) order { return order{t: e.Time, id: e.ID} }
 
+func (a order) equal(b order) bool { return a.t.Equal(b.t) && a.id == b.id }
+
 func (a order) before(b order) bool {
 	if !a.t.Equal(b.t) {
 		return a.t.Before(b.t)
@@ -84,6 +86,21 @@ type fold struct {
 	costState pick[*event.CostState]
 	commits   map[string]*pick[agenttrace.Commit]
 	prs       map[string]*prAcc
+
+	changed changes // since the view last caught up (view.update)
+}
+
+// changes are what the handlers touched since the view last caught up with the fold:
+// the view redoes only these and what depends on them.
+type changes struct {
+	calls   map[string]bool // tool_use_ids
+	prompts map[string]bool // prompt IDs
+	usage   map[string]bool // usage keys (usageKey)
+	gitKeys map[string]bool // commits and pull requests (commitKey, prKey)
+}
+
+func newChanges() changes {
+	return changes{calls: map[string]bool{}, prompts: map[string]bool{}, usage: map[string]bool{}, gitKeys: map[string]bool{}}
 }
 
 func newFold() *fold {
@@ -95,6 +112,7 @@ func newFold() *fold {
 		usage:    map[string]*event.Event{},
 		commits:  map[string]*pick[agenttrace.Commit]{},
 		prs:      map[string]*prAcc{},
+		changed:  newChanges(),
 	}
 }
 
@@ -188,6 +206,7 @@ func (f *fold) onUsage(e *event.Event) {
 	}
 	c := *e
 	f.usage[key] = &c
+	f.changed.usage[key] = true
 }
 
 // usageKey is the API response a usage event reads. One API response is one message.id.
@@ -216,6 +235,7 @@ func (f *fold) replace(old, e *event.Event) bool {
 		// flag and ID are old's, so e beats whatever old beat for this response.
 		c := *e
 		f.usage[usageKey(e)] = &c
+		f.changed.usage[usageKey(e)] = true
 		return true
 	}
 	f.onUsage(e)

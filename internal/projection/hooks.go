@@ -95,6 +95,7 @@ func (f *fold) prompt(id string, t time.Time) *promptAcc {
 	if t.After(pa.last) {
 		pa.last = t
 	}
+	f.changed.prompts[id] = true
 	return pa
 }
 

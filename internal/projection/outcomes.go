@@ -1,7 +1,6 @@
 package projection
 
 import (
-	"sort"
 	"strconv"
 
 	"github.com/agent-trace/agent-trace/event"
@@ -36,6 +35,7 @@ func (f *fold) onCommit(e *event.Event) {
 		f.commits[c.SHA] = p
 	}
 	p.earliest(orderOf(e), cm)
+	f.changed.gitKeys[commitKey(c.SHA)] = true
 }
 
 // prAcc is one pull request: its first sighting, and the first URL a tier 2 event gave.
@@ -61,6 +61,7 @@ func (f *fold) onPullRequest(e *event.Event) {
 		f.prs[key] = acc
 	}
 	at := orderOf(e)
+	f.changed.gitKeys[prKey(key)] = true
 	if e.Tier >= event.TierDetails && p.URL != "" {
 		acc.url.earliest(at, p.URL)
 	}
@@ -73,53 +74,4 @@ func (f *fold) onPullRequest(e *event.Event) {
 	if e.PromptID == "" {
 		acc.call = e.ToolUseID
 	}
-}
-
-// gitOutcomes is the commits and PRs, oldest first, each with the prompt it belongs to.
-func (v *view) gitOutcomes() {
-	commits := make([]agenttrace.Commit, 0, len(v.f.commits))
-	for _, p := range v.f.commits {
-		c := p.v
-		if c.PromptID == "" && c.ToolUseID != "" {
-			c.PromptID = v.promptOfCall[c.ToolUseID]
-		}
-		if c.PromptID == "" {
-			c.PromptID = v.promptAt(c.CommittedAt)
-		}
-		commits = append(commits, c)
-	}
-	sort.Slice(commits, func(i, j int) bool {
-		if !commits[i].CommittedAt.Equal(commits[j].CommittedAt) {
-			return commits[i].CommittedAt.Before(commits[j].CommittedAt)
-		}
-		return commits[i].SHA < commits[j].SHA
-	})
-	prs := make([]agenttrace.PullRequest, 0, len(v.f.prs))
-	for _, acc := range v.f.prs {
-		p := acc.first.v
-		p.URL = acc.url.v
-		if p.PromptID == "" && acc.call != "" {
-			p.PromptID = v.promptOfCall[acc.call]
-		}
-		if p.PromptID == "" {
-			p.PromptID = v.promptAt(p.SeenAt)
-		}
-		prs = append(prs, p)
-	}
-	sort.Slice(prs, func(i, j int) bool { return prLess(prs[i], prs[j]) })
-	v.s.Commits, v.s.PullRequests = commits, prs
-	v.s.CommitCount, v.s.PRCount = len(commits), len(prs)
-}
-
-func prLess(a, b agenttrace.PullRequest) bool {
-	if !a.SeenAt.Equal(b.SeenAt) {
-		return a.SeenAt.Before(b.SeenAt)
-	}
-	if a.Forge != b.Forge {
-		return a.Forge < b.Forge
-	}
-	if a.Repo != b.Repo {
-		return a.Repo < b.Repo
-	}
-	return a.Number < b.Number
 }

@@ -1,6 +1,8 @@
 package projection
 
 import (
+	"sort"
+
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
@@ -45,6 +47,11 @@ type Projector struct {
 	// (refold). This is the one path that is not incremental; it is taken for a copy that
 	// differs in more than its usage, e.g. a hook payload recaptured at another time.
 	stale bool
+	// view is the fold as last finished, caught up on each read (view.update); pend is
+	// what changed in it since the last Delta.
+	view     *view
+	pend     *pending
+	rebuilds int // views built from the whole fold (tests watch the incremental path)
 }
 
 // New returns an empty Projector that prices usage with p (nil prices nothing).
@@ -78,18 +85,91 @@ func (pr *Projector) Len() int { return len(pr.held) }
 
 // Session is the session as projected from every event added so far, or nil before any.
 func (pr *Projector) Session() *agenttrace.Session {
-	s, _ := pr.Result()
+	s, _ := pr.finish()
 	return s
 }
 
 // Result is Session with the priced usage rows, as ProjectWithUsage returns them. Each
-// call builds a new Session, but tool-call diffs and commit file lists are shared with
-// the Projector rather than copied on every read: treat them as read-only.
+// call builds a new Session, but its prompts' tool calls, diffs and commit lists are
+// shared with the Projector rather than copied on every read: treat them as read-only.
 func (pr *Projector) Result() (*agenttrace.Session, []agenttrace.PricedUsage) {
+	s, v := pr.finish()
+	if v == nil {
+		return nil, nil
+	}
+	return s, v.usages()
+}
+
+// Delta is a store's read of the projection: the session as Session gives it, and which
+// of its rows changed since the previous Delta, so that a store writes what a batch
+// changed rather than the whole session again.
+type Delta struct {
+	Session *agenttrace.Session // nil when there are no events
+	// Full is set when every row must be written again: the first Delta, or one after a
+	// change the projection could not follow incrementally.
+	Full    bool
+	Prompts []int                    // indexes into Session.Prompts of the prompts changed, ascending; all when Full
+	Git     bool                     // the commits or pull requests changed
+	Usage   []agenttrace.PricedUsage // the usage rows new or changed, by event ID; all when Full
+	Gone    []string                 // event IDs of usage rows no longer counted, sorted
+}
+
+// Delta finishes the projection and returns it with what changed since the last Delta.
+func (pr *Projector) Delta() Delta {
+	s, v := pr.finish()
+	d := pr.pend
+	pr.pend = nil
+	if v == nil || d == nil {
+		return Delta{Session: s, Full: true}
+	}
+	out := Delta{Session: s, Full: d.full, Git: d.git || d.full}
+	for i := range d.prompts {
+		if i < len(s.Prompts) {
+			out.Prompts = append(out.Prompts, i)
+		}
+	}
+	if d.full {
+		out.Prompts = out.Prompts[:0]
+		for i := range s.Prompts {
+			out.Prompts = append(out.Prompts, i)
+		}
+	}
+	sort.Ints(out.Prompts)
+	for _, r := range d.usage {
+		out.Usage = append(out.Usage, r)
+	}
+	sort.Slice(out.Usage, func(i, j int) bool { return out.Usage[i].EventID < out.Usage[j].EventID })
+	for id := range d.gone {
+		out.Gone = append(out.Gone, id)
+	}
+	sort.Strings(out.Gone)
+	return out
+}
+
+// finish catches the view up with everything folded, building it anew from the whole
+// fold the first time, after a refold, and when the increment can't be followed.
+func (pr *Projector) finish() (*agenttrace.Session, *view) {
 	if pr.stale {
 		pr.refold()
 	}
-	return pr.fold.finish(pr.pricer)
+	if pr.fold.count == 0 {
+		return nil, nil
+	}
+	var s *agenttrace.Session
+	ok := false
+	if pr.view != nil {
+		if pr.pend == nil {
+			pr.pend = newPending(false)
+		}
+		s, ok = pr.view.update(pr.fold, pr.pend)
+	}
+	if !ok {
+		pr.rebuilds++
+		pr.view, pr.pend = newView(pr.pricer), newPending(true)
+		s, _ = pr.view.update(pr.fold, pr.pend)
+	}
+	pr.fold.changed = newChanges()
+	return s, pr.view
 }
 
 // refold rebuilds the fold from the held copies. The handlers are order-independent, so
@@ -100,4 +180,5 @@ func (pr *Projector) refold() {
 		pr.fold.add(&e)
 	}
 	pr.stale = false
+	pr.view = nil
 }

@@ -40,6 +40,7 @@ func (f *fold) call(id string, at order) *callAcc {
 	if at.before(ca.seen) {
 		ca.seen = at
 	}
+	f.changed.calls[id] = true
 	return ca
 }
 

@@ -1,0 +1,130 @@
+package projection_test
+
+import (
+	"math/rand"
+	"reflect"
+	"testing"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
+	"github.com/agent-trace/agent-trace/internal/storetest"
+)
+
+// rows is what a store keeps of a session, written from Deltas only: the prompt rows by
+// index, the usage rows by event ID, and the commits and PRs.
+type rows struct {
+	prompts []agenttrace.Prompt
+	usage   map[string]agenttrace.PricedUsage
+	commits []agenttrace.Commit
+	prs     []agenttrace.PullRequest
+}
+
+// apply writes d the way the SQL stores do.
+func (r *rows) apply(d projection.Delta) {
+	s := d.Session
+	if d.Full {
+		*r = rows{usage: map[string]agenttrace.PricedUsage{}}
+	}
+	if s == nil {
+		return
+	}
+	for _, i := range d.Prompts {
+		for len(r.prompts) <= i {
+			r.prompts = append(r.prompts, agenttrace.Prompt{})
+		}
+		r.prompts[i] = s.Prompts[i]
+	}
+	r.prompts = r.prompts[:len(s.Prompts)]
+	for _, u := range d.Usage {
+		r.usage[u.EventID] = u
+	}
+	for _, id := range d.Gone {
+		delete(r.usage, id)
+	}
+	if d.Git {
+		r.commits, r.prs = s.Commits, s.PullRequests
+	}
+}
+
+// check compares the rows written with a full projection of the same events.
+func (r *rows) check(t *testing.T, what string, want *agenttrace.Session, wantU []agenttrace.PricedUsage) {
+	t.Helper()
+	if !reflect.DeepEqual(r.prompts, want.Prompts) {
+		t.Fatalf("%s: prompt rows differ from Project:\n%s", what, jsonDiff(want.Prompts, r.prompts))
+	}
+	gotU := map[string]agenttrace.PricedUsage{}
+	for _, u := range wantU {
+		gotU[u.EventID] = u
+	}
+	if !reflect.DeepEqual(r.usage, gotU) {
+		t.Fatalf("%s: usage rows differ from Project:\n%s", what, jsonDiff(gotU, r.usage))
+	}
+	if !reflect.DeepEqual(r.commits, want.Commits) || !reflect.DeepEqual(r.prs, want.PullRequests) {
+		t.Fatalf("%s: git rows differ from Project", what)
+	}
+}
+
+// TestDeltaRowsEqualProject: rows written from nothing but Deltas, after random batches
+// of shuffled events with copies and siblings, equal a full projection's, the same
+// property as TestIncrementalEqualsProject for what a store writes.
+func TestDeltaRowsEqualProject(t *testing.T) {
+	for name, evs := range propertySessions() {
+		seeds := 60
+		if len(evs) > 100 || testing.Short() {
+			seeds = 10
+		}
+		t.Run(name, func(t *testing.T) {
+			for seed := int64(1); seed <= int64(seeds); seed++ {
+				rng := rand.New(rand.NewSource(seed))
+				all := append(siblings(rng, evs), copies(rng, evs)...)
+				wantS, wantU := projection.ProjectWithUsage(all, storetest.TestPricer{})
+				rng.Shuffle(len(all), func(a, b int) { all[a], all[b] = all[b], all[a] })
+				pr := projection.New(storetest.TestPricer{})
+				r := rows{usage: map[string]agenttrace.PricedUsage{}}
+				for _, b := range batches(rng, all) {
+					pr.Add(b...)
+					if rng.Intn(2) == 0 {
+						r.apply(pr.Delta())
+					}
+				}
+				r.apply(pr.Delta())
+				r.check(t, "seed "+string(rune('0'+seed%10)), wantS, wantU)
+			}
+		})
+	}
+}
+
+// TestLiveSessionStaysIncremental: a session folded in time order, in the small
+// batches the deliverer sends, is built from the whole fold once, then only caught up;
+// each Delta names only the prompts the batch touched, and the rows written from the
+// Deltas equal a full projection.
+func TestLiveSessionStaysIncremental(t *testing.T) {
+	sessions := map[string][]event.Event{"generated": storetest.Generate(5, 1, 3000)[0]}
+	for _, f := range storetest.Fixtures() {
+		sessions[f.Name] = f.Events
+	}
+	for name, evs := range sessions {
+		t.Run(name, func(t *testing.T) {
+			pr := projection.New(storetest.TestPricer{})
+			r := rows{usage: map[string]agenttrace.PricedUsage{}}
+			maxPrompts := 0
+			for off := 0; off < len(evs); off += 5 {
+				pr.Add(evs[off:min(off+5, len(evs))]...)
+				d := pr.Delta()
+				if off > 0 {
+					maxPrompts = max(maxPrompts, len(d.Prompts))
+				}
+				r.apply(d)
+			}
+			if got := pr.Rebuilds(); got != 1 {
+				t.Errorf("built from the whole fold %d times, want once", got)
+			}
+			if maxPrompts > 3 {
+				t.Errorf("a batch of 5 events rewrote %d prompts, want at most 3", maxPrompts)
+			}
+			s, u := projection.ProjectWithUsage(evs, storetest.TestPricer{})
+			r.check(t, name, s, u)
+		})
+	}
+}
