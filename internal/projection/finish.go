@@ -17,10 +17,10 @@ import (
 // reports false and the Projector builds a new view from the whole fold, the same way a
 // first read does (update with everything marked).
 type view struct {
-	pricer   agenttrace.Pricer
-	full     bool      // this view is being built from the whole fold
-	placed   time.Time // the latest time anything was attributed by promptAt (the prompt running then)
-	user     string    // the session's user as the usage rows were priced with it
+	pricer agenttrace.Pricer
+	full   bool      // this view is being built from the whole fold
+	placed time.Time // the latest time anything was attributed by promptAt (the prompt running then)
+	user   string    // the session's user as the usage rows were priced with it
 
 	calls      map[string]*callView
 	spawner    map[string]string          // agent ID → the call that launched it: the first by first event
