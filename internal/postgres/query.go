@@ -244,7 +244,7 @@ func (s *Store) deleteUsage(ctx context.Context, tx pgx.Tx, ids []string) ([]age
 				rows.Close()
 				return nil, fmt.Errorf("usage facts: %w", err)
 			}
-			tombs = append(tombs, agenttrace.UsageChange{Old: usageRow(k)})
+			tombs = append(tombs, agenttrace.UsageChange{Old: sqlstore.UsageRecordOf(k)})
 		}
 	}
 	rows.Close()

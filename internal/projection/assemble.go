@@ -2,6 +2,7 @@ package projection
 
 import (
 	"sort"
+	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
@@ -23,8 +24,11 @@ func (v *view) assemble(s *agenttrace.Session) {
 		v.delta.prompts[pv.index] = true
 	}
 	n := len(v.ordered)
-	s.Prompts = make([]agenttrace.Prompt, n, n+1)
-	copy(s.Prompts, v.out[:n])
+	// Shared with the view: Projector.Result copies it, Delta's reader is done with it
+	// before the next update.
+	if n > 0 {
+		s.Prompts = v.out[:n:n]
+	}
 	if u := v.unattached; u != nil && len(u.roots) > 0 {
 		if v.dirty[u] {
 			u.index = n
@@ -163,15 +167,15 @@ func countCalls(p *agenttrace.Prompt, calls []agenttrace.ToolCall) {
 }
 
 // placeGit lists the commits and PRs, oldest first, each under the prompt it belongs
-// to, when any changed or moved: the prompts listing a changed one, or one that moved,
-// are rebuilt.
+// to, when any may have changed or moved: the prompts listing one that did are rebuilt,
+// and the store is told which.
 func (v *view) placeGit(f *fold) {
 	if len(f.commits) == 0 && len(f.prs) == 0 || !v.gitMayMove(f) {
 		return
 	}
-	commits, prs, place := v.gitOutcomes(f)
+	g := v.gitOutcomes(f)
 	var moved []string
-	for k, pid := range place {
+	for k, pid := range g.place {
 		if old, ok := v.gitPrompt[k]; !ok || old != pid || f.changed.gitKeys[k] || v.full {
 			moved = append(moved, k)
 		}
@@ -180,38 +184,58 @@ func (v *view) placeGit(f *fold) {
 		return
 	}
 	for _, k := range moved {
-		for _, pid := range []string{v.gitPrompt[k], place[k]} {
+		for _, pid := range []string{v.gitPrompt[k], g.place[k]} {
 			if pv, ok := v.prompts[pid]; ok {
 				v.dirty[pv] = true
 			}
 		}
+		if c, ok := g.commits[k]; ok {
+			v.delta.commits[c.SHA] = c
+		} else {
+			v.delta.prs[k] = g.prs[k]
+		}
 	}
+	v.listGit(g)
+}
+
+// listGit files the commits and PRs under their prompts.
+func (v *view) listGit(g gitPlaces) {
 	for _, pid := range v.gitPrompt {
 		if pv, ok := v.prompts[pid]; ok {
 			pv.git.commits, pv.git.prs = nil, nil
 		}
 	}
-	for _, c := range commits {
+	for _, c := range g.commitList {
 		if pv, ok := v.prompts[c.PromptID]; ok {
 			pv.git.commits = append(pv.git.commits, c)
 		}
 	}
-	for _, p := range prs {
+	for _, p := range g.prList {
 		if pv, ok := v.prompts[p.PromptID]; ok {
 			pv.git.prs = append(pv.git.prs, p)
 		}
 	}
-	v.commits, v.prs, v.gitPrompt = commits, prs, place
-	v.delta.git = true
+	v.commits, v.prs, v.gitPrompt = g.commitList, g.prList, g.place
 }
 
-// gitOutcomes is the commits and PRs, oldest first, each with its prompt: its own,
-// else that of the call that made it, else the one running at its time; and where each
-// is placed, by gitKey.
-func (v *view) gitOutcomes(f *fold) ([]agenttrace.Commit, []agenttrace.PullRequest, map[string]string) {
-	place := make(map[string]string, len(f.commits)+len(f.prs))
+// gitPlaces is the commits and PRs, oldest first, and by key (commitKey, prKey), with
+// the prompt each is placed under.
+type gitPlaces struct {
+	commitList []agenttrace.Commit
+	prList     []agenttrace.PullRequest
+	commits    map[string]agenttrace.Commit
+	prs        map[string]agenttrace.PullRequest
+	place      map[string]string
+}
+
+// gitOutcomes places each commit and PR under its prompt: its own, else that of the
+// call that made it, else the one running at its time.
+func (v *view) gitOutcomes(f *fold) gitPlaces {
+	n := len(f.commits) + len(f.prs)
+	g := gitPlaces{commitList: []agenttrace.Commit{}, prList: []agenttrace.PullRequest{},
+		commits: make(map[string]agenttrace.Commit, len(f.commits)),
+		prs:     make(map[string]agenttrace.PullRequest, len(f.prs)), place: make(map[string]string, n)}
 	v.gitCalls = map[string]bool{}
-	commits := make([]agenttrace.Commit, 0, len(f.commits))
 	for _, p := range f.commits {
 		c := p.v
 		if c.PromptID == "" && c.ToolUseID != "" {
@@ -219,18 +243,12 @@ func (v *view) gitOutcomes(f *fold) ([]agenttrace.Commit, []agenttrace.PullReque
 			v.gitCalls[c.ToolUseID] = true
 		}
 		if c.PromptID == "" {
-			c.PromptID = v.promptAt(c.CommittedAt)
+			c.PromptID = v.gitAt(c.CommittedAt)
 		}
-		commits = append(commits, c)
-		place[commitKey(c.SHA)] = c.PromptID
+		g.commitList = append(g.commitList, c)
+		g.commits[commitKey(c.SHA)], g.place[commitKey(c.SHA)] = c, c.PromptID
 	}
-	sort.Slice(commits, func(i, j int) bool {
-		if !commits[i].CommittedAt.Equal(commits[j].CommittedAt) {
-			return commits[i].CommittedAt.Before(commits[j].CommittedAt)
-		}
-		return commits[i].SHA < commits[j].SHA
-	})
-	prs := make([]agenttrace.PullRequest, 0, len(f.prs))
+	SortCommits(g.commitList)
 	for key, acc := range f.prs {
 		p := acc.first.v
 		p.URL = acc.url.v
@@ -239,20 +257,36 @@ func (v *view) gitOutcomes(f *fold) ([]agenttrace.Commit, []agenttrace.PullReque
 			v.gitCalls[acc.call] = true
 		}
 		if p.PromptID == "" {
-			p.PromptID = v.promptAt(p.SeenAt)
+			p.PromptID = v.gitAt(p.SeenAt)
 		}
-		prs = append(prs, p)
-		place[prKey(key)] = p.PromptID
+		g.prList = append(g.prList, p)
+		g.prs[prKey(key)], g.place[prKey(key)] = p, p.PromptID
 	}
-	sort.Slice(prs, func(i, j int) bool { return prLess(prs[i], prs[j]) })
-	return commits, prs, place
+	SortPullRequests(g.prList)
+	return g
+}
+
+// SortCommits orders commits as a session lists them: by commit time, then SHA.
+func SortCommits(cs []agenttrace.Commit) {
+	sort.Slice(cs, func(i, j int) bool {
+		if !cs[i].CommittedAt.Equal(cs[j].CommittedAt) {
+			return cs[i].CommittedAt.Before(cs[j].CommittedAt)
+		}
+		return cs[i].SHA < cs[j].SHA
+	})
+}
+
+// SortPullRequests orders pull requests as a session lists them: by first sighting,
+// then forge, repo and number.
+func SortPullRequests(ps []agenttrace.PullRequest) {
+	sort.Slice(ps, func(i, j int) bool { return prLess(ps[i], ps[j]) })
 }
 
 // gitMayMove reports whether a commit or PR may be new, changed or placed elsewhere: one
 // was folded, a prompt was added (one placed by time may belong to it), or a call that
 // one names was placed again.
 func (v *view) gitMayMove(f *fold) bool {
-	if v.full || v.added || len(f.changed.gitKeys) > 0 {
+	if v.full || len(f.changed.gitKeys) > 0 || (v.added && !v.firstAdded.After(v.gitTimed)) {
 		return true
 	}
 	for id := range v.redoCalls {
@@ -261,6 +295,15 @@ func (v *view) gitMayMove(f *fold) bool {
 		}
 	}
 	return false
+}
+
+// gitAt is promptAt for a commit or PR: a prompt added later that starts after every
+// one placed by time moves none of them.
+func (v *view) gitAt(t time.Time) string {
+	if t.After(v.gitTimed) {
+		v.gitTimed = t
+	}
+	return v.promptAt(t)
 }
 
 func (v *view) promptOfCall(id string) string {

@@ -1,6 +1,7 @@
 package projection_test
 
 import (
+	"fmt"
 	"math/rand"
 	"reflect"
 	"testing"
@@ -16,15 +17,20 @@ import (
 type rows struct {
 	prompts []agenttrace.Prompt
 	usage   map[string]agenttrace.PricedUsage
-	commits []agenttrace.Commit
-	prs     []agenttrace.PullRequest
+	commits map[string]agenttrace.Commit
+	prs     map[string]agenttrace.PullRequest
+}
+
+func newRows() rows {
+	return rows{usage: map[string]agenttrace.PricedUsage{}, commits: map[string]agenttrace.Commit{},
+		prs: map[string]agenttrace.PullRequest{}}
 }
 
 // apply writes d the way the SQL stores do.
 func (r *rows) apply(d projection.Delta) {
 	s := d.Session
 	if d.Full {
-		*r = rows{usage: map[string]agenttrace.PricedUsage{}}
+		*r = newRows()
 	}
 	if s == nil {
 		return
@@ -42,8 +48,11 @@ func (r *rows) apply(d projection.Delta) {
 	for _, id := range d.Gone {
 		delete(r.usage, id)
 	}
-	if d.Git {
-		r.commits, r.prs = s.Commits, s.PullRequests
+	for _, c := range d.Commits {
+		r.commits[c.SHA] = c
+	}
+	for _, p := range d.PullRequests {
+		r.prs[fmt.Sprintf("%s/%s#%d", p.Forge, p.Repo, p.Number)] = p
 	}
 }
 
@@ -60,8 +69,18 @@ func (r *rows) check(t *testing.T, what string, want *agenttrace.Session, wantU 
 	if !reflect.DeepEqual(r.usage, gotU) {
 		t.Fatalf("%s: usage rows differ from Project:\n%s", what, jsonDiff(gotU, r.usage))
 	}
-	if !reflect.DeepEqual(r.commits, want.Commits) || !reflect.DeepEqual(r.prs, want.PullRequests) {
-		t.Fatalf("%s: git rows differ from Project", what)
+	commits := []agenttrace.Commit{}
+	for _, c := range r.commits {
+		commits = append(commits, c)
+	}
+	projection.SortCommits(commits)
+	prs := []agenttrace.PullRequest{}
+	for _, p := range r.prs {
+		prs = append(prs, p)
+	}
+	projection.SortPullRequests(prs)
+	if !reflect.DeepEqual(commits, want.Commits) || !reflect.DeepEqual(prs, want.PullRequests) {
+		t.Fatalf("%s: git rows differ from Project:\n%s", what, jsonDiff(want.Commits, commits))
 	}
 }
 
@@ -81,7 +100,7 @@ func TestDeltaRowsEqualProject(t *testing.T) {
 				wantS, wantU := projection.ProjectWithUsage(all, storetest.TestPricer{})
 				rng.Shuffle(len(all), func(a, b int) { all[a], all[b] = all[b], all[a] })
 				pr := projection.New(storetest.TestPricer{})
-				r := rows{usage: map[string]agenttrace.PricedUsage{}}
+				r := newRows()
 				for _, b := range batches(rng, all) {
 					pr.Add(b...)
 					if rng.Intn(2) == 0 {
@@ -107,7 +126,7 @@ func TestLiveSessionStaysIncremental(t *testing.T) {
 	for name, evs := range sessions {
 		t.Run(name, func(t *testing.T) {
 			pr := projection.New(storetest.TestPricer{})
-			r := rows{usage: map[string]agenttrace.PricedUsage{}}
+			r := newRows()
 			maxPrompts := 0
 			for off := 0; off < len(evs); off += 5 {
 				pr.Add(evs[off:min(off+5, len(evs))]...)

@@ -42,15 +42,17 @@ type view struct {
 	prs       []agenttrace.PullRequest
 	gitPrompt map[string]string // commit SHA or PR key → the prompt it is listed under
 	gitCalls  map[string]bool   // the calls whose prompt places a commit or PR
+	gitTimed  time.Time         // the latest time a commit or PR was placed by (promptAt)
 
 	out []agenttrace.Prompt // the prompts as last built, by index
 
 	// What one update redoes and marks.
-	redoCalls map[string]bool
-	redoUsage map[string]bool
-	dirty     map[*promptView]bool
-	added     bool // a prompt was added
-	delta     *pending
+	redoCalls  map[string]bool
+	redoUsage  map[string]bool
+	dirty      map[*promptView]bool
+	added      bool      // a prompt was added
+	firstAdded time.Time // the earliest start of those added
+	delta      *pending
 }
 
 type callView struct {
@@ -209,6 +211,9 @@ func (v *view) updatePrompts(f *fold) bool {
 		delete(v.orphans, pv.id)
 	}
 	v.added = len(added) > 0
+	if v.added {
+		v.firstAdded = added[0].start
+	}
 	if len(added) > 0 && v.unattached != nil {
 		v.dirty[v.unattached] = true // its index follows the prompts
 	}

@@ -1,6 +1,7 @@
 package projection
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/agent-trace/agent-trace/event"
@@ -85,7 +86,7 @@ func (pr *Projector) Len() int { return len(pr.held) }
 
 // Session is the session as projected from every event added so far, or nil before any.
 func (pr *Projector) Session() *agenttrace.Session {
-	s, _ := pr.finish()
+	s, _ := pr.Result()
 	return s
 }
 
@@ -97,6 +98,7 @@ func (pr *Projector) Result() (*agenttrace.Session, []agenttrace.PricedUsage) {
 	if v == nil {
 		return nil, nil
 	}
+	s.Prompts = slices.Clone(s.Prompts) // the view's own slice: later updates change it
 	return s, v.usages()
 }
 
@@ -107,14 +109,16 @@ type Delta struct {
 	Session *agenttrace.Session // nil when there are no events
 	// Full is set when every row must be written again: the first Delta, or one after a
 	// change the projection could not follow incrementally.
-	Full    bool
-	Prompts []int                    // indexes into Session.Prompts of the prompts changed, ascending; all when Full
-	Git     bool                     // the commits or pull requests changed
-	Usage   []agenttrace.PricedUsage // the usage rows new or changed, by event ID; all when Full
-	Gone    []string                 // event IDs of usage rows no longer counted, sorted
+	Full         bool
+	Prompts      []int                    // indexes into Session.Prompts of the prompts changed, ascending; all when Full
+	Commits      []agenttrace.Commit      // the commits new or changed (or placed under another prompt); all when Full
+	PullRequests []agenttrace.PullRequest // the same for pull requests
+	Usage        []agenttrace.PricedUsage // the usage rows new or changed, by event ID; all when Full
+	Gone         []string                 // event IDs of usage rows no longer counted, sorted
 }
 
 // Delta finishes the projection and returns it with what changed since the last Delta.
+// Its Session's prompt list is the Projector's own: read it before the next Add.
 func (pr *Projector) Delta() Delta {
 	s, v := pr.finish()
 	d := pr.pend
@@ -122,7 +126,7 @@ func (pr *Projector) Delta() Delta {
 	if v == nil || d == nil {
 		return Delta{Session: s, Full: true}
 	}
-	out := Delta{Session: s, Full: d.full, Git: d.git || d.full}
+	out := Delta{Session: s, Full: d.full}
 	for i := range d.prompts {
 		if i < len(s.Prompts) {
 			out.Prompts = append(out.Prompts, i)
@@ -135,6 +139,14 @@ func (pr *Projector) Delta() Delta {
 		}
 	}
 	sort.Ints(out.Prompts)
+	for _, c := range d.commits {
+		out.Commits = append(out.Commits, c)
+	}
+	SortCommits(out.Commits)
+	for _, p := range d.prs {
+		out.PullRequests = append(out.PullRequests, p)
+	}
+	SortPullRequests(out.PullRequests)
 	for _, r := range d.usage {
 		out.Usage = append(out.Usage, r)
 	}

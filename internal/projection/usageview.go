@@ -164,13 +164,15 @@ func (v *view) usages() []agenttrace.PricedUsage {
 type pending struct {
 	full    bool
 	prompts map[int]bool
-	git     bool
+	commits map[string]agenttrace.Commit      // by SHA
+	prs     map[string]agenttrace.PullRequest // by fold key
 	usage   map[string]agenttrace.PricedUsage // by event ID
 	gone    map[string]bool
 }
 
 func newPending(full bool) *pending {
-	return &pending{full: full, prompts: map[int]bool{}, usage: map[string]agenttrace.PricedUsage{}, gone: map[string]bool{}}
+	return &pending{full: full, prompts: map[int]bool{}, commits: map[string]agenttrace.Commit{},
+		prs: map[string]agenttrace.PullRequest{}, usage: map[string]agenttrace.PricedUsage{}, gone: map[string]bool{}}
 }
 
 func (d *pending) set(r agenttrace.PricedUsage) {

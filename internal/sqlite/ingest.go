@@ -117,7 +117,7 @@ func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map
 	return nil
 }
 
-// fold adds a session's written events to its projector and writes the projection.
+// fold adds a session's written events to its projector and writes what they changed.
 func (t *ingestTx) fold(ctx context.Context, id string, events []*event.Event, fresh map[string]*event.Event) error {
 	cached, err := t.s.current(ctx, t.stx, id)
 	if err != nil {
@@ -129,12 +129,13 @@ func (t *ingestTx) fold(ctx context.Context, id string, events []*event.Event, f
 	if err != nil {
 		return err
 	}
-	sess, usages := f.P.Result()
-	facts := sqlstore.UsageFacts(sess, usages)
-	if err := t.s.writeProjection(ctx, t.stx, id, sess, facts, f.Facts); err != nil {
+	w, err := sqlstore.NewSessionWrite(id, f.P.Delta())
+	if err != nil {
 		return err
 	}
-	f.Facts = sqlstore.FactsByID(facts)
+	if err := writeProjection(ctx, t.stx, w); err != nil {
+		return err
+	}
 	t.folded[id] = f
 	return nil
 }
@@ -210,72 +211,82 @@ func raiseGen(ctx context.Context, tx dbtx, id string) (int64, error) {
 
 // reproject rebuilds one session's materialised rows from all its stored events.
 func (s *Store) reproject(ctx context.Context, tx dbtx, id string, evs []event.Event) error {
-	sess, facts := sqlstore.ProjectSession(evs, s.pricer)
-	return s.writeProjection(ctx, tx, id, sess, facts, nil)
+	w, err := sqlstore.ProjectSession(id, evs, s.pricer)
+	if err != nil {
+		return err
+	}
+	return writeProjection(ctx, tx, w)
 }
 
-// writeProjection replaces one session's materialised rows with sess (nil: no session)
-// and its usage facts. prior, when known, holds the usage facts as last written: then
-// only those that differ are written (a long session has thousands).
-func (s *Store) writeProjection(ctx context.Context, tx dbtx, id string, sess *agenttrace.Session,
-	facts []sqlstore.UsageFact, prior map[string]sqlstore.UsageFact) error {
-	if err := deleteProjection(ctx, tx, id, prior == nil); err != nil {
+// writeProjection writes a session's materialised rows: all of them when w.Full (none
+// when the session has no events left), else the sessions row, its facets and the
+// prompt, git and usage rows w holds.
+func writeProjection(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
+	if err := deleteProjection(ctx, tx, w); err != nil {
 		return err
 	}
+	sess := w.Session
 	if sess == nil {
-		if err := writeUsageFacts(ctx, tx, id, nil, prior); err != nil {
-			return err
-		}
-		return writePrompts(ctx, tx, id, nil)
+		return nil
 	}
-	if err := writeSession(ctx, tx, sess); err != nil {
+	if err := writeSession(ctx, tx, sess, w.Row); err != nil {
 		return err
 	}
-
-	for _, f := range sqlstore.Facets(sess) {
+	for _, f := range w.Facets {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO session_facets (facet, value, session_id) VALUES (?, ?, ?)`,
-			f.Facet, f.Value, id); err != nil {
+			f.Facet, f.Value, w.ID); err != nil {
 			return fmt.Errorf("write facet: %w", err)
 		}
 	}
+	if err := writePrompts(ctx, tx, w); err != nil {
+		return err
+	}
+	if err := writeGit(ctx, tx, w); err != nil {
+		return err
+	}
+	return writeUsageFacts(ctx, tx, w)
+}
 
-	if err := writePrompts(ctx, tx, id, sess.Prompts); err != nil {
-		return err
+// deleteProjection removes the rows of a session that w replaces as a whole: the
+// sessions row and facets always, the git and usage rows too with w.Full, and the
+// prompts when the session has no events left.
+func deleteProjection(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
+	tables := []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?"}
+	if w.Full {
+		tables = append(tables, "commits WHERE session_id = ?", "pull_requests WHERE session_id = ?",
+			"usage_facts WHERE session_id = ?")
 	}
-	commits, err := sqlstore.CommitRows(sess)
-	if err != nil {
-		return err
+	if w.Session == nil {
+		tables = append(tables, "prompts WHERE session_id = ?")
 	}
-	for _, c := range commits {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO commits (session_id, sha, committed_ms, repo, user, body)
-			VALUES (?, ?, ?, ?, ?, ?)`, id, c.Key, c.TimeMS, c.Repo, c.User, c.Body); err != nil {
+	for _, table := range tables {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, w.ID); err != nil {
+			return fmt.Errorf("clear %s: %w", strings.Fields(table)[0], err)
+		}
+	}
+	return nil
+}
+
+// writeGit writes the commits and pull requests w holds.
+func writeGit(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
+	for _, c := range w.Commits {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO commits (session_id, sha, committed_ms, repo, user, body)
+			VALUES (?, ?, ?, ?, ?, ?)`, w.ID, c.Key, c.TimeMS, c.Repo, c.User, c.Body); err != nil {
 			return fmt.Errorf("write commit %s: %w", c.Key, err)
 		}
 	}
-	prs, err := sqlstore.PullRequestRows(sess)
-	if err != nil {
-		return err
-	}
-	for _, p := range prs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pull_requests (session_id, pr_key, seen_ms, repo, user, body)
-			VALUES (?, ?, ?, ?, ?, ?)`, id, p.Key, p.TimeMS, p.Repo, p.User, p.Body); err != nil {
+	for _, p := range w.PRs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO pull_requests (session_id, pr_key, seen_ms, repo, user, body)
+			VALUES (?, ?, ?, ?, ?, ?)`, w.ID, p.Key, p.TimeMS, p.Repo, p.User, p.Body); err != nil {
 			return fmt.Errorf("write pull request %s: %w", p.Key, err)
 		}
 	}
-	return writeUsageFacts(ctx, tx, id, facts, prior)
+	return nil
 }
 
-// writeUsageFacts writes a session's usage facts: every one when prior is nil (the old
-// rows are gone), else those new or changed since prior, deleting those no longer
-// counted.
-func writeUsageFacts(ctx context.Context, tx dbtx, id string, facts []sqlstore.UsageFact, prior map[string]sqlstore.UsageFact) error {
-	for _, uf := range facts {
-		if old, ok := prior[uf.EventID]; ok {
-			delete(prior, uf.EventID)
-			if old.Equal(uf) {
-				continue
-			}
-		}
+// writeUsageFacts writes the usage facts w holds and deletes those it says are gone.
+func writeUsageFacts(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
+	for _, uf := range w.Usage {
 		var c sql.NullFloat64
 		if uf.CostUSD != nil {
 			c = sql.NullFloat64{Float64: *uf.CostUSD, Valid: true}
@@ -285,14 +296,14 @@ func writeUsageFacts(ctx context.Context, tx dbtx, id string, facts []sqlstore.U
 			repo, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
 			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			uf.EventID, id, uf.TimeMS, time.UnixMilli(uf.TimeMS).UTC().Format("2006-01-02"),
+			uf.EventID, w.ID, uf.TimeMS, time.UnixMilli(uf.TimeMS).UTC().Format("2006-01-02"),
 			uf.Model, uf.User, uf.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
 			uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {
 			return fmt.Errorf("write usage %s: %w", uf.EventID, err)
 		}
 	}
-	for eid := range prior {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM usage_facts WHERE session_id = ? AND event_id = ?`, id, eid); err != nil {
+	for _, eid := range w.Gone {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM usage_facts WHERE session_id = ? AND event_id = ?`, w.ID, eid); err != nil {
 			return fmt.Errorf("delete usage %s: %w", eid, err)
 		}
 	}
@@ -300,11 +311,7 @@ func writeUsageFacts(ctx context.Context, tx dbtx, id string, facts []sqlstore.U
 }
 
 // writeSession writes a projected session's sessions row.
-func writeSession(ctx context.Context, tx dbtx, sess *agenttrace.Session) error {
-	row, err := sqlstore.NewSessionRow(sess)
-	if err != nil {
-		return err
-	}
+func writeSession(ctx context.Context, tx dbtx, sess *agenttrace.Session, row sqlstore.SessionRow) error {
 	var endedMS sql.NullInt64
 	if row.EndedMS != nil {
 		endedMS = sql.NullInt64{Int64: *row.EndedMS, Valid: true}
@@ -314,7 +321,7 @@ func writeSession(ctx context.Context, tx dbtx, sess *agenttrace.Session) error 
 		cost = sql.NullFloat64{Float64: *sess.CostUSD, Valid: true}
 	}
 	u := sess.Usage
-	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
+	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status,
 		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
 		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
 		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
@@ -330,71 +337,20 @@ func writeSession(ctx context.Context, tx dbtx, sess *agenttrace.Session) error 
 	return nil
 }
 
-// writePrompts makes a session's prompt rows match its projection. Prompts rarely change
-// once written and every change also updates the text index, so rows are only rewritten
-// when they differ.
-func writePrompts(ctx context.Context, tx dbtx, id string, prompts []agenttrace.Prompt) error {
-	type row struct {
-		promptID string
-		started  int64
-		text     string
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT idx, prompt_id, started_ms, text FROM prompts WHERE session_id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("read prompts: %w", err)
-	}
-	have := map[int]row{}
-	for rows.Next() {
-		var idx int
-		var r row
-		if err := rows.Scan(&idx, &r.promptID, &r.started, &r.text); err != nil {
-			rows.Close()
-			return fmt.Errorf("read prompts: %w", err)
-		}
-		have[idx] = r
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read prompts: %w", err)
-	}
-	for _, p := range prompts {
-		want := row{p.ID, p.StartedAt.UnixMilli(), p.Text}
-		old, ok := have[p.Index]
-		delete(have, p.Index)
-		switch {
-		case ok && old == want:
-			continue
-		case ok:
-			_, err = tx.ExecContext(ctx, `UPDATE prompts SET prompt_id = ?, started_ms = ?, text = ? WHERE session_id = ? AND idx = ?`,
-				want.promptID, want.started, want.text, id, p.Index)
-		default:
-			_, err = tx.ExecContext(ctx, `INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text) VALUES (?, ?, ?, ?, ?)`,
-				id, want.promptID, p.Index, want.started, want.text)
-		}
-		if err != nil {
+// writePrompts writes the prompt rows w holds, and deletes those past the session's
+// last prompt. The text index follows a row only when its text changes (the trigger's
+// WHEN), so rewriting a prompt for its calls costs no reindexing.
+func writePrompts(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
+	for _, p := range w.Prompts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO prompts (session_id, prompt_id, idx, started_ms, text, detail)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, idx) DO UPDATE SET prompt_id = excluded.prompt_id,
+			started_ms = excluded.started_ms, text = excluded.text, detail = excluded.detail`,
+			w.ID, p.ID, p.Index, p.StartedMS, p.Text, p.Detail); err != nil {
 			return fmt.Errorf("write prompt %s: %w", p.ID, err)
 		}
 	}
-	for idx := range have {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ? AND idx = ?`, id, idx); err != nil {
-			return fmt.Errorf("delete prompt: %w", err)
-		}
-	}
-	return nil
-}
-
-// deleteProjection removes a session's materialised rows (not its events or prompts;
-// its usage facts only when usage is true).
-func deleteProjection(ctx context.Context, tx dbtx, id string, usage bool) error {
-	tables := []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?",
-		"commits WHERE session_id = ?", "pull_requests WHERE session_id = ?"}
-	if usage {
-		tables = append(tables, "usage_facts WHERE session_id = ?")
-	}
-	for _, table := range tables {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, id); err != nil {
-			return fmt.Errorf("clear %s: %w", strings.Fields(table)[0], err)
-		}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ? AND idx >= ?`, w.ID, len(w.Session.Prompts)); err != nil {
+		return fmt.Errorf("delete prompts: %w", err)
 	}
 	return nil
 }

@@ -177,11 +177,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if nEvents == 0 && nSessions == 0 {
 		return fmt.Errorf("delete session %s: %w", id, agenttrace.ErrNotFound)
 	}
-	if err := deleteProjection(ctx, tx, id, true); err != nil {
+	if err := deleteProjection(ctx, tx, sqlstore.SessionWrite{ID: id, Full: true}); err != nil {
 		return fmt.Errorf("delete session %s: %w", id, err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ?`, id); err != nil {
-		return fmt.Errorf("delete session %s: prompts: %w", id, err)
 	}
 	// Raised, not deleted: a generation that started again at 1 could meet an old one.
 	if _, err := tx.ExecContext(ctx, `UPDATE session_gen SET gen = gen + 1 WHERE session_id = ?`, id); err != nil {

@@ -227,13 +227,3 @@ func sessionsOf(rows iter.Seq[EventRow]) []string {
 	sort.Strings(out)
 	return out
 }
-
-// ProjectSession projects one session's stored events with p and returns the session
-// (nil when the events make none) and its priced usage facts.
-func ProjectSession(events []event.Event, p agenttrace.Pricer) (*agenttrace.Session, []UsageFact) {
-	sess, usages := projection.ProjectWithUsage(events, p)
-	if sess == nil {
-		return nil, nil
-	}
-	return sess, UsageFacts(sess, usages)
-}

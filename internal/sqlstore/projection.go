@@ -23,7 +23,11 @@ func NewSessionRow(sess *agenttrace.Session) (SessionRow, error) {
 	if r.Summary, err = json.Marshal(sess.SessionSummary); err != nil {
 		return r, fmt.Errorf("encode summary: %w", err)
 	}
-	if r.Detail, err = json.Marshal(sess); err != nil {
+	// Prompts, commits and pull requests have rows of their own, each written when it
+	// changes (SessionWrite).
+	head := *sess
+	head.Prompts, head.Commits, head.PullRequests = nil, nil, nil
+	if r.Detail, err = json.Marshal(&head); err != nil {
 		return r, fmt.Errorf("encode session: %w", err)
 	}
 	if sess.EndedAt != nil {
@@ -75,11 +79,11 @@ type GitRow struct {
 	Body       []byte
 }
 
-// CommitRows are a session's commits rows; a commit without its own repo or user has
-// the session's.
-func CommitRows(sess *agenttrace.Session) ([]GitRow, error) {
-	out := make([]GitRow, 0, len(sess.Commits))
-	for _, c := range sess.Commits {
+// CommitRows are the commits rows of a session's commits cs; a commit without its own
+// repo or user has the session's.
+func CommitRows(sess *agenttrace.Session, cs []agenttrace.Commit) ([]GitRow, error) {
+	out := make([]GitRow, 0, len(cs))
+	for _, c := range cs {
 		body, err := json.Marshal(c)
 		if err != nil {
 			return nil, fmt.Errorf("encode commit: %w", err)
@@ -90,11 +94,11 @@ func CommitRows(sess *agenttrace.Session) ([]GitRow, error) {
 	return out, nil
 }
 
-// PullRequestRows are a session's pull_requests rows; a pull request without its own
-// user has the session's.
-func PullRequestRows(sess *agenttrace.Session) ([]GitRow, error) {
-	out := make([]GitRow, 0, len(sess.PullRequests))
-	for _, p := range sess.PullRequests {
+// PullRequestRows are the pull_requests rows of a session's pull requests ps; a pull
+// request without its own user has the session's.
+func PullRequestRows(sess *agenttrace.Session, ps []agenttrace.PullRequest) ([]GitRow, error) {
+	out := make([]GitRow, 0, len(ps))
+	for _, p := range ps {
 		body, err := json.Marshal(p)
 		if err != nil {
 			return nil, fmt.Errorf("encode pull request: %w", err)

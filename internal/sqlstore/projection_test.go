@@ -38,7 +38,7 @@ func TestProjectionRows(t *testing.T) {
 		t.Errorf("Facets = %v, want %v", got, wantFacets)
 	}
 
-	commits, err := CommitRows(sess)
+	commits, err := CommitRows(sess, sess.Commits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestProjectionRows(t *testing.T) {
 	if want := [][3]string{{"c1", "github.com/a/b", "ana"}, {"c2", "github.com/x/y", "bo"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("commit rows = %v, want %v (the session's repo and user fill gaps)", got, want)
 	}
-	prs, err := PullRequestRows(sess)
+	prs, err := PullRequestRows(sess, sess.PullRequests)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/projection"
 )
 
 // Reader runs the listings whose SQL is the same on every SQL store but for the
@@ -83,7 +84,8 @@ func (r Reader) listGit(ctx context.Context, f agenttrace.CommitFilter, table, t
 }
 
 // Session returns the full projection of one session, or agenttrace.ErrNotFound. See
-// agenttrace.Store.
+// agenttrace.Store. The sessions row holds all but the prompts, which have rows of their
+// own (sqlstore.PromptRow).
 func (r Reader) Session(ctx context.Context, id string) (*agenttrace.Session, error) {
 	var body []byte
 	err := r.Query(ctx, r.sql(`SELECT detail FROM sessions WHERE id = ?`), []any{id}, func(rows Rows) error {
@@ -102,8 +104,92 @@ func (r Reader) Session(ctx context.Context, id string) (*agenttrace.Session, er
 	if err := json.Unmarshal(body, &sess); err != nil {
 		return nil, fmt.Errorf("session %s: decode: %w", id, err)
 	}
+	if err := r.prompts(ctx, &sess); err != nil {
+		return nil, fmt.Errorf("session %s: %w", id, err)
+	}
+	if err := r.sessionGit(ctx, &sess); err != nil {
+		return nil, fmt.Errorf("session %s: %w", id, err)
+	}
 	agenttrace.MarkIdle(&sess.SessionSummary, r.Cutoff())
 	return &sess, nil
+}
+
+// prompts reads a session's prompt rows into it, in order. A database projected before
+// prompts had rows of their own keeps the prompts in the sessions row until it is
+// projected again (at start-up, as the projection version changed).
+func (r Reader) prompts(ctx context.Context, sess *agenttrace.Session) error {
+	var out []agenttrace.Prompt
+	legacy := false
+	err := r.Query(ctx, r.sql(`SELECT detail FROM prompts WHERE session_id = ? ORDER BY idx`), []any{sess.ID}, func(rows Rows) error {
+		for rows.Next() {
+			var body []byte
+			if err := rows.Scan(&body); err != nil {
+				return err
+			}
+			if body == nil {
+				legacy = true
+				continue
+			}
+			var p agenttrace.Prompt
+			if err := json.Unmarshal(body, &p); err != nil {
+				return fmt.Errorf("decode prompt: %w", err)
+			}
+			out = append(out, p)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("read prompts: %w", err)
+	}
+	if !legacy {
+		sess.Prompts = append([]agenttrace.Prompt{}, out...)
+	}
+	return nil
+}
+
+// sessionGit reads a session's commits and pull requests from their rows, in the order
+// the projection lists them. A sessions row written before they had rows of their own
+// holds them itself (until re-projected at start-up) and is left as it is.
+func (r Reader) sessionGit(ctx context.Context, sess *agenttrace.Session) error {
+	if sess.Commits != nil || sess.PullRequests != nil {
+		return nil
+	}
+	sess.Commits, sess.PullRequests = []agenttrace.Commit{}, []agenttrace.PullRequest{}
+	err := r.Query(ctx, r.sql(`SELECT body FROM commits WHERE session_id = ?`), []any{sess.ID}, func(rows Rows) error {
+		return scanJSON(rows, func() any {
+			sess.Commits = append(sess.Commits, agenttrace.Commit{})
+			return &sess.Commits[len(sess.Commits)-1]
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read commits: %w", err)
+	}
+	err = r.Query(ctx, r.sql(`SELECT body FROM pull_requests WHERE session_id = ?`), []any{sess.ID}, func(rows Rows) error {
+		return scanJSON(rows, func() any {
+			sess.PullRequests = append(sess.PullRequests, agenttrace.PullRequest{})
+			return &sess.PullRequests[len(sess.PullRequests)-1]
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read pull requests: %w", err)
+	}
+	projection.SortCommits(sess.Commits)
+	projection.SortPullRequests(sess.PullRequests)
+	return nil
+}
+
+// scanJSON decodes each row's one column into the value next returns.
+func scanJSON(rows Rows, next func() any) error {
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, next()); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+	}
+	return rows.Err()
 }
 
 // Events returns one page of a session's stored events, oldest first, or
