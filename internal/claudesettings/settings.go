@@ -340,25 +340,39 @@ func sameJSON(raw json.RawMessage, want any) bool {
 // editSettings reads settings.json, lets edit change its hooks object, and writes the
 // result back (backup first, then atomically) only if edit reports a change.
 func editSettings(path string, edit func(hooks *orderedObject) (bool, error)) (bool, error) {
+	return editRoot(path, 0, func(root *orderedObject) (bool, error) {
+		hooks, err := hooksOf(root)
+		if err != nil {
+			return false, err
+		}
+		hadHooks := root.has("hooks")
+		changed, err := edit(hooks)
+		if err != nil || !changed {
+			return false, err
+		}
+		if len(hooks.keys) == 0 && hadHooks {
+			root.delete("hooks")
+		} else if len(hooks.keys) > 0 {
+			if err := root.setJSON("hooks", hooks); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+}
+
+// editRoot reads settings.json, lets edit change the top-level object, and writes the
+// result back (backup first, then atomically) only if edit reports a change. A non-zero
+// private mode narrows the file's permissions to it (and to no wider than the file had):
+// the file is about to hold a secret.
+func editRoot(path string, private fs.FileMode, edit func(root *orderedObject) (bool, error)) (bool, error) {
 	root, old, err := readSettings(path)
 	if err != nil {
 		return false, err
 	}
-	hooks, err := hooksOf(root)
-	if err != nil {
-		return false, err
-	}
-	hadHooks := root.has("hooks")
-	changed, err := edit(hooks)
+	changed, err := edit(root)
 	if err != nil || !changed {
 		return false, err
-	}
-	if len(hooks.keys) == 0 && hadHooks {
-		root.delete("hooks")
-	} else if len(hooks.keys) > 0 {
-		if err := root.setJSON("hooks", hooks); err != nil {
-			return false, err
-		}
 	}
 	compact, err := root.MarshalJSON()
 	if err != nil {
@@ -373,6 +387,9 @@ func editSettings(path string, edit func(hooks *orderedObject) (bool, error)) (b
 	mode := fs.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
+	}
+	if private != 0 {
+		mode &= private
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, fmt.Errorf("write settings: %w", err)
