@@ -79,8 +79,18 @@ func Env(settingsPath string) (map[string]string, error) {
 // longer wanted is removed (its previous user value put back). Every other key and the
 // order of the block are kept; the file is written only if something changed.
 func SetEnv(settingsPath string, want []EnvVar, owned map[string]OwnedEnv, o EnvOptions) (EnvResult, error) {
-	res := EnvResult{Owned: map[string]OwnedEnv{}}
-	edit := func(root *orderedObject) (bool, error) {
+	var res EnvResult
+	if _, err := Apply(settingsPath, o.Private, SetEnvEdit(want, owned, o, &res)); err != nil {
+		return EnvResult{}, fmt.Errorf("set env in %s: %w", settingsPath, err)
+	}
+	return res, nil
+}
+
+// SetEnvEdit is SetEnv as an Edit, to combine with others in one Apply; res receives
+// what it did. (o.Private is Apply's to honour.)
+func SetEnvEdit(want []EnvVar, owned map[string]OwnedEnv, o EnvOptions, res *EnvResult) Edit {
+	return func(root *orderedObject) (bool, error) {
+		*res = EnvResult{Owned: map[string]OwnedEnv{}}
 		env, err := envOf(root)
 		if err != nil {
 			return false, err
@@ -88,23 +98,19 @@ func SetEnv(settingsPath string, want []EnvVar, owned map[string]OwnedEnv, o Env
 		wanted := map[string]bool{}
 		for _, v := range want {
 			wanted[v.Name] = true
-			if err := setOne(env, v, owned, o, &res); err != nil {
+			if err := setOne(env, v, owned, o, res); err != nil {
 				return false, err
 			}
 		}
 		for _, name := range sortedNames(owned) {
 			if !wanted[name] {
-				if err := unsetOne(env, name, owned[name], &res); err != nil {
+				if err := unsetOne(env, name, owned[name], res); err != nil {
 					return false, err
 				}
 			}
 		}
 		return res.Changed, putEnv(root, env)
 	}
-	if _, err := editRoot(settingsPath, privateMode(o.Private), edit); err != nil {
-		return EnvResult{}, fmt.Errorf("set env in %s: %w", settingsPath, err)
-	}
-	return res, nil
 }
 
 // setOne applies one wanted variable to env, recording what it did in res.
@@ -161,22 +167,28 @@ func unsetOne(env *orderedObject, name string, rec OwnedEnv, res *EnvResult) err
 // replaced. The env block goes when it ends up empty and we made it so.
 func UnsetEnv(settingsPath string, owned map[string]OwnedEnv) (EnvResult, error) {
 	var res EnvResult
-	_, err := editRoot(settingsPath, 0, func(root *orderedObject) (bool, error) {
+	if _, err := Apply(settingsPath, false, UnsetEnvEdit(owned, &res)); err != nil {
+		return EnvResult{}, fmt.Errorf("unset env in %s: %w", settingsPath, err)
+	}
+	return res, nil
+}
+
+// UnsetEnvEdit is UnsetEnv as an Edit, to combine with others in one Apply; res
+// receives what it did.
+func UnsetEnvEdit(owned map[string]OwnedEnv, res *EnvResult) Edit {
+	return func(root *orderedObject) (bool, error) {
+		*res = EnvResult{}
 		env, err := envOf(root)
 		if err != nil {
 			return false, err
 		}
 		for _, name := range sortedNames(owned) {
-			if err := unsetOne(env, name, owned[name], &res); err != nil {
+			if err := unsetOne(env, name, owned[name], res); err != nil {
 				return false, err
 			}
 		}
 		return res.Changed, putEnv(root, env)
-	})
-	if err != nil {
-		return EnvResult{}, fmt.Errorf("unset env in %s: %w", settingsPath, err)
 	}
-	return res, nil
 }
 
 func privateMode(private bool) fs.FileMode {

@@ -166,3 +166,24 @@ func TestSetEnvBadBlock(t *testing.T) {
 		t.Errorf("file changed: %s", data)
 	}
 }
+
+// Hooks and env in one Apply: one write, so the backup is the user's original file.
+func TestApplyHooksAndEnvBacksUpTheOriginal(t *testing.T) {
+	path := writeSettings(t, userSettings)
+	hooks, err := InstallHooks("/opt/agent trace/agent-trace-hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res EnvResult
+	changed, err := Apply(path, false, hooks, SetEnvEdit([]EnvVar{{"A", "1"}}, nil, EnvOptions{}, &res))
+	if err != nil || !changed || !res.Changed {
+		t.Fatalf("Apply: changed=%v res=%+v err=%v", changed, res, err)
+	}
+	if backup, _ := os.ReadFile(path + ".agent-trace.bak"); string(backup) != userSettings {
+		t.Errorf("backup = %s, want the original", backup)
+	}
+	evs, err := InstalledEvents(path, "/opt/agent trace/agent-trace-hook")
+	if err != nil || len(evs) != len(Events) || mustEnv(t, path)["A"] != "1" {
+		t.Errorf("after Apply: events %v (%v), env %v", evs, err, mustEnv(t, path))
+	}
+}
