@@ -373,6 +373,16 @@ func Apply(settingsPath string, private bool, edits ...Edit) (bool, error) {
 	})
 }
 
+// Track wraps edit to tell whether it, rather than another in the same Apply, changed
+// something.
+func Track(edit Edit, changed *bool) Edit {
+	return func(root *orderedObject) (bool, error) {
+		c, err := edit(root)
+		*changed = c
+		return c, err
+	}
+}
+
 // hooksEdit turns an edit of the hooks object into an Edit of the whole file.
 func hooksEdit(edit func(hooks *orderedObject) (bool, error)) Edit {
 	return func(root *orderedObject) (bool, error) {
