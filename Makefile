@@ -37,7 +37,7 @@ BENCH_TIME  ?= 1s
 # Sourced before go test so the PostgreSQL and ClickHouse tests find the throwaway servers.
 with_services = set -a; . $(SERVICES_ENV); set +a;
 
-.PHONY: help build run release cross docker install test test-deps test-short fuzz bench bench-hook lint e2e e2e-claude claude-code services services-stop clean
+.PHONY: help build run dev release cross docker install test test-deps test-short fuzz bench bench-hook lint e2e e2e-claude claude-code services services-stop clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,9 @@ docker: ## Build the image for linux/amd64 and linux/arm64 with docker buildx (n
 
 run: build ## Build and run the server on the embedded default (SQLite in ~/.agent-trace)
 	./$(BIN)/agent-trace-server
+
+dev: ## Hot reload: PostgreSQL + ClickHouse and the server from this tree, rebuilt and restarted on every change
+	scripts/start-stack.sh dev
 
 test: test-deps services ## Every test: installs what is missing, starts PostgreSQL and ClickHouse, runs go test ./..., then short fuzz runs
 	@mkdir -p $(CACHE)

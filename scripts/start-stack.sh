@@ -2,6 +2,12 @@
 # Start the agent-trace team stack: PostgreSQL, ClickHouse and agent-trace-server.
 #
 #   scripts/start-stack.sh            start (idempotent: a running stack is left alone)
+#   scripts/start-stack.sh dev        hot reload: PostgreSQL and ClickHouse as above, and the
+#                                     server built from this working tree, in the foreground,
+#                                     rebuilt and restarted whenever a Go file, template, asset
+#                                     or migration under cmd/, internal/ or event/ changes (or
+#                                     go.mod/go.sum); Ctrl-C stops the server, the databases
+#                                     keep running (stop-stack.sh stops them)
 #   scripts/health-check.sh           check every service
 #   scripts/stop-stack.sh [--purge]   stop (--purge also deletes the data)
 #
@@ -17,7 +23,9 @@
 #   STACK_CH_TCP_PORT          ClickHouse native port (default 19000)
 #   STACK_CH_HTTP_PORT         ClickHouse HTTP port (default 18123)
 #   COLLECTOR_PORT, API_PORT, DASHBOARD_PORT   the server's ports (8317, 8318, 3100)
-#   AGENT_TRACE_SERVER_BIN     agent-trace-server to run (default: built from this tree)
+#   AGENT_TRACE_SERVER_BIN     agent-trace-server to run (default: built from this tree;
+#                              dev mode always builds it)
+#   AGENT_TRACE_DEV_POLL       dev mode: seconds between looks for changed files (default 1)
 #
 # It writes $AGENT_TRACE_STACK_DIR/stack.env (KEY=VALUE: POSTGRES_CONNECTION_STRING,
 # CLICKHOUSE_URL, AGENT_TRACE_URL, AGENT_TRACE_API_URL, AGENT_TRACE_DASHBOARD_URL), which the
@@ -174,6 +182,114 @@ start_server() {
 	die "agent-trace-server did not answer on $AGENT_TRACE_URL/healthz"
 }
 
-if use_docker; then start_docker; else start_local; fi
-log "stack is up; settings in $DIR/stack.env"
-cat "$DIR/stack.env"
+# start_databases: PostgreSQL and ClickHouse alone, for dev mode's own server.
+start_databases() {
+	if use_docker; then
+		log "docker: compose up postgres clickhouse (deploy/docker-compose.yml)"
+		# A server container would hold the ports the dev server is about to take.
+		docker compose -f "$repo/deploy/docker-compose.yml" stop server >/dev/null 2>&1 || true
+		docker compose -f "$repo/deploy/docker-compose.yml" up -d --wait postgres clickhouse
+		write_env docker
+		return
+	fi
+	mkdir -p "$DIR" "$DIR/log" "$DIR/bin"
+	chmod 755 "$DIR"
+	ensure_installed
+	if running_pg; then log "postgresql already running on 127.0.0.1:$PG_PORT"; else start_pg; fi
+	if running_ch; then log "clickhouse already running on 127.0.0.1:$CH_TCP_PORT"; else start_ch; fi
+	write_env local
+}
+
+# dev_fingerprint changes whenever a file the server is built or embeds from is added,
+# removed or modified since the stamp: polled, since inotify tools may not be installed,
+# and portable (find -newer and cksum are POSIX, unlike stat's flags).
+dev_fingerprint() {
+	(
+		cd "$repo" || exit 1
+		find cmd internal event go.mod go.sum -type f ! -name '*_test.go' ! -path '*/testdata/*' | sort | cksum
+		find cmd internal event go.mod go.sum -type f ! -name '*_test.go' ! -path '*/testdata/*' -newer "$DIR/dev.stamp" | sort
+	) 2>/dev/null | cksum
+}
+
+# dev_build builds the server from the working tree; a failed build keeps the running one.
+dev_build() {
+	log "dev: building agent-trace-server from $repo"
+	if (cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$DIR/bin/agent-trace-server.next" ./cmd/agent-trace-server); then
+		mv "$DIR/bin/agent-trace-server.next" "$DIR/bin/agent-trace-server"
+		return 0
+	fi
+	log "dev: build failed; fix it and save (the previous server, if any, keeps running)"
+	return 1
+}
+
+dev_stop() {
+	if pid_alive "$DIR/server.pid"; then
+		local pid
+		pid=$(cat "$DIR/server.pid")
+		kill -TERM "$pid" 2>/dev/null || true
+		# It finishes its requests and flushes ClickHouse's buffer first.
+		wait "$pid" 2>/dev/null || while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+	fi
+	rm -f "$DIR/server.pid"
+}
+
+# dev_start migrates (the tree may carry a new migration) and starts the server in the
+# background of this shell, its output on the terminal.
+dev_start() {
+	local bin=$DIR/bin/agent-trace-server i
+	set -a
+	# shellcheck disable=SC1091
+	. "$DIR/stack.env"
+	set +a
+	"$bin" migrate || { log "dev: migrate failed; fix it and save"; return 1; }
+	COLLECTOR_PORT=$COLLECTOR_PORT API_PORT=$API_PORT DASHBOARD_PORT=$DASHBOARD_PORT "$bin" serve &
+	echo $! >"$DIR/server.pid"
+	for i in $(seq 1 60); do
+		if http_ok "$AGENT_TRACE_URL/healthz"; then
+			log "dev: server up (pid $(cat "$DIR/server.pid")): collector $AGENT_TRACE_URL, dashboard $AGENT_TRACE_DASHBOARD_URL"
+			return 0
+		fi
+		pid_alive "$DIR/server.pid" || break
+		sleep 0.5
+	done
+	log "dev: the server did not answer on $AGENT_TRACE_URL/healthz; fix it and save"
+}
+
+start_dev() {
+	command -v go >/dev/null || die "dev mode builds the server from this tree: install Go"
+	start_databases
+	if pid_alive "$DIR/server.pid"; then
+		log "dev: stopping the server start-stack.sh started (pid $(cat "$DIR/server.pid")); dev mode runs its own"
+		start-stop-daemon --stop --quiet --oknodo --pidfile "$DIR/server.pid" --retry TERM/30/KILL/5 || true
+		rm -f "$DIR/server.pid"
+	fi
+	trap 'log "dev: stopping"; dev_stop; exit 0' INT TERM
+	local seen
+	# The fingerprint is taken before each build, so a file saved during it brings
+	# another build.
+	touch "$DIR/dev.stamp"
+	seen=$(dev_fingerprint)
+	dev_build && dev_start
+	log "dev: watching cmd/, internal/, event/, go.mod and go.sum every ${AGENT_TRACE_DEV_POLL:-1}s; Ctrl-C stops the server"
+	while :; do
+		sleep "${AGENT_TRACE_DEV_POLL:-1}"
+		[ "$(dev_fingerprint)" = "$seen" ] && continue
+		log "dev: change seen; rebuilding"
+		touch "$DIR/dev.stamp"
+		seen=$(dev_fingerprint)
+		if dev_build; then
+			dev_stop
+			dev_start || true
+		fi
+	done
+}
+
+case "${1:-}" in
+dev) start_dev ;;
+"")
+	if use_docker; then start_docker; else start_local; fi
+	log "stack is up; settings in $DIR/stack.env"
+	cat "$DIR/stack.env"
+	;;
+*) die "usage: $0 [dev]" ;;
+esac

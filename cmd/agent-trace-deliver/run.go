@@ -54,7 +54,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	var foreground, wait bool
 	var timeout time.Duration
-	var probeURL string
+	var probeURL, otlpStatusURL string
 	root := &cobra.Command{
 		Use:   "agent-trace-deliver",
 		Short: "Send the agent-trace spool to the collector (started by agent-trace-hook)",
@@ -80,6 +80,12 @@ reason otherwise.`,
 				_, err := fmt.Fprintln(stdout, probe(cmd.Context(), probeURL))
 				return err
 			}
+			if otlpStatusURL != "" {
+				// The token is the one delivery sends: config file, then AGENT_TRACE_TOKEN.
+				cfg, _ := agentconfig.LoadConfig(agentconfig.Home())
+				_, err := fmt.Fprintln(stdout, otlpStatus(cmd.Context(), otlpStatusURL, cfg.Token, time.Now()))
+				return err
+			}
 			if foreground {
 				return runForeground(cmd.Context(), stdout, wait, timeout)
 			}
@@ -99,6 +105,9 @@ reason otherwise.`,
 	// links no HTTP client.
 	f.StringVar(&probeURL, "probe", "", "print whether the collector at this base URL answers GET /healthz (1 s timeout)")
 	_ = f.MarkHidden("probe")
+	// And when the server last received Claude Code's telemetry (status, init --otel).
+	f.StringVar(&otlpStatusURL, "otlp-status", "", "print when the collector at this base URL last received OTel (GET /v1/otlp/status, 2 s timeout)")
+	_ = f.MarkHidden("otlp-status")
 	return root
 }
 

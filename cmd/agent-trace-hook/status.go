@@ -20,9 +20,11 @@ func statusCmd(stdout io.Writer) *cobra.Command {
 	var showDead int
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show whether hooks are installed, the collector answers and events wait",
+		Short: "Show whether hooks and telemetry are installed, the collector answers and events wait",
 		Long: `Show the hooks registered in Claude Code's settings.json, whether the collector
-answers (GET /healthz, 1 s timeout), and the spool: pending events and the oldest one's
+answers (GET /healthz, 1 s timeout), whether settings.json wires Claude Code's own
+telemetry (init --otel) and when the server last received some (GET /v1/otlp/status;
+a server without it is too old for OTel), and the spool: pending events and the oldest one's
 age, the last successful delivery, dead letters, events or bodies dropped at the size
 cap, the last delivery error and whether delivery is stopped.
 
@@ -45,8 +47,10 @@ func runStatus(ctx context.Context, w *statusWriter, showDead int) error {
 		w.line("config", "problem: %v", cerr)
 	}
 	statusHooks(w)
-	w.line("collector", "%s: %s", cfg.CollectorURL, probe(ctx, cfg.CollectorURL))
+	collector := probe(ctx, cfg.CollectorURL)
+	w.line("collector", "%s: %s", cfg.CollectorURL, collector)
 	w.line("privacy tier", "%d", cfg.Tier)
+	statusOTel(ctx, w, cfg, strings.HasPrefix(collector, "reachable"))
 	if p, err := delivererPath(); err != nil {
 		w.line("deliverer", "%v", err)
 	} else {
@@ -172,14 +176,19 @@ func probe(ctx context.Context, base string) string {
 	if base == "" {
 		return "not configured"
 	}
+	return runDeliverer(ctx, "--probe", base)
+}
+
+// runDeliverer runs agent-trace-deliver with args and returns the one line it prints.
+func runDeliverer(ctx context.Context, args ...string) string {
 	bin, err := delivererPath()
 	if err != nil {
 		return "not checked: " + err.Error()
 	}
-	// The deliverer gives up on the collector after 1 s; this bounds its own start.
+	// The deliverer gives up on the collector after 1-2 s; this bounds its own start.
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--probe", base).Output()
+	out, err := exec.CommandContext(ctx, bin, args...).Output()
 	if err != nil {
 		return "not checked: " + oneLine(err.Error())
 	}

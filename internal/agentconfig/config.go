@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/atomicfile"
+	"github.com/agent-trace/agent-trace/internal/claudesettings"
 )
 
 // Defaults for a missing config file or missing fields.
@@ -19,6 +22,9 @@ const (
 	DefaultCollectorURL  = "http://127.0.0.1:8317"
 	DefaultTier          = event.TierDetails
 	DefaultSpoolMaxBytes = 1 << 30
+	// DefaultOTLPPort is agent-trace-server's OTLP port (gRPC and OTLP/HTTP), the
+	// original agent-trace's 4717.
+	DefaultOTLPPort = "4717"
 )
 
 // Config is the hook's own configuration, <home>/config.json, written by `init`.
@@ -29,6 +35,18 @@ type Config struct {
 	User          string `json:"user,omitempty"`
 	Host          string `json:"host,omitempty"`
 	SpoolMaxBytes int64  `json:"spool_max_bytes,omitempty"`
+	// OTel records what `init --otel` wrote into each Claude Code settings file (keyed
+	// by its path), so init can update it and uninstall remove exactly it.
+	OTel map[string]*OTelSetup `json:"otel,omitempty"`
+}
+
+// OTelSetup is Claude Code's telemetry as init set it up in one settings file.
+type OTelSetup struct {
+	// Endpoint is the --otlp-endpoint given; empty means derived from the collector URL.
+	Endpoint string `json:"endpoint,omitempty"`
+	Traces   bool   `json:"traces,omitempty"`
+	// Env are the variables init wrote (and the user's values it replaced).
+	Env map[string]claudesettings.OwnedEnv `json:"env,omitempty"`
 }
 
 // Home is the hook's state directory: $AGENT_TRACE_HOME, else ~/.agent-trace.
@@ -157,4 +175,14 @@ func NormalizeCollectorURL(s string) string {
 		s = strings.TrimRight(s[:len(s)-len(hooksPath)], "/")
 	}
 	return s
+}
+
+// OTLPEndpoint is where Claude Code sends its telemetry for a collector URL: the same
+// scheme and host on the OTLP port, no path (the exporter appends /v1/logs and so on).
+func OTLPEndpoint(collectorURL string) (string, error) {
+	u, err := url.Parse(NormalizeCollectorURL(collectorURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return "", fmt.Errorf("derive the OTLP endpoint from %q: want an http(s) URL", collectorURL)
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: net.JoinHostPort(u.Hostname(), DefaultOTLPPort)}).String(), nil
 }

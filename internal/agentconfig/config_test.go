@@ -5,8 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/agent-trace/agent-trace/internal/claudesettings"
 )
 
 func clearConfigEnv(t *testing.T) {
@@ -66,7 +69,7 @@ func TestLoadConfig(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})
@@ -88,7 +91,7 @@ func TestSaveConfig(t *testing.T) {
 		t.Errorf("mode = %v, want 0600", got)
 	}
 	got, err := LoadConfig(home)
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("round trip: %+v, %v; want %+v", got, err, want)
 	}
 	want.Tier = 3
@@ -200,5 +203,48 @@ func TestLoadConfigHealsHooksPath(t *testing.T) {
 	t.Setenv("AGENT_TRACE_COLLECTOR_URL", "https://trace.example.com/v1/hooks/")
 	if cfg, _ := LoadConfig(home); cfg.CollectorURL != "https://trace.example.com" {
 		t.Fatalf("LoadConfig with the env override = %q, want https://trace.example.com", cfg.CollectorURL)
+	}
+}
+
+func TestOTLPEndpoint(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://127.0.0.1:8317", "http://127.0.0.1:4717"},
+		{"http://127.0.0.1:8317/v1/hooks", "http://127.0.0.1:4717"},
+		{"https://trace.example.com", "https://trace.example.com:4717"},
+		{"https://example.com/agent-trace/", "https://example.com:4717"},
+		{"http://[::1]:8317", "http://[::1]:4717"},
+		{"http://user:pw@host:1", "http://host:4717"},
+	}
+	for _, tt := range tests {
+		if got, err := OTLPEndpoint(tt.in); err != nil || got != tt.want {
+			t.Errorf("OTLPEndpoint(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "127.0.0.1:8317", "ftp://h", "http://"} {
+		if got, err := OTLPEndpoint(bad); err == nil {
+			t.Errorf("OTLPEndpoint(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+// What init --otel recorded survives a save and a load, so uninstall can find it.
+func TestOTelSetupRoundTrip(t *testing.T) {
+	clearConfigEnv(t)
+	home := t.TempDir()
+	prev := "https://theirs"
+	c := DefaultConfig()
+	c.OTel = map[string]*OTelSetup{"/h/.claude/settings.json": {
+		Endpoint: "http://x:1", Traces: true,
+		Env: map[string]claudesettings.OwnedEnv{"OTEL_EXPORTER_OTLP_ENDPOINT": {Value: "http://x:1", Previous: &prev}},
+	}}
+	if err := SaveConfig(home, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.OTel, c.OTel) {
+		t.Errorf("OTel after a round trip = %+v, want %+v", got.OTel, c.OTel)
 	}
 }

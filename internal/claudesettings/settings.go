@@ -79,11 +79,20 @@ func isToolEvent(ev string) bool {
 // changes, and the new content is written atomically. When everything is already in
 // place the file is not touched and changed is false.
 func Install(settingsPath, hookBin string) (changed bool, err error) {
+	edit, err := InstallHooks(hookBin)
+	if err != nil {
+		return false, err
+	}
+	return Apply(settingsPath, false, edit)
+}
+
+// InstallHooks is Install as an Edit, to combine with others in one Apply.
+func InstallHooks(hookBin string) (Edit, error) {
 	bin, err := filepath.Abs(hookBin)
 	if err != nil {
-		return false, fmt.Errorf("install hooks: %w", err)
+		return nil, fmt.Errorf("install hooks: %w", err)
 	}
-	return editSettings(settingsPath, func(hooks *orderedObject) (bool, error) {
+	return hooksEdit(func(hooks *orderedObject) (bool, error) {
 		changed := false
 		for _, ev := range Events {
 			c, err := installEvent(hooks, ev, bin)
@@ -93,20 +102,25 @@ func Install(settingsPath, hookBin string) (changed bool, err error) {
 			changed = changed || c
 		}
 		return changed, nil
-	})
+	}), nil
 }
 
 // Uninstall removes exactly the handlers Install added (command == hookBin, or a command
 // named agent-trace-hook), then the matcher groups and events that removal left empty.
 // Nothing else changes; changed is false when there was nothing to remove.
 func Uninstall(settingsPath, hookBin string) (changed bool, err error) {
+	return Apply(settingsPath, false, UninstallHooks(hookBin))
+}
+
+// UninstallHooks is Uninstall as an Edit, to combine with others in one Apply.
+func UninstallHooks(hookBin string) Edit {
 	bin := hookBin
 	if bin != "" {
 		if abs, err := filepath.Abs(bin); err == nil {
 			bin = abs
 		}
 	}
-	return editSettings(settingsPath, func(hooks *orderedObject) (bool, error) {
+	return hooksEdit(func(hooks *orderedObject) (bool, error) {
 		changed := false
 		for _, ev := range append([]string(nil), hooks.keys...) {
 			groups, err := decodeGroups(hooks, ev)
@@ -337,28 +351,73 @@ func sameJSON(raw json.RawMessage, want any) bool {
 	return reflect.DeepEqual(got, w)
 }
 
-// editSettings reads settings.json, lets edit change its hooks object, and writes the
-// result back (backup first, then atomically) only if edit reports a change.
-func editSettings(path string, edit func(hooks *orderedObject) (bool, error)) (bool, error) {
+// Edit is one change to settings.json's top-level object, reporting whether it changed
+// anything. Apply runs several in one write.
+type Edit func(root *orderedObject) (bool, error)
+
+// Apply reads settings.json, runs edits on it in order, and writes the result back once
+// (backup of the previous content first, then atomically) if any edit changed it; so the
+// backup is the file as it was before all of them. private narrows the file's mode to
+// 0600: an edit puts a secret in it.
+func Apply(settingsPath string, private bool, edits ...Edit) (bool, error) {
+	return editRoot(settingsPath, privateMode(private), func(root *orderedObject) (bool, error) {
+		changed := false
+		for _, edit := range edits {
+			c, err := edit(root)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || c
+		}
+		return changed, nil
+	})
+}
+
+// Track wraps edit to tell whether it, rather than another in the same Apply, changed
+// something.
+func Track(edit Edit, changed *bool) Edit {
+	return func(root *orderedObject) (bool, error) {
+		c, err := edit(root)
+		*changed = c
+		return c, err
+	}
+}
+
+// hooksEdit turns an edit of the hooks object into an Edit of the whole file.
+func hooksEdit(edit func(hooks *orderedObject) (bool, error)) Edit {
+	return func(root *orderedObject) (bool, error) {
+		hooks, err := hooksOf(root)
+		if err != nil {
+			return false, err
+		}
+		hadHooks := root.has("hooks")
+		changed, err := edit(hooks)
+		if err != nil || !changed {
+			return false, err
+		}
+		if len(hooks.keys) == 0 && hadHooks {
+			root.delete("hooks")
+		} else if len(hooks.keys) > 0 {
+			if err := root.setJSON("hooks", hooks); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+}
+
+// editRoot reads settings.json, lets edit change the top-level object, and writes the
+// result back (backup first, then atomically) only if edit reports a change. A non-zero
+// private mode narrows the file's permissions to it (and to no wider than the file had):
+// the file is about to hold a secret.
+func editRoot(path string, private fs.FileMode, edit func(root *orderedObject) (bool, error)) (bool, error) {
 	root, old, err := readSettings(path)
 	if err != nil {
 		return false, err
 	}
-	hooks, err := hooksOf(root)
-	if err != nil {
-		return false, err
-	}
-	hadHooks := root.has("hooks")
-	changed, err := edit(hooks)
+	changed, err := edit(root)
 	if err != nil || !changed {
 		return false, err
-	}
-	if len(hooks.keys) == 0 && hadHooks {
-		root.delete("hooks")
-	} else if len(hooks.keys) > 0 {
-		if err := root.setJSON("hooks", hooks); err != nil {
-			return false, err
-		}
 	}
 	compact, err := root.MarshalJSON()
 	if err != nil {
@@ -373,6 +432,9 @@ func editSettings(path string, edit func(hooks *orderedObject) (bool, error)) (b
 	mode := fs.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
+	}
+	if private != 0 {
+		mode &= private
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, fmt.Errorf("write settings: %w", err)
