@@ -20,9 +20,9 @@ import (
 // each other instead of deadlocking; the second one finds every event stored and counts
 // it as a duplicate. Round trips are few whatever the batch size: locks and the event
 // insert go in one pipeline, reading the touched sessions in a second, and writing their
-// projections in a third.
+// projections in a third. Concurrent ingests share one transaction (sqlstore.Coalescer).
 func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.IngestResult, error) {
-	return sqlstore.Ingest(ctx, ingestDialect{s}, events)
+	return s.ingests.Ingest(ctx, ingestDialect{s}, events)
 }
 
 // ingestDialect is PostgreSQL's side of sqlstore.Ingest.

@@ -56,6 +56,7 @@ type Store struct {
 	// sqlstore.ProjectorCache); each ingest checks them against the session's generation
 	// (session_gen), so other replicas' writes are never missed.
 	projectors *sqlstore.ProjectorCache
+	ingests    sqlstore.Coalescer // concurrent ingests share a transaction
 	idleAfter  time.Duration
 	reader     // Session, Events, Commits, PullRequests, Tokens
 }

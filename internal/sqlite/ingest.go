@@ -15,9 +15,10 @@ import (
 
 // Ingest stores events and re-projects every session they touch, in one transaction, by
 // the rules every SQL store shares (sqlstore.Ingest). See agenttrace.Ingester. The
-// store has one writer connection, so no lock beyond the transaction's is needed.
+// store has one writer connection, so no lock beyond the transaction's is needed;
+// concurrent ingests share one transaction (sqlstore.Coalescer).
 func (s *Store) Ingest(ctx context.Context, events []event.Event) (agenttrace.IngestResult, error) {
-	return sqlstore.Ingest(ctx, ingestDialect{s}, events)
+	return s.ingests.Ingest(ctx, ingestDialect{s}, events)
 }
 
 // ingestDialect is SQLite's side of sqlstore.Ingest.

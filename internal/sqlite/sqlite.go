@@ -34,6 +34,7 @@ type Store struct {
 	pricer     agenttrace.Pricer
 	now        func() time.Time
 	projectors *sqlstore.ProjectorCache
+	ingests    sqlstore.Coalescer // concurrent ingests share a transaction
 	idleAfter  time.Duration
 	reader     // Session, Events, Commits, PullRequests, Tokens
 

@@ -58,39 +58,75 @@ type IngestTx interface {
 // (among the batch's, and over the stored one); every event not inserted counts as a
 // duplicate; the sessions whose events were inserted or replaced are re-projected.
 func Ingest(ctx context.Context, d IngestDialect, events []event.Event) (agenttrace.IngestResult, error) {
+	o, err := ingest(ctx, d, events)
+	if err != nil {
+		return agenttrace.IngestResult{Sessions: []string{}}, err
+	}
+	return o.result(events, map[string]bool{}), nil
+}
+
+// outcome is what one ingest transaction did: the IDs it inserted and every row it
+// wrote (inserted or replaced), by ID.
+type outcome struct {
+	inserted map[string]bool
+	written  map[string]EventRow
+}
+
+// result is the IngestResult of events, one request among those the transaction held:
+// an inserted ID counts as stored for the first request that carried it (claimed).
+func (o outcome) result(events []event.Event, claimed map[string]bool) agenttrace.IngestResult {
 	res := agenttrace.IngestResult{Sessions: []string{}}
+	sessions := map[string]bool{}
+	for i := range events {
+		id := events[i].ID
+		if o.inserted[id] && !claimed[id] {
+			claimed[id] = true
+			res.Stored++
+		}
+		if r, ok := o.written[id]; ok && !sessions[r.SessionID] {
+			sessions[r.SessionID] = true
+			res.Sessions = append(res.Sessions, r.SessionID)
+		}
+	}
+	sort.Strings(res.Sessions)
+	res.Duplicates = len(events) - res.Stored
+	return res
+}
+
+func ingest(ctx context.Context, d IngestDialect, events []event.Event) (outcome, error) {
 	if len(events) == 0 {
-		return res, nil
+		return outcome{}, nil
 	}
 	rows, err := uniqueRows(events)
 	if err != nil {
-		return res, fmt.Errorf("ingest: %w", err)
+		return outcome{}, fmt.Errorf("ingest: %w", err)
 	}
 	tx, err := d.BeginIngest(ctx, sessionsOf(slices.Values(rows)))
 	if err != nil {
-		return res, fmt.Errorf("ingest: begin: %w", err)
+		return outcome{}, fmt.Errorf("ingest: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
 	inserted, err := tx.Insert(ctx, rows)
 	if err != nil {
-		return res, fmt.Errorf("ingest: insert events: %w", err)
+		return outcome{}, fmt.Errorf("ingest: insert events: %w", err)
 	}
 	written, err := replacePreferred(ctx, tx, rows, inserted)
 	if err != nil {
-		return res, fmt.Errorf("ingest: %w", err)
+		return outcome{}, fmt.Errorf("ingest: %w", err)
 	}
-	res.Stored = len(inserted)
-	res.Duplicates = len(events) - res.Stored
-	res.Sessions = sessionsOf(maps.Values(written))
-	if len(res.Sessions) > 0 {
-		if err := tx.Reproject(ctx, res.Sessions, written); err != nil {
-			return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: %w", err)
+	if sessions := sessionsOf(maps.Values(written)); len(sessions) > 0 {
+		if err := tx.Reproject(ctx, sessions, written); err != nil {
+			return outcome{}, fmt.Errorf("ingest: %w", err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: commit: %w", err)
+		return outcome{}, fmt.Errorf("ingest: commit: %w", err)
 	}
-	return res, nil
+	o := outcome{inserted: make(map[string]bool, len(inserted)), written: written}
+	for _, id := range inserted {
+		o.inserted[id] = true
+	}
+	return o, nil
 }
 
 // ReprojectAll rebuilds every session's projection from its stored events, for when the

@@ -1,0 +1,106 @@
+package sqlstore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+)
+
+// Coalescer runs the ingests that reach a store at the same moment as one transaction
+// (group commit). The deliverer's traffic is many small batches from many machines: each
+// alone would pay a whole transaction (locks, the generation, the session row, the
+// commit) for a handful of events. One caller leads: it takes every request queued
+// behind it, up to MaxGroupEvents, ingests them together, hands each its own result,
+// and passes the lead to the next request waiting. A lone request is ingested at once,
+// as before.
+//
+// Each request still gets exactly its own all-or-nothing ingest: if the group's
+// transaction fails, its requests are ingested one by one, so one bad batch never fails
+// another's. Acknowledgement waits for the commit, as always.
+type Coalescer struct {
+	mu      sync.Mutex
+	queue   []*ingestReq
+	leading bool
+}
+
+// MaxGroupEvents bounds the events one coalesced transaction holds: past it, the rest
+// wait for the next.
+const MaxGroupEvents = 2000
+
+type ingestReq struct {
+	events []event.Event
+	res    agenttrace.IngestResult
+	err    error
+	wake   chan bool // true: lead the next group; false: done
+}
+
+// Ingest is sqlstore.Ingest through the coalescer.
+func (c *Coalescer) Ingest(ctx context.Context, d IngestDialect, events []event.Event) (agenttrace.IngestResult, error) {
+	r := &ingestReq{events: events, wake: make(chan bool, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, r)
+	if c.leading {
+		c.mu.Unlock()
+		if lead := <-r.wake; !lead {
+			return r.res, r.err
+		}
+	} else {
+		c.leading = true
+		c.mu.Unlock()
+	}
+	// Leading: r is first in the queue (a leader hands over to the first waiting).
+	group := c.take()
+	// The group's transaction must not end because this one caller went away.
+	run(context.WithoutCancel(ctx), d, group)
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		c.queue[0].wake <- true
+	} else {
+		c.leading = false
+	}
+	c.mu.Unlock()
+	for _, o := range group[1:] {
+		o.wake <- false
+	}
+	return r.res, r.err
+}
+
+// take removes the group to ingest from the front of the queue: at least one request,
+// then as many as fit in MaxGroupEvents.
+func (c *Coalescer) take() []*ingestReq {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, events := 1, len(c.queue[0].events)
+	for n < len(c.queue) && events+len(c.queue[n].events) <= MaxGroupEvents {
+		events += len(c.queue[n].events)
+		n++
+	}
+	group := append([]*ingestReq(nil), c.queue[:n]...)
+	c.queue = c.queue[n:]
+	return group
+}
+
+// run ingests a group in one transaction, or each request alone when that fails.
+func run(ctx context.Context, d IngestDialect, group []*ingestReq) {
+	if len(group) == 1 {
+		group[0].res, group[0].err = Ingest(ctx, d, group[0].events)
+		return
+	}
+	var all []event.Event
+	for _, r := range group {
+		all = append(all, r.events...)
+	}
+	o, err := ingest(ctx, d, all)
+	if err != nil {
+		for _, r := range group {
+			r.res, r.err = Ingest(ctx, d, r.events)
+		}
+		return
+	}
+	claimed := map[string]bool{}
+	for _, r := range group {
+		r.res = o.result(r.events, claimed)
+	}
+}

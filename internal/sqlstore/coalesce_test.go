@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+)
+
+// gateDialect is memDialect whose first transaction waits at BeginIngest until opened,
+// so that requests arriving meanwhile queue behind it; it counts transactions.
+type gateDialect struct {
+	mu   sync.Mutex
+	mem  *memDialect
+	gate chan struct{}
+	txs  int
+
+	blocked atomic.Int32
+}
+
+func (d *gateDialect) waiting() int32 { return d.blocked.Load() }
+
+func (d *gateDialect) BeginIngest(ctx context.Context, sessions []string) (IngestTx, error) {
+	d.mu.Lock()
+	d.txs++
+	first := d.txs == 1
+	d.mu.Unlock()
+	if first {
+		d.blocked.Store(1)
+	}
+	if first {
+		<-d.gate
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tx, err := d.mem.BeginIngest(ctx, sessions)
+	return lockedTx{tx, &d.mu}, err
+}
+
+// lockedTx serialises a memTx's calls with the dialect's (memDialect is not safe for
+// concurrent use; a real store's transactions are).
+type lockedTx struct {
+	IngestTx
+	mu *sync.Mutex
+}
+
+func (t lockedTx) Commit(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.IngestTx.Commit(ctx)
+}
+
+func batchOf(session string, ids ...string) []event.Event {
+	var out []event.Event
+	for _, id := range ids {
+		out = append(out, usageEv(id, session, 1))
+	}
+	return out
+}
+
+type coalesced struct {
+	stored, dups int
+	sessions     string
+	err          error
+}
+
+// coalesce sends reqs to one Coalescer in order while the first waits in its
+// transaction, so the rest queue behind it; it returns each request's result.
+func coalesce(d *gateDialect, reqs [][]event.Event) []coalesced {
+	var c Coalescer
+	results := make([]coalesced, len(reqs))
+	var wg sync.WaitGroup
+	run := func(i int) {
+		defer wg.Done()
+		res, err := c.Ingest(context.Background(), d, reqs[i])
+		results[i] = coalesced{res.Stored, res.Duplicates, fmt.Sprint(res.Sessions), err}
+	}
+	wg.Add(1)
+	go run(0)
+	for d.waiting() == 0 { // the first leads and waits at the gate
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < len(reqs); i++ {
+		wg.Add(1)
+		go run(i)
+		for c.queueLen()[0] != i { // keep the arrival order: it decides who claims "shared"
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(d.gate)
+	wg.Wait()
+	return results
+}
+
+// TestCoalescerGroupsConcurrentIngests: requests that arrive while a transaction runs
+// are ingested together in the next one, each gets its own result (an ID two of them
+// carry is stored for the first), and a request that cannot be stored fails alone.
+func TestCoalescerGroupsConcurrentIngests(t *testing.T) {
+	good := [][]event.Event{
+		batchOf("s0", "a0"),
+		batchOf("s1", "a1", "b1"),
+		batchOf("s2", "a2", "shared"),
+		batchOf("s2", "shared", "c2"),
+	}
+	want := []coalesced{
+		{1, 0, "[s0]", nil},
+		{2, 0, "[s1]", nil},
+		{2, 0, "[s2]", nil},
+		{1, 1, "[s2]", nil},
+	}
+	bad := batchOf("s9", "bad")
+	bad[0].Kind = "" // invalid: the whole request fails
+	for _, tc := range []struct {
+		name string
+		reqs [][]event.Event
+		txs  int
+	}{
+		// The first alone, then the other three together.
+		{"all good", good, 2},
+		// The first alone, then the other four together (refused before it begins: the
+		// bad one), then the three good ones alone (the bad one is refused again).
+		{"one bad", append(append([][]event.Event{}, good...), bad), 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &gateDialect{mem: &memDialect{stored: map[string][]byte{}}, gate: make(chan struct{})}
+			results := coalesce(d, tc.reqs)
+			for i, w := range want {
+				if g := results[i]; g != w {
+					t.Errorf("request %d: got %+v, want %+v", i, g, w)
+				}
+			}
+			if len(tc.reqs) > len(good) && results[len(good)].err == nil {
+				t.Error("the invalid request succeeded")
+			}
+			if d.txs != tc.txs {
+				t.Errorf("%d transactions, want %d", d.txs, tc.txs)
+			}
+			if len(d.mem.stored) != 6 {
+				t.Errorf("%d events stored, want 6", len(d.mem.stored))
+			}
+		})
+	}
+}
+
+// queueLen reports the requests queued (tests only), in a slice so a caller can spin on
+// its length before the first arrives.
+func (c *Coalescer) queueLen() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.leading {
+		return nil
+	}
+	return []int{len(c.queue)}
+}
