@@ -82,6 +82,7 @@ type Event struct {
 	Commit      *Commit      `json:"commit,omitempty"`
 	Branch      *Branch      `json:"branch,omitempty"`
 	PullRequest *PullRequest `json:"pull_request,omitempty"`
+	OTel        *OTel        `json:"otel,omitempty"` // the OTel kinds (otel.go)
 }
 
 // GitState is the repository state the hook saw when it captured an event.
@@ -242,6 +243,12 @@ func (e *Event) Validate() error {
 		return fieldError("branch.name", "is required on branch events")
 	case e.Kind == KindCostState && e.CostState == nil:
 		return fieldError("cost_state", "is required on cost_state events")
+	case IsOTel(e.Kind) && (e.OTel == nil || e.OTel.Name == ""):
+		return fieldError("otel.name", "is required on "+e.Kind+" events")
+	case e.Kind == KindMetric && e.OTel.Metric == nil:
+		return fieldError("otel.metric", "is required on metric events")
+	case e.Kind == KindSpan && (e.OTel.Span == nil || e.OTel.Span.SpanID == ""):
+		return fieldError("otel.span.span_id", "is required on span events")
 	}
 	if len(e.Payload) > 0 && !json.Valid(e.Payload) {
 		return fieldError("payload", "is not valid JSON")
@@ -273,6 +280,14 @@ func (e *Event) checkRanges(now time.Time) error {
 	for _, c := range checks {
 		if c.v < 0 || c.v > c.max {
 			return fieldError(c.field, fmt.Sprintf("must be between 0 and %d", c.max))
+		}
+	}
+	if o := e.OTel; o != nil {
+		if err := checkCost("otel.cost_usd", o.CostUSD); err != nil {
+			return err
+		}
+		if m := o.Metric; m != nil && (math.IsNaN(m.Value) || math.IsInf(m.Value, 0) || math.Abs(m.Value) >= MaxTotal) {
+			return fieldError("otel.metric.value", fmt.Sprintf("must be finite and under %d", int64(MaxTotal)))
 		}
 	}
 	if cs := e.CostState; cs != nil {
@@ -312,6 +327,13 @@ func (e *Event) numbers() []number {
 	}
 	if p := e.PullRequest; p != nil {
 		out = append(out, number{"pull_request.number", int64(p.Number), MaxCount})
+	}
+	if o := e.OTel; o != nil {
+		out = append(out, number{"otel.duration_ms", o.DurationMS, MaxTotal},
+			number{"otel.ttft_ms", o.TTFTMS, MaxTotal},
+			number{"otel.attempt", o.Attempt, MaxCount},
+			number{"otel.status_code", o.StatusCode, 999},
+			number{"otel.length", o.Length, MaxTotal})
 	}
 	if cs := e.CostState; cs != nil {
 		out = append(out, number{"cost_state.lines_added", cs.LinesAdded, MaxCount},
