@@ -225,8 +225,10 @@ func TestCaptureBadInputExitsZeroSilently(t *testing.T) {
 		{"empty stdin", nil},
 		{"invalid JSON", []byte(`{"session_id": "abc", "hook_event_name": `)},
 		{"JSON array", []byte(`[{"session_id":"abc","hook_event_name":"Stop"}]`)},
-		{"10 MB payload", append(append([]byte(`{"session_id":"abc","hook_event_name":"PostToolUse","tool_response":"`),
-			bytes.Repeat([]byte("x"), 10<<20)...), []byte(`"}`)...)},
+		// Up to capture.MaxReadBytes a payload is kept with its longest strings cut;
+		// past it, it is refused whole.
+		{"65 MB payload", append(append([]byte(`{"session_id":"abc","hook_event_name":"PostToolUse","tool_response":"`),
+			bytes.Repeat([]byte("x"), 65<<20)...), []byte(`"}`)...)},
 		{"no session_id", []byte(`{"hook_event_name":"Stop","cwd":"/tmp"}`)},
 		{"not JSON at all", []byte("\x00\xff binary garbage")},
 	}

@@ -21,10 +21,12 @@ import (
 	"github.com/agent-trace/agent-trace/internal/privacy"
 )
 
-// MaxPayloadBytes is the largest hook payload Build accepts. Claude Code payloads carry
-// whole file contents and command outputs, so the limit is generous; callers read at most
-// MaxPayloadBytes+1 bytes to tell an oversized payload from one that fits.
-const MaxPayloadBytes = 8 << 20
+// MaxPayloadBytes is the largest payload an event carries. Claude Code payloads carry
+// whole file contents and command outputs, so the limit is generous; a larger one (up to
+// MaxReadBytes) has its longest strings cut until it fits, so the event survives. It is
+// half the collector's default body limit (api.DefaultMaxBodyBytes), so an event always
+// fits in a request of its own: a larger one would be refused for good.
+const MaxPayloadBytes = 4 << 20
 
 // ErrBadPayload is wrapped by every error Build returns for input that can never become
 // an event. Retrying the same bytes cannot help.
@@ -80,9 +82,9 @@ func Build(raw []byte, cfg agentconfig.Config, now time.Time) ([]event.Event, er
 
 	counts := map[string]int{}
 	kept := privacy.RedactValue(privacy.ApplyTier(payload, tier), counts).(map[string]any)
-	ev.Payload, err = privacy.Marshal(kept)
+	ev.Payload, err = encodeFitted(kept)
 	if err != nil {
-		return nil, fmt.Errorf("encode payload: %w", err)
+		return nil, err
 	}
 	// The correlation keys are ids, but they are copied onto the event outside the payload,
 	// so they get the same redaction as everything else.
@@ -132,11 +134,38 @@ func Build(raw []byte, cfg agentconfig.Config, now time.Time) ([]event.Event, er
 	return events, nil
 }
 
+// encodeFitted encodes the tiered, redacted payload, cutting its longest strings when
+// the encoding is over MaxPayloadBytes (each cut string says its original size).
+func encodeFitted(kept map[string]any) (json.RawMessage, error) {
+	enc, err := privacy.Marshal(kept)
+	if err != nil || len(enc) <= MaxPayloadBytes {
+		if err != nil {
+			return nil, fmt.Errorf("encode payload: %w", err)
+		}
+		return enc, nil
+	}
+	size := func(v map[string]any) int {
+		b, err := privacy.Marshal(v)
+		if err != nil {
+			return MaxPayloadBytes + 1
+		}
+		return len(b)
+	}
+	fitted, _ := fit(kept, MaxPayloadBytes, size)
+	if enc, err = privacy.Marshal(fitted); err != nil {
+		return nil, fmt.Errorf("encode payload: %w", err)
+	}
+	if len(enc) > MaxPayloadBytes { // only keys and structure are left: nothing to keep
+		return nil, badPayload("%d bytes after cutting every string is over the %d byte limit", len(enc), MaxPayloadBytes)
+	}
+	return enc, nil
+}
+
 // parse decodes a payload that must be exactly one JSON object. Numbers stay json.Number
 // so ids and counters survive re-encoding digit for digit.
 func parse(raw []byte) (map[string]any, error) {
-	if len(raw) > MaxPayloadBytes {
-		return nil, badPayload("%d bytes is over the %d byte limit", len(raw), MaxPayloadBytes)
+	if len(raw) > MaxReadBytes {
+		return nil, badPayload("%d bytes is over the %d byte limit", len(raw), MaxReadBytes)
 	}
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 {

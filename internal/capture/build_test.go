@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,8 +135,62 @@ func TestBuildEveryFixture(t *testing.T) {
 	}
 }
 
+// TestBuildKeepsOversizedPayload: a Write of a 9 MB file (a payload over MaxPayloadBytes)
+// still becomes its events at every tier: the tool call, its path and its line counts
+// survive, and the long strings are cut with a marker saying their original size.
+func TestBuildKeepsOversizedPayload(t *testing.T) {
+	content := strings.Repeat("print('é')\n", 9<<20/len("print('é')\n")) // about 9 MB of lines
+	payload := map[string]any{
+		"session_id": "s-big", "hook_event_name": "PostToolUse", "tool_name": "Write",
+		"tool_use_id": "toolu_big", "cwd": "/home/dev/src/demo",
+		"tool_input": map[string]any{"file_path": "/home/dev/src/demo/big.py", "content": content},
+		"tool_response": map[string]any{"type": "create", "filePath": "/home/dev/src/demo/big.py",
+			"content": content, "structuredPatch": []any{}},
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) <= MaxPayloadBytes {
+		t.Fatalf("test payload is %d bytes, want over %d", len(raw), MaxPayloadBytes)
+	}
+	wantLines := strings.Count(content, "\n")
+	for tier := event.TierMetadata; tier <= event.TierFull; tier++ {
+		evs, err := Build(raw, cfgTier(tier), testNow)
+		if err != nil {
+			t.Fatalf("tier %d: %v", tier, err)
+		}
+		ev := evs[0]
+		if ev.ToolName != "Write" || ev.ToolUseID != "toolu_big" || ev.LinesAdded != wantLines {
+			t.Errorf("tier %d: tool %q %q, %d lines added; want Write toolu_big %d", tier, ev.ToolName, ev.ToolUseID, ev.LinesAdded, wantLines)
+		}
+		if len(ev.Payload) > MaxPayloadBytes {
+			t.Errorf("tier %d: payload %d bytes, over %d", tier, len(ev.Payload), MaxPayloadBytes)
+		}
+		var got struct {
+			ToolInput struct {
+				FilePath string `json:"file_path"`
+				Content  string `json:"content"`
+			} `json:"tool_input"`
+		}
+		if err := json.Unmarshal(ev.Payload, &got); err != nil {
+			t.Fatal(err)
+		}
+		if tier < event.TierDetails {
+			continue // the tier drops the input itself
+		}
+		if got.ToolInput.FilePath != "/home/dev/src/demo/big.py" {
+			t.Errorf("tier %d: file_path %q", tier, got.ToolInput.FilePath)
+		}
+		marker := fmt.Sprintf("[agent-trace: truncated; the original was %d bytes]", len(content))
+		if !strings.HasSuffix(got.ToolInput.Content, marker) || !strings.HasPrefix(content, strings.TrimSuffix(got.ToolInput.Content, "\n"+marker)) {
+			t.Errorf("tier %d: content not cut with its marker: ends %q", tier, got.ToolInput.Content[max(0, len(got.ToolInput.Content)-80):])
+		}
+	}
+}
+
 func TestBuildBadInput(t *testing.T) {
-	big := append([]byte(`{"session_id":"s","hook_event_name":"PostToolUse","tool_response":{"stdout":"`), bytes.Repeat([]byte("x"), 10<<20)...)
+	big := append([]byte(`{"session_id":"s","hook_event_name":"PostToolUse","tool_response":{"stdout":"`), bytes.Repeat([]byte("x"), MaxReadBytes)...)
 	big = append(big, `"}}`...)
 	tests := []struct {
 		name string
@@ -151,7 +206,7 @@ func TestBuildBadInput(t *testing.T) {
 		{"null", `null`},
 		{"two objects", `{"session_id":"s","hook_event_name":"Stop"} {}`},
 		{"trailing garbage", `{"session_id":"s","hook_event_name":"Stop"} x`},
-		{"10 MB", string(big)},
+		{"over MaxReadBytes", string(big)},
 		{"no session_id", `{"hook_event_name":"Stop","cwd":"/tmp"}`},
 		{"empty session_id", `{"session_id":"","hook_event_name":"Stop"}`},
 		{"session_id not a string", `{"session_id":42,"hook_event_name":"Stop"}`},

@@ -59,7 +59,7 @@ func TestCapture(t *testing.T) {
 	}
 
 	// An oversized payload is drained to EOF and refused.
-	r := bytes.NewReader(bytes.Repeat([]byte("x"), MaxPayloadBytes+5000))
+	r := bytes.NewReader(bytes.Repeat([]byte("x"), MaxReadBytes+5000))
 	if _, _, err := Capture(r, home, testNow); !errors.Is(err, ErrBadPayload) {
 		t.Errorf("oversized: err = %v", err)
 	}
