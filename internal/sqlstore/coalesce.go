@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -23,7 +24,17 @@ type Coalescer struct {
 	mu      sync.Mutex
 	queue   []*ingestReq
 	leading bool
+	// last is the size of the last group; arrived is signalled (without blocking) when
+	// a request queues, for a leader waiting for the group to fill.
+	last    int
+	arrived chan struct{}
 }
+
+// gatherWait bounds how long a leader waits for a group as large as the last one: under
+// concurrent load the requests that made the last group are about to come back, and a
+// commit shared by all of them costs about what one alone costs. A lone client never
+// waits (its groups are of one).
+const gatherWait = time.Millisecond
 
 // MaxGroupEvents bounds the events one coalesced transaction holds: past it, the rest
 // wait for the next.
@@ -40,7 +51,14 @@ type ingestReq struct {
 func (c *Coalescer) Ingest(ctx context.Context, d IngestDialect, events []event.Event) (agenttrace.IngestResult, error) {
 	r := &ingestReq{events: events, wake: make(chan bool, 1)}
 	c.mu.Lock()
+	if c.arrived == nil {
+		c.arrived = make(chan struct{}, 1)
+	}
 	c.queue = append(c.queue, r)
+	select {
+	case c.arrived <- struct{}{}:
+	default:
+	}
 	if c.leading {
 		c.mu.Unlock()
 		if lead := <-r.wake; !lead {
@@ -51,6 +69,7 @@ func (c *Coalescer) Ingest(ctx context.Context, d IngestDialect, events []event.
 		c.mu.Unlock()
 	}
 	// Leading: r is first in the queue (a leader hands over to the first waiting).
+	c.gather()
 	group := c.take()
 	// The group's transaction must not end because this one caller went away.
 	run(context.WithoutCancel(ctx), d, group)
@@ -67,6 +86,26 @@ func (c *Coalescer) Ingest(ctx context.Context, d IngestDialect, events []event.
 	return r.res, r.err
 }
 
+// gather waits, at most gatherWait, until as many requests are queued as the last
+// group held.
+func (c *Coalescer) gather() {
+	deadline := time.NewTimer(gatherWait)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		enough := len(c.queue) >= c.last
+		c.mu.Unlock()
+		if enough {
+			return
+		}
+		select {
+		case <-c.arrived:
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
 // take removes the group to ingest from the front of the queue: at least one request,
 // then as many as fit in MaxGroupEvents.
 func (c *Coalescer) take() []*ingestReq {
@@ -79,6 +118,7 @@ func (c *Coalescer) take() []*ingestReq {
 	}
 	group := append([]*ingestReq(nil), c.queue[:n]...)
 	c.queue = c.queue[n:]
+	c.last = n
 	return group
 }
 
