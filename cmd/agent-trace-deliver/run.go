@@ -14,6 +14,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
 	"github.com/agent-trace/agent-trace/internal/deliver"
+	"github.com/agent-trace/agent-trace/internal/progress"
 	"github.com/agent-trace/agent-trace/internal/spool"
 	"github.com/agent-trace/agent-trace/internal/spool/lease"
 	"github.com/spf13/cobra"
@@ -52,7 +53,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	var foreground, wait bool
+	var foreground, wait, showProgress bool
 	var timeout time.Duration
 	var probeURL, otlpStatusURL string
 	root := &cobra.Command{
@@ -87,10 +88,14 @@ reason otherwise.`,
 				return err
 			}
 			if foreground {
-				return runForeground(cmd.Context(), stdout, wait, timeout)
+				var bar io.Writer
+				if showProgress {
+					bar = stderr
+				}
+				return runForeground(cmd.Context(), stdout, bar, wait, timeout)
 			}
-			if wait || timeout != 0 {
-				return &exitError{code: 2, msg: "agent-trace-deliver: --wait and --timeout need --foreground"}
+			if wait || timeout != 0 || showProgress {
+				return &exitError{code: 2, msg: "agent-trace-deliver: --wait, --timeout and --progress need --foreground"}
 			}
 			return runBackground(cmd.Context())
 		},
@@ -101,6 +106,7 @@ reason otherwise.`,
 	f.BoolVar(&foreground, "foreground", false, "deliver everything now and report (what agent-trace-hook flush runs)")
 	f.BoolVar(&wait, "wait", false, "with --foreground: keep retrying until the spool is empty")
 	f.DurationVar(&timeout, "timeout", 0, "with --foreground: give up after this long (0: no limit)")
+	f.BoolVar(&showProgress, "progress", false, "with --foreground: draw a progress bar on stderr (what agent-trace-hook import runs)")
 	// `agent-trace-hook status` asks the deliverer to check the collector, so the hook
 	// links no HTTP client.
 	f.StringVar(&probeURL, "probe", "", "print whether the collector at this base URL answers GET /healthz (1 s timeout)")
@@ -179,9 +185,10 @@ func runBackground(ctx context.Context) error {
 	}
 }
 
-// runForeground is the engine of `agent-trace-hook flush`: its stdout summary, its
-// one-line reason on failure and its exit code are what the user sees.
-func runForeground(ctx context.Context, stdout io.Writer, wait bool, timeout time.Duration) error {
+// runForeground is the engine of `agent-trace-hook flush` (and of import's delivery):
+// its stdout summary, its one-line reason on failure and its exit code are what the user
+// sees. With bar set it draws a progress bar there.
+func runForeground(ctx context.Context, stdout, bar io.Writer, wait bool, timeout time.Duration) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -197,7 +204,13 @@ func runForeground(ctx context.Context, stdout io.Writer, wait bool, timeout tim
 	}
 	opts := deliverOptions(home, cfg)
 	opts.Wait = wait
+	if bar != nil {
+		opts.OnSent = sentBar(bar, home)
+	}
 	res, err := runExclusive(ctx, opts)
+	if opts.OnSent != nil {
+		opts.OnSent(-1) // end the bar's line before the summary
+	}
 	st, serr := spoolStats(home)
 	if err == nil && serr == nil && st.Pending > 0 {
 		err = fmt.Errorf("%d events still pending", st.Pending)
@@ -216,6 +229,27 @@ func runForeground(ctx context.Context, stdout io.Writer, wait bool, timeout tim
 	}
 	fmt.Fprintf(stdout, "flush: %s; spool empty\n", summary)
 	return nil
+}
+
+// sentBar draws delivery's progress against what the spool held at the start; called
+// with -1 it ends the bar's line.
+func sentBar(w io.Writer, home string) func(sent int) {
+	var total int64
+	if st, err := spoolStats(home); err == nil {
+		total = int64(st.Pending)
+	}
+	b := &progress.Bar{W: w, Label: "delivering", Unit: func(done, total int64) string {
+		return fmt.Sprintf("%d / %d events", done, total)
+	}}
+	return func(sent int) {
+		if sent < 0 {
+			b.Done()
+			return
+		}
+		// Enrichment adds events (usage, commits) as it goes: the total grows with them.
+		total = max(total, int64(sent))
+		b.Update(int64(sent), total)
+	}
 }
 
 // runExclusive runs the deliverer in the foreground, first waiting for a background

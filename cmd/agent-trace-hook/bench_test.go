@@ -238,7 +238,7 @@ func BenchmarkImport100MB(b *testing.B) {
 		b.StopTimer()
 		env := benchEnv(b, deadURL)
 		b.StartTimer()
-		wall, st := runOnce(b, env, nil, hookBin, "import", "--no-progress", root)
+		wall, st := runOnce(b, env, nil, hookBin, "import", "--no-send", "--no-progress", root)
 		b.StopTimer()
 		s, err := spool.Open(spool.Path(homeOf(env)), spool.Options{})
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -57,10 +58,6 @@ A flush also clears a stop recorded after a 401/403, so run it after fixing the 
 It runs agent-trace-deliver, which must sit next to agent-trace-hook (or on PATH).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bin, err := delivererPath()
-			if err != nil {
-				return &exitError{code: 1, msg: "flush: " + err.Error()}
-			}
 			argv := []string{"--foreground"}
 			if wait {
 				argv = append(argv, "--wait")
@@ -68,30 +65,40 @@ It runs agent-trace-deliver, which must sit next to agent-trace-hook (or on PATH
 			if timeout != 0 {
 				argv = append(argv, "--timeout", timeout.String())
 			}
-			c := exec.CommandContext(cmd.Context(), bin, argv...)
-			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
-			// When this process is interrupted or terminated, ask the deliverer to stop
-			// the same way rather than killing it: it keeps what it could not send and
-			// prints its summary. (On Ctrl-C it gets the terminal's SIGINT as well.)
-			c.Cancel = func() error { return stopGently(c.Process) }
-			err = c.Run()
-			if c.ProcessState == nil {
-				return &exitError{code: 1, msg: "flush: run " + bin + ": " + oneLine(err.Error())}
-			}
-			// The deliverer printed its summary and one-line reason already.
-			switch code := c.ProcessState.ExitCode(); {
-			case code == 0:
-				return nil
-			case code < 0:
-				return &exitError{code: 1} // killed by a signal
-			default:
-				return &exitError{code: code}
-			}
+			return runForegroundDeliverer(cmd.Context(), stdin, stdout, stderr, "flush", argv)
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "keep retrying until the spool is empty")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (0: no limit)")
 	return cmd
+}
+
+// runForegroundDeliverer runs agent-trace-deliver in the foreground with argv, for flush and
+// import. The deliverer prints its summary and one-line reason itself; its exit code
+// becomes this command's.
+func runForegroundDeliverer(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, what string, argv []string) error {
+	bin, err := delivererPath()
+	if err != nil {
+		return &exitError{code: 1, msg: what + ": " + err.Error()}
+	}
+	c := exec.CommandContext(ctx, bin, argv...)
+	c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
+	// When this process is interrupted or terminated, ask the deliverer to stop the same
+	// way rather than killing it: it keeps what it could not send and prints its
+	// summary. (On Ctrl-C it gets the terminal's SIGINT as well.)
+	c.Cancel = func() error { return stopGently(c.Process) }
+	err = c.Run()
+	if c.ProcessState == nil {
+		return &exitError{code: 1, msg: what + ": run " + bin + ": " + oneLine(err.Error())}
+	}
+	switch code := c.ProcessState.ExitCode(); {
+	case code == 0:
+		return nil
+	case code < 0:
+		return &exitError{code: 1} // killed by a signal
+	default:
+		return &exitError{code: code}
+	}
 }
 
 func oneLine(s string) string {

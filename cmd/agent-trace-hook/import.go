@@ -12,6 +12,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"github.com/agent-trace/agent-trace/internal/capture"
 	"github.com/agent-trace/agent-trace/internal/privacy"
+	"github.com/agent-trace/agent-trace/internal/progress"
 	"github.com/agent-trace/agent-trace/internal/spool"
 	"github.com/agent-trace/agent-trace/internal/spool/readstate"
 	"github.com/agent-trace/agent-trace/internal/transcript"
@@ -19,7 +20,7 @@ import (
 )
 
 func importCmd(stdout, stderr io.Writer) *cobra.Command {
-	var noProgress bool
+	var noProgress, noSend bool
 	cmd := &cobra.Command{
 		Use:   "import [PATH]",
 		Short: "Backfill past sessions from Claude Code's transcripts into the spool",
@@ -29,7 +30,8 @@ spool: token usage per API response, Claude Code's own cost totals, prompts and 
 calls, at your privacy tier and with secrets redacted.
 
 Events get the same IDs live capture gives them, so sessions that were also captured
-live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to deliver them.`,
+live are not counted twice. Then it delivers them to the collector, as
+` + "`agent-trace-hook flush`" + ` does; with --no-send they only go to the spool, for a later flush.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			home := agentconfig.Home()
@@ -91,10 +93,11 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 				total += len(evts)
 				return nil
 			}
-			bar := &progressBar{w: stderr, off: noProgress}
+			bar := &progress.Bar{W: stderr, Off: noProgress, Label: "importing",
+				Unit: func(done, total int64) string { return progress.Bytes(done) + " / " + progress.Bytes(total) }}
 			start := time.Now()
-			err = transcript.Import(root, opts, emit, bar.update)
-			bar.done()
+			err = transcript.Import(root, opts, emit, bar.Update)
+			bar.Done()
 			if err != nil {
 				return fmt.Errorf("import %s: %w", root, err)
 			}
@@ -107,11 +110,28 @@ live are not counted twice. Run ` + "`agent-trace-hook flush`" + ` afterwards to
 			if warnings > 0 {
 				fmt.Fprintf(stdout, " (%d payloads skipped; see hook.log)", warnings)
 			}
-			fmt.Fprintln(stdout, "\nnext: `agent-trace-hook flush` delivers them")
+			fmt.Fprintln(stdout)
+			if noSend || total == 0 {
+				if total > 0 {
+					fmt.Fprintln(stdout, "next: `agent-trace-hook flush` delivers them")
+				}
+				return nil
+			}
+			// What was imported is delivered now, as flush would: the user ran import to
+			// see these sessions, not to fill the spool.
+			argv := []string{"--foreground"}
+			if !noProgress {
+				argv = append(argv, "--progress")
+			}
+			if err := runForegroundDeliverer(cmd.Context(), nil, stdout, stderr, "import", argv); err != nil {
+				fmt.Fprintln(stdout, "import: the events stay in the spool; the next hook or `agent-trace-hook flush` delivers them")
+				return err
+			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw the progress bar on stderr")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw the progress bars on stderr")
+	cmd.Flags().BoolVar(&noSend, "no-send", false, "only append to the spool; deliver later with flush")
 	return cmd
 }
 
@@ -127,34 +147,4 @@ func transcriptFiles(root string) []string {
 		return nil
 	})
 	return out
-}
-
-// progressBar draws one self-overwriting line on stderr, at most ten times a second.
-type progressBar struct {
-	w     io.Writer
-	off   bool
-	last  time.Time
-	drawn bool
-}
-
-func (p *progressBar) update(done, total int64) {
-	if p.off || (time.Since(p.last) < 100*time.Millisecond && done < total) {
-		return
-	}
-	p.last = time.Now()
-	const width = 30
-	frac := 1.0
-	if total > 0 {
-		frac = float64(done) / float64(total)
-	}
-	n := int(frac * width)
-	fmt.Fprintf(p.w, "\rimporting [%s%s] %3.0f%% %s / %s", strings.Repeat("#", n), strings.Repeat(".", width-n),
-		frac*100, humanBytes(done), humanBytes(total))
-	p.drawn = true
-}
-
-func (p *progressBar) done() {
-	if p.drawn {
-		fmt.Fprintln(p.w)
-	}
 }

@@ -629,7 +629,7 @@ func TestStatusCollectorDown(t *testing.T) {
 func TestImportTranscripts(t *testing.T) {
 	e := newEnv(t, deadURL)
 	e.holdDelivery()
-	r := e.run(nil, "import", filepath.Join("testdata", "subagent-transcripts"))
+	r := e.run(nil, "import", "--no-send", filepath.Join("testdata", "subagent-transcripts"))
 	if r.code != 0 {
 		t.Fatalf("import: %+v", r)
 	}
@@ -654,7 +654,7 @@ func TestImportTranscripts(t *testing.T) {
 	for _, it := range items {
 		first[it.Event.ID] = true
 	}
-	e.run(nil, "import", "--no-progress", filepath.Join("testdata", "subagent-transcripts"))
+	e.run(nil, "import", "--no-send", "--no-progress", filepath.Join("testdata", "subagent-transcripts"))
 	for _, id := range e.pendingIDs() {
 		if !first[id] {
 			t.Fatalf("second import produced a new ID %s", id)
@@ -784,38 +784,81 @@ func TestStatusWarnsWhenClaudeDisablesHooks(t *testing.T) {
 	}
 }
 
-func TestImportThenDeliverSendsEachEventOnce(t *testing.T) {
-	c := newCollector(t)
-	e := newEnv(t, c.URL)
-	projects := filepath.Join(e.dir, "projects")
-	session := filepath.Join("testdata", "subagent-transcripts", "-home-dev-src-demo")
-	for _, f := range []string{"d04f3c58-1e16-4770-9cf3-d9f8ce8512ba.jsonl", "d04f3c58-1e16-4770-9cf3-d9f8ce8512ba/subagents/agent-a6fd588be11e1c086.jsonl"} {
-		data, err := os.ReadFile(filepath.Join(session, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.MkdirAll(filepath.Dir(filepath.Join(projects, "p", f)), 0o755)
-		os.WriteFile(filepath.Join(projects, "p", f), data, 0o644)
+// TestImportDeliversEachEventOnce: import delivers what it imported (its progress bar
+// covering both), or with --no-send leaves it for flush; either way each event reaches
+// the collector once, and the deliverer does not read the imported transcripts again.
+func TestImportDeliversEachEventOnce(t *testing.T) {
+	for _, noSend := range []bool{false, true} {
+		t.Run(fmt.Sprintf("no-send=%v", noSend), func(t *testing.T) {
+			c := newCollector(t)
+			e := newEnv(t, c.URL)
+			projects := filepath.Join(e.dir, "projects")
+			session := filepath.Join("testdata", "subagent-transcripts", "-home-dev-src-demo")
+			for _, f := range []string{"d04f3c58-1e16-4770-9cf3-d9f8ce8512ba.jsonl", "d04f3c58-1e16-4770-9cf3-d9f8ce8512ba/subagents/agent-a6fd588be11e1c086.jsonl"} {
+				data, err := os.ReadFile(filepath.Join(session, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.MkdirAll(filepath.Dir(filepath.Join(projects, "p", f)), 0o755)
+				os.WriteFile(filepath.Join(projects, "p", f), data, 0o644)
+			}
+			var want int
+			if noSend {
+				if r := e.run(nil, "import", "--no-send", "--no-progress", projects); r.code != 0 {
+					t.Fatalf("import: %+v", r)
+				}
+				if want = len(e.pendingIDs()); want == 0 {
+					t.Fatal("import spooled nothing")
+				}
+				if got := len(c.received()); got != 0 {
+					t.Fatalf("import --no-send delivered %d events", got)
+				}
+				if r := e.run(nil, "flush", "--wait", "--timeout", "30s"); r.code != 0 {
+					t.Fatalf("flush: %+v", r)
+				}
+			} else {
+				r := e.run(nil, "import", projects)
+				if r.code != 0 {
+					t.Fatalf("import: %+v", r)
+				}
+				if !strings.Contains(r.stderr, "delivering [") || !strings.Contains(r.stdout, "spool empty") {
+					t.Errorf("import did not show its delivery:\nstdout %q\nstderr %q", r.stdout, r.stderr)
+				}
+				if left := len(e.pendingIDs()); left != 0 {
+					t.Fatalf("%d events left in the spool after import", left)
+				}
+				// "import: 42 events from …"
+				if _, err := fmt.Sscanf(r.stdout[strings.Index(r.stdout, "import: "):], "import: %d events", &want); err != nil {
+					t.Fatalf("import's summary: %v in %q", err, r.stdout)
+				}
+			}
+			got := c.received()
+			seen := map[string]int{}
+			for _, id := range got {
+				seen[id]++
+			}
+			for id, n := range seen {
+				if n > 1 {
+					t.Errorf("%s sent %d times: the deliverer read the imported transcripts again", id, n)
+				}
+			}
+			if len(got) != want || want == 0 {
+				t.Fatalf("collector received %d events, the import spooled %d", len(got), want)
+			}
+		})
 	}
-	if r := e.run(nil, "import", "--no-progress", projects); r.code != 0 {
-		t.Fatalf("import: %+v", r)
+}
+
+// TestImportWithCollectorDownKeepsEvents: import's delivery fails with the collector
+// down; it says so, exits non-zero, and the events wait in the spool.
+func TestImportWithCollectorDownKeepsEvents(t *testing.T) {
+	e := newEnv(t, deadURL)
+	r := e.run(nil, "import", "--no-progress", filepath.Join("testdata", "subagent-transcripts"))
+	if r.code == 0 || !strings.Contains(r.stdout, "stay in the spool") {
+		t.Fatalf("import with the collector down: %+v", r)
 	}
-	spooled := len(e.pendingIDs())
-	if r := e.run(nil, "flush", "--wait", "--timeout", "30s"); r.code != 0 {
-		t.Fatalf("flush: %+v", r)
-	}
-	got := c.received()
-	seen := map[string]int{}
-	for _, id := range got {
-		seen[id]++
-	}
-	for id, n := range seen {
-		if n > 1 {
-			t.Errorf("%s sent %d times: the deliverer read the imported transcripts again", id, n)
-		}
-	}
-	if len(got) != spooled {
-		t.Fatalf("collector received %d events, the import spooled %d", len(got), spooled)
+	if len(e.pendingIDs()) == 0 {
+		t.Fatal("the imported events are not in the spool")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"github.com/agent-trace/agent-trace/internal/claudesettings"
+	"github.com/agent-trace/agent-trace/internal/progress"
 	"github.com/agent-trace/agent-trace/internal/spool"
 	"github.com/agent-trace/agent-trace/internal/spool/lease"
 	"github.com/spf13/cobra"
@@ -210,14 +211,4 @@ func age(now, t time.Time) string {
 	}
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+func humanBytes(n int64) string { return progress.Bytes(n) }

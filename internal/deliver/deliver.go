@@ -82,6 +82,10 @@ type Options struct {
 	// (flush --wait). Without it Run returns the first failure retryablehttp gave up on.
 	Wait bool
 
+	// OnSent, when set, is told the running count of events the collector acknowledged,
+	// after each batch (a progress bar).
+	OnSent func(sent int)
+
 	Logf     func(format string, args ...any) // hook.log; each distinct error is logged once
 	Now      func() time.Time
 	Tail     TailFunc     // nil: no transcript enrichment
@@ -381,6 +385,9 @@ func (d *deliverer) ack(items []spool.Item) error {
 		return err
 	}
 	d.res.Sent += len(items)
+	if d.opts.OnSent != nil {
+		d.opts.OnSent(d.res.Sent)
+	}
 	if d.hadError {
 		d.hadError = false
 		return s.UpdateMeta(func(m *spool.Meta) {
