@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -39,16 +40,9 @@ live are not counted twice. Then it delivers them to the collector, as
 			if err != nil {
 				return &exitError{code: 2, msg: "import: " + err.Error()}
 			}
-			root := ""
-			if len(args) == 1 {
-				root = args[0]
-			} else if root, err = transcript.DefaultRoot(); err != nil {
-				return fmt.Errorf("import: %w", err)
-			}
-			// Absolute, so the transcript_path the imported events carry means the same
-			// file to the deliverer whatever its working directory.
-			if abs, err := filepath.Abs(root); err == nil {
-				root = abs
+			root, err := importRoot(args)
+			if err != nil {
+				return err
 			}
 			var warnings int
 			opts := transcript.ImportOptions{
@@ -111,28 +105,51 @@ live are not counted twice. Then it delivers them to the collector, as
 				fmt.Fprintf(stdout, " (%d payloads skipped; see hook.log)", warnings)
 			}
 			fmt.Fprintln(stdout)
-			if noSend || total == 0 {
-				if total > 0 {
-					fmt.Fprintln(stdout, "next: `agent-trace-hook flush` delivers them")
-				}
-				return nil
-			}
-			// What was imported is delivered now, as flush would: the user ran import to
-			// see these sessions, not to fill the spool.
-			argv := []string{"--foreground"}
-			if !noProgress {
-				argv = append(argv, "--progress")
-			}
-			if err := runForegroundDeliverer(cmd.Context(), nil, stdout, stderr, "import", argv); err != nil {
-				fmt.Fprintln(stdout, "import: the events stay in the spool; the next hook or `agent-trace-hook flush` delivers them")
-				return err
-			}
-			return nil
+			return deliverImported(cmd.Context(), stdout, stderr, total, noSend, noProgress)
 		},
 	}
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw the progress bars on stderr")
 	cmd.Flags().BoolVar(&noSend, "no-send", false, "only append to the spool; deliver later with flush")
 	return cmd
+}
+
+// importRoot is the folder import reads: the argument, else Claude Code's projects
+// folder; absolute, so the transcript_path the imported events carry means the same
+// file to the deliverer whatever its working directory.
+func importRoot(args []string) (string, error) {
+	root := ""
+	if len(args) == 1 {
+		root = args[0]
+	} else {
+		var err error
+		if root, err = transcript.DefaultRoot(); err != nil {
+			return "", fmt.Errorf("import: %w", err)
+		}
+	}
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	return root, nil
+}
+
+// deliverImported delivers the total events import spooled, as flush would (the user
+// ran import to see these sessions, not to fill the spool), unless noSend.
+func deliverImported(ctx context.Context, stdout, stderr io.Writer, total int, noSend, noProgress bool) error {
+	if noSend || total == 0 {
+		if total > 0 {
+			fmt.Fprintln(stdout, "next: `agent-trace-hook flush` delivers them")
+		}
+		return nil
+	}
+	argv := []string{"--foreground"}
+	if !noProgress {
+		argv = append(argv, "--progress")
+	}
+	if err := runForegroundDeliverer(ctx, nil, stdout, stderr, "import", argv); err != nil {
+		fmt.Fprintln(stdout, "import: the events stay in the spool; the next hook or `agent-trace-hook flush` delivers them")
+		return err
+	}
+	return nil
 }
 
 // transcriptFiles lists the *.jsonl files under root, as Import reads them.
