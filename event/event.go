@@ -61,6 +61,8 @@ type Event struct {
 	ToolUseID string `json:"tool_use_id,omitempty"`
 	ToolName  string `json:"tool_name,omitempty"`
 	AgentID   string `json:"agent_id,omitempty"` // set inside a subagent
+	// PromptOrigin marks a UserPromptSubmit nobody typed (PromptOrigin in prompt.go).
+	PromptOrigin string `json:"prompt_origin,omitempty"`
 
 	// Who and where, from the hook's config (set at init).
 	User string `json:"user,omitempty"`

@@ -79,6 +79,9 @@ func Build(raw []byte, cfg agentconfig.Config, now time.Time) ([]event.Event, er
 	if hookEvent == "PostToolUse" {
 		ev.LinesAdded, ev.LinesRemoved = countLines(toolName, payload)
 	}
+	if hookEvent == "UserPromptSubmit" {
+		ev.PromptOrigin = event.PromptOrigin(str("prompt"))
+	}
 
 	counts := map[string]int{}
 	kept := privacy.RedactValue(privacy.ApplyTier(payload, tier), counts).(map[string]any)

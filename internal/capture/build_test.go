@@ -189,6 +189,31 @@ func TestBuildKeepsOversizedPayload(t *testing.T) {
 	}
 }
 
+// TestBuildMarksInjectedPrompts: a UserPromptSubmit Claude Code injected (the recorded
+// subagent session's <task-notification>) is marked at every tier, tier 1 included,
+// where its text is gone; a typed prompt is not.
+func TestBuildMarksInjectedPrompts(t *testing.T) {
+	injected := mustFixture(t, "subagent", "010.json")
+	typed := mustFixture(t, "commit", "002.json")
+	for tier := event.TierMetadata; tier <= event.TierFull; tier++ {
+		for _, tc := range []struct {
+			f    fixture
+			want string
+		}{{injected, event.OriginTaskNotification}, {typed, ""}} {
+			evs, err := Build(tc.f.raw, cfgTier(tier), testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if evs[0].HookEvent != "UserPromptSubmit" {
+				t.Fatalf("%s/%s is %s, not a prompt", tc.f.session, tc.f.name, evs[0].HookEvent)
+			}
+			if got := evs[0].PromptOrigin; got != tc.want {
+				t.Errorf("tier %d %s/%s: origin %q, want %q", tier, tc.f.session, tc.f.name, got, tc.want)
+			}
+		}
+	}
+}
+
 func TestBuildBadInput(t *testing.T) {
 	big := append([]byte(`{"session_id":"s","hook_event_name":"PostToolUse","tool_response":{"stdout":"`), bytes.Repeat([]byte("x"), MaxReadBytes)...)
 	big = append(big, `"}}`...)
