@@ -54,6 +54,7 @@ func (v *view) updateUsage(f *fold) {
 		pid := v.promptOfUsage(e)
 		uv.row = agenttrace.PricedUsage{EventID: e.ID, Time: e.Time, PromptID: pid, Model: e.Usage.Model,
 			User: firstNonEmpty(e.User, v.user), Usage: ToUsage(e.Usage), CostUSD: price(v.pricer, e.Usage)}
+		uv.req = requestRow(f, e, uv.row)
 		if pv, ok := v.prompts[pid]; ok {
 			pv.usages[k], uv.home = uv, pv
 			v.dirty[pv] = true
