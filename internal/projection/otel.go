@@ -82,6 +82,7 @@ func (f *fold) onAPIRequest(e *event.Event) {
 	if e.OTel == nil {
 		return
 	}
+	f.otelPrompt(e) // every copy, winning or not, as a hook event does
 	c := *e
 	u := event.Usage{}
 	if e.Usage != nil {
@@ -96,7 +97,6 @@ func (f *fold) onAPIRequest(e *event.Event) {
 	}
 	f.otel.requests[rk] = &c
 	f.changed.otelSums = true
-	f.otelPrompt(e)
 	if keys := f.otel.claimed[rk]; len(keys) > 0 {
 		for k := range keys { // the transcript's rows gain OTel's details
 			f.changed.usage[k] = true
