@@ -192,7 +192,7 @@ type ToolCall struct {
 	// Decision is OTel's tool_decision (accept, reject) and who made it (config, user…).
 	Decision       string `json:"decision,omitempty"`
 	DecisionSource string `json:"decision_source,omitempty"`
-	Error      string     `json:"error,omitempty"`    // tier 2 and above
+	Error          string `json:"error,omitempty"` // tier 2 and above
 	// Input summary (tier 2 and above).
 	Command     string `json:"command,omitempty"`
 	FilePath    string `json:"file_path,omitempty"`
