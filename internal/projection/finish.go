@@ -102,9 +102,6 @@ func newView(p agenttrace.Pricer) *view {
 func (v *view) update(f *fold, d *pending) (*agenttrace.Session, bool) {
 	v.redoCalls, v.redoUsage, v.dirty, v.delta = map[string]bool{}, map[string]bool{}, map[*promptView]bool{}, d
 	v.added = false
-	if !v.full && f.changed.rebuild {
-		return nil, false
-	}
 	s := v.header(f)
 	if !v.full && s.User != v.user {
 		return nil, false // every usage row names the session's user when it has none

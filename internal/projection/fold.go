@@ -102,14 +102,14 @@ type changes struct {
 	errors  map[string]bool // api_error event IDs
 	// otelSums is set when a record the session's OTel totals sum changed.
 	otelSums bool
-	// rebuild is set when a change can't be followed incrementally: a transcript usage
-	// event claimed a request an OTel api_request counted until then (usage row gone).
-	rebuild bool
+	// usageGone are usage keys no longer in fold.usage: a request an OTel api_request
+	// counted until a transcript usage event claimed it.
+	usageGone map[string]bool
 }
 
 func newChanges() changes {
 	return changes{calls: map[string]bool{}, prompts: map[string]bool{}, usage: map[string]bool{}, gitKeys: map[string]bool{},
-		errors: map[string]bool{}}
+		errors: map[string]bool{}, usageGone: map[string]bool{}}
 }
 
 func newFold() *fold {

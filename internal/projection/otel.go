@@ -54,8 +54,7 @@ func requestKey(e *event.Event) string {
 func otelUsageKey(rk string) string { return "\x03" + rk }
 
 // claimRequest notes that the transcript usage under key reads request rid. A request an
-// api_request counted until now leaves the usage rows: the view can't take a row out
-// incrementally, so it is rebuilt.
+// api_request counted until now leaves the usage rows (the view takes its row out).
 func (f *fold) claimRequest(rid, key string) {
 	if rid == "" {
 		return
@@ -66,7 +65,8 @@ func (f *fold) claimRequest(rid, key string) {
 	f.otel.claimed[rid][key] = true
 	if _, ok := f.usage[otelUsageKey(rid)]; ok {
 		delete(f.usage, otelUsageKey(rid))
-		f.changed.rebuild = true
+		delete(f.changed.usage, otelUsageKey(rid))
+		f.changed.usageGone[otelUsageKey(rid)] = true
 	}
 }
 
