@@ -38,6 +38,10 @@ const (
 	metricPRCount    = "pull_request.count"
 )
 
+// redactedPrompt is what Claude Code sends for a prompt's text without
+// OTEL_LOG_USER_PROMPTS: no text, not a prompt that says so.
+const redactedPrompt = "<REDACTED>"
+
 // requestKey names the API request an api_request reports: its request ID, else (an
 // auxiliary request without one) the event itself.
 func requestKey(e *event.Event) string {
@@ -128,7 +132,7 @@ func (f *fold) onUserPrompt(e *event.Event) {
 		return
 	}
 	text := ""
-	if e.Tier >= event.TierDetails {
+	if e.Tier >= event.TierDetails && e.OTel.Text != redactedPrompt {
 		text = e.OTel.Text
 	}
 	pa.otelSubmit.earliest(orderOf(e), text)

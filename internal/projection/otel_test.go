@@ -232,3 +232,40 @@ func countStatus(s *agenttrace.Session, status string) int {
 	}
 	return n
 }
+
+// TestOTelPullRequests: a PR URL in a tool_result's parameters is a PR with its URL; the
+// pull_request.count metric alone is a count beside PRCount, not a PR row.
+func TestOTelPullRequests(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ok := true
+	result := event.Event{ID: "r1", Kind: event.KindToolResult, SessionID: "s", Time: t0, Tier: event.TierDetails,
+		PromptID: "p1", ToolUseID: "t1", ToolName: "Bash", OTel: &event.OTel{Name: "tool_result", Success: &ok,
+			Parameters: map[string]any{"full_command": "gh pr view https://github.com/example/demo/pull/7"}}}
+	metric := event.Event{ID: "m1", Kind: event.KindMetric, SessionID: "s", Time: t0.Add(time.Second), Tier: event.TierDetails,
+		OTel: &event.OTel{Name: "pull_request.count", Metric: &event.MetricPoint{Value: 2, Start: t0}}}
+	tier1 := result
+	tier1.Tier = event.TierMetadata
+	tests := []struct {
+		name    string
+		events  []event.Event
+		prs     int
+		url     string
+		counted int
+	}{
+		{"url in parameters", []event.Event{result}, 1, "https://github.com/example/demo/pull/7", 0},
+		{"metric only", []event.Event{metric}, 0, "", 2},
+		{"both", []event.Event{result, metric}, 1, "https://github.com/example/demo/pull/7", 2},
+		{"tier 1 keeps no parameters", []event.Event{tier1}, 0, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := projection.Project(tt.events, nil)
+			if len(s.PullRequests) != tt.prs || s.OTelPRCount != tt.counted {
+				t.Fatalf("PRs %+v, OTel count %d; want %d PRs, count %d", s.PullRequests, s.OTelPRCount, tt.prs, tt.counted)
+			}
+			if tt.prs > 0 && (s.PullRequests[0].URL != tt.url || s.PullRequests[0].PromptID != "p1") {
+				t.Errorf("PR %+v, want %s under p1", s.PullRequests[0], tt.url)
+			}
+		})
+	}
+}
