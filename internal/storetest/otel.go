@@ -12,7 +12,7 @@ const OTelSessionID = "otel-session"
 // OTelSession is a session Claude Code's telemetry reports, with one transcript usage
 // event: a prompt, an API request only OTel saw and one the transcript saw too (same
 // request_id: counted once, the transcript's tokens), an accepted Bash call that
-// committed, a rejected Write, an API error, and active time points.
+// committed, a rejected Write, an API error, active time and a subagent's totals.
 func OTelSession() []event.Event {
 	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 	ok := true
@@ -45,5 +45,9 @@ func OTelSession() []event.Event {
 	active := mk(event.KindMetric, 6*time.Second, event.OTel{Name: "active_time.total", Attrs: map[string]string{"type": "user"},
 		Metric: &event.MetricPoint{Value: 2.5, Unit: "s", Start: t0, Series: "type=user"}}, "active")
 	active.PromptID = ""
-	return []event.Event{prompt, solo, twin, transcript, bash, reject, apiErr, active}
+	sub := mk(event.KindSubagentCompleted, 7*time.Second, event.OTel{Name: "subagent_completed", Model: "claude-opus-5-5",
+		DurationMS: 1500, Attrs: map[string]string{"agent_type": "general-purpose", "total_tokens": "4200", "total_tool_uses": "2"}},
+		"agent-1")
+	sub.AgentID = "agent-1"
+	return []event.Event{prompt, solo, twin, transcript, bash, reject, apiErr, active, sub}
 }

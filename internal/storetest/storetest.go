@@ -177,6 +177,9 @@ func testOTelSession(t *testing.T, s agenttrace.Store) {
 		t.Errorf("usage %+v, api errors %d, otel cost %v; want 3000 input tokens, 1, 0.05",
 			got.Usage, got.APIErrorCount, got.OTelCostUSD)
 	}
+	if len(got.Subagents) != 1 || got.Subagents[0].ToolUses != 2 {
+		t.Errorf("subagents %+v, want agent-1 with 2 tool uses", got.Subagents)
+	}
 	if len(got.Prompts) != 1 || len(got.Prompts[0].Requests) != 3 {
 		t.Fatalf("prompts %+v, want one with two requests and an error", got.Prompts)
 	}
