@@ -41,6 +41,9 @@ const (
 	ToolOK      = "ok"
 	ToolError   = "error"
 	ToolPending = "pending"
+	// ToolRejected is a call whose use was refused (OTel's tool_decision said reject)
+	// and that never ran: it has no result.
+	ToolRejected = "rejected"
 )
 
 // Usage is a token count broken down the way Anthropic prices it.
@@ -103,6 +106,17 @@ type SessionSummary struct {
 	ReportedCostUSD   *float64   `json:"reported_cost_usd"` // Claude Code's own estimate, when known
 	UnpricedModels    []string   `json:"unpriced_models,omitempty"`
 	EventCount        int        `json:"event_count"`
+	// What Claude Code's own telemetry (OTel) adds. OTelCostUSD is the sum of its
+	// api_request cost_usd, once per request: an estimate shown beside ours, never summed
+	// with it. APIErrorCount counts failed API attempts (api_error), beside ErrorCount,
+	// which counts failed tool calls. Active time is the active_time.total metric.
+	OTelCostUSD       *float64 `json:"otel_cost_usd"`
+	APIErrorCount     int      `json:"api_error_count"`
+	ActiveUserSeconds float64  `json:"active_user_seconds"`
+	ActiveCLISeconds  float64  `json:"active_cli_seconds"`
+	// OTelPRCount is the pull_request.count metric: PRs Claude Code says it created,
+	// shown beside PRCount (the PRs whose URL we saw).
+	OTelPRCount int `json:"otel_pr_count"`
 }
 
 // Session is the full projection of one Claude Code session.
@@ -111,6 +125,38 @@ type Session struct {
 	Prompts      []Prompt      `json:"prompts"`
 	Commits      []Commit      `json:"commits"`
 	PullRequests []PullRequest `json:"pull_requests"`
+	// Subagents are the subagents OTel's subagent_completed reported, by agent ID.
+	Subagents []Subagent `json:"subagents,omitempty"`
+}
+
+// Subagent is what Claude Code's subagent_completed says of one subagent (agent_id).
+type Subagent struct {
+	AgentID     string `json:"agent_id"`
+	Type        string `json:"type,omitempty"`
+	Model       string `json:"model,omitempty"`
+	TotalTokens int64  `json:"total_tokens"`
+	ToolUses    int64  `json:"tool_uses"`
+	DurationMS  int64  `json:"duration_ms"`
+}
+
+// APIRequest is one API request of a prompt, or one failed attempt: the tokens and
+// cost we count for it (the transcript's reading, else OTel's), and what OTel's
+// api_request or api_error adds.
+type APIRequest struct {
+	RequestID   string    `json:"request_id,omitempty"`
+	Time        time.Time `json:"time"`
+	Model       string    `json:"model,omitempty"`
+	Usage       Usage     `json:"usage"`
+	CostUSD     *float64  `json:"cost_usd"`               // ours; null when unpriced or for an error
+	OTelCostUSD *float64  `json:"otel_cost_usd"`          // Claude Code's estimate, when OTel reported it
+	DurationMS  int64     `json:"duration_ms,omitempty"`  //
+	TTFTMS      int64     `json:"ttft_ms,omitempty"`      // time to first token
+	QuerySource string    `json:"query_source,omitempty"` // main, subagent, auxiliary, …
+	Attempt     int64     `json:"attempt,omitempty"`      // the failed attempt (retries exhausted: the total)
+	StatusCode  int64     `json:"status_code,omitempty"`  //
+	Error       string    `json:"error,omitempty"`        // set for a failed attempt
+	// Sources says who reported it: "transcript", "otel" or "transcript+otel".
+	Sources string `json:"sources"`
 }
 
 // Prompt is one user prompt (a prompt_id) and everything it caused.
@@ -130,6 +176,8 @@ type Prompt struct {
 	LinesAdded   int           `json:"lines_added"`
 	LinesRemoved int           `json:"lines_removed"`
 	ErrorCount   int           `json:"error_count"`
+	// Requests are the prompt's API requests and failed attempts, by time.
+	Requests []APIRequest `json:"requests,omitempty"`
 }
 
 // ToolCall is one tool_use_id, however many hook events it had.
@@ -141,7 +189,10 @@ type ToolCall struct {
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
 	DurationMS int64      `json:"duration_ms"`
 	AgentID    string     `json:"agent_id,omitempty"` // set when a subagent made the call
-	Error      string     `json:"error,omitempty"`    // tier 2 and above
+	// Decision is OTel's tool_decision (accept, reject) and who made it (config, user…).
+	Decision       string `json:"decision,omitempty"`
+	DecisionSource string `json:"decision_source,omitempty"`
+	Error          string `json:"error,omitempty"` // tier 2 and above
 	// Input summary (tier 2 and above).
 	Command     string `json:"command,omitempty"`
 	FilePath    string `json:"file_path,omitempty"`

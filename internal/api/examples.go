@@ -14,18 +14,21 @@ import (
 
 // Examples shown in /openapi.json and /docs: one small, consistent session.
 var (
-	exStart   = time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
-	exEnd     = exStart.Add(95 * time.Second)
-	exCost    = 0.4213
-	exRepCost = 0.4213
-	exUsage   = agenttrace.Usage{InputTokens: 1204, OutputTokens: 3312, CacheCreationInputTokens: 18044, CacheCreation5mTokens: 18044, CacheReadInputTokens: 120877}
-	exSummary = agenttrace.SessionSummary{
+	exStart    = time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
+	exEnd      = exStart.Add(95 * time.Second)
+	exCost     = 0.4213
+	exRepCost  = 0.4213
+	exOTelCost = 0.4187
+	exReqCost  = 0.2105
+	exUsage    = agenttrace.Usage{InputTokens: 1204, OutputTokens: 3312, CacheCreationInputTokens: 18044, CacheCreation5mTokens: 18044, CacheReadInputTokens: 120877}
+	exSummary  = agenttrace.SessionSummary{
 		ID: "3f1c2a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60", StartedAt: exStart, EndedAt: &exEnd, LastEventAt: exEnd,
 		Status: agenttrace.StatusEnded, DurationMS: 95000, CWD: "/home/ada/src/demo",
 		Repo: "github.com/example/demo", Branch: "main", Branches: []string{"main"},
 		Models: []string{"claude-opus-4-5"}, ClaudeCodeVersion: "2.1.332", User: "ada", Host: "laptop", Tier: 2,
 		FirstPrompt: "add a --verbose flag and commit", PromptCount: 1, ToolCallCount: 2, CommitCount: 1,
 		LinesAdded: 12, LinesRemoved: 3, Usage: exUsage, CostUSD: &exCost, ReportedCostUSD: &exRepCost, EventCount: 14,
+		OTelCostUSD: &exOTelCost, APIErrorCount: 1, ActiveUserSeconds: 41.5, ActiveCLISeconds: 52.25,
 	}
 	exToolEnd = exStart.Add(20 * time.Second)
 	exCommit  = agenttrace.Commit{
@@ -43,10 +46,17 @@ var (
 			ID: "p-5b1e", Index: 0, Text: "add a --verbose flag and commit", StartedAt: exStart, DurationMS: 90000,
 			Usage: exUsage, CostUSD: &exCost, Models: []string{"claude-opus-4-5"},
 			ToolCalls: []agenttrace.ToolCall{
-				{ID: "toolu_01", Name: "Edit", Status: agenttrace.ToolOK, StartedAt: exStart.Add(10 * time.Second), EndedAt: &exToolEnd, DurationMS: 10000, FilePath: "main.go", LinesAdded: 12, LinesRemoved: 3},
+				{ID: "toolu_01", Name: "Edit", Status: agenttrace.ToolOK, StartedAt: exStart.Add(10 * time.Second), EndedAt: &exToolEnd, DurationMS: 10000, FilePath: "main.go", LinesAdded: 12, LinesRemoved: 3, Decision: "accept", DecisionSource: "config"},
 				{ID: "toolu_02", Name: "Bash", Status: agenttrace.ToolOK, StartedAt: exStart.Add(55 * time.Second), DurationMS: 840, Command: "git commit -am 'Add --verbose flag'"},
 			},
 			Commits: []agenttrace.Commit{exCommit}, PullRequests: []agenttrace.PullRequest{}, LinesAdded: 12, LinesRemoved: 3,
+			Requests: []agenttrace.APIRequest{
+				{RequestID: "req_011CX1", Time: exStart.Add(5 * time.Second), Model: "claude-opus-4-5", StatusCode: 529,
+					Attempt: 1, DurationMS: 310, Error: "overloaded", QuerySource: "main", Sources: "otel"},
+				{RequestID: "req_011CX2", Time: exStart.Add(9 * time.Second), Model: "claude-opus-4-5", Usage: exUsage,
+					CostUSD: &exReqCost, OTelCostUSD: &exReqCost, DurationMS: 4200, TTFTMS: 610, QuerySource: "main",
+					Sources: "transcript+otel"},
+			},
 		}},
 		Commits:      []agenttrace.Commit{exCommit},
 		PullRequests: []agenttrace.PullRequest{},

@@ -56,7 +56,7 @@ func (v *view) assemble(s *agenttrace.Session) {
 // order, its call trees, commits and PRs.
 func (v *view) buildPrompt(pv *promptView) agenttrace.Prompt {
 	pa := pv.acc
-	p := agenttrace.Prompt{ID: pv.id, Index: pv.index, Text: pa.submit.v, Response: pa.stop.v, StartedAt: pv.start,
+	p := agenttrace.Prompt{ID: pv.id, Index: pv.index, Text: pa.text(), Response: pa.response(), StartedAt: pv.start,
 		Models: []string{}}
 	if pa.last.After(p.StartedAt) {
 		p.DurationMS = pa.last.Sub(p.StartedAt).Milliseconds()
@@ -84,6 +84,7 @@ func (v *view) buildPrompt(pv *promptView) agenttrace.Prompt {
 		c := round9(cost)
 		p.CostUSD = &c
 	}
+	p.Requests = v.requests(pv, us)
 	p.ToolCalls = v.trees(pv)
 	p.Commits, p.PullRequests = pv.git.commits, pv.git.prs
 	if p.Commits == nil {
@@ -170,7 +171,7 @@ func countCalls(p *agenttrace.Prompt, calls []agenttrace.ToolCall) {
 // to, when any may have changed or moved: the prompts listing one that did are rebuilt,
 // and the store is told which.
 func (v *view) placeGit(f *fold) {
-	if len(f.commits) == 0 && len(f.prs) == 0 || !v.gitMayMove(f) {
+	if len(f.commits) == 0 && len(f.prs) == 0 && len(f.otel.commits) == 0 || !v.gitMayMove(f) {
 		return
 	}
 	g := v.gitOutcomes(f)
@@ -231,12 +232,12 @@ type gitPlaces struct {
 // gitOutcomes places each commit and PR under its prompt: its own, else that of the
 // call that made it, else the one running at its time.
 func (v *view) gitOutcomes(f *fold) gitPlaces {
-	n := len(f.commits) + len(f.prs)
+	n := len(f.commits) + len(f.otel.commits) + len(f.prs)
 	g := gitPlaces{commitList: []agenttrace.Commit{}, prList: []agenttrace.PullRequest{},
 		commits: make(map[string]agenttrace.Commit, len(f.commits)),
 		prs:     make(map[string]agenttrace.PullRequest, len(f.prs)), place: make(map[string]string, n)}
 	v.gitCalls = map[string]bool{}
-	for _, p := range f.commits {
+	for _, p := range f.commitPicks() {
 		c := p.v
 		if c.PromptID == "" && c.ToolUseID != "" {
 			c.PromptID = v.promptOfCall(c.ToolUseID)

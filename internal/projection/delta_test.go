@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -123,6 +126,14 @@ func TestLiveSessionStaysIncremental(t *testing.T) {
 	for _, f := range storetest.Fixtures() {
 		sessions[f.Name] = f.Events
 	}
+	// Hooks and OTel as they arrive live, in time order; and with every api_request
+	// ahead of its transcript twin, so the transcript takes over requests OTel counted.
+	for name, evs := range otelPropertySessions() {
+		sessions[name] = evs
+		if strings.HasSuffix(name, "+hooks") {
+			sessions[name+"/otel-first"] = apiRequestsFirst(evs)
+		}
+	}
 	for name, evs := range sessions {
 		t.Run(name, func(t *testing.T) {
 			pr := projection.New(storetest.TestPricer{})
@@ -146,4 +157,17 @@ func TestLiveSessionStaysIncremental(t *testing.T) {
 			r.check(t, name, s, u)
 		})
 	}
+}
+
+// apiRequestsFirst is evs in time order with every api_request 1 ms earlier than it
+// was, ahead of the transcript usage of the same request.
+func apiRequestsFirst(evs []event.Event) []event.Event {
+	out := append([]event.Event(nil), evs...)
+	for i := range out {
+		if out[i].Kind == event.KindAPIRequest {
+			out[i].Time = out[i].Time.Add(-time.Millisecond)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
@@ -46,6 +47,8 @@ type view struct {
 
 	out []agenttrace.Prompt // the prompts as last built, by index
 
+	otelSums otelSums // the session's OTel totals as last summed
+
 	// What one update redoes and marks.
 	redoCalls  map[string]bool
 	redoUsage  map[string]bool
@@ -72,6 +75,7 @@ type promptView struct {
 	acc    *promptAcc // nil for the unattached calls
 	roots  map[string]bool
 	usages map[string]*usageView
+	errors map[string]*event.Event // the api_error events placed under it
 	git    struct {
 		commits []agenttrace.Commit
 		prs     []agenttrace.PullRequest
@@ -83,6 +87,7 @@ type usageView struct {
 	row  agenttrace.PricedUsage
 	home *promptView
 	at   order
+	req  agenttrace.APIRequest // the row as the prompt's request list shows it
 }
 
 func newView(p agenttrace.Pricer) *view {
@@ -106,8 +111,10 @@ func (v *view) update(f *fold, d *pending) (*agenttrace.Session, bool) {
 		return nil, false
 	}
 	v.updateUsage(f)
+	v.updateErrors(f)
 	v.placeGit(f)
 	v.usageTotals(s)
+	v.otelTotals(f, s)
 	v.assemble(s)
 	v.full = false
 	return s, true
@@ -189,7 +196,8 @@ func (v *view) updatePrompts(f *fold) bool {
 	for _, id := range touched(v.full, f.changed.prompts, f.prompts) {
 		pa, pv := f.prompts[id], v.prompts[id]
 		if pv == nil {
-			pv = &promptView{id: id, start: pa.start(), roots: map[string]bool{}, usages: map[string]*usageView{}}
+			pv = &promptView{id: id, start: pa.start(), roots: map[string]bool{}, usages: map[string]*usageView{},
+				errors: map[string]*event.Event{}}
 			v.prompts[id] = pv
 			added = append(added, pv)
 		} else if !pa.start().Equal(pv.start) {

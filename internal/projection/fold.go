@@ -87,6 +87,8 @@ type fold struct {
 	commits   map[string]*pick[agenttrace.Commit]
 	prs       map[string]*prAcc
 
+	otel otelFold // what Claude Code's telemetry adds (otel.go)
+
 	changed changes // since the view last caught up (view.update)
 }
 
@@ -97,10 +99,17 @@ type changes struct {
 	prompts map[string]bool // prompt IDs
 	usage   map[string]bool // usage keys (usageKey)
 	gitKeys map[string]bool // commits and pull requests (commitKey, prKey)
+	errors  map[string]bool // api_error event IDs
+	// otelSums is set when a record the session's OTel totals sum changed.
+	otelSums bool
+	// usageGone are usage keys no longer in fold.usage: a request an OTel api_request
+	// counted until a transcript usage event claimed it.
+	usageGone map[string]bool
 }
 
 func newChanges() changes {
-	return changes{calls: map[string]bool{}, prompts: map[string]bool{}, usage: map[string]bool{}, gitKeys: map[string]bool{}}
+	return changes{calls: map[string]bool{}, prompts: map[string]bool{}, usage: map[string]bool{}, gitKeys: map[string]bool{},
+		errors: map[string]bool{}, usageGone: map[string]bool{}}
 }
 
 func newFold() *fold {
@@ -112,6 +121,7 @@ func newFold() *fold {
 		usage:    map[string]*event.Event{},
 		commits:  map[string]*pick[agenttrace.Commit]{},
 		prs:      map[string]*prAcc{},
+		otel:     newOTelFold(),
 		changed:  newChanges(),
 	}
 }
@@ -125,6 +135,15 @@ var kindHandlers = map[string]func(*fold, *event.Event){
 	event.KindCommit:      (*fold).onCommit,
 	event.KindPullRequest: (*fold).onPullRequest,
 	event.KindBranch:      (*fold).onBranch,
+
+	event.KindAPIRequest:        (*fold).onAPIRequest,
+	event.KindAPIError:          (*fold).onAPIError,
+	event.KindUserPrompt:        (*fold).onUserPrompt,
+	event.KindAssistantResponse: (*fold).onAssistantResponse,
+	event.KindToolDecision:      (*fold).onToolDecision,
+	event.KindToolResult:        (*fold).onToolResult,
+	event.KindSubagentCompleted: (*fold).onSubagentCompleted,
+	event.KindMetric:            (*fold).onMetric,
 }
 
 // add folds one event, whose ID the fold has not seen.
@@ -201,6 +220,7 @@ func (f *fold) onUsage(e *event.Event) {
 		return
 	}
 	key := usageKey(e)
+	f.claimRequest(e.Usage.RequestID, key)
 	if old, ok := f.usage[key]; ok && !betterUsage(e, old) {
 		return
 	}

@@ -52,6 +52,10 @@ func TestProjectGolden(t *testing.T) {
 		t.Fatalf("decode golden projections: %v", err)
 	}
 	sessions := goldenSessions()
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		writeGolden(t, sessions)
+		return
+	}
 	if len(golden) != len(sessions) {
 		t.Errorf("%d golden projections, %d sessions", len(golden), len(sessions))
 	}
@@ -79,4 +83,22 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	xa, _ := json.Marshal(x)
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
+}
+
+// writeGolden regenerates testdata/golden.json (UPDATE_GOLDEN=1), for a deliberate change
+// of the rules; review its diff.
+func writeGolden(t *testing.T, sessions map[string][]event.Event) {
+	t.Helper()
+	out := map[string]goldenEntry{}
+	for name, evs := range sessions {
+		s, u := projection.ProjectWithUsage(evs, storetest.TestPricer{})
+		out[name] = goldenEntry{s, u}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("testdata/golden.json", b, 0o644); err != nil {
+		t.Fatalf("write golden projections: %v", err)
+	}
 }

@@ -73,14 +73,36 @@ type promptAcc struct {
 	first, last time.Time
 	submit      pick[string] // the first UserPromptSubmit, with its text when the tier allows
 	stop        pick[string] // the latest Stop of tier 3: the prompt's final answer
+	// OTel's user_prompt and assistant_response: used where the hooks said nothing.
+	otelSubmit, otelResponse pick[string]
 }
 
 // start is when the prompt was submitted, or its first event when no submit was seen.
+// The hook's submit wins over OTel's user_prompt, so a session both report starts its
+// prompts where the hooks alone would.
 func (pa *promptAcc) start() time.Time {
 	if pa.submit.ok {
 		return pa.submit.at.t
 	}
+	if pa.otelSubmit.ok {
+		return pa.otelSubmit.at.t
+	}
 	return pa.first
+}
+
+// text and response are the hooks', else OTel's.
+func (pa *promptAcc) text() string {
+	if pa.submit.ok {
+		return pa.submit.v
+	}
+	return pa.otelSubmit.v
+}
+
+func (pa *promptAcc) response() string {
+	if pa.stop.ok {
+		return pa.stop.v
+	}
+	return pa.otelResponse.v
 }
 
 func (f *fold) prompt(id string, t time.Time) *promptAcc {

@@ -15,8 +15,9 @@ import (
 )
 
 // propertySessions are the sessions the incremental property is checked on: every
-// recorded Claude Code fixture (e2e/testdata/claude-code-2.1.332) and a few generated
-// sessions with subagents, commits, PRs and failures.
+// recorded Claude Code fixture (e2e/testdata/claude-code-2.1.332), the OTel recordings
+// (testdata/otel) with and without their hooks, and a few generated sessions with
+// subagents, commits, PRs and failures.
 func propertySessions() map[string][]event.Event {
 	out := map[string][]event.Event{}
 	for _, f := range storetest.Fixtures() {
@@ -26,6 +27,11 @@ func propertySessions() map[string][]event.Event {
 		out[fmt.Sprintf("generated-%d", i)] = evs
 	}
 	for name, evs := range handMadeSessions() {
+		out[name] = evs
+	}
+	// The OTel recordings, with hooks and alone: api_requests that share a request_id
+	// with transcript usage, decisions, results, commits, API errors, metrics.
+	for name, evs := range otelPropertySessions() {
 		out[name] = evs
 	}
 	return out

@@ -11,7 +11,7 @@ import (
 
 // ProjectionVersion changes whenever the projection's rules change, so stores know to
 // re-project what they stored with older rules.
-const ProjectionVersion = "2"
+const ProjectionVersion = "3"
 
 // PreferEvent reports whether a should be kept instead of b, two events with the same ID.
 // Stores that keep one copy per ID apply the same rule, so what they keep never depends

@@ -22,6 +22,9 @@ type callAcc struct {
 	diff            pick[[]agenttrace.DiffHunk]
 	output          pick[string]
 	spawn           pick[string] // the agentId the latest successful Agent call launched
+	// OTel's tool_decision (decision, source) and tool_result; the hooks' closing wins.
+	decision   pick[[2]string]
+	otelClosed pick[closing]
 }
 
 // closing is what a PostToolUse, PostToolUseFailure or PermissionDenied says.
@@ -142,10 +145,20 @@ func (ca *callAcc) toolCall() agenttrace.ToolCall {
 		in = ca.preInput.v
 	}
 	c.Command, c.FilePath, c.Pattern, c.Description = in.Command, in.FilePath, in.Pattern, in.Description
-	if ca.closed.ok {
-		end := ca.closed.at.t
-		c.Status, c.Error, c.EndedAt = ca.closed.v.status, ca.closed.v.err, &end
-		c.DurationMS = ca.closed.v.durationMS
+	c.Decision, c.DecisionSource = ca.decision.v[0], ca.decision.v[1]
+	closed := ca.closed
+	if !closed.ok {
+		closed = ca.otelClosed
+	} else if closed.v.durationMS == 0 && ca.otelClosed.ok {
+		closed.v.durationMS = ca.otelClosed.v.durationMS // hooks before 2.1 report none
+	}
+	if !closed.ok && c.Decision == "reject" {
+		c.Status = agenttrace.ToolRejected
+	}
+	if closed.ok {
+		end := closed.at.t
+		c.Status, c.Error, c.EndedAt = closed.v.status, closed.v.err, &end
+		c.DurationMS = closed.v.durationMS
 		if c.DurationMS == 0 {
 			c.DurationMS = end.Sub(c.StartedAt).Milliseconds()
 		}

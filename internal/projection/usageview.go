@@ -23,11 +23,15 @@ type usageSums struct {
 // updateUsage prices the new and changed API responses and attributes each to a prompt:
 // its own prompt ID, else that of a call it made, else the prompt running at its time.
 func (v *view) updateUsage(f *fold) {
+	v.dropUsage(f)
 	for _, k := range touched(v.full, f.changed.usage, f.usage) {
 		v.redoUsage[k] = true
 	}
 	for k := range v.redoUsage {
 		e := f.usage[k]
+		if e == nil {
+			continue // a key a call or an unknown prompt still names, no longer counted
+		}
 		uv := v.usage[k]
 		if uv == nil {
 			uv = &usageView{key: k, at: orderOf(e)}
@@ -54,6 +58,7 @@ func (v *view) updateUsage(f *fold) {
 		pid := v.promptOfUsage(e)
 		uv.row = agenttrace.PricedUsage{EventID: e.ID, Time: e.Time, PromptID: pid, Model: e.Usage.Model,
 			User: firstNonEmpty(e.User, v.user), Usage: ToUsage(e.Usage), CostUSD: price(v.pricer, e.Usage)}
+		uv.req = requestRow(f, e, uv.row)
 		if pv, ok := v.prompts[pid]; ok {
 			pv.usages[k], uv.home = uv, pv
 			v.dirty[pv] = true
@@ -61,6 +66,21 @@ func (v *view) updateUsage(f *fold) {
 			v.orphans[pid] = append(v.orphans[pid], k)
 		}
 		v.delta.set(uv.row)
+	}
+}
+
+// dropUsage takes out the rows the fold no longer counts: the store is told they are
+// gone and the sums are redone from where they were.
+func (v *view) dropUsage(f *fold) {
+	for k := range f.changed.usageGone {
+		uv := v.usage[k]
+		if uv == nil || f.usage[k] != nil {
+			continue
+		}
+		v.leave(uv)
+		v.removeOrder(uv)
+		delete(v.usage, k)
+		v.delta.drop(uv.row.EventID)
 	}
 }
 

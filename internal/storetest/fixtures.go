@@ -109,6 +109,7 @@ var _ agenttrace.ResponsePricer = TestPricer{}
 // then hook events and what the deliverer derives from them, then one usage event per
 // API response (in the order the responses first appear).
 type fixtureLoader struct {
+	fsys       fs.FS
 	f          Fixture
 	dir        string
 	shift      time.Duration
@@ -119,10 +120,18 @@ type fixtureLoader struct {
 }
 
 func loadFixture(name string) (Fixture, error) {
-	l := &fixtureLoader{f: Fixture{Name: name}, dir: path.Join(fixtureRoot, name), shift: dayShift(name),
+	return LoadFixture(fixtureFS, path.Join(fixtureRoot, name))
+}
+
+// LoadFixture loads a recorded session laid out like the embedded ones (hooks/NNN.json,
+// transcripts/ or transcript/ with subagents/, git-log.txt) from dir in fsys, so other
+// packages can turn their own recordings into events the same way.
+func LoadFixture(fsys fs.FS, dir string) (Fixture, error) {
+	name := path.Base(dir)
+	l := &fixtureLoader{fsys: fsys, f: Fixture{Name: name}, dir: dir, shift: dayShift(name),
 		usage: map[string]*event.Event{}}
 	var err error
-	if l.shas, err = readGitLog(path.Join(l.dir, "git-log.txt")); err != nil {
+	if l.shas, err = readGitLog(fsys, path.Join(l.dir, "git-log.txt")); err != nil {
 		return l.f, err
 	}
 	if err := l.readTranscripts(); err != nil {
@@ -143,7 +152,11 @@ func loadFixture(name string) (Fixture, error) {
 // session) in name order.
 func (l *fixtureLoader) readTranscripts() error {
 	var transcripts []string
-	err := fs.WalkDir(fixtureFS, path.Join(l.dir, "transcripts"), func(p string, d fs.DirEntry, err error) error {
+	root := path.Join(l.dir, "transcripts")
+	if _, err := fs.Stat(l.fsys, root); err != nil {
+		root = path.Join(l.dir, "transcript") // the OTel recordings' layout
+	}
+	err := fs.WalkDir(l.fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".jsonl") {
 			transcripts = append(transcripts, p)
 		}
@@ -159,7 +172,7 @@ func (l *fixtureLoader) readTranscripts() error {
 		}
 	}
 	for _, tp := range transcripts {
-		evs, costs, first, err := readTranscript(tp, l.f.SessionID)
+		evs, costs, first, err := readTranscript(l.fsys, tp, l.f.SessionID)
 		if err != nil {
 			return fmt.Errorf("%s: %w", tp, err)
 		}
@@ -222,14 +235,14 @@ type hookPayload struct {
 // readHooks turns hooks/NNN.json, in order and 1 ms apart from the session's (shifted)
 // start, into the events the hook and its deliverer send.
 func (l *fixtureLoader) readHooks() error {
-	hookFiles, err := fs.Glob(fixtureFS, path.Join(l.dir, "hooks", "*.json"))
+	hookFiles, err := fs.Glob(l.fsys, path.Join(l.dir, "hooks", "*.json"))
 	if err != nil {
 		return err
 	}
 	sort.Strings(hookFiles)
 	base := l.realStart.Add(l.shift)
 	for i, hf := range hookFiles {
-		raw, err := fixtureFS.ReadFile(hf)
+		raw, err := fs.ReadFile(l.fsys, hf)
 		if err != nil {
 			return err
 		}
@@ -302,8 +315,8 @@ func dayShift(name string) time.Duration {
 	return -time.Duration(days[name]) * 24 * time.Hour
 }
 
-func readGitLog(p string) (map[string]string, error) {
-	raw, err := fixtureFS.ReadFile(p)
+func readGitLog(fsys fs.FS, p string) (map[string]string, error) {
+	raw, err := fs.ReadFile(fsys, p)
 	if err != nil {
 		return nil, err
 	}
@@ -355,8 +368,8 @@ type transcriptLine struct {
 
 // readTranscript is a small local transcript reader: assistant lines become usage events
 // (one per line; the caller deduplicates) and cost-state lines cost_state events.
-func readTranscript(p, sessionID string) (usage []*event.Event, costs []event.Event, first time.Time, err error) {
-	raw, err := fixtureFS.ReadFile(p)
+func readTranscript(fsys fs.FS, p, sessionID string) (usage []*event.Event, costs []event.Event, first time.Time, err error) {
+	raw, err := fs.ReadFile(fsys, p)
 	if err != nil {
 		return nil, nil, first, err
 	}

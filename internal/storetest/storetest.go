@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		fn   func(t *testing.T, s agenttrace.Store)
 	}{
 		{"IngestFixtures", testIngestFixtures},
+		{"OTelSession", testOTelSession},
 		{"Idempotent", testIdempotent},
 		{"OutOfOrderAndDuplicates", testOutOfOrder},
 		{"RecaptureKeepsFirstCopy", testRecaptureKeepsFirstCopy},
@@ -161,6 +162,35 @@ func testIngestFixtures(t *testing.T, s agenttrace.Store) {
 		full := MustSession(t, s, sum.ID)
 		EqualJSON(t, sum.ID+" summary", sum, full.SessionSummary)
 	}
+}
+
+// testOTelSession: a session reported by OTel reads back as projected, its API
+// errors, OTel cost, rejected call and request rows included, in the list too.
+func testOTelSession(t *testing.T, s agenttrace.Store) {
+	evs := OTelSession()
+	MustIngest(t, s, evs)
+	got := MustSession(t, s, OTelSessionID)
+	want := projection.Project(evs, TestPricer{})
+	agenttrace.MarkIdle(&want.SessionSummary, time.Now().Add(-agenttrace.DefaultIdleAfter)) // no SessionEnd
+	EqualJSON(t, "otel session", got, want)
+	if got.Usage.InputTokens != 3000 || got.APIErrorCount != 1 || got.OTelCostUSD == nil || *got.OTelCostUSD != 0.05 {
+		t.Errorf("usage %+v, api errors %d, otel cost %v; want 3000 input tokens, 1, 0.05",
+			got.Usage, got.APIErrorCount, got.OTelCostUSD)
+	}
+	if len(got.Subagents) != 1 || got.Subagents[0].ToolUses != 2 {
+		t.Errorf("subagents %+v, want agent-1 with 2 tool uses", got.Subagents)
+	}
+	if len(got.Prompts) != 1 || len(got.Prompts[0].Requests) != 3 {
+		t.Fatalf("prompts %+v, want one with two requests and an error", got.Prompts)
+	}
+	page, err := s.ListSessions(ctx(t), agenttrace.SessionFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Sessions) != 1 {
+		t.Fatalf("listed %d sessions, want 1", len(page.Sessions))
+	}
+	EqualJSON(t, "otel summary", page.Sessions[0], got.SessionSummary)
 }
 
 func abs(f float64) float64 {

@@ -21,6 +21,10 @@ type sessionData struct {
 	// HasReported: Claude Code wrote its own cost estimate (a cost-state line).
 	HasReported bool
 	Models      []string
+	// What Claude Code's telemetry adds: its own cost estimate (OTel api_request costs)
+	// and the active time it measured, shown beside ours.
+	HasOTelCost               bool
+	ActiveUserMS, ActiveCLIMS int64
 }
 
 func (a *app) sessionPage(w http.ResponseWriter, r *http.Request) {
@@ -41,6 +45,9 @@ func (a *app) sessionPage(w http.ResponseWriter, r *http.Request) {
 		CanFull:     s.Tier >= event.TierFull,
 		HasReported: s.ReportedCostUSD != nil,
 		Models:      s.Models,
+		HasOTelCost: s.OTelCostUSD != nil,
+		// Seconds to milliseconds, for the duration formatter the page already uses.
+		ActiveUserMS: int64(s.ActiveUserSeconds * 1000), ActiveCLIMS: int64(s.ActiveCLISeconds * 1000),
 	}
 	if r.URL.Query().Get("fragment") == "body" {
 		a.render(w, r, http.StatusOK, "session", "body", d)
