@@ -161,9 +161,13 @@ type APIRequest struct {
 
 // Prompt is one user prompt (a prompt_id) and everything it caused.
 type Prompt struct {
-	ID           string        `json:"id"`
-	Index        int           `json:"index"` // 0-based, in order of submission
-	Text         string        `json:"text,omitempty"`
+	ID    string `json:"id"`
+	Index int    `json:"index"` // 0-based, in order of submission
+	Text  string `json:"text,omitempty"`
+	// Origin is set on a user turn Claude Code injected rather than a person typed
+	// (task-notification, local-command, compact-summary, interrupted): the replay
+	// shows it as a system note, and it is not counted in prompt_count.
+	Origin       string        `json:"origin,omitempty"`
 	StartedAt    time.Time     `json:"started_at"`
 	DurationMS   int64         `json:"duration_ms"`
 	Usage        Usage         `json:"usage"`

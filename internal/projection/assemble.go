@@ -20,7 +20,9 @@ func (v *view) assemble(s *agenttrace.Session) {
 		for len(v.out) <= pv.index {
 			v.out = append(v.out, agenttrace.Prompt{})
 		}
-		v.out[pv.index] = v.buildPrompt(pv)
+		built := v.buildPrompt(pv)
+		v.notes += noteCount(built) - noteCount(v.out[pv.index])
+		v.out[pv.index] = built
 		v.delta.prompts[pv.index] = true
 	}
 	n := len(v.ordered)
@@ -38,9 +40,13 @@ func (v *view) assemble(s *agenttrace.Session) {
 	}
 	s.ToolCallCount = len(v.calls)
 	s.LinesAdded, s.LinesRemoved, s.ErrorCount = v.callSums.added, v.callSums.removed, v.callSums.errors
-	s.PromptCount = n
-	if n > 0 {
-		s.FirstPrompt = s.Prompts[0].Text
+	// Injected turns (system notes) are not prompts: neither counted nor the first.
+	s.PromptCount = n - v.notes
+	for i := 0; i < n; i++ {
+		if s.Prompts[i].Origin == "" {
+			s.FirstPrompt = s.Prompts[i].Text
+			break
+		}
 	}
 	s.Commits, s.PullRequests = v.commits, v.prs
 	if s.Commits == nil {
@@ -52,12 +58,20 @@ func (v *view) assemble(s *agenttrace.Session) {
 	s.CommitCount, s.PRCount = len(s.Commits), len(s.PullRequests)
 }
 
+// noteCount is 1 for a system note (an injected turn), 0 for a prompt.
+func noteCount(p agenttrace.Prompt) int {
+	if p.Origin != "" {
+		return 1
+	}
+	return 0
+}
+
 // buildPrompt is one prompt: what its own events say, its usage priced in canonical
 // order, its call trees, commits and PRs.
 func (v *view) buildPrompt(pv *promptView) agenttrace.Prompt {
 	pa := pv.acc
-	p := agenttrace.Prompt{ID: pv.id, Index: pv.index, Text: pa.text(), Response: pa.response(), StartedAt: pv.start,
-		Models: []string{}}
+	p := agenttrace.Prompt{ID: pv.id, Index: pv.index, Text: pa.text(), Origin: pa.origin(), Response: pa.response(),
+		StartedAt: pv.start, Models: []string{}}
 	if pa.last.After(p.StartedAt) {
 		p.DurationMS = pa.last.Sub(p.StartedAt).Milliseconds()
 	}

@@ -45,7 +45,8 @@ type view struct {
 	gitCalls  map[string]bool   // the calls whose prompt places a commit or PR
 	gitTimed  time.Time         // the latest time a commit or PR was placed by (promptAt)
 
-	out []agenttrace.Prompt // the prompts as last built, by index
+	out   []agenttrace.Prompt // the prompts as last built, by index
+	notes int                 // how many of out are system notes (injected turns)
 
 	otelSums otelSums // the session's OTel totals as last summed
 

@@ -72,6 +72,7 @@ func (f *fold) onSessionEnd(he *hookEvent) {
 type promptAcc struct {
 	first, last time.Time
 	submit      pick[string] // the first UserPromptSubmit, with its text when the tier allows
+	injected    pick[string] // the first UserPromptSubmit's event.PromptOrigin: "" when typed
 	stop        pick[string] // the latest Stop of tier 3: the prompt's final answer
 	// OTel's user_prompt and assistant_response: used where the hooks said nothing.
 	otelSubmit, otelResponse pick[string]
@@ -96,6 +97,15 @@ func (pa *promptAcc) text() string {
 		return pa.submit.v
 	}
 	return pa.otelSubmit.v
+}
+
+// origin is what kind of injected turn the prompt is (event.PromptOrigin), "" for a
+// prompt someone typed: the hook marks it, and older events are read from their text.
+func (pa *promptAcc) origin() string {
+	if pa.injected.ok {
+		return pa.injected.v
+	}
+	return event.PromptOrigin(pa.otelSubmit.v)
 }
 
 func (pa *promptAcc) response() string {
@@ -129,7 +139,9 @@ func (f *fold) onPromptSubmit(he *hookEvent) {
 	if he.e.Tier >= event.TierDetails {
 		text = he.h.Prompt
 	}
-	f.prompts[he.promptID].submit.earliest(he.at, text)
+	pa := f.prompts[he.promptID]
+	pa.submit.earliest(he.at, text)
+	pa.injected.earliest(he.at, firstNonEmpty(he.e.PromptOrigin, event.PromptOrigin(text)))
 }
 
 func (f *fold) onStop(he *hookEvent) {

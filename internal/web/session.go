@@ -25,6 +25,9 @@ type sessionData struct {
 	// and the active time it measured, shown beside ours.
 	HasOTelCost               bool
 	ActiveUserMS, ActiveCLIMS int64
+	// Numbers gives each real prompt its place among the prompts the user typed; the
+	// turns Claude Code injected (notes) have none and are not counted.
+	Numbers map[string]int
 }
 
 func (a *app) sessionPage(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +51,7 @@ func (a *app) sessionPage(w http.ResponseWriter, r *http.Request) {
 		HasOTelCost: s.OTelCostUSD != nil,
 		// Seconds to milliseconds, for the duration formatter the page already uses.
 		ActiveUserMS: int64(s.ActiveUserSeconds * 1000), ActiveCLIMS: int64(s.ActiveCLISeconds * 1000),
+		Numbers: promptNumbers(s.Prompts),
 	}
 	if r.URL.Query().Get("fragment") == "body" {
 		a.render(w, r, http.StatusOK, "session", "body", d)
@@ -64,6 +68,32 @@ func sortSession(s *agenttrace.Session) {
 	for i := range s.Prompts {
 		sortCalls(s.Prompts[i].ToolCalls)
 	}
+}
+
+// promptNumbers numbers the prompts the user typed, in order, skipping injected turns.
+func promptNumbers(prompts []agenttrace.Prompt) map[string]int {
+	n := make(map[string]int, len(prompts))
+	for _, p := range prompts {
+		if p.Origin == "" {
+			n[p.ID] = len(n) + 1
+		}
+	}
+	return n
+}
+
+// originLabels names the user turns Claude Code injects, as the replay shows them.
+var originLabels = map[string]string{
+	event.OriginTaskNotification: "background task finished",
+	event.OriginLocalCommand:     "local command output",
+	event.OriginCompactSummary:   "conversation compacted",
+	event.OriginInterrupted:      "request interrupted",
+}
+
+func originLabel(origin string) string {
+	if l, ok := originLabels[origin]; ok {
+		return l
+	}
+	return "system note"
 }
 
 func sortCalls(calls []agenttrace.ToolCall) {

@@ -326,7 +326,22 @@ func TestSessionPageSubagentAndPR(t *testing.T) {
 		t.Errorf("subagent command = %q", got)
 	}
 	if got := len(query(doc, "article.prompt")); got != 2 {
-		t.Errorf("prompts = %d, want 2", got)
+		t.Errorf("prompt cards = %d, want 2", got)
+	}
+	// The second user turn is Claude Code's <task-notification>: a system note, not prompt #2.
+	note := first(t, doc, "article.prompt.note")
+	if got, want := attr(note, "data-origin"), "task-notification"; got != want {
+		t.Errorf("note origin = %q, want %q", got, want)
+	}
+	if got, want := text(first(t, note, ".pnum")), "background task finished"; got != want {
+		t.Errorf("note label = %q, want %q", got, want)
+	}
+	var nums []string
+	for _, n := range query(doc, "article.prompt .pnum") {
+		nums = append(nums, text(n))
+	}
+	if got, want := strings.Join(nums, ","), "#1,background task finished"; got != want {
+		t.Errorf("prompt labels = %q, want %q", got, want)
 	}
 
 	_, doc = mustGet(t, h, "/sessions/"+prID)
