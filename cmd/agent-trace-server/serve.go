@@ -42,8 +42,8 @@ type Main struct {
 	OTLPPort int
 	// PrivacyTier is the tier applied to telemetry received over OTLP (1–3; 0 means 2).
 	PrivacyTier int
-	Insecure      bool // allow a non-loopback bind without auth
-	Version       string
+	Insecure    bool // allow a non-loopback bind without auth
+	Version     string
 
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown; default 15 s.
 	ShutdownTimeout time.Duration
