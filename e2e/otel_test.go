@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,24 +51,8 @@ func sessionEvents(srv *agentServer, id string) ([]otelEvent, error) {
 // turns it off) and exported every second, as `init --otel` set it up.
 func runClaudeOTel(t *testing.T, claude string, h *hookEnv, apiURL, repo, prompt string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, claude, "-p", prompt, "--output-format", "json", "--dangerously-skip-permissions")
-	cmd.Dir = repo
-	cmd.Env = append(h.Env(), "IS_SANDBOX=1", "ANTHROPIC_BASE_URL="+apiURL, "ANTHROPIC_API_KEY=fake",
-		"DISABLE_AUTOUPDATER=1", "DISABLE_ERROR_REPORTING=1",
-		"OTEL_METRIC_EXPORT_INTERVAL=1000", "OTEL_LOGS_EXPORT_INTERVAL=1000", "OTEL_TRACES_EXPORT_INTERVAL=1000")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("claude -p: %v\nstdout: %s\nstderr: %s", err, out, stderr.String())
-	}
-	var res cliResult
-	if err := json.Unmarshal(out, &res); err != nil || res.SessionID == "" {
-		t.Fatalf("claude -p output: %v\n%s", err, out)
-	}
-	return res
+	return runClaudeEnv(t, claude, h, []string{"DISABLE_ERROR_REPORTING=1", "OTEL_METRIC_EXPORT_INTERVAL=1000",
+		"OTEL_LOGS_EXPORT_INTERVAL=1000", "OTEL_TRACES_EXPORT_INTERVAL=1000"}, apiURL, repo, prompt)
 }
 
 // A real Claude Code session set up with `init --otel --no-hooks` reaches the server

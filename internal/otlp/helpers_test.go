@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -347,13 +346,4 @@ var senders = map[string]sender{
 	"http_protobuf_gzip": httpSender(false, true),
 	"grpc":               grpcSender(false),
 	"grpc_gzip":          grpcSender(true),
-}
-
-func sortedKeys(m map[string]int) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }

@@ -1,7 +1,6 @@
 package privacy
 
 import (
-	"maps"
 	"strconv"
 
 	"github.com/agent-trace/agent-trace/event"
@@ -76,16 +75,7 @@ func ApplyOTel(e *event.Event, tier int) {
 	counts := map[string]int{}
 	redactOTel(&c, counts)
 	e.OTel = &c
-	if len(counts) > 0 {
-		merged := maps.Clone(e.Redactions)
-		if merged == nil {
-			merged = map[string]int{}
-		}
-		for k, n := range counts {
-			merged[k] += n
-		}
-		e.Redactions = merged
-	}
+	addRedactions(e, counts)
 }
 
 // tierAttrs returns the attributes the tier keeps (a new map; attrs is not modified).
