@@ -6,68 +6,9 @@ import (
 	"net/http"
 	"testing"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-
 	"github.com/agent-trace/agent-trace/internal/otlp"
+	"github.com/agent-trace/agent-trace/internal/otlp/otlptest"
 )
-
-// withSession returns p's protobuf body with every session.id set to id, so each
-// benchmark iteration stores new events instead of duplicates.
-func withSession(tb testing.TB, p payload, id string) []byte {
-	tb.Helper()
-	pb := reencode(tb, p, false)
-	set := func(m pcommon.Map) {
-		if _, ok := m.Get("session.id"); ok {
-			m.PutStr("session.id", id)
-		}
-	}
-	var out []byte
-	var err error
-	switch p.Signal {
-	case "logs":
-		req := plogotlp.NewExportRequest()
-		_ = req.UnmarshalProto(pb)
-		for _, rl := range req.Logs().ResourceLogs().All() {
-			for _, sl := range rl.ScopeLogs().All() {
-				for _, lr := range sl.LogRecords().All() {
-					set(lr.Attributes())
-				}
-			}
-		}
-		out, err = req.MarshalProto()
-	case "metrics":
-		req := pmetricotlp.NewExportRequest()
-		_ = req.UnmarshalProto(pb)
-		for _, rm := range req.Metrics().ResourceMetrics().All() {
-			for _, sm := range rm.ScopeMetrics().All() {
-				for _, m := range sm.Metrics().All() {
-					for _, dp := range m.Sum().DataPoints().All() {
-						set(dp.Attributes())
-					}
-				}
-			}
-		}
-		out, err = req.MarshalProto()
-	default:
-		req := ptraceotlp.NewExportRequest()
-		_ = req.UnmarshalProto(pb)
-		for _, rs := range req.Traces().ResourceSpans().All() {
-			for _, ss := range rs.ScopeSpans().All() {
-				for _, sp := range ss.Spans().All() {
-					set(sp.Attributes())
-				}
-			}
-		}
-		out, err = req.MarshalProto()
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
 
 // BenchmarkOTLPIngest sends the recorded commit session (52 log records, 24 metric
 // points, 18 spans) as a new session per iteration over gRPC and OTLP/HTTP protobuf to
@@ -84,7 +25,11 @@ func BenchmarkOTLPIngest(b *testing.B) {
 				b.StopTimer()
 				bodies := make([][]byte, len(payloads))
 				for j, p := range payloads {
-					bodies[j] = withSession(b, p, fmt.Sprintf("bench-%d", i))
+					body, err := otlptest.WithSession(p, fmt.Sprintf("bench-%d", i))
+					if err != nil {
+						b.Fatal(err)
+					}
+					bodies[j] = body
 				}
 				i++
 				b.StartTimer()

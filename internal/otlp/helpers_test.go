@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -23,46 +22,24 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/agent-trace/agent-trace/internal/otlp"
+	"github.com/agent-trace/agent-trace/internal/otlp/otlptest"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 	"github.com/agent-trace/agent-trace/internal/storetest"
 
 	_ "modernc.org/sqlite" // the test reads the store's file directly
 )
 
-// payload is one recorded export: its signal ("logs", "metrics", "traces") and body, in
-// the encoding its file name says (.json raw OTLP/JSON, .pb protobuf).
-type payload struct {
-	Name, Signal string
-	Body         []byte
-	JSON         bool
-}
+// payload is one recorded export (otlptest.Payload).
+type payload = otlptest.Payload
 
 // loadPayloads reads testdata/<encoding>/<session>, in arrival order.
 func loadPayloads(tb testing.TB, encoding, session string) []payload {
 	tb.Helper()
-	dir := filepath.Join("testdata", encoding, session)
-	ents, err := os.ReadDir(dir)
+	ps, err := otlptest.Load(encoding, session)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var out []payload
-	for _, e := range ents {
-		name := e.Name()
-		ext := filepath.Ext(name)
-		if ext != ".json" && ext != ".pb" {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		_, sig, _ := strings.Cut(strings.TrimSuffix(name, ext), "_")
-		out = append(out, payload{Name: name, Signal: sig, Body: b, JSON: ext == ".json"})
-	}
-	if len(out) == 0 {
-		tb.Fatalf("no payloads in %s", dir)
-	}
-	return out
+	return ps
 }
 
 // server is a receiver on a real listener (gRPC and OTLP/HTTP on one port, h2c) in
@@ -148,39 +125,15 @@ func gz(tb testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
-// exportRequest is the three pdata request types' shared surface.
-type exportRequest interface {
-	UnmarshalProto([]byte) error
-	UnmarshalJSON([]byte) error
-	MarshalProto() ([]byte, error)
-	MarshalJSON() ([]byte, error)
-}
-
-func newRequest(signal string) exportRequest {
-	switch signal {
-	case "logs":
-		return plogotlp.NewExportRequest()
-	case "metrics":
-		return pmetricotlp.NewExportRequest()
-	}
-	return ptraceotlp.NewExportRequest()
-}
-
 // reencode decodes p and encodes it as JSON or protobuf.
 func reencode(tb testing.TB, p payload, toJSON bool) []byte {
 	tb.Helper()
 	if p.JSON == toJSON {
 		return p.Body
 	}
-	req := newRequest(p.Signal)
-	var err error
-	if p.JSON {
-		err = req.UnmarshalJSON(p.Body)
-	} else {
-		err = req.UnmarshalProto(p.Body)
-	}
+	req, err := otlptest.Decode(p)
 	if err != nil {
-		tb.Fatalf("%s: %v", p.Name, err)
+		tb.Fatal(err)
 	}
 	var out []byte
 	if toJSON {
