@@ -257,37 +257,7 @@ func exportGRPC(ctx context.Context, conn *grpc.ClientConn, signal string, pb []
 	if token != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 	}
-	switch signal {
-	case "logs":
-		req := plogotlp.NewExportRequest()
-		if err := req.UnmarshalProto(pb); err != nil {
-			return 0, err
-		}
-		resp, err := plogotlp.NewGRPCClient(conn).Export(ctx, req, opts...)
-		if err != nil {
-			return 0, err
-		}
-		return resp.PartialSuccess().RejectedLogRecords(), nil
-	case "metrics":
-		req := pmetricotlp.NewExportRequest()
-		if err := req.UnmarshalProto(pb); err != nil {
-			return 0, err
-		}
-		resp, err := pmetricotlp.NewGRPCClient(conn).Export(ctx, req, opts...)
-		if err != nil {
-			return 0, err
-		}
-		return resp.PartialSuccess().RejectedDataPoints(), nil
-	}
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalProto(pb); err != nil {
-		return 0, err
-	}
-	resp, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, req, opts...)
-	if err != nil {
-		return 0, err
-	}
-	return resp.PartialSuccess().RejectedSpans(), nil
+	return otlptest.ExportGRPC(ctx, conn, signal, pb, opts...)
 }
 
 // senders is how each recorded encoding is delivered again.

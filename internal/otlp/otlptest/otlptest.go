@@ -4,6 +4,7 @@
 package otlptest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
 )
 
 // Payload is one recorded export: its signal ("logs", "metrics", "traces") and body, in
@@ -132,4 +134,32 @@ func WithSession(p Payload, id string) ([]byte, error) {
 		}
 	}
 	return req.MarshalProto()
+}
+
+// ExportGRPC sends one protobuf request body of the signal over conn, as an OTLP
+// exporter does, and returns the count the receiver rejected (partial success).
+func ExportGRPC(ctx context.Context, conn *grpc.ClientConn, signal string, pb []byte, opts ...grpc.CallOption) (int64, error) {
+	req := NewRequest(signal)
+	if err := req.UnmarshalProto(pb); err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	switch r := req.(type) {
+	case plogotlp.ExportRequest:
+		resp, err := plogotlp.NewGRPCClient(conn).Export(ctx, r, opts...)
+		if err != nil {
+			return 0, err
+		}
+		return resp.PartialSuccess().RejectedLogRecords(), nil
+	case pmetricotlp.ExportRequest:
+		resp, err := pmetricotlp.NewGRPCClient(conn).Export(ctx, r, opts...)
+		if err != nil {
+			return 0, err
+		}
+		return resp.PartialSuccess().RejectedDataPoints(), nil
+	}
+	resp, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, req.(ptraceotlp.ExportRequest), opts...)
+	if err != nil {
+		return 0, err
+	}
+	return resp.PartialSuccess().RejectedSpans(), nil
 }
