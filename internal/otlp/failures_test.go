@@ -122,6 +122,15 @@ func TestRefusals(t *testing.T) {
 	if status.Code(err) != codes.Unavailable {
 		t.Errorf("gRPC with the store down: %v, want Unavailable", err)
 	}
+	big := plog.NewLogs()
+	big.ResourceLogs().AppendEmpty().Resource().Attributes().PutStr("x", strings.Repeat("x", 2*limit))
+	pb, _ := plogotlp.NewExportRequestFromLogs(big).MarshalProto()
+	for _, gzipped := range []bool{false, true} {
+		_, err = exportGRPC(context.Background(), mustGRPC(t, s.Addr), "logs", pb, gzipped, "")
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Errorf("gRPC over the bound (gzip %v): %v, want ResourceExhausted", gzipped, err)
+		}
+	}
 	if got := s.kinds(t); len(got) != 0 {
 		t.Errorf("refused requests stored %v", got)
 	}
