@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -121,6 +122,13 @@ func TestRefusals(t *testing.T) {
 	_, err := exportGRPC(context.Background(), mustGRPC(t, down.Addr), "logs", body, false, "")
 	if status.Code(err) != codes.Unavailable {
 		t.Errorf("gRPC with the store down: %v, want Unavailable", err)
+	}
+	var out []byte
+	garbage := []byte("\xff\xff\xff\xff garbage")
+	err = mustGRPC(t, s.Addr).Invoke(context.Background(), "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+		&garbage, &out, grpc.ForceCodec(bytesCodec{}))
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("gRPC with an undecodable payload: %v, want InvalidArgument", err)
 	}
 	big := plog.NewLogs()
 	big.ResourceLogs().AppendEmpty().Resource().Attributes().PutStr("x", strings.Repeat("x", 2*limit))
@@ -285,3 +293,10 @@ func TestStatus(t *testing.T) {
 		t.Errorf("after storing: last_received_at %q (%v)", ts, err)
 	}
 }
+
+// bytesCodec lets a test send bytes that are not a protobuf message over gRPC.
+type bytesCodec struct{}
+
+func (bytesCodec) Marshal(v any) ([]byte, error)   { return *v.(*[]byte), nil }
+func (bytesCodec) Unmarshal(b []byte, v any) error { *v.(*[]byte) = b; return nil }
+func (bytesCodec) Name() string                    { return "proto" }

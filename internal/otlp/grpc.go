@@ -2,13 +2,13 @@ package otlp
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // Claude Code sends grpc-encoding: gzip with OTEL_EXPORTER_OTLP_COMPRESSION=gzip
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -16,14 +16,80 @@ import (
 
 // GRPCServer returns a gRPC server with the OTLP logs, metrics and traces services.
 // Its message bound (after decompression) is the receiver's MaxBodyBytes.
+//
+// The services take the request as bytes and decode it with pdata themselves (rawCodec),
+// so a payload that is not OTLP gets InvalidArgument, a permanent error the exporter
+// drops; grpc's own decoding would answer Internal.
 func (r *Receiver) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(int(r.opts.MaxBodyBytes))}, opts...)
+	opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(int(r.opts.MaxBodyBytes)), grpc.ForceServerCodec(rawCodec{})}, opts...)
 	s := grpc.NewServer(opts...)
-	plogotlp.RegisterGRPCServer(s, &logsService{r: r})
-	pmetricotlp.RegisterGRPCServer(s, &metricsService{r: r})
-	ptraceotlp.RegisterGRPCServer(s, &tracesService{r: r})
+	s.RegisterService(r.service("opentelemetry.proto.collector.logs.v1.LogsService", decodeLogs), r)
+	s.RegisterService(r.service("opentelemetry.proto.collector.metrics.v1.MetricsService", decodeMetrics), r)
+	s.RegisterService(r.service("opentelemetry.proto.collector.trace.v1.TraceService", decodeTraces), r)
 	return s
 }
+
+// service is one OTLP service: its Export decodes, consumes and answers like the
+// OTLP/HTTP endpoint of the same signal.
+func (r *Receiver) service(name string, decode decoder) *grpc.ServiceDesc {
+	export := func(ctx context.Context, req any) (any, error) {
+		convert, answer, err := decode(*req.(*[]byte), false)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, "cannot decode the OTLP protobuf payload: "+err.Error())
+		}
+		res, err := r.consume(ctx, authorization(ctx), convert)
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		out, err := answer(res)
+		if err != nil {
+			return nil, status.Error(codes.Internal, "encode the answer: "+err.Error())
+		}
+		return &out, nil
+	}
+	return &grpc.ServiceDesc{
+		ServiceName: name,
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Export",
+			Handler: func(_ any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+				var body []byte
+				if err := dec(&body); err != nil {
+					return nil, err
+				}
+				if icpt == nil {
+					return export(ctx, &body)
+				}
+				return icpt(ctx, &body, &grpc.UnaryServerInfo{Server: r, FullMethod: "/" + name + "/Export"}, export)
+			},
+		}},
+	}
+}
+
+// rawCodec hands request bodies to the services as bytes and sends their answers as
+// they encoded them.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return nil, fmt.Errorf("raw codec: cannot marshal %T", v)
+	}
+	return *b, nil
+}
+
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("raw codec: cannot unmarshal into %T", v)
+	}
+	// grpc reuses data's buffer once Unmarshal returns.
+	*b = slices.Clone(data)
+	return nil
+}
+
+// Name is "proto": the codec answers the default content subtype, application/grpc.
+func (rawCodec) Name() string { return "proto" }
 
 // Handler serves gRPC and OTLP/HTTP on one listener: requests with a gRPC content
 // type go to g (HTTP/2, cleartext h2c with prior knowledge, as Claude Code's exporter
@@ -54,58 +120,4 @@ func authorization(ctx context.Context) string {
 func grpcError(err error) error {
 	f := asFailure(err)
 	return status.Error(grpcCode(f.Code), f.Message)
-}
-
-type logsService struct {
-	plogotlp.UnimplementedGRPCServer
-	r *Receiver
-}
-
-func (s *logsService) Export(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	resp := plogotlp.NewExportResponse()
-	res, err := s.r.consume(ctx, authorization(ctx), func(c Converter) Result { return c.Logs(req.Logs()) })
-	if err != nil {
-		return resp, grpcError(err)
-	}
-	if res.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedLogRecords(res.Rejected)
-		resp.PartialSuccess().SetErrorMessage(res.Message)
-	}
-	return resp, nil
-}
-
-type metricsService struct {
-	pmetricotlp.UnimplementedGRPCServer
-	r *Receiver
-}
-
-func (s *metricsService) Export(ctx context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	resp := pmetricotlp.NewExportResponse()
-	res, err := s.r.consume(ctx, authorization(ctx), func(c Converter) Result { return c.Metrics(req.Metrics()) })
-	if err != nil {
-		return resp, grpcError(err)
-	}
-	if res.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedDataPoints(res.Rejected)
-		resp.PartialSuccess().SetErrorMessage(res.Message)
-	}
-	return resp, nil
-}
-
-type tracesService struct {
-	ptraceotlp.UnimplementedGRPCServer
-	r *Receiver
-}
-
-func (s *tracesService) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	resp := ptraceotlp.NewExportResponse()
-	res, err := s.r.consume(ctx, authorization(ctx), func(c Converter) Result { return c.Traces(req.Traces()) })
-	if err != nil {
-		return resp, grpcError(err)
-	}
-	if res.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedSpans(res.Rejected)
-		resp.PartialSuccess().SetErrorMessage(res.Message)
-	}
-	return resp, nil
 }
