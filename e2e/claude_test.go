@@ -264,8 +264,15 @@ func toolIDByName(exp fixtureSession, name string) string {
 }
 
 // runClaude runs one `claude -p` session in repo against the fake API and returns the CLI's
-// own JSON result.
+// own JSON result. Claude Code's telemetry is off (runClaudeOTel turns it on).
 func runClaude(t *testing.T, claude string, h *hookEnv, apiURL, repo, prompt string, extraArgs ...string) cliResult {
+	t.Helper()
+	return runClaudeEnv(t, claude, h, []string{"DISABLE_TELEMETRY=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"},
+		apiURL, repo, prompt, extraArgs...)
+}
+
+// runClaudeEnv is runClaude with extra environment in place of the telemetry switches.
+func runClaudeEnv(t *testing.T, claude string, h *hookEnv, env []string, apiURL, repo, prompt string, extraArgs ...string) cliResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -276,10 +283,9 @@ func runClaude(t *testing.T, claude string, h *hookEnv, apiURL, repo, prompt str
 		"IS_SANDBOX=1",
 		"ANTHROPIC_BASE_URL="+apiURL,
 		"ANTHROPIC_API_KEY=fake",
-		"DISABLE_TELEMETRY=1",
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
 		"DISABLE_AUTOUPDATER=1",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -121,6 +121,7 @@ type agentServer struct {
 	CollectorURL string // http://127.0.0.1:PORT
 	APIURL       string
 	DashboardURL string
+	OTLPURL      string // the OTLP receiver: gRPC and OTLP/HTTP
 	DBPath       string
 	log          *bytes.Buffer
 }
@@ -136,8 +137,9 @@ func startServer(t *testing.T, serverBin string) *agentServer {
 func startServerEnv(t *testing.T, serverBin string, extraEnv []string) *agentServer {
 	t.Helper()
 	dir := t.TempDir()
-	cp, ap, dp := freePort(t), freePort(t), freePort(t)
+	cp, ap, dp, op := freePort(t), freePort(t), freePort(t), freePort(t)
 	s := &agentServer{
+		OTLPURL:      fmt.Sprintf("http://127.0.0.1:%d", op),
 		CollectorURL: fmt.Sprintf("http://127.0.0.1:%d", cp),
 		APIURL:       fmt.Sprintf("http://127.0.0.1:%d", ap),
 		DashboardURL: fmt.Sprintf("http://127.0.0.1:%d", dp),
@@ -146,7 +148,7 @@ func startServerEnv(t *testing.T, serverBin string, extraEnv []string) *agentSer
 	}
 	cmd := exec.Command(serverBin,
 		"--collector-port", fmt.Sprint(cp), "--api-port", fmt.Sprint(ap),
-		"--dashboard-port", fmt.Sprint(dp), "--db", s.DBPath)
+		"--dashboard-port", fmt.Sprint(dp), "--otlp-port", fmt.Sprint(op), "--db", s.DBPath)
 	cmd.Env = append(cleanEnv(), "HOME="+dir, "AGENT_TRACE_HOME="+filepath.Join(dir, "server-home"))
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout = s.log
@@ -198,7 +200,8 @@ func cleanEnv() []string {
 		switch {
 		case k == "HOME", k == "CLAUDE_CONFIG_DIR", strings.HasPrefix(k, "AGENT_TRACE_"),
 			strings.HasPrefix(k, "ANTHROPIC_"), strings.HasPrefix(k, "CLAUDE_CODE_"),
-			k == "COLLECTOR_PORT", k == "API_PORT", k == "DASHBOARD_PORT", k == "SQLITE_DB_PATH":
+			k == "COLLECTOR_PORT", k == "API_PORT", k == "DASHBOARD_PORT", k == "SQLITE_DB_PATH",
+			k == "OTLP_PORT", k == "OTEL_PRIVACY_TIER", strings.HasPrefix(k, "OTEL_"):
 			continue
 		}
 		env = append(env, kv)

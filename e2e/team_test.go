@@ -66,7 +66,7 @@ func TestTeamStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	ports := map[string]int{}
-	for _, k := range []string{"STACK_PG_PORT", "STACK_CH_TCP_PORT", "STACK_CH_HTTP_PORT", "COLLECTOR_PORT", "API_PORT", "DASHBOARD_PORT"} {
+	for _, k := range []string{"STACK_PG_PORT", "STACK_CH_TCP_PORT", "STACK_CH_HTTP_PORT", "COLLECTOR_PORT", "API_PORT", "DASHBOARD_PORT", "OTLP_PORT"} {
 		ports[k] = freePort(t)
 	}
 	env := append(cleanEnv(), "HOME="+dir, "AGENT_TRACE_STACK=local", "AGENT_TRACE_STACK_DIR="+filepath.Join(dir, "stack"),

@@ -23,6 +23,7 @@
 #   STACK_CH_TCP_PORT          ClickHouse native port (default 19000)
 #   STACK_CH_HTTP_PORT         ClickHouse HTTP port (default 18123)
 #   COLLECTOR_PORT, API_PORT, DASHBOARD_PORT   the server's ports (8317, 8318, 3100)
+#   OTLP_PORT                  its OTLP receiver for Claude Code's telemetry (4717)
 #   AGENT_TRACE_SERVER_BIN     agent-trace-server to run (default: built from this tree;
 #                              dev mode always builds it)
 #   AGENT_TRACE_DEV_POLL       dev mode: seconds between looks for changed files (default 1)
@@ -171,7 +172,7 @@ start_server() {
 	log "agent-trace-server: migrate"
 	"$bin" migrate >>"$DIR/log/server.log" 2>&1 || { tail -n 20 "$DIR/log/server.log" >&2; die "migrate failed"; }
 	log "agent-trace-server: collector :$COLLECTOR_PORT, API :$API_PORT, dashboard :$DASHBOARD_PORT"
-	COLLECTOR_PORT=$COLLECTOR_PORT API_PORT=$API_PORT DASHBOARD_PORT=$DASHBOARD_PORT \
+	COLLECTOR_PORT=$COLLECTOR_PORT API_PORT=$API_PORT DASHBOARD_PORT=$DASHBOARD_PORT OTLP_PORT=$OTLP_PORT \
 		start-stop-daemon --start --background --make-pidfile --pidfile "$DIR/server.pid" \
 		--chdir "$DIR" --output "$DIR/log/server.log" --exec "$bin" -- serve
 	for i in $(seq 1 60); do

@@ -126,6 +126,9 @@ func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.IntVar(&m.CollectorPort, "collector-port", envInt("COLLECTOR_PORT", 8317), "collector port (env COLLECTOR_PORT)")
 	fs.IntVar(&m.APIPort, "api-port", envInt("API_PORT", 8318), "API port (env API_PORT)")
 	fs.IntVar(&m.DashboardPort, "dashboard-port", envInt("DASHBOARD_PORT", 3100), "dashboard port (env DASHBOARD_PORT)")
+	fs.IntVar(&m.OTLPPort, "otlp-port", envInt("OTLP_PORT", 4717), "OTLP receiver port for Claude Code's telemetry, gRPC and HTTP; 0 for none (env OTLP_PORT)")
+	fs.IntVar(&m.PrivacyTier, "privacy-tier", envInt("OTEL_PRIVACY_TIER", 2),
+		"privacy tier for telemetry received over OTLP: 1 metadata, 2 + prompts and tool details, 3 + responses and tool output (env OTEL_PRIVACY_TIER)")
 	fs.IntVar(&m.RetentionDays, "retention-days", envInt("AGENT_TRACE_RETENTION_DAYS", 0), "erase sessions idle for longer than this many days; 0 keeps everything (env AGENT_TRACE_RETENTION_DAYS)")
 	fs.BoolVar(&m.Auth, "auth", envBool("AGENT_TRACE_AUTH"), "require API tokens even before any exists (env AGENT_TRACE_AUTH=1)")
 	fs.BoolVar(&m.Insecure, "insecure", false, "allow listening on a non-loopback address without authentication")

@@ -17,6 +17,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/connlimit"
 	"github.com/agent-trace/agent-trace/internal/live"
+	"github.com/agent-trace/agent-trace/internal/otlp"
 	"github.com/agent-trace/agent-trace/internal/web"
 	"github.com/agent-trace/agent-trace/internal/worker"
 )
@@ -35,8 +36,14 @@ type Main struct {
 	ClickHouse    string // team store: ClickHouse URL, beside Postgres
 	RetentionDays int
 	Auth          bool
-	Insecure      bool // allow a non-loopback bind without auth
-	Version       string
+	// OTLPPort is the OTLP receiver's port (gRPC and OTLP/HTTP on one listener); 0
+	// serves no OTLP listener (the collector port still takes OTLP/HTTP), a negative
+	// value binds any free port (tests).
+	OTLPPort int
+	// PrivacyTier is the tier applied to telemetry received over OTLP (1–3; 0 means 2).
+	PrivacyTier int
+	Insecure    bool // allow a non-loopback bind without auth
+	Version     string
 
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown; default 15 s.
 	ShutdownTimeout time.Duration
@@ -104,6 +111,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	logger, stdout, bind := m.defaults()
+	if m.PrivacyTier != 0 && (m.PrivacyTier < 1 || m.PrivacyTier > 3) {
+		return fmt.Errorf("privacy tier %d: must be 1, 2 or 3", m.PrivacyTier)
+	}
 
 	store, err := openStore(ctx, storeConfig{DB: m.DBPath, PriceFile: m.PriceFile, Postgres: m.Postgres,
 		ClickHouse: m.ClickHouse, RetentionDays: m.RetentionDays, IdleAfter: m.IdleAfter, Logger: logger}, false)
@@ -124,7 +134,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	lns, err := m.listen(bind, a, logger)
+	rcv := otlp.New(otlp.Options{Store: store, Tier: m.PrivacyTier, Authorize: a.AuthorizeHeader,
+		Notify: a.Publish, Logger: logger})
+	lns, err := m.listen(bind, a, rcv, logger)
 	if err != nil {
 		return err
 	}
@@ -182,13 +194,22 @@ func (m *Main) checkExposure(ctx context.Context, a *api.API, bind string) (auth
 
 // listen binds the collector, API and (unless disabled) dashboard listeners; the
 // dashboard's handler is mounted later. On failure nothing stays bound.
-func (m *Main) listen(bind string, a *api.API, logger *slog.Logger) ([]*listener, error) {
+func (m *Main) listen(bind string, a *api.API, rcv *otlp.Receiver, logger *slog.Logger) ([]*listener, error) {
+	// The collector port also takes OTLP/HTTP and answers /v1/otlp/status, so one URL
+	// serves hooks and telemetry alike.
+	col := http.NewServeMux()
+	rcv.Register(col)
+	col.Handle("/", a.CollectorHandler())
 	lns := []*listener{
-		{name: "collector", what: "POST /v1/hooks", port: m.CollectorPort, handler: a.CollectorHandler()},
+		{name: "collector", what: "POST /v1/hooks, OTLP/HTTP", port: m.CollectorPort, handler: col},
 		{name: "api", what: "/v1, /openapi.json, /docs", port: m.APIPort, handler: a.Handler()},
 	}
 	if !m.NoDashboard {
 		lns = append(lns, &listener{name: "dashboard", what: "sessions", port: m.DashboardPort})
+	}
+	if m.OTLPPort != 0 {
+		lns = append(lns, &listener{name: "otlp", what: "OTLP gRPC and HTTP", port: max(m.OTLPPort, 0),
+			handler: rcv.Handler(rcv.GRPCServer())})
 	}
 	for _, l := range lns {
 		ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(l.port)))
@@ -205,6 +226,12 @@ func (m *Main) listen(bind string, a *api.API, logger *slog.Logger) ([]*listener
 			ReadTimeout: m.readTimeout(),
 			IdleTimeout: 2 * time.Minute,
 			ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		if l.name == "otlp" {
+			// Claude Code's gRPC exporter speaks cleartext HTTP/2 with prior knowledge.
+			l.srv.Protocols = new(http.Protocols)
+			l.srv.Protocols.SetHTTP1(true)
+			l.srv.Protocols.SetUnencryptedHTTP2(true)
 		}
 	}
 	return lns, nil

@@ -181,6 +181,13 @@ func (a *API) Close() error {
 	return nil
 }
 
+// Publish tells the live change feed of a batch another receiver (OTLP) stored.
+func (a *API) Publish(res agenttrace.IngestResult, events []event.Event) {
+	a.metrics.events.Add(float64(res.Stored))
+	a.metrics.duplicates.Add(float64(res.Duplicates))
+	a.pub.Notify(res, events)
+}
+
 // Flush waits until every change already ingested has been published to the hub.
 func (a *API) Flush(ctx context.Context) error { return a.pub.Flush(ctx) }
 

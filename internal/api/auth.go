@@ -139,3 +139,17 @@ func scoped(op huma.Operation, scope string) huma.Operation {
 	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	return op
 }
+
+// AuthorizeHeader checks an Authorization header value alone for scope: the OTLP
+// receiver's requests carry no cookie, and gRPC sends the header as metadata. Errors as
+// Authorize. It names no user: a token says what it is for, not who sends with it.
+func (a *API) AuthorizeHeader(ctx context.Context, authorization, scope string) (user string, err error) {
+	tok, err := a.auth.Authenticate(ctx, auth.Credential(authorization, ""))
+	if err != nil {
+		return "", err
+	}
+	if !auth.Allows(tok.Scope, scope) {
+		return "", auth.ErrForbidden
+	}
+	return "", nil
+}

@@ -553,6 +553,12 @@ func RedactEvent(e *event.Event) {
 			}
 		}
 	}
+	addRedactions(e, counts)
+}
+
+// addRedactions adds counts to e.Redactions, in a new map: the event's may be shared
+// with a copy the caller keeps.
+func addRedactions(e *event.Event, counts map[string]int) {
 	if len(counts) == 0 {
 		return
 	}

@@ -1,0 +1,161 @@
+// Package otlp is agent-trace-server's OTLP receiver: it accepts Claude Code's own
+// telemetry (logs, metrics and traces over OTLP/gRPC and OTLP/HTTP, protobuf or JSON,
+// gzip or not), converts each log record, metric data point and span into an event of
+// the kinds in event/otel.go with the server's privacy tier and redaction applied, and
+// hands them to the store's Ingest. Like an OpenTelemetry collector it keeps receive
+// (http.go, grpc.go), convert (Converter) and store (Receiver.consume) apart, and
+// acknowledges a request only after the store committed what it carried.
+package otlp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
+)
+
+// DefaultMaxBodyBytes bounds one OTLP request, after decompression: Claude Code exports
+// every second, so a request is a few hundred records at most; 16 MiB is far above that.
+const DefaultMaxBodyBytes = 16 << 20
+
+// Ingester is the store port the receiver writes to (agenttrace.Store fits).
+type Ingester interface {
+	Ingest(ctx context.Context, events []event.Event) (agenttrace.IngestResult, error)
+}
+
+// Options configure a Receiver.
+type Options struct {
+	Store Ingester
+	// Tier is the server's privacy tier for telemetry (OTEL_PRIVACY_TIER); 0 means 2.
+	Tier int
+	// Authorize checks a request's Authorization value ("" when it has none) for scope,
+	// returning the name to attribute records to ("" for none). Errors wrapping
+	// auth.ErrUnauthenticated or auth.ErrForbidden refuse the request; any other error
+	// means the token store could not answer. Nil lets every request in.
+	Authorize func(ctx context.Context, authorization, scope string) (user string, err error)
+	// Notify, when set, is told of every batch stored (the live change feed).
+	Notify func(res agenttrace.IngestResult, events []event.Event)
+	// MaxBodyBytes bounds a request body after decompression; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+// Receiver stores what the OTLP endpoints receive. It is safe for concurrent use.
+type Receiver struct {
+	opts Options
+	log  *slog.Logger
+	last atomic.Int64 // unix nanoseconds of the last stored batch, 0 for none
+}
+
+// New returns a Receiver; serve it with HTTPHandler, GRPCServer or Handler.
+func New(opts Options) *Receiver {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Tier == 0 {
+		opts.Tier = event.TierDetails
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Receiver{opts: opts, log: log}
+}
+
+// LastReceived is when this receiver last stored telemetry, or zero.
+func (r *Receiver) LastReceived() time.Time {
+	if n := r.last.Load(); n != 0 {
+		return time.Unix(0, n).UTC()
+	}
+	return time.Time{}
+}
+
+// SetLastReceived records t as the last time telemetry was stored, unless a later one is
+// already known (a store that knows an earlier replica's time tells it at start).
+func (r *Receiver) SetLastReceived(t time.Time) {
+	n := t.UnixNano()
+	for {
+		old := r.last.Load()
+		if old >= n || r.last.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// Failure is a request the receiver refused, sorted as both transports need it.
+type Failure struct {
+	Code    Code
+	Message string
+}
+
+func (f *Failure) Error() string { return f.Message }
+
+// Code sorts a refusal: the transports map each to one HTTP status and one gRPC code.
+type Code int
+
+const (
+	Invalid         Code = iota + 1 // permanent: undecodable payload, bad content type (400, InvalidArgument)
+	TooLarge                        // permanent: body over the bound (413, ResourceExhausted)
+	Unauthenticated                 // no or unknown token (401, Unauthenticated)
+	Forbidden                       // token without the ingest scope (403, PermissionDenied)
+	Unavailable                     // retryable: the store failed (503 + Retry-After, Unavailable)
+)
+
+func fail(c Code, format string, args ...any) *Failure {
+	return &Failure{Code: c, Message: fmt.Sprintf(format, args...)}
+}
+
+// authorize checks the Authorization value for scope.
+func (r *Receiver) authorize(ctx context.Context, authorization, scope string) (string, error) {
+	if r.opts.Authorize == nil {
+		return "", nil
+	}
+	user, err := r.opts.Authorize(ctx, authorization, scope)
+	switch {
+	case err == nil:
+		return user, nil
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return "", fail(Unauthenticated, "%v: send Authorization: Bearer <ingest token>", err)
+	case errors.Is(err, auth.ErrForbidden):
+		return "", fail(Forbidden, "%v: the token needs the %s scope", err, scope)
+	}
+	r.log.Error("otlp: authenticate", "err", err)
+	return "", fail(Unavailable, "token store unavailable; retry later")
+}
+
+// consume authorizes a decoded request, converts it with convert and stores the events,
+// returning once they are committed: the Result carries what could not be used.
+func (r *Receiver) consume(ctx context.Context, authorization string, convert func(Converter) Result) (Result, error) {
+	user, err := r.authorize(ctx, authorization, agenttrace.ScopeIngest)
+	if err != nil {
+		return Result{}, err
+	}
+	res := convert(Converter{Tier: r.opts.Tier, User: user})
+	// Ingest is all-or-nothing per call; a request larger than a batch is stored in
+	// batches, and a retry after a failure stores only what is missing (stable IDs).
+	for evs := range slices.Chunk(res.Events, event.MaxBatchEvents) {
+		stored, err := r.opts.Store.Ingest(ctx, evs)
+		if err != nil {
+			if errors.Is(err, agenttrace.ErrInvalid) {
+				return Result{}, fail(Invalid, "store refused the events: %v", err)
+			}
+			r.log.Error("otlp: store events", "err", err)
+			return Result{}, fail(Unavailable, "storage is unavailable; retry later")
+		}
+		if r.opts.Notify != nil {
+			r.opts.Notify(stored, evs)
+		}
+	}
+	if len(res.Events) > 0 {
+		r.SetLastReceived(time.Now())
+	}
+	return res, nil
+}
