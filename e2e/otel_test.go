@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -55,18 +56,37 @@ func runClaudeOTel(t *testing.T, claude string, h *hookEnv, apiURL, repo, prompt
 		"OTEL_LOGS_EXPORT_INTERVAL=1000", "OTEL_TRACES_EXPORT_INTERVAL=1000"}, apiURL, repo, prompt)
 }
 
-// A real Claude Code session set up with `init --otel --no-hooks` reaches the server
-// through the OTLP receiver alone: its API requests, prompt, tool calls and commit
-// arrive as telemetry events, their tokens add up to the CLI's own totals, and the
-// session's projection counts them (the last needs the projection's OTel handlers).
+// A real Claude Code session reaches the server through the OTLP receiver, once with
+// `init --otel --no-hooks` (telemetry alone) and once with `init --otel` (hooks and
+// telemetry both). In each run the API requests, prompt, tool calls and commit arrive,
+// and the session's tokens equal the CLI's own totals, its cost is within $0.0001 of the
+// CLI's, and its tool call count is the tools the script ran: with two sources, nothing
+// is counted twice.
 func TestRealClaudeCodeOTel(t *testing.T) {
 	claude := claudeBin(t)
 	hookBin, serverBin := binaries(t)
 	srv := startServerEnv(t, serverBin, []string{"OTEL_PRIVACY_TIER=3"})
-	h := newHookEnv(t, hookBin)
-	h.Run(t, nil, "init", "--collector-url", srv.CollectorURL, "--otel", "--no-hooks", "--otel-traces",
-		"--otlp-endpoint", srv.OTLPURL, "--privacy-tier", "3")
+	for _, tt := range []struct {
+		name  string
+		hooks bool
+	}{
+		{"otel only", false},
+		{"hooks and otel", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHookEnv(t, hookBin)
+			args := []string{"init", "--collector-url", srv.CollectorURL, "--otel", "--otel-traces",
+				"--otlp-endpoint", srv.OTLPURL, "--privacy-tier", "3"}
+			if !tt.hooks {
+				args = append(args, "--no-hooks")
+			}
+			h.Run(t, nil, args...)
+			checkOTelRun(t, claude, srv, h, tt.hooks)
+		})
+	}
+}
 
+func checkOTelRun(t *testing.T, claude string, srv *agentServer, h *hookEnv, hooks bool) {
 	sc := claudeScenarios[0] // commit: Write, then Bash git commit
 	repo := newGitRepo(t)
 	api := fakeanthropic.New("claude-opus-5-5", sc.convs(repo)...)
@@ -75,11 +95,21 @@ func TestRealClaudeCodeOTel(t *testing.T) {
 	if res.IsError {
 		t.Fatalf("the CLI reported an error: %s", res.Result)
 	}
+	if hooks {
+		h.Run(t, nil, "flush")
+	}
 	want := res.Totals()
 	head := gitOut(t, repo, "rev-parse", "HEAD")
+	tools := map[string]bool{}
+	for _, r := range api.Requests() {
+		for _, id := range r.ToolUseIDs {
+			tools[id] = true
+		}
+	}
 
 	var evs []otelEvent
 	var got apiUsage
+	var s apiSession
 	kinds := map[string]int{}
 	commit := ""
 	waitFor(20*time.Second, func() bool {
@@ -97,7 +127,10 @@ func TestRealClaudeCodeOTel(t *testing.T) {
 				commit = e.OTel.CommitSHA
 			}
 		}
-		return got == want && commit != "" && kinds["user_prompt"] > 0 && kinds["metric"] > 0
+		var ok bool
+		s, ok = trySession(srv, res.SessionID)
+		return ok && got == want && commit != "" && kinds["user_prompt"] > 0 && kinds["metric"] > 0 &&
+			s.Usage == want && s.ToolCallCount == len(tools) && (!hooks || kinds["hook"] > 0)
 	})
 	if n := len(api.Requests()); kinds["api_request"] < n-1 || kinds["api_request"] > n {
 		// The CLI may make one request (a title, a quota probe) the fake API answers
@@ -115,15 +148,22 @@ func TestRealClaudeCodeOTel(t *testing.T) {
 			t.Errorf("no %s event stored (kinds %v)", k, kinds)
 		}
 	}
-	if kinds["hook"] != 0 {
-		t.Errorf("%d hook events stored with --no-hooks", kinds["hook"])
+	if hooks != (kinds["hook"] > 0) {
+		t.Errorf("%d hook events stored, hooks installed: %v", kinds["hook"], hooks)
 	}
 
-	// The session's own totals come from the projection. Until it handles the OTel
-	// kinds (api_request's Usage), this fails: the session exists with zero tokens.
-	s := srv.session(t, res.SessionID)
+	s = srv.session(t, res.SessionID)
 	if s.Usage != want {
-		t.Errorf("session usage = %+v, want the CLI's %+v (needs the projection's OTel handlers)", s.Usage, want)
+		t.Errorf("session usage = %+v, want the CLI's %+v", s.Usage, want)
 	}
-	t.Logf("session %s: %d events %v", res.SessionID, len(evs), kinds)
+	if s.CostUSD == nil || math.Abs(*s.CostUSD-res.TotalCostUSD) > 0.0001 {
+		t.Errorf("session cost_usd = %v, want the CLI's total_cost_usd %.6f", fmtCost(s.CostUSD), res.TotalCostUSD)
+	}
+	if s.ToolCallCount != len(tools) {
+		t.Errorf("tool_call_count = %d, want the %d tools the script ran", s.ToolCallCount, len(tools))
+	}
+	if s.PromptCount != 1 || len(s.Commits) != 1 || s.Commits[0].SHA != head {
+		t.Errorf("prompts %d, commits %+v; want 1 prompt and the commit HEAD %s", s.PromptCount, s.Commits, head)
+	}
+	t.Logf("session %s: %d events %v; usage %+v cost %v, CLI %.6f", res.SessionID, len(evs), kinds, s.Usage, fmtCost(s.CostUSD), res.TotalCostUSD)
 }
