@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,6 +165,10 @@ func checkOTelRun(t *testing.T, claude string, srv *agentServer, h *hookEnv, hoo
 	}
 	if s.PromptCount != 1 || len(s.Commits) != 1 || s.Commits[0].SHA != head {
 		t.Errorf("prompts %d, commits %+v; want 1 prompt and the commit HEAD %s", s.PromptCount, s.Commits, head)
+	}
+	// status asks the server about this machine's telemetry by Claude Code's device id.
+	if out, errOut, _ := h.run(nil, "status"); !strings.Contains(out, "from this machine: last received") {
+		t.Errorf("status does not report this machine's telemetry:\n%s%s", out, errOut)
 	}
 	t.Logf("session %s: %d events %v; usage %+v cost %v, CLI %.6f", res.SessionID, len(evs), kinds, s.Usage, fmtCost(s.CostUSD), res.TotalCostUSD)
 }

@@ -6,22 +6,29 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
 
 // otlpStatusPath is where the collector says when its OTLP receiver last stored
-// something: {"last_received_at": "<RFC3339>"} or {"last_received_at": null}.
+// something: {"last_received_at": "<RFC3339>"} or {"last_received_at": null}, and
+// with ?source=<device id> also "source_last_received_at" for that installation.
 const otlpStatusPath = "/v1/otlp/status"
 
 // otlpStatus asks the collector at base when it last received Claude Code's telemetry,
 // with the ingest token the deliverer sends, and says what it found in a few words for
 // `agent-trace-hook status` and `init --otel`. The hook links no HTTP client, so it
-// runs this binary to ask.
-func otlpStatus(ctx context.Context, base, token string, now time.Time) string {
+// runs this binary to ask. device is this machine's Claude Code device id (its OTel
+// user.id), "" when unknown: then only the server's last arrival from anyone is told.
+func otlpStatus(ctx context.Context, base, token, device string, now time.Time) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+otlpStatusPath, nil)
+	u := strings.TrimRight(base, "/") + otlpStatusPath
+	if device != "" {
+		u += "?source=" + url.QueryEscape(device)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "not checked: bad URL: " + oneLine(err.Error())
 	}
@@ -43,15 +50,29 @@ func otlpStatus(ctx context.Context, base, token string, now time.Time) string {
 	}
 	var body struct {
 		LastReceivedAt *time.Time `json:"last_received_at"`
+		SourceAt       *time.Time `json:"source_last_received_at"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body); err != nil {
 		return "not checked: unexpected answer from " + otlpStatusPath + ": " + oneLine(err.Error())
 	}
-	if body.LastReceivedAt == nil {
-		return "server has received none yet"
+	return statusWords(body.LastReceivedAt, body.SourceAt, device != "", now)
+}
+
+// statusWords says when the server last received telemetry: from this machine when it
+// knows (a server older than per-source status never says), else from anyone.
+func statusWords(anyAt, mineAt *time.Time, asked bool, now time.Time) string {
+	when := func(t time.Time) string {
+		return fmt.Sprintf("%s ago (%s)", ago(now, t), t.Local().Format(time.DateTime))
 	}
-	t := *body.LastReceivedAt
-	return fmt.Sprintf("last received %s ago (%s)", ago(now, t), t.Local().Format(time.DateTime))
+	switch {
+	case anyAt == nil:
+		return "server has received none yet"
+	case mineAt != nil:
+		return "from this machine: last received " + when(*mineAt)
+	case asked:
+		return "none from this machine yet; the server last received some " + when(*anyAt)
+	}
+	return "last received " + when(*anyAt)
 }
 
 // ago is a rounded duration for people: seconds under an hour, minutes above.

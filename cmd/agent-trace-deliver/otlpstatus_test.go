@@ -22,6 +22,9 @@ func fakeOTLPStatus(t *testing.T, status int, body string) (*httptest.Server, *s
 			return
 		}
 		auth = r.Header.Get("Authorization")
+		if src := r.URL.Query().Get("source"); src != "" && src != "dev-1" {
+			t.Errorf("source = %q, want this machine's device id dev-1", src)
+		}
 		w.WriteHeader(status)
 		w.Write([]byte(body))
 	}))
@@ -33,21 +36,27 @@ func TestOTLPStatus(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		name   string
+		device string
 		status int
 		body   string
 		want   string
 	}{
-		{"received", 200, `{"last_received_at": "2026-05-01T11:57:30Z"}`, "last received 2m30s ago"},
-		{"received long ago", 200, `{"last_received_at": "2026-04-30T09:00:00.123Z"}`, "last received 27h0m0s ago"},
-		{"never", 200, `{"last_received_at": null}`, "server has received none yet"},
-		{"old server", 404, `404 page not found`, "server too old for OTel"},
-		{"token refused", 401, ``, "refused the token (HTTP 401)"},
-		{"server error", 503, ``, "answered HTTP 503"},
-		{"not JSON", 200, `<html>`, "unexpected answer"},
+		{"received", "", 200, `{"last_received_at": "2026-05-01T11:57:30Z"}`, "last received 2m30s ago"},
+		{"received long ago", "", 200, `{"last_received_at": "2026-04-30T09:00:00.123Z"}`, "last received 27h0m0s ago"},
+		{"never", "", 200, `{"last_received_at": null}`, "server has received none yet"},
+		{"from this machine", "dev-1", 200, `{"last_received_at": "2026-05-01T11:59:50Z", "source_last_received_at": "2026-05-01T11:57:30Z"}`,
+			"from this machine: last received 2m30s ago"},
+		{"others only", "dev-1", 200, `{"last_received_at": "2026-05-01T11:59:50Z", "source_last_received_at": null}`,
+			"none from this machine yet; the server last received some 10s ago"},
+		{"server without sources", "dev-1", 200, `{"last_received_at": "2026-05-01T11:59:50Z"}`, "none from this machine yet"},
+		{"old server", "", 404, `404 page not found`, "server too old for OTel"},
+		{"token refused", "", 401, ``, "refused the token (HTTP 401)"},
+		{"server error", "", 503, ``, "answered HTTP 503"},
+		{"not JSON", "", 200, `<html>`, "unexpected answer"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, auth := fakeOTLPStatus(t, tt.status, tt.body)
-			got := otlpStatus(context.Background(), srv.URL+"/", "atk_tok", now)
+			got := otlpStatus(context.Background(), srv.URL+"/", "atk_tok", tt.device, now)
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("otlpStatus = %q, want it to contain %q", got, tt.want)
 			}
@@ -56,7 +65,7 @@ func TestOTLPStatus(t *testing.T) {
 			}
 		})
 	}
-	if got := otlpStatus(context.Background(), "http://127.0.0.1:1", "", now); !strings.Contains(got, "unreachable") {
+	if got := otlpStatus(context.Background(), "http://127.0.0.1:1", "", "", now); !strings.Contains(got, "unreachable") {
 		t.Errorf("otlpStatus with nothing listening = %q, want unreachable", got)
 	}
 }
@@ -67,6 +76,7 @@ func TestRunOTLPStatusSendsTheConfiguredToken(t *testing.T) {
 	srv, auth := fakeOTLPStatus(t, 200, `{"last_received_at": null}`)
 	t.Setenv("AGENT_TRACE_HOME", filepath.Join(t.TempDir(), "home with spaces"))
 	t.Setenv("AGENT_TRACE_TOKEN", "env-token")
+	t.Setenv("CLAUDE_CONFIG_DIR", t.TempDir()) // no device id: the test does not read the real one
 	var out, errb bytes.Buffer
 	if code := Run(context.Background(), []string{"--otlp-status", srv.URL}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/internal/agentconfig"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
+	"github.com/agent-trace/agent-trace/internal/claudesettings"
 	"github.com/agent-trace/agent-trace/internal/deliver"
 	"github.com/agent-trace/agent-trace/internal/progress"
 	"github.com/agent-trace/agent-trace/internal/spool"
@@ -84,7 +85,8 @@ reason otherwise.`,
 			if otlpStatusURL != "" {
 				// The token is the one delivery sends: config file, then AGENT_TRACE_TOKEN.
 				cfg, _ := agentconfig.LoadConfig(agentconfig.Home())
-				_, err := fmt.Fprintln(stdout, otlpStatus(cmd.Context(), otlpStatusURL, cfg.Token, time.Now()))
+				device := claudesettings.DeviceID()
+				_, err := fmt.Fprintln(stdout, otlpStatus(cmd.Context(), otlpStatusURL, cfg.Token, device, time.Now()))
 				return err
 			}
 			if foreground {

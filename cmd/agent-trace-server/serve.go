@@ -135,7 +135,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	rcv := otlp.New(otlp.Options{Store: store, Tier: m.PrivacyTier, Authorize: a.AuthorizeHeader,
-		Notify: a.Publish, Logger: logger})
+		Notify: a.Publish, Sources: store, Logger: logger})
 	lns, err := m.listen(bind, a, rcv, logger)
 	if err != nil {
 		return err

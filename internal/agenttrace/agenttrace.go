@@ -408,6 +408,19 @@ type Eraser interface {
 	DeleteBefore(ctx context.Context, t time.Time) (int, error)
 }
 
+// TelemetrySources remembers when Claude Code's own telemetry (OTLP) last arrived from
+// each installation, named by its OTel user.id (a device id Claude Code keeps in its
+// global config), so a machine can ask whether its telemetry reaches the server whichever
+// replica received it and across restarts.
+type TelemetrySources interface {
+	// SawTelemetry records that telemetry from source arrived at t; an earlier time than
+	// the one stored changes nothing.
+	SawTelemetry(ctx context.Context, source string, at time.Time) error
+	// TelemetrySeen is when telemetry from source last arrived, "" meaning any source;
+	// the zero time when none has.
+	TelemetrySeen(ctx context.Context, source string) (time.Time, error)
+}
+
 // TokenStore keeps API tokens' records.
 type TokenStore interface {
 	// CreateToken stores a token's record and the hash of its secret.
@@ -427,6 +440,7 @@ type Store interface {
 	Analytics
 	Eraser
 	TokenStore
+	TelemetrySources
 
 	// Ping reports whether storage is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -32,6 +32,8 @@ type Result struct {
 	Events   []event.Event
 	Rejected int64
 	Message  string // the first rejection's reason
+	// Sources are the installations (OTel user.id) whose records were kept, each once.
+	Sources []string
 }
 
 func (r *Result) reject(why string) {
@@ -41,14 +43,18 @@ func (r *Result) reject(why string) {
 	}
 }
 
-// add validates e after the tier and redaction, keeping it or counting it rejected.
-func (c Converter) add(r *Result, e event.Event) {
+// add validates e after the tier and redaction, keeping it or counting it rejected, and
+// notes the installation that sent it.
+func (c Converter) add(r *Result, a *attrs, e event.Event) {
 	privacy.ApplyOTel(&e, c.tier())
 	if err := e.Validate(); err != nil {
 		r.reject(fmt.Sprintf("%s %q: %v", e.Kind, e.OTel.Name, err))
 		return
 	}
 	r.Events = append(r.Events, e)
+	if src := a.str("user.id"); !slices.Contains(r.Sources, src) {
+		r.Sources = append(r.Sources, src)
+	}
 }
 
 func (c Converter) tier() int {

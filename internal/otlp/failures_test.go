@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,6 +292,45 @@ func TestStatus(t *testing.T) {
 	got, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil || got.Before(before) || !strings.HasSuffix(ts, "Z") {
 		t.Errorf("after storing: last_received_at %q (%v)", ts, err)
+	}
+}
+
+// recordedDevice is the OTel user.id (Claude Code's device id) of the recorded sessions.
+const recordedDevice = "c4c06cb2185e4983e8daa5b268460d2af1695e06bb02f7fb824ea72a8b57bc18"
+
+// TestStatusPerSourceAcrossReplicas: what one receiver stored, another receiver on the
+// same store (a second replica, or this one restarted) reports, for the installation
+// that sent it and for no other.
+func TestStatusPerSourceAcrossReplicas(t *testing.T) {
+	a := mustServer(t, otlp.Options{})
+	b := otlp.New(otlp.Options{Store: a.Store, Sources: a.Store})
+	replica := httptest.NewServer(b.Handler(b.GRPCServer()))
+	defer replica.Close()
+	status := func(source string) map[string]*time.Time {
+		resp, err := http.Get(replica.URL + otlp.PathStatus + "?source=" + source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]*time.Time
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("status: HTTP %d, %v", resp.StatusCode, err)
+		}
+		return body
+	}
+	if got := status(recordedDevice); got["last_received_at"] != nil || got["source_last_received_at"] != nil {
+		t.Fatalf("before any: %v, want nulls", got)
+	}
+	before := time.Now().Add(-time.Second)
+	postHTTP(t, a.URL, "logs", firstLogs(t), "application/x-protobuf", "", "")
+	got := status(recordedDevice)
+	for _, k := range []string{"last_received_at", "source_last_received_at"} {
+		if got[k] == nil || got[k].Before(before) {
+			t.Errorf("the other replica's %s = %v, want a time after %v", k, got[k], before)
+		}
+	}
+	if other := status("another-device"); other["source_last_received_at"] != nil || other["last_received_at"] == nil {
+		t.Errorf("another installation: %v, want no source time and the server's last time", other)
 	}
 }
 

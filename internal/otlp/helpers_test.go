@@ -67,6 +67,9 @@ func mustServer(tb testing.TB, opts otlp.Options) *server {
 	if opts.Store == nil {
 		opts.Store = st
 	}
+	if opts.Sources == nil {
+		opts.Sources = st
+	}
 	if testing.Verbose() {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}

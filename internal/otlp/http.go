@@ -3,6 +3,7 @@ package otlp
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -284,8 +285,11 @@ func asFailure(err error) *Failure {
 	return fail(Unavailable, "%v", err)
 }
 
-// status answers GET /v1/otlp/status: when this server last stored telemetry. Any
-// token that may ingest or read may ask (the deliverer asks with its ingest token).
+// status answers GET /v1/otlp/status: when the server last stored telemetry from any
+// installation and, with ?source=<Claude Code's user.id>, from that one. With a store of
+// sources the answer holds for every replica and across restarts (to within
+// sourceEvery). Any token that may ingest or read may ask (the deliverer asks with its
+// ingest token).
 func (r *Receiver) status(w http.ResponseWriter, req *http.Request) {
 	authz := req.Header.Get("Authorization")
 	_, err := r.authorize(req.Context(), authz, agenttrace.ScopeIngest)
@@ -296,13 +300,42 @@ func (r *Receiver) status(w http.ResponseWriter, req *http.Request) {
 		writeFailure(w, err, true)
 		return
 	}
-	var body struct {
-		LastReceivedAt *time.Time `json:"last_received_at"`
+	latest, err := r.seen(req.Context(), "")
+	if err != nil {
+		writeFailure(w, err, true)
+		return
 	}
-	if t := r.LastReceived(); !t.IsZero() {
-		body.LastReceivedAt = &t
+	body := map[string]*time.Time{"last_received_at": latest}
+	if src := req.URL.Query().Get("source"); src != "" {
+		if body["source_last_received_at"], err = r.seen(req.Context(), src); err != nil {
+			writeFailure(w, err, true)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", ctJSON)
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// seen is when telemetry from source ("" for any) last arrived, nil for never: the later
+// of what the store of sources and this receiver know.
+func (r *Receiver) seen(ctx context.Context, source string) (*time.Time, error) {
+	var t time.Time
+	if source == "" {
+		t = r.LastReceived()
+	}
+	if r.opts.Sources != nil {
+		stored, err := r.opts.Sources.TelemetrySeen(ctx, source)
+		if err != nil {
+			r.log.Error("otlp: read telemetry sources", "err", err)
+			return nil, fail(Unavailable, "storage is unavailable; retry later")
+		}
+		if stored.After(t) {
+			t = stored
+		}
+	}
+	if t.IsZero() {
+		return nil, nil
+	}
+	return &t, nil
 }

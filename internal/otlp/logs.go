@@ -67,7 +67,7 @@ func (c Converter) logRecord(r *Result, a *attrs, lr plog.LogRecord) {
 	}
 	e.ID = event.OTelID(kind, e.SessionID, key)
 	e.OTel.Attrs = a.rest()
-	c.add(r, e)
+	c.add(r, a, e)
 }
 
 // fillLog sets the kind's fields and returns its natural key, or "" when it has none.

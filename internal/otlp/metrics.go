@@ -70,7 +70,7 @@ func (c Converter) point(r *Result, a *attrs, m pmetric.Metric, dp pmetric.Numbe
 	}
 	value := strconv.FormatFloat(v, 'g', -1, 64) + "@" + strconv.FormatInt(int64(dp.StartTimestamp()), 10)
 	e.ID = event.OTelID(event.KindMetric, e.SessionID, digest(name, t, a.m, value))
-	c.add(r, e)
+	c.add(r, a, e)
 }
 
 // series is the point's attributes minus the common ones, sorted, as "k=v,k=v": what

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,16 +44,26 @@ type Options struct {
 	Authorize func(ctx context.Context, authorization, scope string) (user string, err error)
 	// Notify, when set, is told of every batch stored (the live change feed).
 	Notify func(res agenttrace.IngestResult, events []event.Event)
+	// Sources, when set, keeps when telemetry last arrived from each installation, for
+	// GET /v1/otlp/status across restarts and replicas; nil keeps it in memory only.
+	Sources agenttrace.TelemetrySources
 	// MaxBodyBytes bounds a request body after decompression; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
 }
+
+// sourceEvery is how often one receiver records an installation's arrival: Claude Code
+// exports every few seconds, and status needs minutes, not one write per request.
+const sourceEvery = 10 * time.Second
 
 // Receiver stores what the OTLP endpoints receive. It is safe for concurrent use.
 type Receiver struct {
 	opts Options
 	log  *slog.Logger
 	last atomic.Int64 // unix nanoseconds of the last stored batch, 0 for none
+
+	mu      sync.Mutex
+	written map[string]time.Time // source → when this receiver last recorded it
 }
 
 // New returns a Receiver; serve it with HTTPHandler, GRPCServer or Handler.
@@ -155,7 +166,38 @@ func (r *Receiver) consume(ctx context.Context, authorization string, convert fu
 		}
 	}
 	if len(res.Events) > 0 {
-		r.SetLastReceived(time.Now())
+		now := time.Now()
+		r.SetLastReceived(now)
+		r.recordSources(ctx, res.Sources, now)
 	}
 	return res, nil
+}
+
+// recordSources tells the store which installations just sent telemetry, each at most
+// every sourceEvery from this receiver. The events are already durable, so a failure
+// here is logged and the request still succeeds.
+func (r *Receiver) recordSources(ctx context.Context, sources []string, now time.Time) {
+	if r.opts.Sources == nil {
+		return
+	}
+	for _, src := range sources {
+		r.mu.Lock()
+		due := now.Sub(r.written[src]) >= sourceEvery
+		if due {
+			if r.written == nil {
+				r.written = map[string]time.Time{}
+			}
+			r.written[src] = now
+		}
+		r.mu.Unlock()
+		if !due {
+			continue
+		}
+		if err := r.opts.Sources.SawTelemetry(context.WithoutCancel(ctx), src, now); err != nil {
+			r.log.Warn("otlp: record telemetry source", "err", err)
+			r.mu.Lock()
+			delete(r.written, src) // try again with the next request
+			r.mu.Unlock()
+		}
+	}
 }

@@ -59,5 +59,5 @@ func (c Converter) span(r *Result, a *attrs, sp ptrace.Span) {
 	o.Attrs = a.rest()
 	// A span's own ids are its natural key: the same span sent again is stored once.
 	e.ID = event.OTelID(event.KindSpan, e.SessionID, s.TraceID, s.SpanID)
-	c.add(r, e)
+	c.add(r, a, e)
 }

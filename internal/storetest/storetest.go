@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeleteSession", testDeleteSession},
 		{"DeleteBefore", testDeleteBefore},
 		{"Tokens", testTokens},
+		{"TelemetrySources", testTelemetrySources},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
@@ -546,6 +547,39 @@ func testSessionNotFound(t *testing.T, s agenttrace.Store) {
 	}
 	if _, err := s.Events(ctx(t), "nope", "", 10); !errors.Is(err, agenttrace.ErrNotFound) {
 		t.Errorf("Events(nope) = %v, want ErrNotFound", err)
+	}
+}
+
+// testTelemetrySources: the last arrival per source survives, a late record of an
+// earlier time does not move it back, and "" answers the newest of any source.
+func testTelemetrySources(t *testing.T, s agenttrace.Store) {
+	c := ctx(t)
+	if got, err := s.TelemetrySeen(c, ""); err != nil || !got.IsZero() {
+		t.Fatalf("before any: %v, %v; want zero", got, err)
+	}
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, r := range []struct {
+		source string
+		at     time.Time
+	}{
+		{"dev-a", t0}, {"dev-b", t0.Add(time.Minute)}, {"dev-a", t0.Add(2 * time.Minute)},
+		{"dev-a", t0.Add(time.Second)}, // late and earlier: ignored
+	} {
+		if err := s.SawTelemetry(c, r.source, r.at); err != nil {
+			t.Fatalf("saw %s: %v", r.source, err)
+		}
+	}
+	for _, tt := range []struct {
+		source string
+		want   time.Time
+	}{
+		{"dev-a", t0.Add(2 * time.Minute)}, {"dev-b", t0.Add(time.Minute)},
+		{"", t0.Add(2 * time.Minute)}, {"dev-c", time.Time{}},
+	} {
+		got, err := s.TelemetrySeen(c, tt.source)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("seen %q = %v, %v; want %v", tt.source, got, err, tt.want)
+		}
 	}
 }
 
