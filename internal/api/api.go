@@ -144,6 +144,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	a.registerSessions(a.api)
 	a.registerGit(a.api)
 	a.registerAnalytics(a.api)
+	a.registerExport(a.api)
 	a.registerStream(a.api)
 	a.registerDocs()
 	a.apiMux.HandleFunc("GET /{$}", a.root("agent-trace API", map[string]string{

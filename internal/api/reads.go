@@ -14,8 +14,14 @@ import (
 )
 
 type listSessionsInput struct {
-	Cursor     string    `query:"cursor" doc:"Opaque cursor from a previous page's next_cursor."`
-	Limit      int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+	Cursor string `query:"cursor" doc:"Opaque cursor from a previous page's next_cursor."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+	SessionFilterInput
+}
+
+// SessionFilterInput selects sessions: the list's filters and order, shared by the list
+// and the exports (exported, since huma reads only exported embedded structs).
+type SessionFilterInput struct {
 	From       time.Time `query:"from" doc:"Only sessions started at or after this time (RFC 3339)." example:"2026-11-01T00:00:00Z"`
 	To         time.Time `query:"to" doc:"Only sessions started before this time (RFC 3339)."`
 	User       string    `query:"user" doc:"User name, as set at hook init." example:"ada"`
@@ -27,6 +33,21 @@ type listSessionsInput struct {
 	Q          string    `query:"q" doc:"Text search over prompts (tier 2 and above)."`
 	Sort       string    `query:"sort" enum:"started_at,cost,duration" default:"started_at" doc:"Sort key."`
 	Order      string    `query:"order" enum:"asc,desc" default:"desc" doc:"Sort direction."`
+}
+
+func (in *SessionFilterInput) filter() agenttrace.SessionFilter {
+	f := agenttrace.SessionFilter{
+		From: in.From, To: in.To,
+		User: in.User, Repo: in.Repo, Branch: in.Branch, Status: in.Status, Model: in.Model,
+		Query: in.Q,
+		Sort:  in.Sort,
+		Desc:  in.Order != "asc",
+	}
+	if in.HasCommits != "" {
+		b := in.HasCommits == "true"
+		f.HasCommits = &b
+	}
+	return f
 }
 
 type sessionPageOutput struct{ Body agenttrace.SessionPage }
@@ -89,19 +110,8 @@ func (a *API) registerSessions(api huma.API) {
 }
 
 func (a *API) listSessions(ctx context.Context, in *listSessionsInput) (*sessionPageOutput, error) {
-	f := agenttrace.SessionFilter{
-		From: in.From, To: in.To,
-		User: in.User, Repo: in.Repo, Branch: in.Branch, Status: in.Status, Model: in.Model,
-		Query:  in.Q,
-		Sort:   in.Sort,
-		Desc:   in.Order != "asc",
-		Cursor: in.Cursor,
-		Limit:  in.Limit,
-	}
-	if in.HasCommits != "" {
-		b := in.HasCommits == "true"
-		f.HasCommits = &b
-	}
+	f := in.filter()
+	f.Cursor, f.Limit = in.Cursor, in.Limit
 	page, err := a.store.ListSessions(ctx, f)
 	if err != nil {
 		return nil, a.storeError(ctx, "list sessions", err)

@@ -117,6 +117,7 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /sessions/{id}/highlight", a.highlightCalls)
 	mux.HandleFunc("GET /costs", a.costsPage)
 	mux.HandleFunc("GET /git", a.gitPage)
+	mux.HandleFunc("GET /export/{table}", a.exportDownload)
 	if opts.Live != nil {
 		mux.Handle("GET /live", opts.Live)
 	}
