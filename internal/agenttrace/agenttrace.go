@@ -338,6 +338,21 @@ type Summary struct {
 	UnpricedModels   []string `json:"unpriced_models,omitempty"`
 }
 
+// Add adds o's counts, tokens and cost to s; cost per commit is left to the caller
+// (SetCostPerCommit), unpriced models are not merged.
+func (s *Summary) Add(o Summary) {
+	s.Sessions += o.Sessions
+	s.Prompts += o.Prompts
+	s.ToolCalls += o.ToolCalls
+	s.ToolErrors += o.ToolErrors
+	s.Commits += o.Commits
+	s.PullRequests += o.PullRequests
+	s.LinesAdded += o.LinesAdded
+	s.LinesRemoved += o.LinesRemoved
+	s.Usage = s.Usage.Add(o.Usage)
+	s.CostUSD += o.CostUSD
+}
+
 // Token scopes, from least to most powerful.
 const (
 	ScopeIngest = "ingest"
@@ -396,6 +411,29 @@ type Analytics interface {
 	DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]DailyCost, error)
 	// Summary totals sessions that started in [from, to).
 	Summary(ctx context.Context, from, to time.Time) (Summary, error)
+	// Breakdown totals sessions that started in [from, to) per user, repository or
+	// repository and branch (BreakdownBy*), largest cost first. The rows add up to
+	// Summary's counts and tokens, and to its cost when every session could be priced.
+	Breakdown(ctx context.Context, from, to time.Time, by string) ([]BreakdownRow, error)
+}
+
+// What a Breakdown groups by.
+const (
+	BreakdownByUser   = "user"
+	BreakdownByRepo   = "repo"
+	BreakdownByBranch = "branch" // repository and branch
+)
+
+// BreakdownRow is the totals of one user, repository, or repository and branch: the
+// Summary fields (cost of the priced sessions; unpriced_models left empty) and how many
+// sessions could not be priced.
+type BreakdownRow struct {
+	User   string `json:"user,omitempty"`
+	Repo   string `json:"repo,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Summary
+	Unpriced      int       `json:"unpriced_sessions"`
+	LastStartedAt time.Time `json:"last_started_at"`
 }
 
 // Eraser erases sessions (on request and for retention).

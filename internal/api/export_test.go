@@ -194,3 +194,28 @@ func TestExportErrors(t *testing.T) {
 		t.Error("503 without Retry-After")
 	}
 }
+
+// The breakdown through HTTP: its rows add up to the summary of the same range.
+func TestBreakdownAddsUpToSummary(t *testing.T) {
+	e := mustEnv(t, api.Options{})
+	mustIngestAll(t, e)
+	const rng = "from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+	sum := decode[agenttrace.Summary](t, e.http.Get("/v1/analytics/summary?"+rng).Body.Bytes())
+	for _, by := range []string{"user", "repo", "branch"} {
+		resp := e.http.Get("/v1/analytics/breakdown?by=" + by + "&" + rng)
+		if resp.Code != http.StatusOK {
+			t.Fatalf("by %s: status %d: %s", by, resp.Code, resp.Body)
+		}
+		got := decode[struct{ Rows []agenttrace.BreakdownRow }](t, resp.Body.Bytes())
+		var sessions, commits int
+		var cost float64
+		for _, r := range got.Rows {
+			sessions, commits, cost = sessions+r.Sessions, commits+r.Commits, cost+r.CostUSD
+		}
+		if sessions != sum.Sessions || commits != sum.Commits || math.Abs(cost-sum.CostUSD) > 1e-9 || len(got.Rows) == 0 {
+			t.Errorf("by %s: %d rows adding to %d sessions, %d commits, $%v; summary %d, %d, $%v",
+				by, len(got.Rows), sessions, commits, cost, sum.Sessions, sum.Commits, sum.CostUSD)
+		}
+	}
+	mustProblem(t, e.http.Get("/v1/analytics/breakdown?by=host"), http.StatusUnprocessableEntity)
+}

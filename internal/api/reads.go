@@ -379,3 +379,46 @@ func (a *API) registerHealth(api huma.API) {
 		return out, nil
 	})
 }
+
+type breakdownInput struct {
+	RangeInput
+	By string `query:"by" enum:"user,repo,branch" default:"user" doc:"Group by user, repository, or repository and branch."`
+}
+
+type breakdownOutput struct {
+	Body struct {
+		From time.Time                 `json:"from"`
+		To   time.Time                 `json:"to"`
+		By   string                    `json:"by"`
+		Rows []agenttrace.BreakdownRow `json:"rows"`
+	}
+}
+
+func (a *API) registerBreakdown(api huma.API) {
+	huma.Register(api, scoped(withExample(huma.Operation{
+		OperationID: "breakdown",
+		Method:      http.MethodGet,
+		Path:        "/v1/analytics/breakdown",
+		Summary:     "Totals per user, repository or branch",
+		Description: "Sessions, prompts, tool calls and errors, commits, pull requests, lines, tokens, cost and cost per commit of the sessions started in the range, per user, per repository, or per repository and branch; largest cost first. The rows add up to /v1/analytics/summary's counts and tokens; cost is the sessions' own (unpriced sessions are counted apart).",
+		Tags:        []string{"Analytics"},
+		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	}, map[string]any{"from": exStart.Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour), "to": exStart.Truncate(24 * time.Hour).Add(24 * time.Hour), "by": "user",
+		"rows": []agenttrace.BreakdownRow{{User: "ada", LastStartedAt: exStart, Summary: agenttrace.Summary{Sessions: 1, Prompts: 1, ToolCalls: 2, Commits: 1, LinesAdded: 12, LinesRemoved: 3, Usage: exUsage, CostUSD: exCost, CostPerCommitUSD: &exCost}}}}), agenttrace.ScopeRead),
+		func(ctx context.Context, in *breakdownInput) (*breakdownOutput, error) {
+			from, to, err := in.bounds()
+			if err != nil {
+				return nil, err
+			}
+			rows, err := a.store.Breakdown(ctx, from, to, in.By)
+			if err != nil {
+				return nil, a.storeError(ctx, "breakdown", err)
+			}
+			if rows == nil {
+				rows = []agenttrace.BreakdownRow{}
+			}
+			out := &breakdownOutput{}
+			out.Body.From, out.Body.To, out.Body.By, out.Body.Rows = from, to, in.By, rows
+			return out, nil
+		})
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"DailyCost", testDailyCost},
 		{"Summary", testSummary},
 		{"SummaryGenerated", testSummaryGenerated},
+		{"Breakdown", testBreakdown},
 		{"DeleteSession", testDeleteSession},
 		{"DeleteBefore", testDeleteBefore},
 		{"Tokens", testTokens},

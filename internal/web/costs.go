@@ -46,27 +46,11 @@ type rangeLink struct {
 
 func (a *app) costsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	now := time.Now().UTC()
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	from, to := today.AddDate(0, 0, -(defaultCostDays-1)), today
-	var err error
-	if s := q.Get("from"); s != "" {
-		if from, err = time.Parse("2006-01-02", s); err != nil {
-			a.renderError(w, r, http.StatusBadRequest, "Bad date", "dates must look like 2026-01-31")
-			return
-		}
-	}
-	if s := q.Get("to"); s != "" {
-		if to, err = time.Parse("2006-01-02", s); err != nil {
-			a.renderError(w, r, http.StatusBadRequest, "Bad date", "dates must look like 2026-01-31")
-			return
-		}
-	}
-	if to.Before(from) {
-		from, to = to, from
-	}
-	if days := int(to.Sub(from).Hours()/24) + 1; days > maxCostDays {
-		from = to.AddDate(0, 0, -(maxCostDays - 1))
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	from, to, err := parseDayRange(q, today)
+	if err != nil {
+		a.renderError(w, r, http.StatusBadRequest, "Bad date", err.Error())
+		return
 	}
 	by := agenttrace.GroupByModel
 	if q.Get("by") == agenttrace.GroupBySession {
@@ -100,14 +84,7 @@ func (a *app) costsPage(w http.ResponseWriter, r *http.Request) {
 		other = agenttrace.GroupByModel
 	}
 	d.ByOtherURL = "/costs?" + url.Values{"from": {d.From}, "to": {d.To}, "by": {other}}.Encode()
-	for _, n := range []int{7, 30, 90} {
-		f := today.AddDate(0, 0, -(n - 1)).Format("2006-01-02")
-		d.RangeLinks = append(d.RangeLinks, rangeLink{
-			Label:   fmt.Sprintf("%d days", n),
-			Href:    "/costs?" + url.Values{"from": {f}, "to": {today.Format("2006-01-02")}, "by": {by}}.Encode(),
-			Current: d.From == f && d.To == today.Format("2006-01-02"),
-		})
-	}
+	d.RangeLinks = rangeLinks("/costs", today, d.From, d.To, url.Values{"by": {by}})
 	for _, s := range top.Sessions {
 		if s.CostUSD != nil && *s.CostUSD > 0 {
 			d.Top = append(d.Top, sessionRow{SessionSummary: s, RepoLabel: repoLabel(s), Spun: isSpun(s)})
@@ -119,6 +96,47 @@ func (a *app) costsPage(w http.ResponseWriter, r *http.Request) {
 		d.AvgPerDay = sum.CostUSD / float64(d.Days)
 	}
 	a.render(w, r, http.StatusOK, "costs", "layout", page{Title: "Costs", Nav: "costs", Data: d})
+}
+
+// parseDayRange reads the from and to days (inclusive, YYYY-MM-DD) of a page's range
+// form: the last defaultCostDays by default, swapped when reversed, at most maxCostDays.
+func parseDayRange(q url.Values, today time.Time) (from, to time.Time, err error) {
+	from, to = today.AddDate(0, 0, -(defaultCostDays-1)), today
+	if s := q.Get("from"); s != "" {
+		if from, err = time.Parse("2006-01-02", s); err != nil {
+			return from, to, badRequest("dates must look like 2026-01-31")
+		}
+	}
+	if s := q.Get("to"); s != "" {
+		if to, err = time.Parse("2006-01-02", s); err != nil {
+			return from, to, badRequest("dates must look like 2026-01-31")
+		}
+	}
+	if to.Before(from) {
+		from, to = to, from
+	}
+	if days := int(to.Sub(from).Hours()/24) + 1; days > maxCostDays {
+		from = to.AddDate(0, 0, -(maxCostDays - 1))
+	}
+	return from, to, nil
+}
+
+// rangeLinks are the 7, 30 and 90 day shortcuts of a range form on page path, keeping
+// the other query values in keep.
+func rangeLinks(path string, today time.Time, from, to string, keep url.Values) []rangeLink {
+	var out []rangeLink
+	end := today.Format("2006-01-02")
+	for _, n := range []int{7, 30, 90} {
+		f := today.AddDate(0, 0, -(n - 1)).Format("2006-01-02")
+		v := url.Values{}
+		for k, vs := range keep {
+			v[k] = vs
+		}
+		v.Set("from", f)
+		v.Set("to", end)
+		out = append(out, rangeLink{Label: fmt.Sprintf("%d days", n), Href: path + "?" + v.Encode(), Current: from == f && to == end})
+	}
+	return out
 }
 
 // costChart draws daily spend as stacked bars in inline SVG. Colours come from CSS classes

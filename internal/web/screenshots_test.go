@@ -38,6 +38,8 @@ func TestScreenshots(t *testing.T) {
 		{"session-replay.png", "/sessions/" + commitID, "pre.diff", 1280, 800, false, false},
 		{"costs.png", "/costs?from=2026-11-12&to=2026-11-25&by=session", "svg.chart", 1280, 800, false, false},
 		{"git.png", "/git", "table.git", 1280, 800, false, false},
+		{"people.png", "/people?from=2026-11-01&to=2026-11-30", "table.breakdown", 1280, 600, false, false},
+		{"repos.png", "/repos?by=branch&from=2026-11-01&to=2026-11-30", "table.breakdown", 1280, 600, false, false},
 		{"sessions-390px.png", "/", "tr.session", 390, 844, true, false},
 		{"session-replay-390px.png", "/sessions/" + prID, "article.prompt", 390, 844, true, false},
 		{"login.png", "/", "input#secret", 1280, 600, true, true},

@@ -22,7 +22,7 @@ var templateFS embed.FS
 
 // pages every handler may render; parseViews fails when one is missing, so a typo in a
 // template name is a start-up error, not a 500 in front of a user.
-var pageNames = []string{"sessions", "session", "costs", "git", "error", "login"}
+var pageNames = []string{"sessions", "session", "costs", "breakdown", "git", "error", "login"}
 
 type views struct {
 	pages map[string]*template.Template
@@ -56,9 +56,11 @@ func (vs *views) smokeTest() error {
 		"sessions": sessionListData{},
 		"session":  sessionData{S: &agenttrace.Session{}},
 		"costs":    costsData{},
-		"git":      gitData{},
-		"error":    errorData{},
-		"login":    loginData{},
+		"breakdown": breakdownData{breakdownPage: peoplePage, Rows: []breakdownRow{{}},
+			Total: agenttrace.BreakdownRow{Summary: agenttrace.Summary{CostPerCommitUSD: new(float64)}}},
+		"git":   gitData{},
+		"error": errorData{},
+		"login": loginData{},
 	}
 	for name, t := range vs.pages {
 		if err := t.ExecuteTemplate(io.Discard, "layout", page{Title: name, Data: empty[name]}); err != nil {

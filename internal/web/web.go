@@ -118,6 +118,8 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /costs", a.costsPage)
 	mux.HandleFunc("GET /git", a.gitPage)
 	mux.HandleFunc("GET /export/{table}", a.exportDownload)
+	mux.HandleFunc("GET /people", a.breakdown(peoplePage))
+	mux.HandleFunc("GET /repos", a.breakdown(reposPage))
 	if opts.Live != nil {
 		mux.Handle("GET /live", opts.Live)
 	}

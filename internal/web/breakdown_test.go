@@ -1,0 +1,74 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agent-trace/agent-trace/event"
+)
+
+// The People and Repositories pages: their totals equal the Costs page's for the same
+// range, each row links to exactly its sessions, and every column sorts.
+func TestBreakdownPages(t *testing.T) {
+	h, st := mustDashboard(t)
+	// Two more people, one on another repository's feature branch.
+	for i, who := range []string{"grace", "linus"} {
+		evs := synthSession(t, "bd-"+who, time.Date(2026, 11, 20+i, 9, 0, 0, 0, time.UTC), event.TierDetails, "hi", 2+i, 0, true)
+		for j := range evs {
+			evs[j].User = who
+			evs[j].Git = &event.GitState{Remote: "github.com/example/" + who, Branch: "feature/" + who}
+		}
+		mustIngest(t, st, evs)
+	}
+	const rng = "from=2026-11-01&to=2026-11-30"
+	_, costs := mustGet(t, h, "/costs?"+rng)
+	totals := map[string]string{}
+	for _, div := range query(costs, "dl.totals div") {
+		totals[text(first(t, div, "dt"))] = text(first(t, div, "dd"))
+	}
+	for _, path := range []string{"/people?" + rng, "/repos?" + rng, "/repos?by=branch&" + rng} {
+		t.Run(path, func(t *testing.T) {
+			_, doc := mustGet(t, h, path)
+			rows := query(doc, "table.breakdown tbody tr.group")
+			if len(rows) == 0 {
+				t.Fatal("no rows")
+			}
+			total := query(doc, "table.breakdown tfoot td")
+			if got, want := text(total[0]), totals["Sessions"]; got != want {
+				t.Errorf("total sessions %s, the Costs page says %s", got, want)
+			}
+			if got, want := text(total[6]), totals["Spend"]; got != want {
+				t.Errorf("total cost %s, the Costs page says %s", got, want)
+			}
+			sum := 0
+			for _, tr := range rows {
+				n, _ := strconv.Atoi(text(query(tr, "td")[0]))
+				sum += n
+				_, list := mustGet(t, h, attr(first(t, tr, "th a"), "href"))
+				if got := len(query(list, "tr.session")); got != n && !strings.Contains(path, "branch") {
+					t.Errorf("%s: the row says %d sessions, its link lists %d", text(tr), n, got)
+				}
+			}
+			if strconv.Itoa(sum) != text(total[0]) {
+				t.Errorf("rows add up to %d sessions, the total says %s", sum, text(total[0]))
+			}
+		})
+	}
+
+	_, asc := mustGet(t, h, "/repos?by=branch&sort=sessions&order=asc&"+rng)
+	var counts []int
+	for _, tr := range query(asc, "table.breakdown tbody tr.group") {
+		n, _ := strconv.Atoi(text(query(tr, "td")[0]))
+		counts = append(counts, n)
+	}
+	for i := 1; i < len(counts); i++ {
+		if counts[i] < counts[i-1] {
+			t.Errorf("sort=sessions&order=asc gives %v", counts)
+		}
+	}
+	if len(counts) < 3 {
+		t.Errorf("by branch: %d rows, want at least 3", len(counts))
+	}
+}
