@@ -415,6 +415,39 @@ type Analytics interface {
 	// repository and branch (BreakdownBy*), largest cost first. The rows add up to
 	// Summary's counts and tokens, and to its cost when every session could be priced.
 	Breakdown(ctx context.Context, from, to time.Time, by string) ([]BreakdownRow, error)
+	// Tools reports the tool calls that started in [from, to): per tool and per MCP
+	// server, and the failed commands that recur most.
+	Tools(ctx context.Context, from, to time.Time) (ToolReport, error)
+}
+
+// ToolReport is what the Tools page shows of a range.
+type ToolReport struct {
+	Tools []ToolStat `json:"tools"` // most calls first
+	// MCPServers totals the tools of each MCP server (mcp__<server>__<tool>).
+	MCPServers []ToolStat `json:"mcp_servers"`
+	// FailingCommands are the Bash commands (first line, tier 2 and above) that failed
+	// most often, at most 20.
+	FailingCommands []FailingCommand `json:"failing_commands"`
+}
+
+// ToolStat is the calls of one tool (or of one MCP server's tools) in a range.
+type ToolStat struct {
+	Name      string `json:"name"`                 // tool name, or the MCP server's name
+	MCPServer string `json:"mcp_server,omitempty"` // for an MCP tool
+	Calls     int    `json:"calls"`
+	Errors    int    `json:"errors"`
+	// Rejected counts calls refused by a permission decision (OTel's tool_decision).
+	Rejected int `json:"rejected"`
+	// Duration percentiles of the finished calls, in milliseconds (nearest rank).
+	P50MS int64 `json:"p50_ms"`
+	P95MS int64 `json:"p95_ms"`
+}
+
+// FailingCommand is a command that failed, with how often.
+type FailingCommand struct {
+	Command      string    `json:"command"`
+	Failures     int       `json:"failures"`
+	LastFailedAt time.Time `json:"last_failed_at"`
 }
 
 // What a Breakdown groups by.

@@ -146,6 +146,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	a.registerAnalytics(a.api)
 	a.registerExport(a.api)
 	a.registerBreakdown(a.api)
+	a.registerTools(a.api)
 	a.registerStream(a.api)
 	a.registerDocs()
 	a.apiMux.HandleFunc("GET /{$}", a.root("agent-trace API", map[string]string{

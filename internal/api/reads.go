@@ -422,3 +422,39 @@ func (a *API) registerBreakdown(api huma.API) {
 			return out, nil
 		})
 }
+
+type toolsOutput struct {
+	Body struct {
+		From time.Time `json:"from"`
+		To   time.Time `json:"to"`
+		agenttrace.ToolReport
+	}
+}
+
+func (a *API) registerTools(api huma.API) {
+	huma.Register(api, scoped(withExample(huma.Operation{
+		OperationID: "tools",
+		Method:      http.MethodGet,
+		Path:        "/v1/analytics/tools",
+		Summary:     "Tool calls per tool and MCP server",
+		Description: "For the tool calls that started in the range: calls, failures, calls refused by a permission decision, and duration p50/p95 (nearest rank, finished calls) per tool and per MCP server (mcp__<server>__<tool>); and the Bash commands (first line, recorded from tier 2) that failed most.",
+		Tags:        []string{"Analytics"},
+		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	}, map[string]any{"from": exStart.Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour), "to": exStart.Truncate(24 * time.Hour).Add(24 * time.Hour),
+		"tools":            []agenttrace.ToolStat{{Name: "Bash", Calls: 40, Errors: 6, P50MS: 900, P95MS: 12000}, {Name: "mcp__github__create_issue", MCPServer: "github", Calls: 2, P50MS: 800, P95MS: 950}},
+		"mcp_servers":      []agenttrace.ToolStat{{Name: "github", MCPServer: "github", Calls: 2, P50MS: 800, P95MS: 950}},
+		"failing_commands": []agenttrace.FailingCommand{{Command: "go test ./...", Failures: 5, LastFailedAt: exStart}}}), agenttrace.ScopeRead),
+		func(ctx context.Context, in *RangeInput) (*toolsOutput, error) {
+			from, to, err := in.bounds()
+			if err != nil {
+				return nil, err
+			}
+			rep, err := a.store.Tools(ctx, from, to)
+			if err != nil {
+				return nil, a.storeError(ctx, "tools", err)
+			}
+			out := &toolsOutput{}
+			out.Body.From, out.Body.To, out.Body.ToolReport = from, to, rep
+			return out, nil
+		})
+}

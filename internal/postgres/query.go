@@ -202,7 +202,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	if nSessions == 0 && tag.RowsAffected() == 0 {
 		return 0, nil
 	}
-	for _, table := range []string{"session_facets", "prompts", "commits", "pull_requests"} {
+	for _, table := range []string{"session_facets", "prompts", "tool_calls", "commits", "pull_requests"} {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE session_id = ANY($1)`, ids); err != nil {
 			return 0, fmt.Errorf("%s: %w", table, err)
 		}

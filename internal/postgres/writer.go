@@ -33,10 +33,26 @@ type projectionWriter struct {
 	pIdx                                                        []int32
 	pStarted                                                    []int64
 	pDetail                                                     [][]byte
+	tc                                                          callColumns
 	commits, prs                                                gitColumns
 	uID, uSession, uModel, uUser, uRepo                         []string
 	uTime, uStarted, uIn, uOut, uCC, uCC5, uCC1, uCR, uWS       []int64
 	uCost                                                       []*float64
+}
+
+// callColumns are tool_calls rows as columns.
+type callColumns struct {
+	session, id, name, server, status, command []string
+	idx                                        []int32
+	started, duration                          []int64
+}
+
+func (c *callColumns) add(session string, rows []sqlstore.ToolCallRow) {
+	for _, r := range rows {
+		c.session, c.id, c.name, c.server = append(c.session, session), append(c.id, r.ID), append(c.name, r.Name), append(c.server, r.MCPServer)
+		c.status, c.command, c.idx = append(c.status, r.Status), append(c.command, r.Command), append(c.idx, int32(r.PromptIdx))
+		c.started, c.duration = append(c.started, r.StartedMS), append(c.duration, r.DurationMS)
+	}
 }
 
 // gitColumns are commits or pull_requests rows as columns.
@@ -75,6 +91,7 @@ func (w *projectionWriter) add(sw sqlstore.SessionWrite) {
 		w.pSession, w.pID, w.pIdx = append(w.pSession, sw.ID), append(w.pID, p.ID), append(w.pIdx, int32(p.Index))
 		w.pStarted, w.pText, w.pDetail = append(w.pStarted, p.StartedMS), append(w.pText, p.Text), append(w.pDetail, p.Detail)
 	}
+	w.tc.add(sw.ID, sw.Calls)
 	w.commits.add(sw.ID, sw.Commits)
 	w.prs.add(sw.ID, sw.PRs)
 	for _, k := range sw.Usage {
@@ -153,6 +170,13 @@ func (w *projectionWriter) queueDeletes(b *pgx.Batch) {
 	b.Queue(`DELETE FROM session_facets WHERE session_id = ANY($1)`, w.all)
 	b.Queue(`DELETE FROM prompts p USING unnest($1::text[], $2::int[]) AS x(sid, n)
 		WHERE p.session_id = x.sid AND p.idx >= x.n`, w.all, w.allN)
+	// The calls of prompts past the last, and of every prompt rewritten (its rows follow).
+	b.Queue(`DELETE FROM tool_calls t USING unnest($1::text[], $2::int[]) AS x(sid, n)
+		WHERE t.session_id = x.sid AND t.prompt_idx >= x.n`, w.all, w.allN)
+	if len(w.pSession) > 0 {
+		b.Queue(`DELETE FROM tool_calls t USING unnest($1::text[], $2::int[]) AS x(sid, idx)
+			WHERE t.session_id = x.sid AND t.prompt_idx = x.idx`, w.pSession, w.pIdx)
+	}
 	if len(w.full) > 0 {
 		for _, q := range []string{`DELETE FROM commits WHERE session_id = ANY($1)`,
 			`DELETE FROM pull_requests WHERE session_id = ANY($1)`, `DELETE FROM usage_facts WHERE session_id = ANY($1)`} {
@@ -192,6 +216,16 @@ func (w *projectionWriter) queueRows(b *pgx.Batch) {
 			ON CONFLICT (session_id, idx) DO UPDATE SET prompt_id = EXCLUDED.prompt_id, started_ms = EXCLUDED.started_ms,
 			text = EXCLUDED.text, detail = EXCLUDED.detail`,
 			w.pSession, w.pID, w.pIdx, w.pStarted, w.pText, w.pDetail)
+	}
+	if len(w.tc.id) > 0 {
+		b.Queue(`INSERT INTO tool_calls (session_id, prompt_idx, tool_use_id, name, mcp_server, status, started_ms,
+			duration_ms, command)
+			SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+			$8::bigint[], $9::text[])
+			ON CONFLICT (session_id, prompt_idx, tool_use_id) DO UPDATE SET name = EXCLUDED.name,
+			mcp_server = EXCLUDED.mcp_server, status = EXCLUDED.status, started_ms = EXCLUDED.started_ms,
+			duration_ms = EXCLUDED.duration_ms, command = EXCLUDED.command`,
+			w.tc.session, w.tc.idx, w.tc.id, w.tc.name, w.tc.server, w.tc.status, w.tc.started, w.tc.duration, w.tc.command)
 	}
 	for _, g := range []struct {
 		table, key, time string

@@ -258,7 +258,7 @@ func deleteProjection(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) err
 			"usage_facts WHERE session_id = ?")
 	}
 	if w.Session == nil {
-		tables = append(tables, "prompts WHERE session_id = ?")
+		tables = append(tables, "prompts WHERE session_id = ?", "tool_calls WHERE session_id = ?")
 	}
 	for _, table := range tables {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, w.ID); err != nil {
@@ -352,6 +352,27 @@ func writePrompts(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ? AND idx >= ?`, w.ID, len(w.Session.Prompts)); err != nil {
 		return fmt.Errorf("delete prompts: %w", err)
+	}
+	return writeToolCalls(ctx, tx, w)
+}
+
+// writeToolCalls replaces the tool_calls rows of the prompts w writes, and deletes those
+// of prompts past the session's last.
+func writeToolCalls(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
+	for _, p := range w.Prompts {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tool_calls WHERE session_id = ? AND prompt_idx = ?`, w.ID, p.Index); err != nil {
+			return fmt.Errorf("clear tool calls: %w", err)
+		}
+	}
+	for _, c := range w.Calls {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tool_calls (session_id, prompt_idx, tool_use_id, name,
+			mcp_server, status, started_ms, duration_ms, command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, c.PromptIdx, c.ID, c.Name, c.MCPServer, c.Status, c.StartedMS, c.DurationMS, c.Command); err != nil {
+			return fmt.Errorf("write tool call %s: %w", c.ID, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM tool_calls WHERE session_id = ? AND prompt_idx >= ?`, w.ID, len(w.Session.Prompts)); err != nil {
+		return fmt.Errorf("delete tool calls: %w", err)
 	}
 	return nil
 }

@@ -205,6 +205,7 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 		`DELETE FROM events WHERE session_id IN (` + old + `)`,
 		`DELETE FROM session_facets WHERE session_id IN (` + old + `)`,
 		`DELETE FROM prompts WHERE session_id IN (` + old + `)`,
+		`DELETE FROM tool_calls WHERE session_id IN (` + old + `)`,
 		`DELETE FROM commits WHERE session_id IN (` + old + `)`,
 		`DELETE FROM pull_requests WHERE session_id IN (` + old + `)`,
 		`DELETE FROM usage_facts WHERE session_id IN (` + old + `)`,

@@ -22,7 +22,10 @@ type SessionWrite struct {
 	Row     SessionRow
 	Facets  []Facet
 	Prompts []PromptRow // the rows to write; rows at or past len(Session.Prompts) go
-	Commits []GitRow    // commits and pull requests to write (every one when Full)
+	// Calls are the tool_calls rows of the prompts in Prompts, which replace every row
+	// those prompts had; calls of prompts at or past len(Session.Prompts) go too.
+	Calls   []ToolCallRow
+	Commits []GitRow // commits and pull requests to write (every one when Full)
 	PRs     []GitRow
 	Usage   []UsageFact // rows to write (every row when Full)
 	Gone    []string    // event IDs of usage rows to delete
@@ -57,6 +60,7 @@ func NewSessionWrite(id string, d projection.Delta) (SessionWrite, error) {
 			return w, fmt.Errorf("encode prompt %d: %w", i, err)
 		}
 		w.Prompts = append(w.Prompts, PromptRow{Index: i, ID: p.ID, StartedMS: p.StartedAt.UnixMilli(), Text: p.Text, Detail: body})
+		w.Calls = toolCallRows(i, p.ToolCalls, w.Calls)
 	}
 	if w.Commits, err = CommitRows(sess, d.Commits); err != nil {
 		return w, err

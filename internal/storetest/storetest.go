@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"Summary", testSummary},
 		{"SummaryGenerated", testSummaryGenerated},
 		{"Breakdown", testBreakdown},
+		{"Tools", testTools},
 		{"DeleteSession", testDeleteSession},
 		{"DeleteBefore", testDeleteBefore},
 		{"Tokens", testTokens},

@@ -39,6 +39,7 @@ func TestScreenshots(t *testing.T) {
 		{"costs.png", "/costs?from=2026-11-12&to=2026-11-25&by=session", "svg.chart", 1280, 800, false, false},
 		{"git.png", "/git", "table.git", 1280, 800, false, false},
 		{"people.png", "/people?from=2026-11-01&to=2026-11-30", "table.breakdown", 1280, 600, false, false},
+		{"tools.png", "/tools?from=2026-11-01&to=2026-11-30", "table.toolstats", 1280, 800, false, false},
 		{"repos.png", "/repos?by=branch&from=2026-11-01&to=2026-11-30", "table.breakdown", 1280, 600, false, false},
 		{"sessions-390px.png", "/", "tr.session", 390, 844, true, false},
 		{"session-replay-390px.png", "/sessions/" + prID, "article.prompt", 390, 844, true, false},

@@ -22,7 +22,7 @@ var templateFS embed.FS
 
 // pages every handler may render; parseViews fails when one is missing, so a typo in a
 // template name is a start-up error, not a 500 in front of a user.
-var pageNames = []string{"sessions", "session", "costs", "breakdown", "git", "error", "login"}
+var pageNames = []string{"sessions", "session", "costs", "breakdown", "tools", "git", "error", "login"}
 
 type views struct {
 	pages map[string]*template.Template
@@ -137,6 +137,7 @@ func templateFuncs(as *assets) template.FuncMap {
 		"spun":        isSpun,
 		"withTier":    withTier,
 		"originLabel": originLabel,
+		"percent":     percent,
 		"clip":        clip,
 		"clipped":     func(s string) bool { return len(s) > maxOutputBytes },
 		"kb":          func(s string) string { return strconv.Itoa((len(s)+1023)/1024) + " KB" },

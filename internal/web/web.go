@@ -120,6 +120,7 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /export/{table}", a.exportDownload)
 	mux.HandleFunc("GET /people", a.breakdown(peoplePage))
 	mux.HandleFunc("GET /repos", a.breakdown(reposPage))
+	mux.HandleFunc("GET /tools", a.toolsPage)
 	if opts.Live != nil {
 		mux.Handle("GET /live", opts.Live)
 	}
