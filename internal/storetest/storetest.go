@@ -60,6 +60,9 @@ func Run(t *testing.T, open Opener) {
 		{"DeleteBefore", testDeleteBefore},
 		{"Tokens", testTokens},
 		{"TelemetrySources", testTelemetrySources},
+		{"TokenUsers", testTokenUsers},
+		{"SessionUsers", testSessionUsers},
+		{"VisibleUsers", testVisibleUsers},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
