@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -171,42 +172,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 		Use:   "token",
 		Short: "Manage API tokens (creating the first one turns authentication on)",
 	}
-	var name, scope string
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create a token and print its secret (shown only once)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Checked here too, in the flags' terms and before the database is opened.
-			if !auth.ValidScope(scope) {
-				return fmt.Errorf("--scope must be ingest, read or admin, not %q", scope)
-			}
-			if name == "" {
-				return fmt.Errorf("--name is required")
-			}
-			s, err := openStore(cmd.Context(), sf.config(), false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			first, err := noLiveToken(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
-			t, secret, err := auth.Issue(cmd.Context(), s, name, scope)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "created token %s (%s, scope %s); the secret below is not shown again:\n", t.ID, t.Name, t.Scope)
-			fmt.Fprintln(stdout, secret)
-			if first {
-				fmt.Fprint(stderr, authTurnedOn(t.Scope))
-			}
-			return nil
-		},
-	}
-	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. laptop-hook")
-	create.Flags().StringVar(&scope, "scope", agenttrace.ScopeRead, "ingest (hooks), read (API, dashboard) or admin (everything)")
+	create := newTokenCreateCommand(sf, stdout, stderr)
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -223,9 +189,9 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 				return fmt.Errorf("list tokens: %w", err)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED")
+			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tUSER\tTEAM\tCREATED\tLAST USED\tREVOKED")
 			for _, t := range toks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orDash(t.User), orDash(t.Team),
 					t.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(t.LastUsedAt), timeOrDash(t.RevokedAt))
 			}
 			return tw.Flush()
@@ -251,6 +217,82 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 	}
 	tok.AddCommand(create, list, revoke)
 	return tok
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+const tokenCreateHelp = `Create a token and print its secret (shown only once).
+
+A token belongs to a user (--user) and optionally a team (--team). Scopes:
+  ingest     hooks: events without a user get the token's user; an event naming
+             another user, or adding to another user's session, is refused (403)
+  read:own   API and dashboard, the token's user's sessions only
+  read:team  the sessions of every user with a token of the same team
+  read:all   every session (read is the same, kept for existing tokens)
+  admin      everything, and may relay events of any user
+
+Tokens without --user ("unbound", as every token made before users existed) keep
+working as before: ingest keeps each event's own user, read reads all sessions.
+Revoking a token (token revoke) or a user's tokens (user disable) takes effect on
+every server within 5 seconds: verified tokens are cached that long.`
+
+func newTokenCreateCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
+	var name, scope, user, team string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a token and print its secret (shown only once)",
+		Long:  tokenCreateHelp,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Checked here too, in the flags' terms and before the database is opened.
+			if !auth.ValidScope(scope) {
+				return fmt.Errorf("--scope must be one of %s, not %q", strings.Join(auth.Scopes, ", "), scope)
+			}
+			if name == "" {
+				return fmt.Errorf("--name is required")
+			}
+			s, err := openStore(cmd.Context(), sf.config(), false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			first, err := noLiveToken(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			t, secret, err := auth.Issue(cmd.Context(), s, name, scope, user, team)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "created token %s (%s, scope %s%s); the secret below is not shown again:\n", t.ID, t.Name, t.Scope, owner(t))
+			fmt.Fprintln(stdout, secret)
+			if first {
+				fmt.Fprint(stderr, authTurnedOn(t.Scope))
+			}
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. laptop-hook")
+	create.Flags().StringVar(&scope, "scope", agenttrace.ScopeRead, "ingest, read:own, read:team, read:all (= read) or admin")
+	create.Flags().StringVar(&user, "user", "", "the user the token belongs to (empty: an unbound token, as before users)")
+	create.Flags().StringVar(&team, "team", "", "the user's team (read:team reads the sessions of the whole team)")
+	return create
+}
+
+// owner describes whom a token belongs to, for the line that announces it.
+func owner(t agenttrace.Token) string {
+	switch {
+	case t.User == "":
+		return ", unbound: no user"
+	case t.Team == "":
+		return ", user " + t.User
+	}
+	return ", user " + t.User + ", team " + t.Team
 }
 
 func timeOrDash(t *time.Time) string {

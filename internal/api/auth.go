@@ -38,6 +38,17 @@ func (a *API) Authorize(r *http.Request, scope string) (*agenttrace.Token, error
 	return tok, nil
 }
 
+// ReadContext authenticates r for reading (auth.Allows read) and returns the context its
+// reads must run with: carrying the token and narrowed to what the token may read. The
+// dashboard runs every page's reads with it, as the API's own operations do.
+func (a *API) ReadContext(r *http.Request) (context.Context, error) {
+	tok, err := a.Authorize(r, agenttrace.ScopeRead)
+	if err != nil {
+		return nil, err
+	}
+	return a.auth.Scope(r.Context(), tok)
+}
+
 // VerifySecret checks a secret the dashboard's login form received, returning its token
 // (auth.ErrUnauthenticated when it is not a live token). It works whether or not auth is on.
 func (a *API) VerifySecret(ctx context.Context, secret string) (*agenttrace.Token, error) {
@@ -101,20 +112,30 @@ func (a *API) authMiddleware(api huma.API) func(huma.Context, func(huma.Context)
 		if err == nil && !auth.Allows(tok.Scope, need) {
 			err = auth.ErrForbidden
 		}
+		var scoped context.Context
+		if err == nil {
+			// The token's reach travels with the request: every store read the handler
+			// makes applies it (see agenttrace.WithVisibleUsers).
+			scoped, err = a.auth.Scope(ctx.Context(), tok)
+		}
 		if err != nil {
 			p := a.authProblem(err)
 			writeProblemHeaders(p.GetStatus(), ctx.SetHeader)
 			_ = huma.WriteErr(api, ctx, p.GetStatus(), p.Error())
 			return
 		}
-		next(ctx)
+		next(huma.WithContext(ctx, scoped))
 	}
 }
 
 // requireScope guards a plain net/http handler the same way.
 func (a *API) requireScope(scope string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, err := a.Authorize(r, scope)
+		tok, err := a.Authorize(r, scope)
+		var ctx context.Context
+		if err == nil {
+			ctx, err = a.auth.Scope(r.Context(), tok)
+		}
 		if err != nil {
 			p := a.authProblem(err)
 			writeProblemHeaders(p.GetStatus(), w.Header().Set)
@@ -123,7 +144,7 @@ func (a *API) requireScope(scope string, h http.Handler) http.Handler {
 			fmt.Fprintf(w, `{"title":%q,"status":%d,"detail":%q}`, http.StatusText(p.GetStatus()), p.GetStatus(), p.Error())
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
