@@ -162,15 +162,16 @@ func scoped(op huma.Operation, scope string) huma.Operation {
 }
 
 // AuthorizeHeader checks an Authorization header value alone for scope: the OTLP
-// receiver's requests carry no cookie, and gRPC sends the header as metadata. Errors as
-// Authorize. It names no user: a token says what it is for, not who sends with it.
-func (a *API) AuthorizeHeader(ctx context.Context, authorization, scope string) (user string, err error) {
+// receiver's requests carry no cookie, and gRPC sends the header as metadata. It returns
+// the token, whose user the receiver binds the records to (auth.BindEvents). Errors as
+// Authorize.
+func (a *API) AuthorizeHeader(ctx context.Context, authorization, scope string) (*agenttrace.Token, error) {
 	tok, err := a.auth.Authenticate(ctx, auth.Credential(authorization, ""))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if !auth.Allows(tok.Scope, scope) {
-		return "", auth.ErrForbidden
+		return nil, auth.ErrForbidden
 	}
-	return "", nil
+	return tok, nil
 }
