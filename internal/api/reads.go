@@ -327,7 +327,9 @@ func (a *API) registerStream(api huma.API) {
 	}, agenttrace.ScopeRead), func(ctx context.Context, in *streamInput) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			r, w := humago.Unwrap(hctx)
-			a.hub.ServeHTTP(w, r)
+			// Unwrap returns the request as it arrived; the auth middleware's context,
+			// narrowed to what the token may read, is the one the hub must filter by.
+			a.hub.ServeHTTP(w, r.WithContext(hctx.Context()))
 		}}, nil
 	})
 }
