@@ -498,6 +498,27 @@ type TokenStore interface {
 	RevokeUserTokens(ctx context.Context, user string) (int, error)
 }
 
+// User is a person tokens belong to (Token.User names them), in at most one team.
+type User struct {
+	Name       string     `json:"name"`
+	Team       string     `json:"team,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+}
+
+// UserStore keeps the users tokens belong to.
+type UserStore interface {
+	// CreateUser stores a new user. An empty name, or a name already stored (disabled or
+	// not), is ErrInvalid.
+	CreateUser(ctx context.Context, u User) error
+	// Users lists every user, disabled ones included, by name.
+	Users(ctx context.Context) ([]User, error)
+	// DisableUser marks a user disabled and revokes every live token of theirs in the
+	// same transaction, returning how many tokens it revoked. ErrNotFound when there is
+	// no such user; disabling a disabled user revokes what is still live (normally 0).
+	DisableUser(ctx context.Context, name string) (int, error)
+}
+
 // Store is the whole storage contract, what the edges are handed.
 type Store interface {
 	Ingester
@@ -507,6 +528,7 @@ type Store interface {
 	Eraser
 	TokenStore
 	TelemetrySources
+	UserStore
 
 	// Ping reports whether storage is reachable (readiness).
 	Ping(ctx context.Context) error

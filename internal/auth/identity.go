@@ -81,9 +81,9 @@ func BindEvents(ctx context.Context, tok *agenttrace.Token, events []event.Event
 }
 
 // Restrict returns ctx narrowed to what tok may read: read:own its user's sessions,
-// read:team those of every user with a token of its team, anything else (read, read:all,
-// admin, an unbound token, Anonymous) everything. Team membership is read from the token
-// records, cached for verifyTTL like the tokens themselves.
+// read:team those of every user of its team (teamUsers), anything else (read, read:all,
+// admin, an unbound token, Anonymous) everything. Team membership is read from the users
+// and token records, cached for verifyTTL like the tokens themselves.
 func (v *Verifier) Restrict(ctx context.Context, tok *agenttrace.Token) (context.Context, error) {
 	if tok == nil || tok.User == "" {
 		return ctx, nil
@@ -104,8 +104,9 @@ func (v *Verifier) Restrict(ctx context.Context, tok *agenttrace.Token) (context
 	return ctx, nil
 }
 
-// teamUsers lists the users of the tokens of team, revoked ones included: a user who left
-// the team's tokens behind still wrote its past sessions.
+// teamUsers lists the users of team: those the users table puts in it (when the store
+// keeps users) and those of its tokens, revoked ones included: a user who left the
+// team's tokens behind still wrote its past sessions.
 func (v *Verifier) teamUsers(ctx context.Context, team string) ([]string, error) {
 	v.mu.Lock()
 	if !v.teamsAt.IsZero() && time.Since(v.teamsAt) < verifyTTL {
@@ -114,15 +115,29 @@ func (v *Verifier) teamUsers(ctx context.Context, team string) ([]string, error)
 		return users, nil
 	}
 	v.mu.Unlock()
+	teams := map[string][]string{}
+	add := func(team, user string) {
+		if team != "" && user != "" && !slices.Contains(teams[team], user) {
+			teams[team] = append(teams[team], user)
+		}
+	}
+	if us, ok := v.store.(interface {
+		Users(context.Context) ([]agenttrace.User, error)
+	}); ok {
+		users, err := us.Users(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list team members: %w", err)
+		}
+		for _, u := range users {
+			add(u.Team, u.Name)
+		}
+	}
 	toks, err := v.store.Tokens(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list team members: %w", err)
 	}
-	teams := map[string][]string{}
 	for _, t := range toks {
-		if t.Team != "" && t.User != "" && !slices.Contains(teams[t.Team], t.User) {
-			teams[t.Team] = append(teams[t.Team], t.User)
-		}
+		add(t.Team, t.User)
 	}
 	v.mu.Lock()
 	v.teams, v.teamsAt = teams, time.Now()
@@ -148,4 +163,34 @@ func TokenFrom(ctx context.Context) *agenttrace.Token {
 // every edge does once a request is authenticated.
 func (v *Verifier) Scope(ctx context.Context, tok *agenttrace.Token) (context.Context, error) {
 	return v.Restrict(WithToken(ctx, tok), tok)
+}
+
+// EnsureUser makes sure a token about to be issued for user (and team) may be: a new
+// user is recorded with team, a known one must not be disabled, and the token takes the
+// user's team (team, when given, must be it: one user, one team, so read:team means the
+// same people whichever token asks). It returns the team the token gets. An empty user
+// (an unbound token) needs nothing.
+func EnsureUser(ctx context.Context, store agenttrace.UserStore, user, team string) (string, error) {
+	if user == "" {
+		return team, nil
+	}
+	users, err := store.Users(ctx)
+	if err != nil {
+		return "", fmt.Errorf("check user %s: %w", user, err)
+	}
+	i := slices.IndexFunc(users, func(u agenttrace.User) bool { return u.Name == user })
+	if i < 0 {
+		if err := store.CreateUser(ctx, agenttrace.User{Name: user, Team: team}); err != nil {
+			return "", fmt.Errorf("record user %s: %w", user, err)
+		}
+		return team, nil
+	}
+	u := users[i]
+	switch {
+	case u.DisabledAt != nil:
+		return "", fmt.Errorf("user %s is disabled: its tokens were revoked and it gets no new ones", user)
+	case team != "" && team != u.Team:
+		return "", fmt.Errorf("user %s is in team %q, not %q: leave --team out to use the user's team", user, u.Team, team)
+	}
+	return u.Team, nil
 }

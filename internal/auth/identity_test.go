@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -108,5 +109,68 @@ func TestRestrict(t *testing.T) {
 				t.Errorf("TokenFrom = %p, want the token", TokenFrom(ctx))
 			}
 		})
+	}
+}
+
+type fakeUsers struct{ users []agenttrace.User }
+
+func (f *fakeUsers) Users(context.Context) ([]agenttrace.User, error) { return f.users, nil }
+func (f *fakeUsers) CreateUser(_ context.Context, u agenttrace.User) error {
+	f.users = append(f.users, u)
+	return nil
+}
+func (f *fakeUsers) DisableUser(context.Context, string) (int, error) { return 0, nil }
+
+func TestEnsureUser(t *testing.T) {
+	disabled := time.Now()
+	tests := []struct {
+		name, user, team string
+		wantTeam         string
+		wantErr          bool
+		wantCreated      bool
+	}{
+		{"unbound token", "", "", "", false, false},
+		{"new user is recorded", "dave", "b", "b", false, true},
+		{"new user without a team", "erin", "", "", false, true},
+		{"known user takes its team", "alice", "", "a", false, false},
+		{"known user, same team", "alice", "a", "a", false, false},
+		{"known user, another team", "alice", "b", "", true, false},
+		{"disabled user", "mallory", "", "", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &fakeUsers{users: []agenttrace.User{{Name: "alice", Team: "a"}, {Name: "mallory", DisabledAt: &disabled}}}
+			team, err := EnsureUser(context.Background(), st, tt.user, tt.team)
+			if (err != nil) != tt.wantErr || team != tt.wantTeam {
+				t.Fatalf("EnsureUser(%q, %q) = %q, %v; want %q (error %v)", tt.user, tt.team, team, err, tt.wantTeam, tt.wantErr)
+			}
+			if got := len(st.users) == 3; got != tt.wantCreated {
+				t.Errorf("user recorded = %v, want %v", got, tt.wantCreated)
+			}
+		})
+	}
+}
+
+type teamUserStore struct {
+	teamStore
+	users []agenttrace.User
+}
+
+func (s teamUserStore) Users(context.Context) ([]agenttrace.User, error) { return s.users, nil }
+
+// A user recorded in a team (user create --team) is a member before having any token.
+func TestRestrictTeamFromUsers(t *testing.T) {
+	v := NewVerifier(teamUserStore{
+		teamStore: teamStore{toks: []agenttrace.Token{{User: "alice", Team: "red"}}},
+		users:     []agenttrace.User{{Name: "alice", Team: "red"}, {Name: "frank", Team: "red"}, {Name: "carol", Team: "blue"}},
+	}, true)
+	ctx, err := v.Scope(context.Background(), &agenttrace.Token{Scope: agenttrace.ScopeReadTeam, User: "alice", Team: "red"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := agenttrace.VisibleUsers(ctx)
+	slices.Sort(got)
+	if want := []string{"alice", "frank"}; !slices.Equal(got, want) {
+		t.Errorf("visible users = %q, want %q", got, want)
 	}
 }

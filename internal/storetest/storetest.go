@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		{"TokenUsers", testTokenUsers},
 		{"SessionUsers", testSessionUsers},
 		{"VisibleUsers", testVisibleUsers},
+		{"Users", testUsers},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
