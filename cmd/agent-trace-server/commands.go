@@ -238,6 +238,9 @@ A token belongs to a user (--user), who is recorded on first use with --team
   read:all   every session (read is the same, kept for existing tokens)
   admin      everything, and may relay events of any user
 
+The hook's events name the user it was set up with (agent-trace-hook init --user,
+default $USER): give an ingest token that same user, or its events are refused.
+
 Tokens without --user ("unbound", as every token made before users existed) keep
 working as before: ingest keeps each event's own user, read reads all sessions.
 Revoking a token (token revoke) or a user's tokens (user disable) takes effect on
