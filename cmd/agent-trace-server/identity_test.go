@@ -128,9 +128,43 @@ func (e *identityEnv) listed(t *testing.T, token, query string) []string {
 	return users
 }
 
+// exportedUsers is the users of the rows a JSON Lines export at url holds, read with
+// an Authorization header or the dashboard's cookie.
+func exportedUsers(t *testing.T, url, secret string, cookie bool) []string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if cookie {
+		req.AddCookie(&http.Cookie{Name: "agent_trace_token", Value: secret})
+	} else {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("export %s: HTTP %d", url, resp.StatusCode)
+	}
+	var users []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		var row struct{ User string }
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("export row %q: %v", sc.Text(), err)
+		}
+		if !slices.Contains(users, row.User) {
+			users = append(users, row.User)
+		}
+	}
+	slices.Sort(users)
+	return users
+}
+
 // Every read of the API shows a token what its scope reaches, and nothing else: list,
-// text search, detail and events (404 for a session out of reach), summary and daily
-// cost. Three users in two teams, each with their own session.
+// text search, detail and events (404 for a session out of reach), exports, commits,
+// summary and daily cost. Three users in two teams, each with their own session.
 func TestReadScopesIsolateUsers(t *testing.T) {
 	e := mustIdentityEnv(t)
 	everyone := []string{"alice", "bob", "carol"}
@@ -160,6 +194,12 @@ func TestReadScopesIsolateUsers(t *testing.T) {
 				}
 				if got := e.get(t, tt.token, "/v1/sessions/"+id+"/events", nil); got != want {
 					t.Errorf("%s's events: HTTP %d, want %d", u, got, want)
+				}
+			}
+			for _, table := range []string{"sessions", "prompts", "tool_calls"} {
+				got := exportedUsers(t, e.srv.URL("api")+"/v1/export/"+table+"?format=jsonl", e.secrets[tt.token], false)
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("export of %s has rows of %q, want %q", table, got, tt.want)
 				}
 			}
 			var commits agenttrace.CommitPage
@@ -355,6 +395,9 @@ func TestDashboardIsolatesUsers(t *testing.T) {
 	}
 	if code, _ := get("/sessions/" + e.sessionID("bob")); code != 200 {
 		t.Errorf("bob's session page: HTTP %d, want 200", code)
+	}
+	if got := exportedUsers(t, e.srv.URL("dashboard")+"/export/sessions?format=jsonl", e.secrets["own-bob"], true); !slices.Equal(got, []string{"bob"}) {
+		t.Errorf("the dashboard's export has rows of %q, want only bob's", got)
 	}
 }
 

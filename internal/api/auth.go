@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/auth"
@@ -126,6 +127,15 @@ func (a *API) authMiddleware(api huma.API) func(huma.Context, func(huma.Context)
 		}
 		next(huma.WithContext(ctx, scoped))
 	}
+}
+
+// unwrap is humago.Unwrap for a streaming operation's body, with the operation's
+// context on the request: Unwrap returns the request as it arrived, without the context
+// the auth middleware narrowed to what the token may read, and a stream or an export
+// read with that would show every user's sessions.
+func unwrap(hctx huma.Context) (*http.Request, http.ResponseWriter) {
+	r, w := humago.Unwrap(hctx)
+	return r.WithContext(hctx.Context()), w
 }
 
 // requireScope guards a plain net/http handler the same way.
