@@ -164,7 +164,7 @@ func exportedUsers(t *testing.T, url, secret string, cookie bool) []string {
 
 // Every read of the API shows a token what its scope reaches, and nothing else: list,
 // text search, detail and events (404 for a session out of reach), exports, commits,
-// summary and daily cost. Three users in two teams, each with their own session.
+// summary, daily cost and the per-user breakdown. Three users in two teams, each with their own session.
 func TestReadScopesIsolateUsers(t *testing.T) {
 	e := mustIdentityEnv(t)
 	everyone := []string{"alice", "bob", "carol"}
@@ -231,6 +231,18 @@ func TestReadScopesIsolateUsers(t *testing.T) {
 			slices.Sort(keys)
 			if !slices.Equal(keys, tt.want) {
 				t.Errorf("daily cost has rows of %q, want %q", keys, tt.want)
+			}
+			var people struct{ Rows []agenttrace.BreakdownRow }
+			if code := e.get(t, tt.token, "/v1/analytics/breakdown?by=user&"+rng, &people); code != 200 {
+				t.Fatalf("breakdown: HTTP %d", code)
+			}
+			var rows []string
+			for _, r := range people.Rows {
+				rows = append(rows, r.User)
+			}
+			slices.Sort(rows)
+			if !slices.Equal(rows, tt.want) {
+				t.Errorf("breakdown by user has rows of %q, want %q", rows, tt.want)
 			}
 		})
 	}

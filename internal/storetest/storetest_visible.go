@@ -118,6 +118,20 @@ func checkVisibleTotals(t *testing.T, rctx context.Context, s agenttrace.Store, 
 			t.Errorf("restricted daily cost has a row of %s", d.Key)
 		}
 	}
+	rows, err := s.Breakdown(rctx, from, to, agenttrace.BreakdownByUser)
+	if err != nil {
+		t.Fatalf("restricted breakdown: %v", err)
+	}
+	breakdownSessions := 0
+	for _, r := range rows {
+		breakdownSessions += r.Sessions
+		if !slices.Contains(users, r.User) {
+			t.Errorf("restricted breakdown has a row of %s", r.User)
+		}
+	}
+	if breakdownSessions != wantSessions {
+		t.Errorf("restricted breakdown: %d sessions, want %d", breakdownSessions, wantSessions)
+	}
 }
 
 // testSessionUsers: Owners.SessionUsers names the user of each stored session asked
