@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -100,7 +101,8 @@ With no command it serves: the collector (POST /v1/hooks) on 127.0.0.1:8317, the
 	}
 	addServeFlags(serveCmd.Flags(), m)
 
-	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newVersionCommand(stdout))
+	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newUserCommand(sf, stdout, stderr),
+		newVersionCommand(stdout))
 	return root
 }
 
@@ -171,42 +173,7 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 		Use:   "token",
 		Short: "Manage API tokens (creating the first one turns authentication on)",
 	}
-	var name, scope string
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create a token and print its secret (shown only once)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Checked here too, in the flags' terms and before the database is opened.
-			if !auth.ValidScope(scope) {
-				return fmt.Errorf("--scope must be ingest, read or admin, not %q", scope)
-			}
-			if name == "" {
-				return fmt.Errorf("--name is required")
-			}
-			s, err := openStore(cmd.Context(), sf.config(), false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			first, err := noLiveToken(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
-			t, secret, err := auth.Issue(cmd.Context(), s, name, scope)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "created token %s (%s, scope %s); the secret below is not shown again:\n", t.ID, t.Name, t.Scope)
-			fmt.Fprintln(stdout, secret)
-			if first {
-				fmt.Fprint(stderr, authTurnedOn(t.Scope))
-			}
-			return nil
-		},
-	}
-	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. laptop-hook")
-	create.Flags().StringVar(&scope, "scope", agenttrace.ScopeRead, "ingest (hooks), read (API, dashboard) or admin (everything)")
+	create := newTokenCreateCommand(sf, stdout, stderr)
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -223,9 +190,9 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 				return fmt.Errorf("list tokens: %w", err)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED")
+			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tUSER\tTEAM\tCREATED\tLAST USED\tREVOKED")
 			for _, t := range toks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orDash(t.User), orDash(t.Team),
 					t.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(t.LastUsedAt), timeOrDash(t.RevokedAt))
 			}
 			return tw.Flush()
@@ -251,6 +218,91 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 	}
 	tok.AddCommand(create, list, revoke)
 	return tok
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+const tokenCreateHelp = `Create a token and print its secret (shown only once).
+
+A token belongs to a user (--user), who is recorded on first use with --team
+(see the user command); later tokens of the user take the user's team. Scopes:
+  ingest     hooks: events without a user get the token's user; an event naming
+             another user, or adding to another user's session, is refused (403)
+  read:own   API and dashboard, the token's user's sessions only
+  read:team  the sessions of every user of the token's team
+  read:all   every session (read is the same, kept for existing tokens)
+  admin      everything, and may relay events of any user
+
+The hook's events name the user it was set up with (agent-trace-hook init --user,
+default $USER): give an ingest token that same user, or its events are refused.
+
+Tokens without --user ("unbound", as every token made before users existed) keep
+working as before: ingest keeps each event's own user, read reads all sessions.
+Revoking a token (token revoke) or a user's tokens (user disable) takes effect on
+every server within 5 seconds: verified tokens are cached that long.`
+
+func newTokenCreateCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
+	var name, scope, user, team string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a token and print its secret (shown only once)",
+		Long:  tokenCreateHelp,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Checked here too, in the flags' terms and before the database is opened.
+			if !auth.ValidScope(scope) {
+				return fmt.Errorf("--scope must be one of %s, not %q", strings.Join(auth.Scopes, ", "), scope)
+			}
+			if name == "" {
+				return fmt.Errorf("--name is required")
+			}
+			s, err := openStore(cmd.Context(), sf.config(), false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			first, err := noLiveToken(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			// A new user is recorded here; a disabled one gets no token.
+			team, err := auth.EnsureUser(cmd.Context(), s, user, team)
+			if err != nil {
+				return err
+			}
+			t, secret, err := auth.Issue(cmd.Context(), s, name, scope, user, team)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "created token %s (%s, scope %s%s); the secret below is not shown again:\n", t.ID, t.Name, t.Scope, owner(t))
+			fmt.Fprintln(stdout, secret)
+			if first {
+				fmt.Fprint(stderr, authTurnedOn(t.Scope))
+			}
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. laptop-hook")
+	create.Flags().StringVar(&scope, "scope", agenttrace.ScopeRead, "ingest, read:own, read:team, read:all (= read) or admin")
+	create.Flags().StringVar(&user, "user", "", "the user the token belongs to (empty: an unbound token, as before users)")
+	create.Flags().StringVar(&team, "team", "", "the user's team, for a new user (read:team reads the sessions of the whole team)")
+	return create
+}
+
+// owner describes whom a token belongs to, for the line that announces it.
+func owner(t agenttrace.Token) string {
+	switch {
+	case t.User == "":
+		return ", unbound: no user"
+	case t.Team == "":
+		return ", user " + t.User
+	}
+	return ", user " + t.User + ", team " + t.Team
 }
 
 func timeOrDash(t *time.Time) string {
@@ -285,4 +337,91 @@ func authTurnedOn(scope string) string {
 	}
 	return msg + "Keep this machine's hooks delivering with an ingest token:\n" +
 		"  agent-trace-server token create --name laptop-hook --scope ingest\n  agent-trace-hook init --token <that secret>\n"
+}
+
+const userHelp = `Manage the users tokens belong to.
+
+A user is a name (the one events carry in "user", e.g. the OS user the hook reports)
+and at most one team. token create --user records a new user itself; user create
+records one ahead of its tokens, with its team. user disable revokes every token of
+the user at once and refuses new ones: every server stops accepting them within
+5 seconds (verified tokens are cached that long, as for token revoke). The user's
+sessions stay; delete them with the API if they must go.`
+
+func newUserCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
+	usr := &cobra.Command{Use: "user", Short: "Manage users (list, create, disable)", Long: userHelp}
+	var team string
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Record a user, optionally in a team (--team)",
+		Args:  cobra.ExactArgs(1),
+		RunE: withStore(sf, func(ctx context.Context, s agenttrace.Store, args []string) error {
+			if err := s.CreateUser(ctx, agenttrace.User{Name: args[0], Team: team}); err != nil {
+				return fmt.Errorf("create user %s: %w", args[0], err)
+			}
+			fmt.Fprintf(stdout, "created user %s%s\n", args[0], map[bool]string{true: " in team " + team}[team != ""])
+			return nil
+		}),
+	}
+	create.Flags().StringVar(&team, "team", "", "the user's team (read:team tokens of the team read its users' sessions)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users with their team, live tokens and whether disabled",
+		Args:  cobra.NoArgs,
+		RunE: withStore(sf, func(ctx context.Context, s agenttrace.Store, _ []string) error {
+			return listUsers(ctx, s, stdout)
+		}),
+	}
+	disable := &cobra.Command{
+		Use:   "disable NAME",
+		Short: "Disable a user: revoke all their tokens now (every server within 5 s) and refuse new ones",
+		Args:  cobra.ExactArgs(1),
+		RunE: withStore(sf, func(ctx context.Context, s agenttrace.Store, args []string) error {
+			n, err := s.DisableUser(ctx, args[0])
+			if err != nil {
+				return fmt.Errorf("disable user %s: %w", args[0], err)
+			}
+			fmt.Fprintf(stdout, "disabled %s, revoked %d token(s)\n", args[0], n)
+			fmt.Fprintln(stderr, "every server refuses the revoked tokens within 5 seconds")
+			return nil
+		}),
+	}
+	usr.AddCommand(list, create, disable)
+	return usr
+}
+
+// withStore runs fn with the store the flags name, closing it afterwards.
+func withStore(sf *storeFlags, fn func(ctx context.Context, s agenttrace.Store, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := openStore(cmd.Context(), sf.config(), false)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return fn(cmd.Context(), s, args)
+	}
+}
+
+func listUsers(ctx context.Context, s agenttrace.Store, stdout io.Writer) error {
+	users, err := s.Users(ctx)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	toks, err := s.Tokens(ctx)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	live := map[string]int{}
+	for _, t := range toks {
+		if t.RevokedAt == nil {
+			live[t.User]++
+		}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTEAM\tLIVE TOKENS\tCREATED\tDISABLED")
+	for _, u := range users {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", u.Name, orDash(u.Team), live[u.Name],
+			u.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(u.DisabledAt))
+	}
+	return tw.Flush()
 }

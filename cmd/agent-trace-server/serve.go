@@ -280,12 +280,9 @@ func (m *Main) mountDashboard(lns []*listener, store agenttrace.Store, hub *live
 		return nil
 	}
 	dash, err := web.New(web.Options{
-		Store: store,
-		Live:  hub,
-		Authenticate: func(r *http.Request) error {
-			_, err := a.Authorize(r, agenttrace.ScopeRead)
-			return err
-		},
+		Store:        store,
+		Live:         hub,
+		Authenticate: a.ReadContext,
 		VerifySecret: a.VerifySecret,
 		CookieName:   auth.CookieName,
 		CollectorURL: "http://" + lns[0].ln.Addr().String(),

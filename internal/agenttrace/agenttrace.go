@@ -353,18 +353,31 @@ func (s *Summary) Add(o Summary) {
 	s.CostUSD += o.CostUSD
 }
 
-// Token scopes, from least to most powerful.
+// Token scopes, from least to most powerful. ScopeRead is the scope tokens had before
+// tokens carried a user: it reads everything, like ScopeReadAll, so existing tokens keep
+// working. ScopeReadOwn and ScopeReadTeam read only the sessions of the token's user or
+// of its team's users.
 const (
-	ScopeIngest = "ingest"
-	ScopeRead   = "read"
-	ScopeAdmin  = "admin"
+	ScopeIngest   = "ingest"
+	ScopeRead     = "read"
+	ScopeReadOwn  = "read:own"
+	ScopeReadTeam = "read:team"
+	ScopeReadAll  = "read:all"
+	ScopeAdmin    = "admin"
 )
 
 // Token is an API token's record. The secret itself is never stored, only its hash.
 type Token struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Scope      string     `json:"scope"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
+	// User is whom the token belongs to: ingest stamps it on events and refuses events of
+	// another user; read:own shows only this user's sessions. Empty for an unbound token
+	// (made before tokens had users), which keeps the events' own user and reads all.
+	User string `json:"user,omitempty"`
+	// Team is the token's user's team, if any: read:team shows the sessions of every user
+	// with a token of this team.
+	Team       string     `json:"team,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
@@ -392,7 +405,9 @@ type Ingester interface {
 	Ingest(ctx context.Context, events []event.Event) (IngestResult, error)
 }
 
-// Reader answers the session and git-outcome reads.
+// Reader answers the session and git-outcome reads. Every read of Reader and Analytics
+// honours the restriction WithVisibleUsers put on ctx: a session of another user reads
+// as not found, and lists, commits, pull requests and totals leave it out.
 type Reader interface {
 	// ListSessions returns one page of session summaries matching f.
 	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)
@@ -403,6 +418,15 @@ type Reader interface {
 	// Commits and PullRequests list git outcomes across sessions, newest first.
 	Commits(ctx context.Context, f CommitFilter) (CommitPage, error)
 	PullRequests(ctx context.Context, f CommitFilter) (PullRequestPage, error)
+}
+
+// Owners tells whose sessions are stored, for the ingest rule that keeps one user's
+// token from writing into another user's session.
+type Owners interface {
+	// SessionUsers returns the user of each of ids whose session is stored; IDs of
+	// sessions not stored are absent from the map. It honours VisibleUsers(ctx) like
+	// every read (callers checking ownership pass an unrestricted context).
+	SessionUsers(ctx context.Context, ids []string) (map[string]string, error)
 }
 
 // Analytics answers the cost questions.
@@ -502,16 +526,42 @@ type TokenStore interface {
 	RevokeToken(ctx context.Context, id string) error
 	// TokenBySecretHash returns the live (unrevoked) token with that hash, or ErrNotFound.
 	TokenBySecretHash(ctx context.Context, secretHash string) (*Token, error)
+	// RevokeUserTokens revokes every live token of user and returns how many it revoked
+	// (0 for an unknown user: no error), so disabling a user shuts them out at once.
+	RevokeUserTokens(ctx context.Context, user string) (int, error)
+}
+
+// User is a person tokens belong to (Token.User names them), in at most one team.
+type User struct {
+	Name       string     `json:"name"`
+	Team       string     `json:"team,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+}
+
+// UserStore keeps the users tokens belong to.
+type UserStore interface {
+	// CreateUser stores a new user. An empty name, or a name already stored (disabled or
+	// not), is ErrInvalid.
+	CreateUser(ctx context.Context, u User) error
+	// Users lists every user, disabled ones included, by name.
+	Users(ctx context.Context) ([]User, error)
+	// DisableUser marks a user disabled and revokes every live token of theirs in the
+	// same transaction, returning how many tokens it revoked. ErrNotFound when there is
+	// no such user; disabling a disabled user revokes what is still live (normally 0).
+	DisableUser(ctx context.Context, name string) (int, error)
 }
 
 // Store is the whole storage contract, what the edges are handed.
 type Store interface {
 	Ingester
 	Reader
+	Owners
 	Analytics
 	Eraser
 	TokenStore
 	TelemetrySources
+	UserStore
 
 	// Ping reports whether storage is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/auth"
@@ -36,6 +37,17 @@ func (a *API) Authorize(r *http.Request, scope string) (*agenttrace.Token, error
 		return tok, auth.ErrForbidden
 	}
 	return tok, nil
+}
+
+// ReadContext authenticates r for reading (auth.Allows read) and returns the context its
+// reads must run with: carrying the token and narrowed to what the token may read. The
+// dashboard runs every page's reads with it, as the API's own operations do.
+func (a *API) ReadContext(r *http.Request) (context.Context, error) {
+	tok, err := a.Authorize(r, agenttrace.ScopeRead)
+	if err != nil {
+		return nil, err
+	}
+	return a.auth.Scope(r.Context(), tok)
 }
 
 // VerifySecret checks a secret the dashboard's login form received, returning its token
@@ -101,20 +113,39 @@ func (a *API) authMiddleware(api huma.API) func(huma.Context, func(huma.Context)
 		if err == nil && !auth.Allows(tok.Scope, need) {
 			err = auth.ErrForbidden
 		}
+		var scoped context.Context
+		if err == nil {
+			// The token's reach travels with the request: every store read the handler
+			// makes applies it (see agenttrace.WithVisibleUsers).
+			scoped, err = a.auth.Scope(ctx.Context(), tok)
+		}
 		if err != nil {
 			p := a.authProblem(err)
 			writeProblemHeaders(p.GetStatus(), ctx.SetHeader)
 			_ = huma.WriteErr(api, ctx, p.GetStatus(), p.Error())
 			return
 		}
-		next(ctx)
+		next(huma.WithContext(ctx, scoped))
 	}
+}
+
+// unwrap is humago.Unwrap for a streaming operation's body, with the operation's
+// context on the request: Unwrap returns the request as it arrived, without the context
+// the auth middleware narrowed to what the token may read, and a stream or an export
+// read with that would show every user's sessions.
+func unwrap(hctx huma.Context) (*http.Request, http.ResponseWriter) {
+	r, w := humago.Unwrap(hctx)
+	return r.WithContext(hctx.Context()), w
 }
 
 // requireScope guards a plain net/http handler the same way.
 func (a *API) requireScope(scope string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, err := a.Authorize(r, scope)
+		tok, err := a.Authorize(r, scope)
+		var ctx context.Context
+		if err == nil {
+			ctx, err = a.auth.Scope(r.Context(), tok)
+		}
 		if err != nil {
 			p := a.authProblem(err)
 			writeProblemHeaders(p.GetStatus(), w.Header().Set)
@@ -123,7 +154,7 @@ func (a *API) requireScope(scope string, h http.Handler) http.Handler {
 			fmt.Fprintf(w, `{"title":%q,"status":%d,"detail":%q}`, http.StatusText(p.GetStatus()), p.GetStatus(), p.Error())
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -141,15 +172,16 @@ func scoped(op huma.Operation, scope string) huma.Operation {
 }
 
 // AuthorizeHeader checks an Authorization header value alone for scope: the OTLP
-// receiver's requests carry no cookie, and gRPC sends the header as metadata. Errors as
-// Authorize. It names no user: a token says what it is for, not who sends with it.
-func (a *API) AuthorizeHeader(ctx context.Context, authorization, scope string) (user string, err error) {
+// receiver's requests carry no cookie, and gRPC sends the header as metadata. It returns
+// the token, whose user the receiver binds the records to (auth.BindEvents). Errors as
+// Authorize.
+func (a *API) AuthorizeHeader(ctx context.Context, authorization, scope string) (*agenttrace.Token, error) {
 	tok, err := a.auth.Authenticate(ctx, auth.Credential(authorization, ""))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if !auth.Allows(tok.Scope, scope) {
-		return "", auth.ErrForbidden
+		return nil, auth.ErrForbidden
 	}
-	return "", nil
+	return tok, nil
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/export"
@@ -55,7 +54,7 @@ func (a *API) export(ctx context.Context, in *exportInput) (*huma.StreamResponse
 		req.Sessions.From, req.Sessions.To = from, to
 	}
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
-		r, w := humago.Unwrap(hctx)
+		r, w := unwrap(hctx)
 		a.ServeExport(w, r, req)
 	}}, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
 )
 
 // IngestResponse is the answer to an accepted batch.
@@ -43,6 +44,8 @@ func (a *API) registerIngest(api huma.API) {
 		Summary:     "Ingest a batch of events",
 		Description: fmt.Sprintf(`Stores a batch of at most %d events (body at most %d bytes), all or nothing, idempotently by event ID: events already stored are counted as duplicates and change nothing.
 
+With a token bound to a user, every event without a user gets the token's user; an event naming another user, or adding to a session stored under another user, is refused with 403 naming the event's index and both users, and nothing is stored (an admin token may relay any user's events). Tokens without a user (made before tokens had users) keep each event's user.
+
 Every event is validated first; if any is invalid the answer is 422 naming each bad event's index and field, and nothing is stored, so a sender can split the batch to find the bad ones. Malformed JSON is 400, an oversized body or batch 413. A 503 means storage is unavailable: retry with backoff.`, event.MaxBatchEvents, a.opts.MaxBodyBytes),
 		Tags:             []string{"Ingest"},
 		MaxBodyBytes:     a.opts.MaxBodyBytes,
@@ -58,7 +61,7 @@ Every event is validated first; if any is invalid the answer is 422 naming each 
 				},
 			},
 		},
-		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, agenttrace.ScopeIngest)
 	huma.Register(api, op, a.ingest)
 	// The raw-body input adds an octet-stream alternative to the document; the only
@@ -85,6 +88,9 @@ func (a *API) ingest(ctx context.Context, in *ingestInput) (*ingestOutput, error
 		a.metrics.batches.WithLabelValues(outcome).Inc()
 		return nil, err
 	}
+	if err := auth.BindEvents(ctx, auth.TokenFrom(ctx), events, a.store); err != nil {
+		return nil, a.bindProblem(ctx, err)
+	}
 	res, err := a.store.Ingest(ctx, events)
 	if err != nil {
 		switch {
@@ -103,6 +109,23 @@ func (a *API) ingest(ctx context.Context, in *ingestInput) (*ingestOutput, error
 	a.metrics.latency.Observe(time.Since(start).Seconds())
 	a.pub.Notify(res, events)
 	return &ingestOutput{Body: IngestResponse{Stored: res.Stored, Duplicates: res.Duplicates}}, nil
+}
+
+// bindProblem answers a batch auth.BindEvents refused: 403 naming the event's index and
+// both users for a user mismatch (nothing was stored), else the store's failure.
+func (a *API) bindProblem(ctx context.Context, err error) error {
+	var mm *auth.UserMismatch
+	if errors.As(err, &mm) {
+		a.metrics.batches.WithLabelValues("forbidden").Inc()
+		d := &huma.ErrorDetail{Location: fmt.Sprintf("body.events[%d].user", mm.Index), Message: mm.Error(), Value: mm.EventUser}
+		if mm.SessionUser != "" {
+			d.Location = fmt.Sprintf("body.events[%d].session_id", mm.Index)
+			d.Value = mm.SessionID
+		}
+		return huma.Error403Forbidden(mm.Error()+"; nothing was stored", d)
+	}
+	a.metrics.batches.WithLabelValues("store_error").Inc()
+	return a.storeError(ctx, "ingest: check session owners", err)
 }
 
 // decodeBatch parses and validates a batch body, returning a problem for bad input.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -326,7 +325,7 @@ func (a *API) registerStream(api huma.API) {
 		},
 	}, agenttrace.ScopeRead), func(ctx context.Context, in *streamInput) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
-			r, w := humago.Unwrap(hctx)
+			r, w := unwrap(hctx)
 			a.hub.ServeHTTP(w, r)
 		}}, nil
 	})

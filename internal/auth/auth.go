@@ -75,8 +75,10 @@ func Credential(authorization, cookie string) string {
 	return cookie
 }
 
-// Scopes lists every scope a token can have, least powerful first.
-var Scopes = []string{agenttrace.ScopeIngest, agenttrace.ScopeRead, agenttrace.ScopeAdmin}
+// Scopes lists every scope a token can have, least powerful first. ScopeRead is kept
+// for tokens made before read scopes had a reach: it reads everything, like read:all.
+var Scopes = []string{agenttrace.ScopeIngest, agenttrace.ScopeReadOwn, agenttrace.ScopeReadTeam,
+	agenttrace.ScopeReadAll, agenttrace.ScopeRead, agenttrace.ScopeAdmin}
 
 // ValidScope reports whether scope is one of Scopes.
 func ValidScope(scope string) bool {
@@ -88,11 +90,25 @@ func ValidScope(scope string) bool {
 	return false
 }
 
+// IsReadScope reports whether scope is one of the read scopes (whatever its reach).
+func IsReadScope(scope string) bool {
+	switch scope {
+	case agenttrace.ScopeRead, agenttrace.ScopeReadOwn, agenttrace.ScopeReadTeam, agenttrace.ScopeReadAll:
+		return true
+	}
+	return false
+}
+
 // Allows reports whether a token of scope have may do what needs scope need. Admin can
 // do everything; read and ingest are separate, so a hook's ingest token cannot read
 // anyone's sessions (nor log in to the dashboard) and a read token cannot forge events.
+// Every read scope allows what needs ScopeRead: how far it reaches is applied to the
+// reads themselves (see Verifier.Restrict), not to which operations it may call.
 func Allows(have, need string) bool {
-	return have == need || have == agenttrace.ScopeAdmin
+	if have == need || have == agenttrace.ScopeAdmin {
+		return true
+	}
+	return need == agenttrace.ScopeRead && IsReadScope(have)
 }
 
 // TokenCreator is the store method Issue needs (agenttrace.Store fits).
@@ -100,14 +116,12 @@ type TokenCreator interface {
 	CreateToken(ctx context.Context, t agenttrace.Token, secretHash string) error
 }
 
-// Issue creates a token named name with scope and returns it with its secret, which
-// exists nowhere else afterwards: the store keeps only its hash.
-func Issue(ctx context.Context, store TokenCreator, name, scope string) (agenttrace.Token, string, error) {
-	if !ValidScope(scope) {
-		return agenttrace.Token{}, "", fmt.Errorf("issue token: scope must be ingest, read or admin, not %q", scope)
-	}
-	if name == "" {
-		return agenttrace.Token{}, "", errors.New("issue token: a name is required")
+// Issue creates a token named name with scope, for user and team (both may be empty
+// for an unbound token, as tokens were before they had users), and returns it with its
+// secret, which exists nowhere else afterwards: the store keeps only its hash.
+func Issue(ctx context.Context, store TokenCreator, name, scope, user, team string) (agenttrace.Token, string, error) {
+	if err := checkIssue(name, scope, user, team); err != nil {
+		return agenttrace.Token{}, "", err
 	}
 	secret, err := NewSecret()
 	if err != nil {
@@ -117,9 +131,27 @@ func Issue(ctx context.Context, store TokenCreator, name, scope string) (agenttr
 	if err != nil {
 		return agenttrace.Token{}, "", err
 	}
-	t := agenttrace.Token{ID: id, Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
+	t := agenttrace.Token{ID: id, Name: name, Scope: scope, User: user, Team: team, CreatedAt: time.Now().UTC()}
 	if err := store.CreateToken(ctx, t, HashSecret(secret)); err != nil {
 		return agenttrace.Token{}, "", fmt.Errorf("create token: %w", err)
 	}
 	return t, secret, nil
+}
+
+// checkIssue refuses a token the rules make useless or ambiguous, with a message that
+// says what to pass instead.
+func checkIssue(name, scope, user, team string) error {
+	switch {
+	case !ValidScope(scope):
+		return fmt.Errorf("issue token: scope must be one of %s, not %q", strings.Join(Scopes, ", "), scope)
+	case name == "":
+		return errors.New("issue token: a name is required")
+	case scope == agenttrace.ScopeReadOwn && user == "":
+		return errors.New("issue token: read:own needs --user")
+	case scope == agenttrace.ScopeReadTeam && team == "":
+		return errors.New("issue token: read:team needs --team (and --user)")
+	case team != "" && user == "":
+		return errors.New("issue token: --team needs --user")
+	}
+	return nil
 }

@@ -21,6 +21,8 @@ func TestAllows(t *testing.T) {
 		{read, ingest, false}, {read, read, true}, {read, admin, false},
 		{admin, ingest, true}, {admin, read, true}, {admin, admin, true},
 		{"revoked", read, false}, {"", read, false},
+		{agenttrace.ScopeReadOwn, read, true}, {agenttrace.ScopeReadTeam, read, true}, {agenttrace.ScopeReadAll, read, true},
+		{agenttrace.ScopeReadOwn, ingest, false}, {agenttrace.ScopeReadAll, admin, false}, {ingest, agenttrace.ScopeReadAll, false},
 	}
 	for _, tt := range tests {
 		if got := Allows(tt.have, tt.need); got != tt.want {
@@ -35,7 +37,8 @@ func TestValidScope(t *testing.T) {
 		want  bool
 	}{
 		{agenttrace.ScopeIngest, true}, {agenttrace.ScopeRead, true}, {agenttrace.ScopeAdmin, true},
-		{"", false}, {"Admin", false}, {"write", false},
+		{agenttrace.ScopeReadOwn, true}, {agenttrace.ScopeReadTeam, true}, {agenttrace.ScopeReadAll, true},
+		{"read:other", false}, {"", false}, {"Admin", false}, {"write", false},
 	}
 	for _, tt := range tests {
 		if got := ValidScope(tt.scope); got != tt.want {
@@ -257,7 +260,7 @@ func (f *fakeCreator) CreateToken(_ context.Context, t agenttrace.Token, hash st
 func TestIssue(t *testing.T) {
 	ctx := context.Background()
 	st := &fakeCreator{}
-	tok, secret, err := Issue(ctx, st, "laptop", agenttrace.ScopeIngest)
+	tok, secret, err := Issue(ctx, st, "laptop", agenttrace.ScopeIngest, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,20 +272,23 @@ func TestIssue(t *testing.T) {
 	}
 
 	tests := []struct {
-		name, scope string
-		storeErr    error
+		name, scope, user, team string
+		storeErr                error
 	}{
-		{"laptop", "write", nil},
-		{"", agenttrace.ScopeRead, nil},
-		{"laptop", agenttrace.ScopeRead, errors.New("disk full")},
+		{"laptop", "write", "", "", nil},
+		{"", agenttrace.ScopeRead, "", "", nil},
+		{"laptop", agenttrace.ScopeRead, "", "", errors.New("disk full")},
+		{"mine", agenttrace.ScopeReadOwn, "", "", nil},
+		{"team", agenttrace.ScopeReadTeam, "bob", "", nil},
+		{"teamless", agenttrace.ScopeIngest, "", "red", nil},
 	}
 	for _, tt := range tests {
 		st := &fakeCreator{err: tt.storeErr}
-		if _, secret, err := Issue(ctx, st, tt.name, tt.scope); err == nil || secret != "" {
+		if _, secret, err := Issue(ctx, st, tt.name, tt.scope, tt.user, tt.team); err == nil || secret != "" {
 			t.Errorf("Issue(%q, %q) with store error %v = %q, %v; want an error and no secret", tt.name, tt.scope, tt.storeErr, secret, err)
 		}
 		if tt.storeErr != nil {
-			if _, _, err := Issue(ctx, st, tt.name, tt.scope); !errors.Is(err, tt.storeErr) {
+			if _, _, err := Issue(ctx, st, tt.name, tt.scope, tt.user, tt.team); !errors.Is(err, tt.storeErr) {
 				t.Errorf("store failure not wrapped: %v", err)
 			}
 		}

@@ -30,6 +30,8 @@ type Verifier struct {
 	on       bool
 	onAt     time.Time
 	verified map[string]cachedToken // by secret hash
+	teams    map[string][]string    // team → its users, from the token records
+	teamsAt  time.Time
 }
 
 type cachedToken struct {

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
 // Change types published on the stream.
@@ -36,7 +38,10 @@ const (
 type Change struct {
 	Type      string
 	SessionID string
-	Data      any
+	// User is the session's user: a stream whose request context is restricted to some
+	// users (agenttrace.WithVisibleUsers) gets only their sessions' changes.
+	User string
+	Data any
 }
 
 // Message is a published change with its stream ID and encoded data.
@@ -44,6 +49,7 @@ type Message struct {
 	ID        uint64
 	Type      string
 	SessionID string
+	User      string
 	Data      []byte
 }
 
@@ -122,7 +128,7 @@ func (h *Hub) Publish(c Change) uint64 {
 	h.mu.Lock()
 	id := h.nextID
 	h.nextID++
-	m := Message{ID: id, Type: c.Type, SessionID: c.SessionID, Data: data}
+	m := Message{ID: id, Type: c.Type, SessionID: c.SessionID, User: c.User, Data: data}
 	if h.count < len(h.ring) {
 		h.ring[(h.first+h.count)%len(h.ring)] = m
 		h.count++
@@ -211,7 +217,8 @@ func LastEventID(r *http.Request) (id uint64, ok bool) {
 // ServeHTTP streams changes as text/event-stream: each message as `id:`, `event:` and
 // `data:` lines, a comment line as heartbeat, a flush after each. A client resuming with
 // an ID the hub no longer holds first gets a `resync` event. The optional `session`
-// query parameter restricts the stream to one session.
+// query parameter restricts the stream to one session; a request context restricted to
+// some users (agenttrace.WithVisibleUsers) restricts it to their sessions.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	last, resume := LastEventID(r)
@@ -263,7 +270,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			var buf []byte
 			for _, m := range msgs {
 				last = m.ID
-				if session != "" && m.SessionID != session {
+				if session != "" && m.SessionID != session || !agenttrace.CanSee(r.Context(), m.User) {
 					continue
 				}
 				buf = appendMessage(buf, m)

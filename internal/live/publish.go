@@ -113,9 +113,15 @@ func (p *Publisher) Notify(res agenttrace.IngestResult, events []event.Event) {
 // Deleted publishes a session's erasure and forgets it.
 func (p *Publisher) Deleted(id string) {
 	p.mu.Lock()
+	user := ""
+	if st := p.cache.get(id); st != nil {
+		// The user is known only for a session published since start-up; an erasure of
+		// another reaches only unrestricted streams, which is the safe side.
+		_ = json.Unmarshal(st.summary["user"], &user)
+	}
 	p.cache.remove(id)
 	p.mu.Unlock()
-	p.hub.Publish(Change{Type: SessionDeleted, SessionID: id, Data: map[string]string{"id": id}})
+	p.hub.Publish(Change{Type: SessionDeleted, SessionID: id, User: user, Data: map[string]string{"id": id}})
 }
 
 // Run publishes until ctx ends, then publishes what is still pending.
@@ -174,6 +180,7 @@ func (p *Publisher) publishPending(ctx context.Context) {
 		p.mu.Unlock()
 		next := snapshot(s)
 		for _, c := range diff(prev, next, s, pending[id]) {
+			c.User = s.User
 			p.hub.Publish(c)
 		}
 		p.mu.Lock()

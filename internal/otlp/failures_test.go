@@ -44,11 +44,11 @@ func firstLogs(tb testing.TB) []byte {
 const secret = "at_test-secret"
 
 // tokenAuth accepts secret alone, as internal/auth would with auth on.
-func tokenAuth(_ context.Context, authorization, _ string) (string, error) {
+func tokenAuth(_ context.Context, authorization, _ string) (*agenttrace.Token, error) {
 	if authorization != "Bearer "+secret {
-		return "", fmt.Errorf("check token: %w", auth.ErrUnauthenticated)
+		return nil, fmt.Errorf("check token: %w", auth.ErrUnauthenticated)
 	}
-	return "ada", nil
+	return &agenttrace.Token{Scope: agenttrace.ScopeIngest, User: "ada"}, nil
 }
 
 func TestAuthRefused(t *testing.T) {

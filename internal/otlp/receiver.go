@@ -38,10 +38,13 @@ type Options struct {
 	// Tier is the server's privacy tier for telemetry (OTEL_PRIVACY_TIER); 0 means 2.
 	Tier int
 	// Authorize checks a request's Authorization value ("" when it has none) for scope,
-	// returning the name to attribute records to ("" for none). Errors wrapping
-	// auth.ErrUnauthenticated or auth.ErrForbidden refuse the request; any other error
-	// means the token store could not answer. Nil lets every request in.
-	Authorize func(ctx context.Context, authorization, scope string) (user string, err error)
+	// returning its token (nil or a token without a user: records keep their own users).
+	// Errors wrapping auth.ErrUnauthenticated or auth.ErrForbidden refuse the request; any
+	// other error means the token store could not answer. Nil lets every request in.
+	Authorize func(ctx context.Context, authorization, scope string) (*agenttrace.Token, error)
+	// Owners tells whose sessions are stored, for the ingest rule of user-bound tokens
+	// (auth.BindEvents); nil means Store's own, when it has them (agenttrace.Store does).
+	Owners agenttrace.Owners
 	// Notify, when set, is told of every batch stored (the live change feed).
 	Notify func(res agenttrace.IngestResult, events []event.Event)
 	// Sources, when set, keeps when telemetry last arrived from each installation, for
@@ -73,6 +76,9 @@ func New(opts Options) *Receiver {
 	}
 	if opts.Tier == 0 {
 		opts.Tier = event.TierDetails
+	}
+	if o, ok := opts.Store.(agenttrace.Owners); ok && opts.Owners == nil {
+		opts.Owners = o
 	}
 	log := opts.Logger
 	if log == nil {
@@ -116,7 +122,7 @@ const (
 	Invalid         Code = iota + 1 // permanent: undecodable payload, bad content type (400, InvalidArgument)
 	TooLarge                        // permanent: body over the bound (413, ResourceExhausted)
 	Unauthenticated                 // no or unknown token (401, Unauthenticated)
-	Forbidden                       // token without the ingest scope (403, PermissionDenied)
+	Forbidden                       // token without the ingest scope, or records of another user (403, PermissionDenied)
 	Unavailable                     // retryable: the store failed (503 + Retry-After, Unavailable)
 )
 
@@ -124,32 +130,40 @@ func fail(c Code, format string, args ...any) *Failure {
 	return &Failure{Code: c, Message: fmt.Sprintf(format, args...)}
 }
 
-// authorize checks the Authorization value for scope.
-func (r *Receiver) authorize(ctx context.Context, authorization, scope string) (string, error) {
+// authorize checks the Authorization value for scope, returning the request's token
+// (nil when the receiver has no Authorize).
+func (r *Receiver) authorize(ctx context.Context, authorization, scope string) (*agenttrace.Token, error) {
 	if r.opts.Authorize == nil {
-		return "", nil
+		return nil, nil
 	}
-	user, err := r.opts.Authorize(ctx, authorization, scope)
+	tok, err := r.opts.Authorize(ctx, authorization, scope)
 	switch {
 	case err == nil:
-		return user, nil
+		return tok, nil
 	case errors.Is(err, auth.ErrUnauthenticated):
-		return "", fail(Unauthenticated, "%v: send Authorization: Bearer <ingest token>", err)
+		return nil, fail(Unauthenticated, "%v: send Authorization: Bearer <ingest token>", err)
 	case errors.Is(err, auth.ErrForbidden):
-		return "", fail(Forbidden, "%v: the token needs the %s scope", err, scope)
+		return nil, fail(Forbidden, "%v: the token needs the %s scope", err, scope)
 	}
 	r.log.Error("otlp: authenticate", "err", err)
-	return "", fail(Unavailable, "token store unavailable; retry later")
+	return nil, fail(Unavailable, "token store unavailable; retry later")
 }
 
 // consume authorizes a decoded request, converts it with convert and stores the events,
 // returning once they are committed: the Result carries what could not be used.
 func (r *Receiver) consume(ctx context.Context, authorization string, convert func(Converter) Result) (Result, error) {
-	user, err := r.authorize(ctx, authorization, agenttrace.ScopeIngest)
+	tok, err := r.authorize(ctx, authorization, agenttrace.ScopeIngest)
 	if err != nil {
 		return Result{}, err
 	}
-	res := convert(Converter{Tier: r.opts.Tier, User: user})
+	c := Converter{Tier: r.opts.Tier}
+	if tok != nil {
+		c.User = tok.User
+	}
+	res := convert(c)
+	if err := r.bind(ctx, tok, res.Events); err != nil {
+		return Result{}, err
+	}
 	// Ingest is all-or-nothing per call; a request larger than a batch is stored in
 	// batches, and a retry after a failure stores only what is missing (stable IDs).
 	for evs := range slices.Chunk(res.Events, event.MaxBatchEvents) {
@@ -200,4 +214,20 @@ func (r *Receiver) recordSources(ctx context.Context, sources []string, now time
 			r.mu.Unlock()
 		}
 	}
+}
+
+// bind applies the collector's ingest rule (auth.BindEvents) to the whole request before
+// any of it is stored: records of another user, or into another user's session, refuse
+// the request as a permanent failure (403, PermissionDenied) that a retry cannot fix.
+func (r *Receiver) bind(ctx context.Context, tok *agenttrace.Token, events []event.Event) error {
+	err := auth.BindEvents(ctx, tok, events, r.opts.Owners)
+	var mm *auth.UserMismatch
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &mm):
+		return fail(Forbidden, "%v; nothing was stored", mm)
+	}
+	r.log.Error("otlp: check session owners", "err", err)
+	return fail(Unavailable, "storage is unavailable; retry later")
 }

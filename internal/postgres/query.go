@@ -33,6 +33,7 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 	cutoff := s.reader.Cutoff() // one clock reading for the filter and the statuses shown
 	c := newConds()
 	sqlstore.SessionConds(&c, f, `"user"`, cutoff)
+	sqlstore.Visible(ctx, &c, `"user"`)
 	if q := strings.TrimSpace(f.Query); q != "" {
 		c.Add(`EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = sessions.id AND p.text ILIKE ? ESCAPE '\')`,
 			"%"+sqlstore.EscapeLike(q)+"%")
@@ -81,7 +82,9 @@ func (s *Store) newReader() sqlstore.Reader {
 // DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
 // The analytics backend answers it when configured.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]agenttrace.DailyCost, error) {
-	if s.analytics != nil {
+	if _, restricted := agenttrace.VisibleUsers(ctx); s.analytics != nil && !restricted {
+		// A read narrowed to some users is answered here, from the source of truth: the
+		// analytics backend's rollups are not kept per user.
 		return s.analytics.DailyCost(ctx, from, to, groupBy)
 	}
 	col, err := sqlstore.GroupColumn(groupBy, `"user"`)
@@ -90,6 +93,7 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	}
 	c := newConds()
 	c.TimeRange("time_ms", from, to)
+	sqlstore.Visible(ctx, &c, `"user"`)
 	q := fmt.Sprintf(`SELECT time_ms / 86400000 AS day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens)::bigint,
 		SUM(output_tokens)::bigint, SUM(cache_creation_tokens)::bigint, SUM(cache_creation_5m_tokens)::bigint,
 		SUM(cache_creation_1h_tokens)::bigint, SUM(cache_read_tokens)::bigint, SUM(web_search_requests)::bigint FROM usage_facts%s
@@ -103,6 +107,7 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 	var sum agenttrace.Summary
 	c := newConds()
 	c.TimeRange("started_ms", from, to)
+	sqlstore.Visible(ctx, &c, `"user"`)
 	err := sqlstore.ScanSummaryTotals(s.pool.QueryRow(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
 		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),
 		COALESCE(SUM(lines_added), 0), COALESCE(SUM(lines_removed), 0), COALESCE(SUM(input_tokens), 0)::bigint,
@@ -113,7 +118,7 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 	if err != nil {
 		return sum, fmt.Errorf("summary: %w", err)
 	}
-	if s.analytics != nil {
+	if _, restricted := agenttrace.VisibleUsers(ctx); s.analytics != nil && !restricted {
 		sum.CostUSD, sum.UnpricedModels, err = s.analytics.Cost(ctx, from, to)
 		if err != nil {
 			return sum, fmt.Errorf("summary: %w", err)
@@ -121,6 +126,7 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 	} else {
 		uc := newConds()
 		uc.TimeRange("session_started_ms", from, to)
+		sqlstore.Visible(ctx, &uc, `"user"`)
 		err = s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(cost_usd), 0),
 			COALESCE(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE cost_usd IS NULL), '{}')
 			FROM usage_facts`+uc.SQL(), uc.Args...).Scan(&sum.CostUSD, &sum.UnpricedModels)

@@ -19,8 +19,7 @@ func (s *Store) CreateToken(ctx context.Context, t agenttrace.Token, secretHash 
 	if err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO tokens (id, name, scope, secret_hash, created_ms) VALUES ($1, $2, $3, $4, $5)`,
-		t.ID, t.Name, t.Scope, secretHash, createdMS)
+	_, err = s.pool.Exec(ctx, sqlstore.Dollars(sqlstore.InsertToken), sqlstore.TokenArgs(t, secretHash, createdMS)...)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return fmt.Errorf("create token: %w: a token with that id or secret exists", agenttrace.ErrInvalid)
@@ -43,6 +42,19 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 		return fmt.Errorf("revoke token %s: %w", id, agenttrace.ErrNotFound)
 	}
 	return nil
+}
+
+// RevokeUserTokens revokes every live token of user. See agenttrace.TokenStore.
+func (s *Store) RevokeUserTokens(ctx context.Context, user string) (int, error) {
+	if user == "" {
+		return 0, fmt.Errorf("revoke tokens of a user: %w: a user is required", agenttrace.ErrInvalid)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE tokens SET revoked_ms = $1 WHERE user_name = $2 AND revoked_ms IS NULL`,
+		s.now().UnixMilli(), user)
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens of %s: %w", user, err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // TokenBySecretHash returns the live token with that hash, or agenttrace.ErrNotFound.

@@ -29,6 +29,7 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 	cutoff := s.reader.Cutoff() // one clock reading for the filter and the statuses shown
 	var w sqlstore.Where
 	sqlstore.SessionConds(&w, f, "user", cutoff)
+	sqlstore.Visible(ctx, &w, "user")
 	if q := strings.TrimSpace(f.Query); q != "" {
 		rare, err := s.rareText(ctx, q)
 		if err != nil {
@@ -106,7 +107,10 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
-	where, args := sqlstore.RangeWhere("time_ms", from, to)
+	var w sqlstore.Where
+	w.TimeRange("time_ms", from, to)
+	sqlstore.Visible(ctx, &w, "user")
+	where, args := strings.TrimPrefix(w.SQL(), " "), w.Args
 	q := fmt.Sprintf(`SELECT day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
 		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
 		SUM(cache_read_tokens), SUM(web_search_requests) FROM usage_facts %s GROUP BY day, %s ORDER BY day, %s`,
@@ -117,7 +121,10 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 // Summary totals sessions that started in [from, to).
 func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Summary, error) {
 	var sum agenttrace.Summary
-	where, args := sqlstore.RangeWhere("started_ms", from, to)
+	var w sqlstore.Where
+	w.TimeRange("started_ms", from, to)
+	sqlstore.Visible(ctx, &w, "user")
+	where, args := strings.TrimPrefix(w.SQL(), " "), w.Args
 	err := sqlstore.ScanSummaryTotals(s.read.QueryRowContext(ctx, `SELECT count(*), COALESCE(SUM(prompt_count), 0), COALESCE(SUM(tool_call_count), 0),
 		COALESCE(SUM(error_count), 0), COALESCE(SUM(commit_count), 0), COALESCE(SUM(pr_count), 0),
 		COALESCE(SUM(lines_added), 0), COALESCE(SUM(lines_removed), 0), COALESCE(SUM(input_tokens), 0),

@@ -247,3 +247,34 @@ func TestNoSecretsOnDisk(t *testing.T) {
 		}
 	}
 }
+
+// Upgrading to the users table records the users that tokens already name, with their
+// team, so user list and user disable know them.
+func TestUsersMigrationKeepsTokenUsers(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.MigrateUpTo(t.Context(), "0009_token_users.sql"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []agenttrace.Token{
+		{ID: "t1", Name: "hook", Scope: agenttrace.ScopeIngest, User: "alice", Team: "a"},
+		{ID: "t2", Name: "old", Scope: agenttrace.ScopeRead},
+	} {
+		if err := s.CreateToken(t.Context(), tok, "hash-"+tok.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	users, err := s.Users(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 || users[0].Name != "alice" || users[0].Team != "a" || users[0].DisabledAt != nil {
+		t.Errorf("users after upgrade = %+v, want alice of team a", users)
+	}
+}

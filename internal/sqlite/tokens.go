@@ -30,8 +30,7 @@ func (s *Store) CreateToken(ctx context.Context, t agenttrace.Token, secretHash 
 	if n > 0 {
 		return fmt.Errorf("create token: %w: a token with that id or secret exists", agenttrace.ErrInvalid)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, scope, secret_hash, created_ms) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.Scope, secretHash, createdMS); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlstore.InsertToken, sqlstore.TokenArgs(t, secretHash, createdMS)...); err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -59,6 +58,23 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}
 	return nil
+}
+
+// RevokeUserTokens revokes every live token of user. See agenttrace.TokenStore.
+func (s *Store) RevokeUserTokens(ctx context.Context, user string) (int, error) {
+	if user == "" {
+		return 0, fmt.Errorf("revoke tokens of a user: %w: a user is required", agenttrace.ErrInvalid)
+	}
+	r, err := s.write.ExecContext(ctx, `UPDATE tokens SET revoked_ms = ? WHERE user_name = ? AND revoked_ms IS NULL`,
+		s.now().UnixMilli(), user)
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens of %s: %w", user, err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens of %s: %w", user, err)
+	}
+	return int(n), nil
 }
 
 // TokenBySecretHash returns the live token with that hash, or agenttrace.ErrNotFound.

@@ -27,6 +27,7 @@ func (r Reader) Breakdown(ctx context.Context, from, to time.Time, by string) ([
 	}
 	w := Where{Dollar: r.Dollar}
 	w.TimeRange("started_ms", from, to)
+	Visible(ctx, &w, r.User)
 	sums := []string{"prompt_count", "tool_call_count", "error_count", "commit_count", "pr_count",
 		"lines_added", "lines_removed", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"}
 	costCol := strings.Count(keys, ",") + 1 + 1 + len(sums) + 1 // keys, count(*), sums, then cost

@@ -74,6 +74,7 @@ func (r Reader) listGit(ctx context.Context, f agenttrace.CommitFilter, table, t
 	if err != nil {
 		return err
 	}
+	Visible(ctx, &w, r.User)
 	q := fmt.Sprintf("SELECT %s, %s, session_id, body FROM %s%s ORDER BY %s DESC, %s DESC, session_id DESC LIMIT %d",
 		timeCol, keyCol, table, w.SQL(), timeCol, keyCol, limit+1)
 	return r.Query(ctx, q, w.Args, func(rows Rows) error {
@@ -88,7 +89,10 @@ func (r Reader) listGit(ctx context.Context, f agenttrace.CommitFilter, table, t
 // own (sqlstore.PromptRow).
 func (r Reader) Session(ctx context.Context, id string) (*agenttrace.Session, error) {
 	var body []byte
-	err := r.Query(ctx, r.sql(`SELECT detail FROM sessions WHERE id = ?`), []any{id}, func(rows Rows) error {
+	w := Where{Dollar: r.Dollar}
+	w.Add("id = ?", id)
+	Visible(ctx, &w, r.User)
+	err := r.Query(ctx, `SELECT detail FROM sessions`+w.SQL(), w.Args, func(rows Rows) error {
 		if !rows.Next() {
 			if err := rows.Err(); err != nil {
 				return err
@@ -208,7 +212,11 @@ func (r Reader) events(ctx context.Context, sessionID, cur string, limit int) ([
 	if err != nil {
 		return []event.Event{}, "", err
 	}
-	err = r.Query(ctx, r.sql(`SELECT 1 FROM sessions WHERE id = ?`), []any{sessionID}, func(rows Rows) error {
+	// A session the context may not see is not found, exactly like a missing one.
+	sw := Where{Dollar: r.Dollar}
+	sw.Add("id = ?", sessionID)
+	Visible(ctx, &sw, r.User)
+	err = r.Query(ctx, `SELECT 1 FROM sessions`+sw.SQL(), sw.Args, func(rows Rows) error {
 		if !rows.Next() {
 			if err := rows.Err(); err != nil {
 				return err
@@ -252,6 +260,37 @@ func (r Reader) sql(q string) string {
 	w.Dollar = true
 	w.Add(q, make([]any, strings.Count(q, "?"))...)
 	return w.conds[0]
+}
+
+// SessionUsers returns the user of each stored session of ids. See agenttrace.Owners.
+func (r Reader) SessionUsers(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for len(ids) > 0 {
+		// Batches keep the statement under every dialect's parameter limit.
+		n := min(len(ids), 500)
+		w := Where{Dollar: r.Dollar}
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		w.Add("id IN ("+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+")", args...)
+		Visible(ctx, &w, r.User)
+		err := r.Query(ctx, `SELECT id, `+r.User+` FROM sessions`+w.SQL(), w.Args, func(rows Rows) error {
+			for rows.Next() {
+				var id, user string
+				if err := rows.Scan(&id, &user); err != nil {
+					return err
+				}
+				out[id] = user
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("session users: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 // Tokens lists every token, revoked ones included, oldest first. See agenttrace.Store.

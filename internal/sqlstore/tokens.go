@@ -26,21 +26,45 @@ func checkNewToken(t agenttrace.Token, secretHash string) error {
 	switch {
 	case t.ID == "" || t.Name == "" || secretHash == "":
 		return fmt.Errorf("%w: id, name and secret hash are required", agenttrace.ErrInvalid)
-	case t.Scope != agenttrace.ScopeIngest && t.Scope != agenttrace.ScopeRead && t.Scope != agenttrace.ScopeAdmin:
+	case !knownScope(t.Scope):
 		return fmt.Errorf("%w: unknown scope %q", agenttrace.ErrInvalid, t.Scope)
+	case t.Scope == agenttrace.ScopeReadOwn && t.User == "":
+		return fmt.Errorf("%w: a read:own token needs a user", agenttrace.ErrInvalid)
+	case t.Scope == agenttrace.ScopeReadTeam && t.Team == "":
+		return fmt.Errorf("%w: a read:team token needs a team", agenttrace.ErrInvalid)
+	case t.Team != "" && t.User == "":
+		return fmt.Errorf("%w: a token with a team needs a user", agenttrace.ErrInvalid)
 	}
 	return nil
 }
 
+func knownScope(scope string) bool {
+	switch scope {
+	case agenttrace.ScopeIngest, agenttrace.ScopeRead, agenttrace.ScopeReadOwn, agenttrace.ScopeReadTeam,
+		agenttrace.ScopeReadAll, agenttrace.ScopeAdmin:
+		return true
+	}
+	return false
+}
+
 // TokenCols are the columns ScanToken reads, in its order.
-const TokenCols = `id, name, scope, created_ms, last_used_ms, revoked_ms`
+const TokenCols = `id, name, scope, created_ms, last_used_ms, revoked_ms, user_name, team`
+
+// InsertToken is the statement that stores a new token, with "?" placeholders, and
+// TokenArgs its arguments.
+const InsertToken = `INSERT INTO tokens (id, name, scope, secret_hash, created_ms, user_name, team) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+// TokenArgs are InsertToken's arguments.
+func TokenArgs(t agenttrace.Token, secretHash string, createdMS int64) []any {
+	return []any{t.ID, t.Name, t.Scope, secretHash, createdMS, t.User, t.Team}
+}
 
 // ScanToken reads a row of TokenCols, from database/sql or pgx alike.
 func ScanToken(sc interface{ Scan(...any) error }) (agenttrace.Token, error) {
 	var t agenttrace.Token
 	var created int64
 	var used, revoked *int64
-	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &created, &used, &revoked); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &created, &used, &revoked, &t.User, &t.Team); err != nil {
 		return t, err
 	}
 	t.CreatedAt = time.UnixMilli(created).UTC()

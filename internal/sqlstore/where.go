@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,6 +29,13 @@ func (w *Where) Add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
 }
 
+// Dollars numbers the "?" placeholders of q as $1, $2, … for PostgreSQL.
+func Dollars(q string) string {
+	w := Where{Dollar: true}
+	w.Add(q, make([]any, strings.Count(q, "?"))...)
+	return w.conds[0]
+}
+
 // SQL is " WHERE c1 AND c2 …", or "" without conditions.
 func (w *Where) SQL() string {
 	if len(w.conds) == 0 {
@@ -44,6 +52,26 @@ func (w *Where) TimeRange(col string, from, to time.Time) {
 	if !to.IsZero() {
 		w.Add(col+" < ?", to.UnixMilli())
 	}
+}
+
+// Visible adds the restriction agenttrace.WithVisibleUsers put on ctx, if any: userCol
+// (the user column as the dialect quotes it) is one of the visible users, or no row at
+// all when none is. Every read of a store calls it, so a read scope narrower than
+// read:all holds in every listing, detail and total alike.
+func Visible(ctx context.Context, w *Where, userCol string) {
+	users, restricted := agenttrace.VisibleUsers(ctx)
+	if !restricted {
+		return
+	}
+	if len(users) == 0 {
+		w.Add("1 = 0")
+		return
+	}
+	args := make([]any, len(users))
+	for i, u := range users {
+		args[i] = u
+	}
+	w.Add(userCol+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ")+")", args...)
 }
 
 // RangeWhere is "WHERE" and [from, to) on col in Unix milliseconds, with "?"

@@ -61,6 +61,10 @@ func Run(t *testing.T, open Opener) {
 		{"DeleteBefore", testDeleteBefore},
 		{"Tokens", testTokens},
 		{"TelemetrySources", testTelemetrySources},
+		{"TokenUsers", testTokenUsers},
+		{"SessionUsers", testSessionUsers},
+		{"VisibleUsers", testVisibleUsers},
+		{"Users", testUsers},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net"
@@ -24,14 +25,15 @@ const cookieMaxAge = 30 * 24 * time.Hour
 // view is sent to the login form (when there is one) so a person sees a way in; the live
 // stream, fragments and anything but GET get a plain 401, because a script cannot follow
 // a redirect to a form.
-func (a *app) authenticate(check func(*http.Request) error, next http.Handler) http.Handler {
+func (a *app) authenticate(check func(*http.Request) (context.Context, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if strings.HasPrefix(p, "/static/") || p == "/favicon.ico" || (a.login && (p == "/login" || p == "/logout")) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := check(r); err != nil {
+		ctx, err := check(r)
+		if err != nil {
 			page := r.Method == http.MethodGet || r.Method == http.MethodHead
 			script := p == "/live" || strings.HasSuffix(p, "/highlight") || r.URL.Query().Get("fragment") != ""
 			if a.login && page && !script {
@@ -43,7 +45,7 @@ func (a *app) authenticate(check func(*http.Request) error, next http.Handler) h
 			http.Error(w, "unauthorized: log in at /login", http.StatusUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -94,7 +96,7 @@ func (a *app) renderLogin(w http.ResponseWriter, r *http.Request, status int, ne
 
 // errLoginRefused is what every failed login shows, whatever the reason: unknown,
 // revoked or under-scoped tokens look the same to someone guessing.
-const errLoginRefused = "That token was not accepted. Use a live token with read or admin scope (agent-trace-server token create --scope read)."
+const errLoginRefused = "That token was not accepted. Use a live token with a read or admin scope (agent-trace-server token create --scope read:own --user NAME)."
 
 func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	// Login CSRF (another site logging the browser in with the attacker's token) needs no

@@ -42,20 +42,21 @@ func (sa storeAuth) verify(ctx context.Context, secret string) (*agenttrace.Toke
 	return tok, nil
 }
 
-// authenticate is api.Authorize(r, read) for the cookie.
-func (sa storeAuth) authenticate(r *http.Request) error {
+// authenticate is api.ReadContext for the cookie: api.Authorize(r, read), then the
+// token's reach on the context.
+func (sa storeAuth) authenticate(r *http.Request) (context.Context, error) {
 	c, err := r.Cookie(auth.CookieName)
 	if err != nil {
-		return auth.ErrUnauthenticated
+		return nil, auth.ErrUnauthenticated
 	}
 	tok, err := sa.verify(r.Context(), c.Value)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !auth.Allows(tok.Scope, agenttrace.ScopeRead) {
-		return errors.New("forbidden")
+		return nil, errors.New("forbidden")
 	}
-	return nil
+	return auth.NewVerifier(sa.st, true).Scope(r.Context(), tok)
 }
 
 // mustAuthStore is the fixture store with a read, an admin, an ingest and a revoked token.
@@ -422,7 +423,9 @@ func TestAuthWithoutLogin(t *testing.T) {
 // token exists) and no session cookie there is nothing to log out of.
 func TestLogoutButtonOnlyWithCookie(t *testing.T) {
 	st := mustAuthStore(t)
-	h := mustAuthHandler(t, st, func(o *Options) { o.Authenticate = func(*http.Request) error { return nil } })
+	h := mustAuthHandler(t, st, func(o *Options) {
+		o.Authenticate = func(r *http.Request) (context.Context, error) { return r.Context(), nil }
+	})
 	if _, doc := mustGet(t, h, "/"); len(query(doc, "form.logout")) != 0 {
 		t.Error("log-out button shown without a session cookie")
 	}

@@ -114,7 +114,9 @@ func (rs *recentSessions) get(id string) *agenttrace.Session {
 // of them (a call recorded since). The cached session is only read, never changed.
 func (rs *recentSessions) calls(ctx context.Context, store agenttrace.Store, sid string, want map[string]bool) (*agenttrace.Session, []*agenttrace.ToolCall, error) {
 	s := rs.get(sid)
-	if s != nil {
+	// The cache is shared by every viewer: a session another user's page loaded is
+	// served only to a request that may see it, else read (and refused) as usual.
+	if s != nil && agenttrace.CanSee(ctx, s.User) {
 		if found := findCalls(s, want); len(found) == len(want) {
 			return s, found, nil
 		}

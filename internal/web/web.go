@@ -23,8 +23,11 @@ type Options struct {
 	// live updates: pages still render, the script just has nothing to follow.
 	Live http.Handler
 	// Authenticate admits or refuses a request; nil means no authentication. It should
-	// refuse tokens that may not read (an ingest token), like api.Authorize(r, "read").
-	Authenticate func(*http.Request) error
+	// refuse tokens that may not read (an ingest token), like api.Authorize(r, "read"),
+	// and returns the context the request's reads run with: narrowed to what the token
+	// may read (api.(*API).ReadContext fits), so every page and the live stream show
+	// only the sessions the token may see.
+	Authenticate func(*http.Request) (context.Context, error)
 	// VerifySecret resolves a secret typed into the login form to its live token (an
 	// error when there is none); api.(*API).VerifySecret fits. With it and Authenticate
 	// set, refused page views go to /login, which sets the session cookie. The dashboard

@@ -582,11 +582,11 @@ func TestStaticAssets(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	h, err := New(Options{Store: mustEmptyStore(t), Authenticate: func(r *http.Request) error {
+	h, err := New(Options{Store: mustEmptyStore(t), Authenticate: func(r *http.Request) (context.Context, error) {
 		if r.Header.Get("Authorization") == "Bearer good" {
-			return nil
+			return r.Context(), nil
 		}
-		return errors.New("missing token")
+		return nil, errors.New("missing token")
 	}})
 	if err != nil {
 		t.Fatal(err)

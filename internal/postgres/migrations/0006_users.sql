@@ -1,0 +1,11 @@
+-- Users (issue 13): a name, an optional team, and whether the user is disabled. Tokens
+-- name their user by this name; disabling a user revokes its tokens and refuses new ones.
+-- Users that tokens already name are recorded as they are.
+CREATE TABLE users (
+	name text PRIMARY KEY,
+	team text NOT NULL DEFAULT '',
+	created_ms bigint NOT NULL,
+	disabled_ms bigint
+);
+INSERT INTO users (name, team, created_ms)
+	SELECT user_name, MAX(team), MIN(created_ms) FROM tokens WHERE user_name <> '' GROUP BY user_name;
