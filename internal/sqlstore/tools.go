@@ -21,6 +21,7 @@ func (r Reader) Tools(ctx context.Context, from, to time.Time) (agenttrace.ToolR
 	var rep agenttrace.ToolReport
 	w := Where{Dollar: r.Dollar}
 	w.TimeRange("started_ms", from, to)
+	VisibleSessions(ctx, &w, r.User, "session_id")
 	stats := map[string]*agenttrace.ToolStat{}
 	servers := map[string]*agenttrace.ToolStat{}
 	err := r.Query(ctx, `SELECT name, mcp_server, status, duration_ms FROM tool_calls`+w.SQL(),
@@ -125,6 +126,7 @@ func (r Reader) failingCommands(ctx context.Context, from, to time.Time) ([]agen
 	w := Where{Dollar: r.Dollar}
 	w.Add("command <> ''")
 	w.TimeRange("started_ms", from, to)
+	VisibleSessions(ctx, &w, r.User, "session_id")
 	q := fmt.Sprintf(`SELECT command, count(*), MAX(started_ms) FROM tool_calls%s GROUP BY command
 		ORDER BY 2 DESC, 1 LIMIT %d`, w.SQL(), maxFailingCommands)
 	out := []agenttrace.FailingCommand{}

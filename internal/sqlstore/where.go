@@ -74,6 +74,17 @@ func Visible(ctx context.Context, w *Where, userCol string) {
 	w.Add(userCol+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ")+")", args...)
 }
 
+// VisibleSessions restricts the rows of a table without a user column (sessionCol names
+// their session) to the sessions of the visible users on ctx, as Visible does.
+func VisibleSessions(ctx context.Context, w *Where, userCol, sessionCol string) {
+	var plain Where // "?" placeholders: w.Add numbers them after w's own
+	Visible(ctx, &plain, userCol)
+	if len(plain.conds) == 0 {
+		return
+	}
+	w.Add(sessionCol+" IN (SELECT id FROM sessions WHERE "+strings.Join(plain.conds, " AND ")+")", plain.Args...)
+}
+
 // RangeWhere is "WHERE" and [from, to) on col in Unix milliseconds, with "?"
 // placeholders, and its arguments; "" and none for an open range.
 func RangeWhere(col string, from, to time.Time) (string, []any) {

@@ -132,6 +132,23 @@ func checkVisibleTotals(t *testing.T, rctx context.Context, s agenttrace.Store, 
 	if breakdownSessions != wantSessions {
 		t.Errorf("restricted breakdown: %d sessions, want %d", breakdownSessions, wantSessions)
 	}
+	wantCalls := 0
+	for _, sess := range all {
+		if slices.Contains(users, sess.User) && !sess.StartedAt.Before(from) && sess.StartedAt.Before(to) {
+			wantCalls += sess.ToolCallCount
+		}
+	}
+	tools, err := s.Tools(rctx, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatalf("restricted tools: %v", err)
+	}
+	calls := 0
+	for _, st := range tools.Tools {
+		calls += st.Calls
+	}
+	if calls != wantCalls || wantCalls == 0 {
+		t.Errorf("restricted tools: %d calls, want the %d of the visible sessions", calls, wantCalls)
+	}
 }
 
 // testSessionUsers: Owners.SessionUsers names the user of each stored session asked
