@@ -27,10 +27,16 @@ func EncodeEvents(events []event.Event) ([][]byte, error) {
 }
 
 // ProjectionStamp is what a store records after projecting with the current projection
-// rules and the prices of pricesVersion: when it changes, every session is re-projected.
+// rules, rows (RowsVersion) and the prices of pricesVersion: when it changes, every
+// session is re-projected.
 func ProjectionStamp(pricesVersion string) string {
-	return projection.ProjectionVersion + "/" + pricesVersion
+	return projection.ProjectionVersion + RowsVersion + "/" + pricesVersion
 }
+
+// RowsVersion changes whenever what the stores derive from a projection changes though
+// the projection itself does not, so sessions stored before get the new rows at start-up.
+// ".f": session_facets holds the files a session touched (the file filter).
+const RowsVersion = ".f"
 
 // ReprojectChunk is how many sessions one re-projection transaction rebuilds, so ingest
 // is never blocked for long.

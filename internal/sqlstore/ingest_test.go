@@ -39,7 +39,7 @@ func TestInChunks(t *testing.T) {
 }
 
 func TestProjectionStamp(t *testing.T) {
-	if got, want := ProjectionStamp("p1"), projection.ProjectionVersion+"/p1"; got != want {
+	if got, want := ProjectionStamp("p1"), projection.ProjectionVersion+RowsVersion+"/p1"; got != want {
 		t.Errorf("ProjectionStamp = %q, want %q", got, want)
 	}
 }
