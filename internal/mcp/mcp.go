@@ -55,7 +55,7 @@ func NewServer(store Store, opts Options) *sdk.Server {
 			Instructions: "agent-trace records every Claude Code session: prompts, tool calls, commits and cost. " +
 				"Use these tools to answer questions about past work: what was tried before, which session " +
 				"changed a file or made a commit, and what it cost.",
-			Logger: opts.Logger,
+			Logger: quiet(opts.Logger),
 		})
 	s.register(srv)
 	return srv
@@ -76,7 +76,7 @@ func (s *server) register(srv *sdk.Server) {
 func HTTPHandler(store Store, opts Options) http.Handler {
 	srv := NewServer(store, opts)
 	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
-		&sdk.StreamableHTTPOptions{Stateless: true, JSONResponse: true, Logger: opts.Logger})
+		&sdk.StreamableHTTPOptions{Stateless: true, JSONResponse: true, Logger: quiet(opts.Logger)})
 }
 
 // Serve runs the server on one connection, newline-delimited JSON-RPC over in and out
@@ -92,4 +92,31 @@ func Serve(ctx context.Context, store Store, opts Options, in io.ReadCloser, out
 // text is a tool result of one text block; the SDK adds the structured output beside it.
 func text(s string) *sdk.CallToolResult {
 	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: s}}}
+}
+
+// quiet keeps a logger's warnings and errors only: the SDK logs every connection at
+// info, and over stateless HTTP every request is one.
+func quiet(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return nil
+	}
+	return slog.New(minLevel{l.Handler(), slog.LevelWarn})
+}
+
+// minLevel is a slog.Handler that drops records below its level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
 }
