@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"path/filepath"
@@ -238,6 +239,32 @@ func TestCostReportTotals(t *testing.T) {
 		}
 		if d := total - sum.CostUSD; d > 1e-6 || d < -1e-6 || got.Totals.Sessions != sum.Sessions {
 			t.Errorf("%s: rows sum to $%f over %d sessions, want $%f over %d", group, total, got.Totals.Sessions, sum.CostUSD, sum.Sessions)
+		}
+	}
+}
+
+// A long session's answer stays bounded: its first and last prompts, the middle left out
+// and said so.
+func TestGetSessionBounded(t *testing.T) {
+	s := mustStore(t)
+	evs := storetest.Generate(7, 1, 3000)[0]
+	storetest.MustIngest(t, s, evs)
+	sess := storetest.MustSession(t, s, evs[0].SessionID)
+	n := len(sess.Prompts)
+	if n <= 40 {
+		t.Fatalf("the generated session has %d prompts; the test needs more than 40", n)
+	}
+	cs := stdioClient(t, s)
+	text, out, isErr := call(t, cs, "get_session", map[string]any{"session_id": sess.ID})
+	if isErr {
+		t.Fatal(text)
+	}
+	if len(text) > 60000 || len(out) > 80000 {
+		t.Errorf("answer of %d chars of text and %d of structured output; want it bounded", len(text), len(out))
+	}
+	for _, want := range []string{"\nprompt 1 (", "prompts omitted]", fmt.Sprintf("\nprompt %d (", n)} {
+		if !strings.Contains(text, want) {
+			t.Errorf("answer lacks %q", want)
 		}
 	}
 }

@@ -156,6 +156,7 @@ type sessionView struct {
 	Usage        agenttrace.Usage `json:"usage"`
 	PromptList   []promptView     `json:"prompt_list"`
 	Omitted      int              `json:"prompts_omitted,omitempty"` // prompts left out of the middle
+	OmittedAt    int              `json:"-"`                         // where in PromptList they were
 	CommitList   []commitView     `json:"commit_list,omitempty"`
 	PullRequests []string         `json:"pull_requests,omitempty"`
 }
@@ -190,15 +191,10 @@ func newSessionView(sess *agenttrace.Session) sessionView {
 		v.EndedAt = stamp(*sess.EndedAt)
 	}
 	promptOf := map[string]int{}
-	for i, p := range sess.Prompts {
+	for _, p := range sess.Prompts {
 		promptOf[p.ID] = p.Index + 1
-		// A long session keeps its first and last prompts: how it started and where it ended.
-		if len(sess.Prompts) > maxPrompts && i >= maxPrompts/2 && i < len(sess.Prompts)-maxPrompts/2 {
-			v.Omitted++
-			continue
-		}
-		v.PromptList = append(v.PromptList, newPromptView(p))
 	}
+	v.PromptList, v.OmittedAt, v.Omitted = selectPrompts(sess.Prompts)
 	for _, c := range sess.Commits {
 		v.CommitList = append(v.CommitList, commitView{SHA: c.SHA, Message: oneLine(c.Message, maxSnippetChars), Branch: c.Branch,
 			Prompt: promptOf[c.PromptID]})
@@ -207,6 +203,43 @@ func newSessionView(sess *agenttrace.Session) sessionView {
 		v.PullRequests = append(v.PullRequests, firstNonEmpty(pr.URL, fmt.Sprintf("%s#%d", pr.Repo, pr.Number)))
 	}
 	return v
+}
+
+// selectPrompts is the prompts get_session shows: all of them while they fit in
+// maxPrompts and maxSessionChars, else the first and the last (how the session started
+// and where it ended), dropping from the middle; at and omitted say where and how many
+// were left out.
+func selectPrompts(prompts []agenttrace.Prompt) (views []promptView, at, omitted int) {
+	views = make([]promptView, 0, min(len(prompts), maxPrompts))
+	for i, p := range prompts {
+		if len(prompts) > maxPrompts && i >= maxPrompts/2 && i < len(prompts)-maxPrompts/2 {
+			continue
+		}
+		views = append(views, newPromptView(p))
+	}
+	size := 0
+	for _, pv := range views {
+		size += pv.size()
+	}
+	at = len(views) / 2
+	for size > maxSessionChars && len(views) > 2 {
+		at = len(views) / 2
+		size -= views[at].size()
+		views = append(views[:at], views[at+1:]...)
+	}
+	return views, at, len(prompts) - len(views)
+}
+
+// size is roughly how many characters a prompt's view takes in an answer.
+func (pv promptView) size() int {
+	n := len(pv.Text) + len(pv.Tools) + 64
+	for _, c := range pv.Calls {
+		n += len(c)
+	}
+	for _, c := range pv.Commits {
+		n += len(c)
+	}
+	return n
 }
 
 func newPromptView(p agenttrace.Prompt) promptView {
@@ -287,7 +320,7 @@ func renderSession(v sessionView) string {
 	}
 	b.WriteString("\n")
 	for i, p := range v.PromptList {
-		if v.Omitted > 0 && i == maxPrompts/2 {
+		if v.Omitted > 0 && i == v.OmittedAt {
 			fmt.Fprintf(&b, "\n[%d prompts omitted]\n", v.Omitted)
 		}
 		fmt.Fprintf(&b, "\nprompt %d (%s, %s): %s\n", p.Index, p.StartedAt, dollars(p.CostUSD), p.Text)

@@ -11,11 +11,12 @@ import (
 // Bounds on what one answer carries: a tool result lands in the model's context, where a
 // session's full text (pages of prompts, long commands) would crowd out the question.
 const (
-	maxPromptChars  = 1500 // a prompt's text in get_session
-	maxSnippetChars = 300  // a prompt quoted in a listing
-	maxCommandChars = 200  // a tool call's command or path
-	maxPrompts      = 60   // prompts get_session lists, the first and the last
-	maxCallsShown   = 12   // tool calls get_session details per prompt
+	maxPromptChars  = 1000  // a prompt's text in get_session
+	maxSnippetChars = 300   // a prompt quoted in a listing
+	maxCommandChars = 200   // a tool call's command or path
+	maxPrompts      = 40    // prompts get_session lists, the first and the last
+	maxCallsShown   = 10    // tool calls get_session details per prompt
+	maxSessionChars = 40000 // get_session's prompts in all: about 10k tokens
 )
 
 // truncate cuts s to at most n characters, saying how much it left out, so the model
