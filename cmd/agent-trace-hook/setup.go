@@ -23,6 +23,8 @@ type initOptions struct {
 	collectorURL, token, user, otlpEndpoint string
 	tier                                    int
 	otel, noHooks, traces, overwrite        bool
+	mcp                                     bool
+	mcpURL, mcpToken                        string
 }
 
 func initCmd(stdout io.Writer) *cobra.Command {
@@ -56,6 +58,16 @@ at start: restart it. Once set up, a later init keeps telemetry on and up to dat
 the collector, tier and token; --otel=false removes it. --no-hooks leaves the hooks out
 (and removes ones an earlier init added), for telemetry alone.
 
+--mcp registers agent-trace's MCP server with Claude Code, so it can ask its own history
+("what did I try last week on the flaky test?"): a user-scope server in the "mcpServers"
+of Claude Code's global config ($CLAUDE_CONFIG_DIR/.claude.json, else ~/.claude.json),
+every other key kept, of the HTTP transport: {"type": "http", "url":
+"http://<collector host>:8318/mcp", "headers": {"Authorization": "Bearer <token>"}}, so
+this machine needs no server binary. The token is --mcp-token, else --token; the server's
+/mcp needs a read or admin token when auth is on. Restart Claude Code to load it; its
+tools are mcp__agent-trace__search_sessions, get_session, find_file_history, find_commit
+and cost_report. --mcp=false, or uninstall, removes the entry init wrote.
+
 AGENT_TRACE_COLLECTOR_URL, AGENT_TRACE_TOKEN and AGENT_TRACE_PRIVACY_TIER override the
 config file at run time. Without --privacy-tier, init takes the tier from
 AGENT_TRACE_PRIVACY_TIER, else OTEL_PRIVACY_TIER (the original agent-trace's name).`,
@@ -63,7 +75,8 @@ AGENT_TRACE_PRIVACY_TIER, else OTEL_PRIVACY_TIER (the original agent-trace's nam
   agent-trace-hook init --collector-url https://trace.example.com --privacy-tier 1 --token $TOKEN --user alice
   agent-trace-hook init --otel                      # hooks and Claude Code's telemetry
   agent-trace-hook init --otel --no-hooks           # telemetry alone
-  agent-trace-hook init --otel --otlp-endpoint https://trace.example.com   # OTLP/HTTP on the collector's own port`,
+  agent-trace-hook init --otel --otlp-endpoint https://trace.example.com   # OTLP/HTTP on the collector's own port
+  agent-trace-hook init --mcp --mcp-token $READ_TOKEN   # let Claude Code ask its history over MCP`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInit(cmd, stdout, o)
@@ -79,6 +92,9 @@ AGENT_TRACE_PRIVACY_TIER, else OTEL_PRIVACY_TIER (the original agent-trace's nam
 	f.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "OTLP/HTTP endpoint for --otel (default: the collector's host, port "+agentconfig.DefaultOTLPPort+")")
 	f.BoolVar(&o.traces, "otel-traces", false, "with --otel: also export Claude Code's spans (beta: CLAUDE_CODE_ENHANCED_TELEMETRY_BETA)")
 	f.BoolVar(&o.overwrite, "otel-overwrite", false, "with --otel: replace telemetry variables you set yourself (uninstall puts them back)")
+	f.BoolVar(&o.mcp, "mcp", false, "also register agent-trace's MCP server with Claude Code (user scope, in ~/.claude.json); --mcp=false removes it")
+	f.StringVar(&o.mcpURL, "mcp-url", "", "with --mcp: the server's MCP endpoint (default: the collector's host, port "+defaultAPIPort+", /mcp)")
+	f.StringVar(&o.mcpToken, "mcp-token", "", "with --mcp: a read token for the MCP endpoint (default: --token, when it allows reading)")
 	return cmd
 }
 
@@ -117,6 +133,9 @@ func runInit(cmd *cobra.Command, stdout io.Writer, o initOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := initMCP(cmd, stdout, home, &cfg, o); err != nil {
+		return err
+	}
 	if _, err := delivererPath(); err != nil {
 		fmt.Fprintf(stdout, "deliverer: %v; events will wait in the spool\n", err)
 	}
@@ -147,6 +166,9 @@ func checkInitFlags(cmd *cobra.Command, o *initOptions) error {
 	}
 	if !isHTTPURL(o.collectorURL) {
 		return &exitError{code: 2, msg: fmt.Sprintf("init: --collector-url %q: want an http(s) URL such as http://127.0.0.1:8317", o.collectorURL)}
+	}
+	if o.mcpURL != "" && !isHTTPURL(o.mcpURL) {
+		return &exitError{code: 2, msg: fmt.Sprintf("init: --mcp-url %q: want an http(s) URL such as http://127.0.0.1:8318/mcp", o.mcpURL)}
 	}
 	if o.otlpEndpoint != "" && !isHTTPURL(o.otlpEndpoint) {
 		return &exitError{code: 2, msg: fmt.Sprintf("init: --otlp-endpoint %q: want an http(s) URL such as http://127.0.0.1:4717", o.otlpEndpoint)}
@@ -259,11 +281,12 @@ func collectorStatus(ctx context.Context, base string) (string, bool) {
 func uninstallCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "uninstall",
-		Short: "Remove agent-trace-hook's handlers and telemetry variables from Claude Code's settings.json",
+		Short: "Remove agent-trace-hook's handlers, telemetry variables and MCP server from Claude Code's settings",
 		Long: `Remove exactly what init added to Claude Code's settings.json: the hook handlers and
 the telemetry variables init --otel wrote (those still holding the value init wrote;
-a value of yours that --otel-overwrite replaced is put back). Every other setting, hook
-and variable is kept. The config and the spool in $AGENT_TRACE_HOME stay; run
+a value of yours that --otel-overwrite replaced is put back), and the MCP server entry
+init --mcp wrote into ~/.claude.json (unless you changed it since). Every other setting,
+hook and variable is kept. The config and the spool in $AGENT_TRACE_HOME stay; run
 ` + "`agent-trace-hook flush`" + ` first to deliver what is still pending.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -296,6 +319,9 @@ func runUninstall(stdout io.Writer) error {
 		fmt.Fprintf(stdout, "hooks: removed agent-trace-hook from %s\n", settings)
 	} else {
 		fmt.Fprintf(stdout, "hooks: none installed in %s; nothing changed\n", settings)
+	}
+	if err := removeMCP(stdout, home, &cfg, claudesettings.GlobalConfigPath()); err != nil {
+		return fmt.Errorf("uninstall: %w", err)
 	}
 	if setup == nil {
 		return nil

@@ -25,7 +25,8 @@ func statusCmd(stdout io.Writer) *cobra.Command {
 		Long: `Show the hooks registered in Claude Code's settings.json, whether the collector
 answers (GET /healthz, 1 s timeout), whether settings.json wires Claude Code's own
 telemetry (init --otel) and when the server last received some (GET /v1/otlp/status;
-a server without it is too old for OTel), and the spool: pending events and the oldest one's
+a server without it is too old for OTel), whether Claude Code's global config registers
+agent-trace's MCP server (init --mcp), and the spool: pending events and the oldest one's
 age, the last successful delivery, dead letters, events or bodies dropped at the size
 cap, the last delivery error and whether delivery is stopped.
 
@@ -52,6 +53,7 @@ func runStatus(ctx context.Context, w *statusWriter, showDead int) error {
 	w.line("collector", "%s: %s", cfg.CollectorURL, collector)
 	w.line("privacy tier", "%d", cfg.Tier)
 	statusOTel(ctx, w, cfg, strings.HasPrefix(collector, "reachable"))
+	statusMCP(w, cfg)
 	if p, err := delivererPath(); err != nil {
 		w.line("deliverer", "%v", err)
 	} else {

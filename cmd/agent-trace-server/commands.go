@@ -78,7 +78,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `agent-trace-server stores what agent-trace-hook captures from Claude Code and shows it.
 
 With no command it serves: the collector (POST /v1/hooks) on 127.0.0.1:8317, the API
-(/v1, /openapi.json, /docs) on :8318 and the dashboard on :3100, storing in SQLite.`,
+(/v1, /openapi.json, /docs) and the MCP server (streamable HTTP at /mcp) on :8318 and the
+dashboard on :3100, storing in SQLite.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -102,6 +103,7 @@ With no command it serves: the collector (POST /v1/hooks) on 127.0.0.1:8317, the
 	addServeFlags(serveCmd.Flags(), m)
 
 	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newUserCommand(sf, stdout, stderr),
+		newMCPCommand(sf, stdout, stderr),
 		newVersionCommand(stdout))
 	return root
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/storetest"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // teamUsers are the three users in two teams the identity tests run with.
@@ -244,8 +245,37 @@ func TestReadScopesIsolateUsers(t *testing.T) {
 			if !slices.Equal(rows, tt.want) {
 				t.Errorf("breakdown by user has rows of %q, want %q", rows, tt.want)
 			}
+			if got := e.mcpUsers(t, tt.token); !slices.Equal(got, tt.want) {
+				t.Errorf("MCP search_sessions shows the sessions of %q, want %q", got, tt.want)
+			}
 		})
 	}
+}
+
+// mcpUsers asks /mcp's search_sessions with the token and names the users it shows.
+func (e *identityEnv) mcpUsers(t *testing.T, token string) []string {
+	t.Helper()
+	cs := mcpConnect(t, &sdk.StreamableClientTransport{Endpoint: e.srv.URL("api") + "/mcp", DisableStandaloneSSE: true,
+		HTTPClient: &http.Client{Transport: bearer{e.secrets[token]}}})
+	defer cs.Close()
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "search_sessions",
+		Arguments: map[string]any{"limit": 50, "since": "3650d"}})
+	if err != nil || res.IsError {
+		t.Fatalf("search_sessions: %v %+v", err, res)
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	var out struct{ Sessions []struct{ User string } }
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	var users []string
+	for _, s := range out.Sessions {
+		if !slices.Contains(users, s.User) {
+			users = append(users, s.User)
+		}
+	}
+	slices.Sort(users)
+	return users
 }
 
 // sessionEvents is how many events the server holds for a session (read with "all").

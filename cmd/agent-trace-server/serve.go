@@ -17,6 +17,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/connlimit"
 	"github.com/agent-trace/agent-trace/internal/live"
+	"github.com/agent-trace/agent-trace/internal/mcp"
 	"github.com/agent-trace/agent-trace/internal/otlp"
 	"github.com/agent-trace/agent-trace/internal/web"
 	"github.com/agent-trace/agent-trace/internal/worker"
@@ -129,6 +130,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	hub := live.New()
 	a := api.New(store, hub, api.Options{Auth: m.Auth, Version: m.Version, Logger: logger, DashboardPort: m.DashboardPort, BodyReadTimeout: m.readTimeout()})
 	defer a.Close()
+	a.Mount("/mcp", agenttrace.ScopeRead, mcp.HTTPHandler(store, mcp.Options{Version: m.Version, Logger: logger}))
 
 	authOn, err := m.checkExposure(ctx, a, bind)
 	if err != nil {
@@ -202,7 +204,7 @@ func (m *Main) listen(bind string, a *api.API, rcv *otlp.Receiver, logger *slog.
 	col.Handle("/", a.CollectorHandler())
 	lns := []*listener{
 		{name: "collector", what: "POST /v1/hooks, OTLP/HTTP", port: m.CollectorPort, handler: col},
-		{name: "api", what: "/v1, /openapi.json, /docs", port: m.APIPort, handler: a.Handler()},
+		{name: "api", what: "/v1, /openapi.json, /docs, /mcp", port: m.APIPort, handler: a.Handler()},
 	}
 	if !m.NoDashboard {
 		lns = append(lns, &listener{name: "dashboard", what: "sessions", port: m.DashboardPort})

@@ -75,6 +75,17 @@ type Request struct {
 	MessageID    string // the id of the message sent back
 	Usage        Usage  // the usage reported back
 	ToolUseIDs   []string
+	// ToolResults are the tool_result blocks of the request's last message: what the CLI
+	// sends back for the tools the previous turn asked for.
+	ToolResults []ToolResult
+	ToolNames   []string // the tools the request offered, by name
+}
+
+// ToolResult is one tool_result block: the tool_use it answers and its text.
+type ToolResult struct {
+	ToolUseID string
+	Text      string
+	IsError   bool
 }
 
 // Server is a running fake API.
@@ -141,6 +152,31 @@ type messagesRequest struct {
 	} `json:"tools"`
 }
 
+// toolResults are the tool_result blocks of the last message, their content flattened
+// to text (a string, or text blocks).
+func (r messagesRequest) toolResults() []ToolResult {
+	if len(r.Messages) == 0 {
+		return nil
+	}
+	var blocks []struct {
+		Type      string          `json:"type"`
+		ToolUseID string          `json:"tool_use_id"`
+		Content   json.RawMessage `json:"content"`
+		IsError   bool            `json:"is_error"`
+	}
+	if json.Unmarshal(r.Messages[len(r.Messages)-1].Content, &blocks) != nil {
+		return nil
+	}
+	var out []ToolResult
+	for _, b := range blocks {
+		if b.Type == "tool_result" {
+			out = append(out, ToolResult{ToolUseID: b.ToolUseID, IsError: b.IsError,
+				Text: message{Content: b.Content}.text()})
+		}
+	}
+	return out
+}
+
 // text flattens a message's content (a string or a list of blocks) into its text parts.
 func (m message) text() string {
 	var s string
@@ -205,7 +241,11 @@ func (s *Server) messages(w http.ResponseWriter, body []byte) {
 		}
 	}
 	rec := Request{Method: http.MethodPost, Path: "/v1/messages", Stream: req.Stream, Model: req.Model,
-		Tools: len(req.Tools), Marker: marker, Turn: idx, MessageID: msgID, Usage: turn.Usage}
+		Tools: len(req.Tools), Marker: marker, Turn: idx, MessageID: msgID, Usage: turn.Usage,
+		ToolResults: req.toolResults()}
+	for _, t := range req.Tools {
+		rec.ToolNames = append(rec.ToolNames, t.Name)
+	}
 	for _, tu := range turn.ToolUses {
 		rec.ToolUseIDs = append(rec.ToolUseIDs, tu.ID)
 	}

@@ -38,6 +38,15 @@ type Config struct {
 	// OTel records what `init --otel` wrote into each Claude Code settings file (keyed
 	// by its path), so init can update it and uninstall remove exactly it.
 	OTel map[string]*OTelSetup `json:"otel,omitempty"`
+	// MCP records the MCP server entry `init --mcp` wrote into each Claude Code global
+	// config (keyed by its path), so uninstall removes exactly it.
+	MCP map[string]*MCPSetup `json:"mcp,omitempty"`
+}
+
+// MCPSetup is agent-trace's MCP server as init registered it in one global config.
+type MCPSetup struct {
+	Name  string          `json:"name"`  // the mcpServers key
+	Entry json.RawMessage `json:"entry"` // the entry as written
 }
 
 // OTelSetup is Claude Code's telemetry as init set it up in one settings file.

@@ -266,6 +266,7 @@ type SessionFilter struct {
 	Model      string
 	HasCommits *bool
 	Query      string // text search over prompts (tier 2 and above)
+	File       string // sessions that touched this file (tool call or commit): PathMatches
 	Sort       string // "started_at" (default), "cost", "duration"
 	Desc       bool   // newest/largest first; the API defaults to true
 	Cursor     string // opaque, from a previous page
@@ -290,6 +291,7 @@ type CommitFilter struct {
 	Repo      string
 	User      string
 	SessionID string
+	SHA       string // commits whose SHA starts with these 4–40 hex digits; PRs ignore it
 	Cursor    string
 	Limit     int
 }

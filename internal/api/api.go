@@ -260,12 +260,12 @@ func (a *API) root(service string, links map[string]string) http.HandlerFunc {
 
 // secureHeaders sets on every response what keeps browsers and caches from misusing it:
 // no content sniffing (an output stored by a tool is never run as HTML or script), and
-// no storing of anything under /v1 or /metrics, which carry prompts, outputs and counts.
+// no storing of anything under /v1, /metrics or /mcp, which carry prompts, outputs and counts.
 func secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" {
+		if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" || r.URL.Path == "/mcp" {
 			h.Set("Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)

@@ -147,15 +147,42 @@ func (a *API) requireScope(scope string, h http.Handler) http.Handler {
 			ctx, err = a.auth.Scope(r.Context(), tok)
 		}
 		if err != nil {
-			p := a.authProblem(err)
-			writeProblemHeaders(p.GetStatus(), w.Header().Set)
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(p.GetStatus())
-			fmt.Fprintf(w, `{"title":%q,"status":%d,"detail":%q}`, http.StatusText(p.GetStatus()), p.GetStatus(), p.Error())
+			writeProblem(w, a.authProblem(err))
 			return
 		}
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// Mount serves h at pattern on the API port (the MCP server at /mcp), guarded like a
+// write: never for a page of another site, even with auth off, and, with auth on, only
+// for an Authorization header holding a token that allows scope. The dashboard's cookie
+// does not count: these endpoints are for programs, which send the header.
+func (a *API) Mount(pattern, scope string, h http.Handler) {
+	a.apiMux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := auth.NotCrossSite(r.Header.Get, r.Host); err != nil {
+			writeProblem(w, huma.Error403Forbidden(err.Error()))
+			return
+		}
+		tok, err := a.AuthorizeHeader(r.Context(), r.Header.Get("Authorization"), scope)
+		ctx := r.Context()
+		if err == nil {
+			ctx, err = a.auth.Scope(ctx, tok) // the token's read reach, for every store read h makes
+		}
+		if err != nil {
+			writeProblem(w, a.authProblem(err))
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
+}
+
+// writeProblem writes p as an RFC 9457 problem from a plain net/http handler.
+func writeProblem(w http.ResponseWriter, p huma.StatusError) {
+	writeProblemHeaders(p.GetStatus(), w.Header().Set)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.GetStatus())
+	fmt.Fprintf(w, `{"title":%q,"status":%d,"detail":%q}`, http.StatusText(p.GetStatus()), p.GetStatus(), p.Error())
 }
 
 const scopeKey = "scope"

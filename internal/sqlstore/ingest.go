@@ -35,8 +35,9 @@ func ProjectionStamp(pricesVersion string) string {
 
 // RowsVersion changes whenever what the stores derive from a projection changes though
 // the projection itself does not, so sessions stored before get the new rows at start-up.
-// ".t": tool_calls holds every tool call (the Tools page).
-const RowsVersion = ".t"
+// ".f": session_facets holds the files a session touched (the file filter); ".t":
+// tool_calls holds every tool call (the Tools page).
+const RowsVersion = ".f.t"
 
 // ReprojectChunk is how many sessions one re-projection transaction rebuilds, so ingest
 // is never blocked for long.

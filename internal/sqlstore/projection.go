@@ -44,10 +44,20 @@ func NewSessionRow(sess *agenttrace.Session) (SessionRow, error) {
 // Facet is one session_facets row: a value a session can be filtered by.
 type Facet struct{ Facet, Value string }
 
-// Facets lists a session's facets once each, in order: its models and every branch it
-// was on.
+// MaxFacetBytes bounds a file facet's value.
+const MaxFacetBytes = 1024
+
+// Facets lists a session's facets once each, in order: its models, every branch it was
+// on, and every file it touched (agenttrace.TouchedFiles), which the file filter reads.
 func Facets(sess *agenttrace.Session) []Facet {
 	set := map[Facet]bool{}
+	for _, f := range agenttrace.TouchedFiles(sess) {
+		// A path longer than any real one would only risk an index's entry size limit
+		// (PostgreSQL's B-tree) and fail the whole ingest.
+		if len(f) <= MaxFacetBytes {
+			set[Facet{"file", f}] = true
+		}
+	}
 	for _, m := range sess.Models {
 		set[Facet{"model", m}] = true
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
@@ -159,6 +160,13 @@ func SessionConds(w *Where, f agenttrace.SessionFilter, userCol string, idleCuto
 	if f.Model != "" {
 		w.Add("EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'model' AND sf.value = ? AND sf.session_id = sessions.id)", f.Model)
 	}
+	if file := strings.TrimPrefix(f.File, "./"); file != "" {
+		// agenttrace.PathMatches in SQL both dialects run alike: the path itself, or one
+		// ending in "/" + file (substr and length count characters in both).
+		suffix := "/" + file
+		w.Add(`EXISTS (SELECT 1 FROM session_facets sf WHERE sf.facet = 'file' AND sf.session_id = sessions.id
+			AND (sf.value = ? OR substr(sf.value, length(sf.value) - ? + 1) = ?))`, file, utf8.RuneCountInString(suffix), suffix)
+	}
 	if f.HasCommits != nil {
 		if *f.HasCommits {
 			w.Add("commit_count > 0")
@@ -208,6 +216,13 @@ func GitConds(w *Where, f agenttrace.CommitFilter, timeCol, keyCol, userCol stri
 	}
 	if f.SessionID != "" {
 		w.Add("session_id = ?", f.SessionID)
+	}
+	if f.SHA != "" && keyCol == "sha" {
+		if !agenttrace.ValidSHAPrefix(f.SHA) {
+			return 0, fmt.Errorf("%w: sha %q: want 4 to 40 hex digits", agenttrace.ErrInvalid, f.SHA)
+		}
+		prefix := strings.ToLower(f.SHA)
+		w.Add("substr(sha, 1, ?) = ?", len(prefix), prefix)
 	}
 	if f.Cursor != "" {
 		c, err := DecodeCursor(f.Cursor, 2)

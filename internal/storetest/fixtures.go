@@ -48,6 +48,8 @@ const (
 	FixtureHost   = "devbox"
 	FixtureRepo   = "github.com/example/demo"
 	fixtureBranch = "main"
+	// FixtureSHA is the commit the recorded session that writes hello.py made.
+	FixtureSHA = "f5e602fdd2e3d5c1c29443f5720013abab03a405"
 )
 
 // Fixtures loads every recorded session. It panics on a broken embedded fixture, which is

@@ -273,6 +273,17 @@ func testListFilters(t *testing.T, s agenttrace.Store) {
 	}
 	yes, no := true, false
 	mid := GenEnd.Add(-45 * 24 * time.Hour)
+	genFile := lastTwo(agenttrace.TouchedFiles(anyWithFiles(all))[0])
+	touched := func(q string) func(*agenttrace.Session) bool {
+		return func(s *agenttrace.Session) bool {
+			for _, f := range agenttrace.TouchedFiles(s) {
+				if agenttrace.PathMatches(f, strings.TrimPrefix(q, "./")) {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	hasPrompt := func(sess *agenttrace.Session, q string) bool {
 		for _, p := range sess.Prompts {
 			if strings.Contains(strings.ToLower(p.Text), strings.ToLower(q)) {
@@ -310,6 +321,10 @@ func testListFilters(t *testing.T, s agenttrace.Store) {
 		{"query subagent", agenttrace.SessionFilter{Query: "with a subagent"}, func(s *agenttrace.Session) bool { return hasPrompt(s, "with a subagent") }},
 		{"query wildcard is literal", agenttrace.SessionFilter{Query: "%"}, func(s *agenttrace.Session) bool { return hasPrompt(s, "%") }},
 		{"query quotes are literal", agenttrace.SessionFilter{Query: `say "hi" 100%`}, func(s *agenttrace.Session) bool { return hasPrompt(s, `say "hi" 100%`) }},
+		{"file base name", agenttrace.SessionFilter{File: "utils.py"}, touched("utils.py")},
+		{"file absolute", agenttrace.SessionFilter{File: "/home/dev/src/demo/hello.py"}, touched("/home/dev/src/demo/hello.py")},
+		{"file relative", agenttrace.SessionFilter{File: "./" + genFile}, touched(genFile)},
+		{"file name part is literal", agenttrace.SessionFilter{File: "tils.py"}, touched("tils.py")},
 		{"combined", agenttrace.SessionFilter{Repo: GenRepos[0], Status: agenttrace.StatusEnded, HasCommits: &no},
 			func(s *agenttrace.Session) bool {
 				return s.Repo == GenRepos[0] && s.Status == agenttrace.StatusEnded && s.CommitCount == 0
@@ -326,6 +341,23 @@ func testListFilters(t *testing.T, s agenttrace.Store) {
 			equalStrings(t, tc.name, ids(listAll(t, s, tc.f)), want)
 		})
 	}
+}
+
+// anyWithFiles is the first session by ID of those that touched a file.
+func anyWithFiles(all map[string]*agenttrace.Session) *agenttrace.Session {
+	var found *agenttrace.Session
+	for _, sess := range all {
+		if len(agenttrace.TouchedFiles(sess)) > 0 && (found == nil || sess.ID < found.ID) {
+			found = sess
+		}
+	}
+	return found
+}
+
+// lastTwo is a path's last two elements ("pkg/file.go"): a path relative to a checkout.
+func lastTwo(p string) string {
+	parts := strings.Split(p, "/")
+	return strings.Join(parts[max(len(parts)-2, 0):], "/")
 }
 
 func contains(ss []string, s string) bool {
@@ -419,6 +451,9 @@ func testCommits(t *testing.T, s agenttrace.Store) {
 		{"session", agenttrace.CommitFilter{SessionID: someSession}, func(c agenttrace.Commit) bool { return c.SessionID == someSession }},
 		{"from", agenttrace.CommitFilter{From: mid}, func(c agenttrace.Commit) bool { return !c.CommittedAt.Before(mid) }},
 		{"to", agenttrace.CommitFilter{To: mid}, func(c agenttrace.Commit) bool { return c.CommittedAt.Before(mid) }},
+		{"sha", agenttrace.CommitFilter{SHA: FixtureSHA}, func(c agenttrace.Commit) bool { return c.SHA == FixtureSHA }},
+		{"sha prefix any case", agenttrace.CommitFilter{SHA: strings.ToUpper(FixtureSHA[:7])},
+			func(c agenttrace.Commit) bool { return strings.HasPrefix(c.SHA, FixtureSHA[:7]) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -446,6 +481,11 @@ func testCommits(t *testing.T, s agenttrace.Store) {
 	}
 	if _, err := s.Commits(ctx(t), agenttrace.CommitFilter{Limit: 500}); !errors.Is(err, agenttrace.ErrInvalid) {
 		t.Errorf("limit 500: %v, want ErrInvalid", err)
+	}
+	for _, sha := range []string{"abc", "f5e6%", "xyz1234", strings.Repeat("a", 41)} {
+		if _, err := s.Commits(ctx(t), agenttrace.CommitFilter{SHA: sha}); !errors.Is(err, agenttrace.ErrInvalid) {
+			t.Errorf("sha %q: %v, want ErrInvalid", sha, err)
+		}
 	}
 }
 
