@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/agent-trace/agent-trace/event"
 	"math"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ type fixtureSession struct {
 	SessionID string
 	Payloads  [][]byte
 	PromptIDs []string               // UserPromptSubmit prompt_ids, in order
+	Injected  int                    // of those, turns Claude Code injected (not counted as prompts)
 	Tools     map[string]fixtureTool // by tool_use_id
 	Usage     apiUsage               // summed over the CLI's result*.json
 	CostUSD   float64                // the CLI's own total (cumulative over resumes)
@@ -84,6 +86,7 @@ func expectFromPayloads(t *testing.T, name string, payloads [][]byte) fixtureSes
 			ToolUseID string `json:"tool_use_id"`
 			ToolName  string `json:"tool_name"`
 			AgentID   string `json:"agent_id"`
+			Prompt    string `json:"prompt"`
 		}
 		if err := json.Unmarshal(raw, &p); err != nil {
 			t.Fatalf("%s payload %d: %v", name, i, err)
@@ -92,6 +95,9 @@ func expectFromPayloads(t *testing.T, name string, payloads [][]byte) fixtureSes
 		switch p.Event {
 		case "UserPromptSubmit":
 			fs.PromptIDs = append(fs.PromptIDs, p.PromptID)
+			if event.PromptOrigin(p.Prompt) != "" {
+				fs.Injected++
+			}
 		case "PreToolUse", "PostToolUse", "PostToolUseFailure":
 			tool := fs.Tools[p.ToolUseID]
 			tool.Name, tool.AgentID = p.ToolName, p.AgentID
@@ -370,8 +376,8 @@ func checkSessionMatchesFixture(t *testing.T, got apiSession, fs fixtureSession)
 	if strings.Join(prompts, ",") != strings.Join(fs.PromptIDs, ",") {
 		t.Errorf("%s: prompt ids = %v, want %v (in order)", fs.Name, prompts, fs.PromptIDs)
 	}
-	if got.PromptCount != len(fs.PromptIDs) {
-		t.Errorf("%s: prompt_count = %d, want %d", fs.Name, got.PromptCount, len(fs.PromptIDs))
+	if got.PromptCount != len(fs.PromptIDs)-fs.Injected {
+		t.Errorf("%s: prompt_count = %d, want %d", fs.Name, got.PromptCount, len(fs.PromptIDs)-fs.Injected)
 	}
 	seen := map[string]int{}
 	walkToolCalls(got, func(p apiPrompt, parent *apiToolCall, c apiToolCall) {
