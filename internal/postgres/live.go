@@ -35,6 +35,7 @@ type LiveBus struct {
 	channel string
 	schema  string
 	retain  time.Duration
+	backoff time.Duration
 
 	conn *pgx.Conn // the listener; only touched by OpenLiveBus and Run
 	last uint64    // newest id delivered to the hub; only touched by OpenLiveBus and Run
@@ -52,6 +53,9 @@ type LiveOptions struct {
 	// Retain is how long changes stay in the table for resuming clients;
 	// DefaultLiveRetain when 0.
 	Retain time.Duration
+	// Backoff is the first wait before reconnecting a lost listener (it doubles up to
+	// 5 s, or to Backoff when larger); 100 ms when 0.
+	Backoff time.Duration
 }
 
 // DefaultLiveRetain keeps an hour of changes: far longer than a browser takes to
@@ -82,12 +86,15 @@ func (s *Store) OpenLiveBus(ctx context.Context, hub *live.Hub, opts LiveOptions
 		return nil, fmt.Errorf("open live bus: %w", err)
 	}
 	b := &LiveBus{pool: s.pool, connCfg: s.pool.Config().ConnConfig, hub: hub, log: opts.Logger,
-		channel: liveChannel(schema), schema: schema, retain: opts.Retain}
+		channel: liveChannel(schema), schema: schema, retain: opts.Retain, backoff: opts.Backoff}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
 	if b.retain <= 0 {
 		b.retain = DefaultLiveRetain
+	}
+	if b.backoff <= 0 {
+		b.backoff = minBackoff
 	}
 	conn, err := b.listen(ctx)
 	if err != nil {
@@ -245,7 +252,7 @@ func (b *LiveBus) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { b.pruneLoop(ctx) })
-	backoff := minBackoff
+	backoff := b.backoff
 	for {
 		var err error
 		if b.conn == nil {
@@ -259,7 +266,7 @@ func (b *LiveBus) Run(ctx context.Context) {
 			cancel()
 			b.conn = nil
 			if caughtUp {
-				backoff = minBackoff
+				backoff = b.backoff
 			}
 		}
 		if ctx.Err() != nil {
@@ -271,7 +278,7 @@ func (b *LiveBus) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		backoff = min(2*backoff, maxBackoff)
+		backoff = min(2*backoff, max(maxBackoff, b.backoff))
 	}
 }
 

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -91,5 +93,57 @@ func TestLiveBusHistoryAndPrune(t *testing.T) {
 	msgs, ok, err := bus.After(ctx, second[1], 100)
 	if err != nil || !ok || len(msgs) != 2 || msgs[0].ID != third[0] {
 		t.Errorf("After the newest pruned id: %v, %v, %v; want the two published since", msgs, ok, err)
+	}
+}
+
+// Changes published while a server's listener is disconnected reach its hub once it
+// reconnects: it reads them from the table, since their notifications went nowhere.
+func TestLiveBusCatchesUpAfterListenerKilled(t *testing.T) {
+	dsn := freshDatabase(t)
+	s := openPostgres(t, dsn)
+	ctx := context.Background()
+	hub := live.New()
+	// A reconnect slower than the publishing below, so all of it happens with nobody listening.
+	bus, err := s.OpenLiveBus(ctx, hub, postgres.LiveOptions{Backoff: 800 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { bus.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	var pid int32
+	err = s.Pool().QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1 || ' ' || current_schema()`,
+		postgres.ListenerName).Scan(&pid)
+	if err != nil {
+		t.Fatalf("find the listener: %v", err)
+	}
+	if _, err := s.Pool().Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	start := hub.LastID()
+	var want []uint64
+	for i := range 5 {
+		ids, err := bus.Publish(ctx, []live.Message{{Type: live.SessionUpdated, SessionID: "s", Data: []byte(strconv.Itoa(i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ids...)
+	}
+	if got := hub.LastID(); got != start {
+		t.Fatalf("hub at %d while its listener was down, want still %d", got, start)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for hub.LastID() != want[len(want)-1] && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	msgs, _, gap, _ := hub.Since(start)
+	var got []uint64
+	for _, m := range msgs {
+		got = append(got, m.ID)
+	}
+	if gap || !slices.Equal(got, want) {
+		t.Errorf("after reconnecting the hub holds %v (gap %v), want %v", got, gap, want)
 	}
 }
