@@ -127,6 +127,7 @@ func New(opts ...Option) *Hub {
 
 // Publish numbers c, stores it in the ring and wakes subscribers. It never blocks on a
 // subscriber. It returns the message ID, or 0 when c.Data cannot be encoded as JSON.
+// A hub that follows a bus numbers nothing itself: publish to the bus instead.
 func (h *Hub) Publish(c Change) uint64 {
 	data, err := json.Marshal(c.Data)
 	if err != nil {

@@ -138,7 +138,10 @@ func (p *Publisher) Deleted(id string) {
 	p.mu.Lock()
 	p.cache.remove(id)
 	p.mu.Unlock()
-	p.publish(context.Background(), []Change{{Type: SessionDeleted, SessionID: id, Data: map[string]string{"id": id}}})
+	// Bounded: a bus write happens while the DELETE request waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.publish(ctx, []Change{{Type: SessionDeleted, SessionID: id, Data: map[string]string{"id": id}}})
 }
 
 // publish hands changes to the bus, or to the hub without one.
