@@ -195,12 +195,13 @@ func (p *Publisher) observe() {
 	}
 	p.seen = newest
 	for _, m := range msgs {
-		if p.own[m.ID] {
-			delete(p.own, m.ID)
-			continue
+		if !p.own[m.ID] {
+			p.cache.apply(m)
 		}
-		p.cache.apply(m)
 	}
+	// Also the own IDs not among msgs: a deletion's notice can reach the hub before
+	// Deleted records its ID.
+	maps.DeleteFunc(p.own, func(id uint64, _ bool) bool { return id <= newest })
 }
 
 // Run publishes until ctx ends, then publishes what is still pending.
