@@ -19,6 +19,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/live"
 	"github.com/agent-trace/agent-trace/internal/mcp"
 	"github.com/agent-trace/agent-trace/internal/otlp"
+	"github.com/agent-trace/agent-trace/internal/postgres"
 	"github.com/agent-trace/agent-trace/internal/web"
 	"github.com/agent-trace/agent-trace/internal/worker"
 )
@@ -128,7 +129,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 
 	hub := live.New()
-	a := api.New(store, hub, api.Options{Auth: m.Auth, Version: m.Version, Logger: logger, DashboardPort: m.DashboardPort, BodyReadTimeout: m.readTimeout()})
+	bus, stopBus, err := startLiveBus(ctx, store, hub, logger)
+	if err != nil {
+		return err
+	}
+	defer stopBus() // after the API's publisher has published what is pending
+	a := api.New(store, hub, api.Options{Auth: m.Auth, Version: m.Version, Logger: logger, DashboardPort: m.DashboardPort,
+		BodyReadTimeout: m.readTimeout(), Bus: bus})
 	defer a.Close()
 	a.Mount("/mcp", agenttrace.ScopeRead, mcp.HTTPHandler(store, mcp.Options{Version: m.Version, Logger: logger}))
 
@@ -161,6 +168,29 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	case serveErr = <-errc:
 	}
 	return errors.Join(serveErr, m.shutdown(hub, lns))
+}
+
+// liveBusStore is a store several servers share (PostgreSQL): their live changes go
+// through it, so each server's streams carry every server's changes.
+type liveBusStore interface {
+	OpenLiveBus(ctx context.Context, hub *live.Hub, opts postgres.LiveOptions) (*postgres.LiveBus, error)
+}
+
+// startLiveBus starts the store's live bus, if it has one, feeding hub; stop ends it.
+// A SQLite server has none: its publisher publishes to its own hub.
+func startLiveBus(ctx context.Context, store agenttrace.Store, hub *live.Hub, logger *slog.Logger) (bus live.Bus, stop func(), err error) {
+	s, ok := store.(liveBusStore)
+	if !ok {
+		return nil, func() {}, nil
+	}
+	b, err := s.OpenLiveBus(ctx, hub, postgres.LiveOptions{Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { b.Run(bctx); close(done) }()
+	return b, func() { cancel(); <-done }, nil
 }
 
 // defaults fills in what the configuration left empty: a discarding logger and output,

@@ -52,6 +52,9 @@ type Options struct {
 	// DashboardPort, when set, is where the root pages point people for the dashboard
 	// (on the host they asked).
 	DashboardPort int
+	// Bus, when set, carries the live changes this API computes to every server sharing
+	// the store (and theirs to this one's hub); nil publishes to the hub alone.
+	Bus live.Bus
 }
 
 // DefaultBodyReadTimeout bounds reading an ingest body: a full batch over a slow link
@@ -107,7 +110,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 		log:     logger,
 		metrics: newMetrics(hub),
 		auth:    auth.NewVerifier(store, opts.Auth),
-		pub:     live.NewPublisher(store, hub, logger),
+		pub:     live.NewPublisher(store, hub, logger, live.WithBus(opts.Bus)),
 		apiMux:  http.NewServeMux(),
 		colMux:  http.NewServeMux(),
 	}

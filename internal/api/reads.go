@@ -312,7 +312,7 @@ func (a *API) registerStream(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/v1/stream",
 		Summary:     "Live changes (Server-Sent Events)",
-		Description: "A text/event-stream of changes: `session.created` (the summary), `session.updated` (the changed summary fields), `session.deleted`, `prompt.created`, `tool_call.updated`. Each event has an `id:`; reconnecting with Last-Event-ID resumes without missing one while it is still held (the last 10,000). A `resync` event means the resume point is gone: refetch. A comment is sent every 15 s as heartbeat. No snapshots: fetch the current state with the other operations.",
+		Description: "A text/event-stream of changes: `session.created` (the summary), `session.updated` (the changed summary fields), `session.deleted`, `prompt.created`, `tool_call.updated`. Each event has an `id:`; reconnecting with Last-Event-ID resumes without missing one while it is still held (the last 10,000; on a team server, the last hour, on any server sharing the database). A `resync` event means the resume point is gone: refetch. A comment is sent every 15 s as heartbeat. No snapshots: fetch the current state with the other operations.",
 		Tags:        []string{"Live"},
 		Responses: map[string]*huma.Response{
 			"200": {

@@ -8,12 +8,20 @@
 // The Publisher turns ingest results into those notices by comparing each changed
 // session with what it last published, so the API's ingest handler only tells it what
 // was stored.
+//
+// Several servers on one store share their notices through a Bus (PostgreSQL's in
+// internal/postgres): the ingesting server computes them once and publishes them to the
+// bus, which numbers them and delivers them to every server's hub (Follow, Deliver), so
+// an ID means the same point on every server and a client resumes on any of them; the
+// bus's History answers what a hub's ring does not hold. One server alone (SQLite) has
+// no bus: its Publisher publishes to its hub, which numbers the notices itself.
 package live
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -95,6 +103,10 @@ type Hub struct {
 	wake   chan struct{} // closed (and replaced) on every publish
 	closed chan struct{}
 	once   sync.Once
+	// floor: every message after this ID is held (a bus's IDs need not be consecutive).
+	floor uint64
+	// history, once a bus feeds the hub (Follow), answers resumes the ring cannot.
+	history History
 
 	subscribers atomic.Int64
 	dropped     atomic.Int64
@@ -115,11 +127,13 @@ func New(opts ...Option) *Hub {
 	for _, o := range opts {
 		o(h)
 	}
+	h.floor = h.nextID - 1
 	return h
 }
 
 // Publish numbers c, stores it in the ring and wakes subscribers. It never blocks on a
 // subscriber. It returns the message ID, or 0 when c.Data cannot be encoded as JSON.
+// A hub that follows a bus numbers nothing itself: publish to the bus instead.
 func (h *Hub) Publish(c Change) uint64 {
 	data, err := json.Marshal(c.Data)
 	if err != nil {
@@ -127,20 +141,30 @@ func (h *Hub) Publish(c Change) uint64 {
 	}
 	h.mu.Lock()
 	id := h.nextID
-	h.nextID++
-	m := Message{ID: id, Type: c.Type, SessionID: c.SessionID, User: c.User, Data: data}
+	h.append(Message{ID: id, Type: c.Type, SessionID: c.SessionID, User: c.User, Data: data})
+	h.wakeLocked()
+	h.mu.Unlock()
+	return id
+}
+
+// append stores m, whose ID is above every held one, evicting the oldest when full.
+// h.mu is held.
+func (h *Hub) append(m Message) {
 	if h.count < len(h.ring) {
 		h.ring[(h.first+h.count)%len(h.ring)] = m
 		h.count++
 	} else {
+		h.floor = h.ring[h.first].ID
 		h.ring[h.first] = m
 		h.first = (h.first + 1) % len(h.ring)
 	}
-	wake := h.wake
+	h.nextID = m.ID + 1
+}
+
+// wakeLocked wakes every waiting subscriber; h.mu is held.
+func (h *Hub) wakeLocked() {
+	close(h.wake)
 	h.wake = make(chan struct{})
-	h.mu.Unlock()
-	close(wake)
-	return id
 }
 
 // LastID is the ID of the newest message, or the ID before the first one when nothing
@@ -161,17 +185,13 @@ func (h *Hub) Since(after uint64) (msgs []Message, newest uint64, gap bool, wait
 	wait = h.wake
 	newest = h.nextID - 1
 	if after >= newest {
-		// Nothing new; an ID from the future means another process numbered it.
-		return nil, newest, after > newest, wait
+		// Nothing new. An ID from the future means another process numbered it, unless
+		// a bus numbers for every process: then this hub has yet to receive it.
+		return nil, newest, after > newest && h.history == nil, wait
 	}
-	oldest := h.nextID - uint64(h.count)
-	if after+1 < oldest {
-		gap = true
-	}
-	start := 0
-	if after >= oldest {
-		start = int(after - oldest + 1)
-	}
+	gap = after < h.floor
+	// IDs a bus issues may skip values: find the first one after after.
+	start := sort.Search(h.count, func(i int) bool { return h.ring[(h.first+i)%len(h.ring)].ID > after })
 	msgs = make([]Message, 0, h.count-start)
 	for i := start; i < h.count; i++ {
 		msgs = append(msgs, h.ring[(h.first+i)%len(h.ring)])
@@ -241,6 +261,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if !h.write(w, rc, []byte("retry: 2000\n: connected\n\n")) {
 		return
+	}
+	if resume {
+		var ok bool
+		if last, ok = h.resumeFromHistory(r.Context(), w, rc, last, session); !ok {
+			return
+		}
 	}
 
 	ticker := time.NewTicker(h.heartbeat)

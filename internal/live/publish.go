@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 type Publisher struct {
 	store SessionReader
 	hub   *Hub
+	bus   Bus // nil: publish to hub directly (one process)
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -32,6 +34,11 @@ type Publisher struct {
 	done    uint64 // batches published
 
 	cache *sessionCache // only touched by run
+	// With a bus other processes publish about the same sessions: seen is the last hub
+	// message applied to the cache, own the IDs of this publisher's messages not seen yet
+	// (its cache already holds them). Both under mu.
+	seen uint64
+	own  map[uint64]bool
 }
 
 // SessionReader is what a Publisher reads: a session as the projection stores it
@@ -47,9 +54,20 @@ type pendingSession struct {
 	tools     map[string]bool
 }
 
+// PublisherOption configures a Publisher.
+type PublisherOption func(*Publisher)
+
+// WithBus makes the Publisher hand its changes to b, which numbers them and delivers
+// them to every process's hub, instead of publishing to its own hub. The changes are
+// computed once, here, by the process that ingested them: the others have no state to
+// compare with. nil keeps publishing to the hub.
+func WithBus(b Bus) PublisherOption {
+	return func(p *Publisher) { p.bus = b }
+}
+
 // NewPublisher returns a Publisher that reads changed sessions from store and publishes
 // to hub; log receives failed reads (nil discards them). Start it with Run.
-func NewPublisher(store SessionReader, hub *Hub, log *slog.Logger) *Publisher {
+func NewPublisher(store SessionReader, hub *Hub, log *slog.Logger, opts ...PublisherOption) *Publisher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -61,14 +79,19 @@ func NewPublisher(store SessionReader, hub *Hub, log *slog.Logger) *Publisher {
 		kick:    make(chan struct{}, 1),
 		cache:   newSessionCache(2048),
 	}
+	for _, o := range opts {
+		o(p)
+	}
+	p.seen, p.own = hub.LastID(), map[uint64]bool{}
 	return p
 }
 
 // Notify records an ingest result; it never blocks on publishing. Until a client has
 // ever subscribed there is nobody to tell or to resume, so ingest skips the work (it
-// costs about a quarter of ingest throughput on two cores).
+// costs about a quarter of ingest throughput on two cores). With a bus the subscribers
+// may be on another process, so it always does the work.
 func (p *Publisher) Notify(res agenttrace.IngestResult, events []event.Event) {
-	if len(res.Sessions) == 0 || !p.hub.Watched() {
+	if len(res.Sessions) == 0 || (p.bus == nil && !p.hub.Watched()) {
 		return
 	}
 	changed := make(map[string]bool, len(res.Sessions))
@@ -121,7 +144,70 @@ func (p *Publisher) Deleted(id string) {
 	}
 	p.cache.remove(id)
 	p.mu.Unlock()
-	p.hub.Publish(Change{Type: SessionDeleted, SessionID: id, User: user, Data: map[string]string{"id": id}})
+	// Bounded: a bus write happens while the DELETE request waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.publish(ctx, []Change{{Type: SessionDeleted, SessionID: id, User: user, Data: map[string]string{"id": id}}})
+}
+
+// publish hands changes to the bus, or to the hub without one.
+func (p *Publisher) publish(ctx context.Context, changes []Change) {
+	if p.bus == nil {
+		for _, c := range changes {
+			p.hub.Publish(c)
+		}
+		return
+	}
+	msgs := make([]Message, 0, len(changes))
+	for _, c := range changes {
+		m, err := Encode(c)
+		if err != nil {
+			p.log.Warn("live: encode change", "session", c.SessionID, "err", err)
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	ids, err := p.bus.Publish(ctx, msgs)
+	if err != nil {
+		// Subscribers miss these changes; the next change of the session carries its
+		// current state, and a reconnecting dashboard refetches.
+		p.log.Warn("live: publish changes to the bus", "changes", len(msgs), "err", err)
+		return
+	}
+	p.mu.Lock()
+	for _, id := range ids {
+		p.own[id] = true
+	}
+	p.mu.Unlock()
+}
+
+// observe applies to the cache what other processes published since the last look, so
+// it says what subscribers were last told about a session whoever told them, and the
+// next diff neither misses a field another process changed meanwhile nor announces its
+// prompts again. When the hub lost messages (its bus had to start afresh), it forgets
+// everything: the next change of each session then carries its whole summary.
+func (p *Publisher) observe() {
+	msgs, newest, gap, _ := p.hub.Since(p.seen)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gap || newest < p.seen { // newest < seen: the hub started to follow a bus since
+		p.seen = newest
+		p.cache = newSessionCache(p.cache.max)
+		clear(p.own)
+		return
+	}
+	p.seen = newest
+	for _, m := range msgs {
+		if !p.own[m.ID] {
+			p.cache.apply(m)
+		}
+	}
+	// Also the own IDs not among msgs: a deletion's notice can reach the hub before
+	// Deleted records its ID.
+	maps.DeleteFunc(p.own, func(id uint64, _ bool) bool { return id <= newest })
 }
 
 // Run publishes until ctx ends, then publishes what is still pending.
@@ -166,6 +252,10 @@ func (p *Publisher) publishPending(ctx context.Context) {
 	pending, order, seq := p.pending, p.order, p.seq
 	p.pending, p.order = map[string]*pendingSession{}, nil
 	p.mu.Unlock()
+	if p.bus != nil {
+		p.observe()
+	}
+	var out []Change
 	for _, id := range order {
 		s, err := p.store.Session(ctx, id)
 		if errors.Is(err, agenttrace.ErrNotFound) {
@@ -179,13 +269,22 @@ func (p *Publisher) publishPending(ctx context.Context) {
 		prev := p.cache.get(id)
 		p.mu.Unlock()
 		next := snapshot(s)
-		for _, c := range diff(prev, next, s, pending[id]) {
-			c.User = s.User
-			p.hub.Publish(c)
+		changes := diff(prev, next, s, pending[id])
+		for i := range changes {
+			changes[i].User = s.User
+		}
+		if p.bus == nil {
+			p.publish(ctx, changes)
+		} else {
+			out = append(out, changes...)
 		}
 		p.mu.Lock()
 		p.cache.put(id, next)
 		p.mu.Unlock()
+	}
+	// One bus write for the whole round, however many sessions changed.
+	if len(out) > 0 {
+		p.publish(ctx, out)
 	}
 	p.mu.Lock()
 	p.done = seq
@@ -340,6 +439,47 @@ func (c *sessionCache) put(id string, st *sessionState) {
 		last := c.ll.Back()
 		c.ll.Remove(last)
 		delete(c.items, last.Value.(*cacheEntry).id)
+	}
+}
+
+// apply updates a cached session with a change another process published. A session
+// not cached stays so, unless the change is its creation, which carries it whole.
+func (c *sessionCache) apply(m Message) {
+	if m.Type == SessionDeleted {
+		c.remove(m.SessionID)
+		return
+	}
+	st := c.get(m.SessionID)
+	if st == nil && m.Type == SessionCreated {
+		st = &sessionState{prompts: map[string]bool{}, tools: map[string]string{}}
+		c.put(m.SessionID, st)
+	}
+	if st == nil {
+		return
+	}
+	switch m.Type {
+	case SessionCreated:
+		st.summary = nil
+		_ = json.Unmarshal(m.Data, &st.summary)
+	case SessionUpdated:
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(m.Data, &fields) == nil {
+			if st.summary == nil {
+				st.summary = map[string]json.RawMessage{}
+			}
+			maps.Copy(st.summary, fields)
+		}
+	case PromptCreated:
+		var pc PromptChange
+		if json.Unmarshal(m.Data, &pc) == nil {
+			st.prompts[pc.ID] = true
+		}
+	case ToolCallUpdated:
+		var tc ToolCallChange
+		if json.Unmarshal(m.Data, &tc) == nil {
+			// The other process encoded the same struct: its bytes are the fingerprint.
+			st.tools[tc.ID] = string(m.Data)
+		}
 	}
 }
 

@@ -8,6 +8,8 @@
 // every touched session's rows in the same transaction. Server processes keep no state of
 // their own, so any number of them can share the databases: a session's re-projection is
 // serialised across processes by a transaction-scoped advisory lock on the session.
+// LiveBus carries the live change notices between those processes (LISTEN/NOTIFY and
+// the live_changes table), so each one's streams show every one's changes.
 package postgres
 
 import (
