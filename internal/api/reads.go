@@ -312,7 +312,7 @@ func (a *API) registerStream(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/v1/stream",
 		Summary:     "Live changes (Server-Sent Events)",
-		Description: "A text/event-stream of changes: `session.created` (the summary), `session.updated` (the changed summary fields), `session.deleted`, `prompt.created`, `tool_call.updated`. Each event has an `id:`; reconnecting with Last-Event-ID resumes without missing one while it is still held (the last 10,000; on a team server, the last hour, on any server sharing the database). A `resync` event means the resume point is gone: refetch. A comment is sent every 15 s as heartbeat. No snapshots: fetch the current state with the other operations.",
+		Description: "A text/event-stream of changes: `session.created` (the summary), `session.updated` (the changed summary fields), `session.deleted`, `prompt.created`, `tool_call.updated`. Each event has an `id:`; reconnecting with Last-Event-ID resumes without missing one while it is still held (the last 10,000; on a team server, the last hour, on any server sharing the database). A `resync` event means the resume point is gone: refetch. A comment is sent every 15 s as heartbeat. Texts in a notice (a prompt, a command, an error, a first prompt) are cut to 1 KB and marked `truncated`: fetch the session for the whole. A client that falls 10,000 notices behind or does not read for 10 s is disconnected (counted in `agent_trace_sse_dropped_total`); on reconnect it resumes or gets `resync`. No snapshots: fetch the current state with the other operations.",
 		Tags:        []string{"Live"},
 		Responses: map[string]*huma.Response{
 			"200": {

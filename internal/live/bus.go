@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
 // Bus carries changes between the processes that serve one store, so a change ingested
@@ -83,7 +85,7 @@ func (h *Hub) resumeFromHistory(ctx context.Context, w http.ResponseWriter, rc *
 	if hist == nil || (last >= floor && last <= newest) {
 		return last, true
 	}
-	const page = 1000
+	const page = sendBatch
 	for total := 0; total < maxResume; {
 		msgs, ok, err := hist.After(ctx, last, page)
 		if err != nil || !ok {
@@ -93,7 +95,7 @@ func (h *Hub) resumeFromHistory(ctx context.Context, w http.ResponseWriter, rc *
 		var buf []byte
 		for _, m := range msgs {
 			last = m.ID
-			if session == "" || m.SessionID == session {
+			if (session == "" || m.SessionID == session) && agenttrace.CanSee(ctx, m.User) {
 				buf = appendMessage(buf, m)
 			}
 		}

@@ -19,8 +19,10 @@ package live
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -180,6 +182,11 @@ func (h *Hub) LastID() uint64 {
 // messages after it were already evicted (or were never published by this hub), so the
 // caller cannot resume exactly. wait is closed on the next publish.
 func (h *Hub) Since(after uint64) (msgs []Message, newest uint64, gap bool, wait <-chan struct{}) {
+	return h.since(after, 0)
+}
+
+// since is Since returning at most max messages (0: all), the oldest first.
+func (h *Hub) since(after uint64, max int) (msgs []Message, newest uint64, gap bool, wait <-chan struct{}) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	wait = h.wake
@@ -192,8 +199,12 @@ func (h *Hub) Since(after uint64) (msgs []Message, newest uint64, gap bool, wait
 	gap = after < h.floor
 	// IDs a bus issues may skip values: find the first one after after.
 	start := sort.Search(h.count, func(i int) bool { return h.ring[(h.first+i)%len(h.ring)].ID > after })
-	msgs = make([]Message, 0, h.count-start)
-	for i := start; i < h.count; i++ {
+	end := h.count
+	if max > 0 && end-start > max {
+		end = start + max
+	}
+	msgs = make([]Message, 0, end-start)
+	for i := start; i < end; i++ {
 		msgs = append(msgs, h.ring[(h.first+i)%len(h.ring)])
 	}
 	return msgs, newest, gap, wait
@@ -207,7 +218,9 @@ func (h *Hub) Watched() bool { return h.watched.Load() }
 // Subscribers is the number of connected SSE clients.
 func (h *Hub) Subscribers() int { return int(h.subscribers.Load()) }
 
-// Dropped is how many subscribers were disconnected for falling a whole ring behind.
+// Dropped is how many subscribers were disconnected for being too slow: they fell a
+// whole ring behind, or did not take a write within writeTimeout. Either reconnects
+// (EventSource does so by itself) and resumes, or is told to resync.
 func (h *Hub) Dropped() int { return int(h.dropped.Load()) }
 
 // Close ends every open stream (for shutdown: an SSE response never ends by itself, so
@@ -271,44 +284,19 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ticker := time.NewTicker(h.heartbeat)
 	defer ticker.Stop()
-	first := true
-	for {
-		msgs, newest, gap, wait := h.Since(last)
-		if gap {
-			if !first {
-				// Fell a whole ring behind while connected: drop it; on reconnect it gets
-				// a resync and refetches, instead of slowing everyone down.
-				h.dropped.Add(1)
-				return
-			}
-			// Continue from what is still held: it is all newer than what the client had.
-			last = newest
-			if len(msgs) > 0 {
-				last = msgs[0].ID - 1
-			}
-			resync := fmt.Appendf(nil, "id: %d\nevent: %s\ndata: {}\n\n", last, Resync)
-			if !h.write(w, rc, resync) {
-				return
-			}
+	st := stream{h: h, w: w, rc: rc, r: r, session: session, last: last}
+	for first := true; ; first = false {
+		more, ok := st.send(first)
+		if !ok {
+			return
 		}
-		first = false
-		if len(msgs) > 0 {
-			var buf []byte
-			for _, m := range msgs {
-				last = m.ID
-				if session != "" && m.SessionID != session || !agenttrace.CanSee(r.Context(), m.User) {
-					continue
-				}
-				buf = appendMessage(buf, m)
-			}
-			if len(buf) > 0 && !h.write(w, rc, buf) {
-				return
-			}
+		if more {
+			continue // a backlog: keep writing before waiting
 		}
 		select {
-		case <-wait:
+		case <-st.wait:
 		case <-ticker.C:
-			if !h.write(w, rc, []byte(": heartbeat\n\n")) {
+			if !st.write([]byte(": heartbeat\n\n")) {
 				return
 			}
 		case <-r.Context().Done():
@@ -317,6 +305,79 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// Bounds of what one stream holds at a time, whatever the backlog: sendBatch messages
+// read from the ring, flushed once their encoding reaches sendBuffer bytes.
+const (
+	sendBatch  = 256
+	sendBuffer = 64 << 10
+)
+
+// stream is one client's position and reusable write buffer.
+type stream struct {
+	h       *Hub
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	r       *http.Request
+	session string
+	last    uint64
+	buf     []byte
+	wait    <-chan struct{}
+}
+
+// send writes the next batch of messages the client may see. more says a backlog
+// remains; ok false ends the stream.
+func (st *stream) send(first bool) (more, ok bool) {
+	msgs, newest, gap, wait := st.h.since(st.last, sendBatch)
+	st.wait = wait
+	if gap {
+		if !first {
+			// Fell a whole ring behind while connected: drop it; on reconnect it gets
+			// a resync and refetches, instead of slowing everyone down.
+			st.h.dropped.Add(1)
+			return false, false
+		}
+		// Continue from what is still held: it is all newer than what the client had.
+		st.last = newest
+		if len(msgs) > 0 {
+			st.last = msgs[0].ID - 1
+		}
+		if !st.write(fmt.Appendf(nil, "id: %d\nevent: %s\ndata: {}\n\n", st.last, Resync)) {
+			return false, false
+		}
+	}
+	st.buf = st.buf[:0]
+	for _, m := range msgs {
+		st.last = m.ID
+		if st.session != "" && m.SessionID != st.session || !agenttrace.CanSee(st.r.Context(), m.User) {
+			continue
+		}
+		st.buf = appendMessage(st.buf, m)
+		if len(st.buf) >= sendBuffer {
+			if !st.write(st.buf) {
+				return false, false
+			}
+			st.buf = st.buf[:0]
+		}
+	}
+	if len(st.buf) > 0 && !st.write(st.buf) {
+		return false, false
+	}
+	if cap(st.buf) > 4*sendBuffer { // one huge message: do not keep its buffer
+		st.buf = nil
+	}
+	return len(msgs) == sendBatch, true
+}
+
+// write writes b; a client that does not take it within writeTimeout is too slow and
+// counts as dropped (one that went away does not).
+func (st *stream) write(b []byte) bool {
+	err := st.h.writeErr(st.w, st.rc, b)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		st.h.dropped.Add(1)
+	}
+	return err == nil
 }
 
 func appendMessage(buf []byte, m Message) []byte {
@@ -331,11 +392,16 @@ func appendMessage(buf []byte, m Message) []byte {
 
 // write sends b and flushes, under a deadline; false means the client is gone.
 func (h *Hub) write(w http.ResponseWriter, rc *http.ResponseController, b []byte) bool {
+	return h.writeErr(w, rc, b) == nil
+}
+
+// writeErr writes and flushes b within writeTimeout.
+func (h *Hub) writeErr(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
 	// Not every ResponseWriter supports deadlines (httptest.ResponseRecorder); writing
 	// without one is still correct.
 	_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := w.Write(b); err != nil {
-		return false
+		return err
 	}
-	return rc.Flush() == nil
+	return rc.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -316,6 +317,8 @@ type ToolCallChange struct {
 	Pattern     string     `json:"pattern,omitempty"`
 	Description string     `json:"description,omitempty"`
 	Lines       [2]int     `json:"lines"` // added, removed
+	// Truncated says a text field was cut to NoticeText bytes: fetch the session for it.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // PromptChange is the data of a prompt.created change.
@@ -325,11 +328,28 @@ type PromptChange struct {
 	Index     int       `json:"index"`
 	Text      string    `json:"text,omitempty"`
 	StartedAt time.Time `json:"started_at"`
+	Truncated bool      `json:"truncated,omitempty"` // Text was cut to NoticeText bytes
+}
+
+// NoticeText bounds each text a notice carries (a prompt, a command, an error, the first
+// prompt of a summary): notices say what changed, and the page or client fetches the
+// whole record. Every subscriber reads the same notices, so their size is what a
+// thousand streams hold between them.
+const NoticeText = 1 << 10
+
+// clipped cuts s to NoticeText bytes on a rune boundary.
+func clipped(s string) string {
+	if len(s) <= NoticeText {
+		return s
+	}
+	return strings.ToValidUTF8(s[:NoticeText], "")
 }
 
 func snapshot(s *agenttrace.Session) *sessionState {
 	st := &sessionState{prompts: map[string]bool{}, tools: map[string]string{}}
-	raw, _ := json.Marshal(s.SessionSummary)
+	sum := s.SessionSummary
+	sum.FirstPrompt = clipped(sum.FirstPrompt)
+	raw, _ := json.Marshal(sum)
 	_ = json.Unmarshal(raw, &st.summary)
 	for _, pr := range s.Prompts {
 		st.prompts[pr.ID] = true
@@ -346,9 +366,10 @@ func walkTools(session, prompt, parent string, calls []agenttrace.ToolCall, f fu
 		f(ToolCallChange{
 			SessionID: session, PromptID: prompt, ID: tc.ID, Name: tc.Name, Status: tc.Status,
 			StartedAt: tc.StartedAt, EndedAt: tc.EndedAt, DurationMS: tc.DurationMS,
-			AgentID: tc.AgentID, ParentID: parent, Error: tc.Error,
-			Command: tc.Command, FilePath: tc.FilePath, Pattern: tc.Pattern, Description: tc.Description,
-			Lines: [2]int{tc.LinesAdded, tc.LinesRemoved},
+			AgentID: tc.AgentID, ParentID: parent, Error: clipped(tc.Error),
+			Command: clipped(tc.Command), FilePath: tc.FilePath, Pattern: tc.Pattern, Description: clipped(tc.Description),
+			Lines:     [2]int{tc.LinesAdded, tc.LinesRemoved},
+			Truncated: max(len(tc.Command), len(tc.Description), len(tc.Error)) > NoticeText,
 		})
 		walkTools(session, prompt, tc.ID, tc.Children, f)
 	}
@@ -369,7 +390,9 @@ func diff(prev, next *sessionState, s *agenttrace.Session, ps *pendingSession) [
 		if ps != nil && ps.newEvents >= s.EventCount {
 			typ = SessionCreated
 		}
-		out = append(out, Change{Type: typ, SessionID: s.ID, Data: s.SessionSummary})
+		sum := s.SessionSummary
+		sum.FirstPrompt = clipped(sum.FirstPrompt)
+		out = append(out, Change{Type: typ, SessionID: s.ID, Data: sum})
 	} else {
 		changed := map[string]json.RawMessage{}
 		for k, v := range next.summary {
@@ -386,7 +409,7 @@ func diff(prev, next *sessionState, s *agenttrace.Session, ps *pendingSession) [
 		isNew := (prev != nil && !prev.prompts[pr.ID]) || (prev == nil && ps != nil && ps.prompts[pr.ID])
 		if isNew {
 			out = append(out, Change{Type: PromptCreated, SessionID: s.ID, Data: PromptChange{
-				SessionID: s.ID, ID: pr.ID, Index: pr.Index, Text: pr.Text, StartedAt: pr.StartedAt,
+				SessionID: s.ID, ID: pr.ID, Index: pr.Index, Text: clipped(pr.Text), Truncated: len(pr.Text) > NoticeText, StartedAt: pr.StartedAt,
 			}})
 		}
 		walkTools(s.ID, pr.ID, "", pr.ToolCalls, func(c ToolCallChange) {

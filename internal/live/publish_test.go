@@ -7,8 +7,10 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -217,5 +219,46 @@ func TestPublisherToolCallLifecycleAndRestart(t *testing.T) {
 	})
 	if i < 0 || got[i].Type != live.SessionUpdated {
 		t.Errorf("after restart: %v, want %s", types(got), live.SessionUpdated)
+	}
+}
+
+// A 20 KB prompt and command reach subscribers as 1 KB notices marked truncated: every
+// stream holds the same small notices, and the page fetches the full text.
+func TestNoticesCarryBoundedText(t *testing.T) {
+	e := mustPublisher(t)
+	e.watch()
+	_, hooks := hookEvents(t, "commit")
+	big := strings.Repeat("é", 10<<10) // 20 KB, two bytes a rune: a cut must not split one
+	for i, ev := range hooks {
+		var p map[string]any
+		_ = json.Unmarshal(ev.Payload, &p)
+		switch ev.HookEvent {
+		case "UserPromptSubmit":
+			p["prompt"] = big
+		case "PreToolUse", "PostToolUse":
+			if in, ok := p["tool_input"].(map[string]any); ok && ev.ToolName == "Bash" {
+				in["command"] = "echo " + big
+			}
+		}
+		hooks[i].Payload, _ = json.Marshal(p)
+	}
+	got := e.ingest(t, hooks)
+	var sawPrompt, sawCommand bool
+	for _, m := range got {
+		if len(m.Data) > 4*live.NoticeText {
+			t.Errorf("%s notice of %d bytes", m.Type, len(m.Data))
+		}
+		switch m.Type {
+		case live.PromptCreated:
+			pc := decodeData[live.PromptChange](t, m)
+			sawPrompt = pc.Truncated && len(pc.Text) <= live.NoticeText && utf8.ValidString(pc.Text) && strings.HasPrefix(big, pc.Text)
+		case live.ToolCallUpdated:
+			if tc := decodeData[live.ToolCallChange](t, m); tc.Name == "Bash" && tc.Truncated && len(tc.Command) <= live.NoticeText {
+				sawCommand = true
+			}
+		}
+	}
+	if !sawPrompt || !sawCommand {
+		t.Errorf("truncated prompt notice %v, command notice %v; got %v", sawPrompt, sawCommand, types(got))
 	}
 }
