@@ -100,7 +100,8 @@ With no command it serves: the collector (POST /v1/hooks) on 127.0.0.1:8317, the
 	}
 	addServeFlags(serveCmd.Flags(), m)
 
-	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newVersionCommand(stdout))
+	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr),
+		newClickHouseCommand(sf, stdout, stderr), newVersionCommand(stdout))
 	return root
 }
 

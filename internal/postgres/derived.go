@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -10,24 +11,25 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
-// msRange is [from, to) in Unix milliseconds, zero times unbounded.
-func msRange(from, to time.Time) (int64, int64) {
-	lo, hi := int64(-1)<<62, int64(1)<<62
+// timeRange is [from, to) in Unix milliseconds (usage facts) and nanoseconds (events),
+// zero times unbounded.
+func timeRange(from, to time.Time) (loMS, hiMS, loNS, hiNS int64) {
+	loMS, hiMS, loNS, hiNS = math.MinInt64, math.MaxInt64, math.MinInt64, math.MaxInt64
 	if !from.IsZero() {
-		lo = from.UnixMilli()
+		loMS, loNS = from.UnixMilli(), from.UnixNano()
 	}
 	if !to.IsZero() {
-		hi = to.UnixMilli()
+		hiMS, hiNS = to.UnixMilli(), to.UnixNano()
 	}
-	return lo, hi
+	return
 }
 
 // CountDerived counts the events and usage facts with a time in [from, to) (zero times:
 // unbounded): what ScanDerived reads.
 func (s *Store) CountDerived(ctx context.Context, from, to time.Time) (events, usage int64, err error) {
-	lo, hi := msRange(from, to)
-	err = s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM events WHERE time_ns >= $1::bigint * 1000000 AND time_ns < $2::bigint * 1000000),
-		(SELECT count(*) FROM usage_facts WHERE time_ms >= $1 AND time_ms < $2)`, lo, hi).Scan(&events, &usage)
+	loMS, hiMS, loNS, hiNS := timeRange(from, to)
+	err = s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM events WHERE time_ns >= $3 AND time_ns < $4),
+		(SELECT count(*) FROM usage_facts WHERE time_ms >= $1 AND time_ms < $2)`, loMS, hiMS, loNS, hiNS).Scan(&events, &usage)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count derived rows: %w", err)
 	}
@@ -39,11 +41,10 @@ func (s *Store) CountDerived(ctx context.Context, from, to time.Time) (events, u
 // so any change shipped from the outbox, which has a larger version, wins over them.
 func (s *Store) ScanDerived(ctx context.Context, from, to time.Time, page int,
 	fn func(events []agenttrace.EventRecord, usage []agenttrace.UsageRecord) error) error {
-	lo, hi := msRange(from, to)
+	lo, hi, loNS, hiNS := timeRange(from, to)
 	for after := ""; ; {
 		rows, err := s.pool.Query(ctx, `SELECT id, session_id, kind, time_ns, usage_total, body FROM events
-			WHERE time_ns >= $1::bigint * 1000000 AND time_ns < $2::bigint * 1000000 AND id > $3 ORDER BY id LIMIT $4`,
-			lo, hi, after, page)
+			WHERE time_ns >= $1 AND time_ns < $2 AND id > $3 ORDER BY id LIMIT $4`, loNS, hiNS, after, page)
 		if err != nil {
 			return fmt.Errorf("scan events: %w", err)
 		}
@@ -99,13 +100,13 @@ func (s *Store) ScanDerived(ctx context.Context, from, to time.Time, page int,
 
 // DailyCounts counts events and usage facts per UTC day in [from, to), days ascending.
 func (s *Store) DailyCounts(ctx context.Context, from, to time.Time) ([]agenttrace.DayCounts, error) {
-	lo, hi := msRange(from, to)
+	lo, hi, loNS, hiNS := timeRange(from, to)
 	rows, err := s.pool.Query(ctx, `SELECT day, sum(e)::bigint, sum(u)::bigint, sum(t)::bigint FROM (
 		SELECT time_ns / 86400000000000 AS day, count(*) AS e, 0 AS u, 0 AS t FROM events
-			WHERE time_ns >= $1::bigint * 1000000 AND time_ns < $2::bigint * 1000000 GROUP BY 1
+			WHERE time_ns >= $3 AND time_ns < $4 GROUP BY 1
 		UNION ALL
 		SELECT time_ms / 86400000, 0, count(*), sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens)
-			FROM usage_facts WHERE time_ms >= $1 AND time_ms < $2 GROUP BY 1) x GROUP BY day ORDER BY day`, lo, hi)
+			FROM usage_facts WHERE time_ms >= $1 AND time_ms < $2 GROUP BY 1) x GROUP BY day ORDER BY day`, lo, hi, loNS, hiNS)
 	if err != nil {
 		return nil, fmt.Errorf("daily counts: %w", err)
 	}
