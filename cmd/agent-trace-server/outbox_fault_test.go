@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -487,4 +489,85 @@ func getJSONStatus(t *testing.T, url string, v any) int {
 		t.Fatalf("GET %s: HTTP %d, body %q: %v", url, resp.StatusCode, body, err)
 	}
 	return resp.StatusCode
+}
+
+// TestSoakIngest is a measurement, not a check of its own: with AGENT_TRACE_SOAK_EVENTS=N
+// it streams N generated events from 4 clients in batches of 500 into a server process
+// and logs the acknowledged rate, the largest server RSS and outbox backlog seen, and how
+// long the outbox took to drain after the last acknowledgement; then everything must agree.
+//
+//	AGENT_TRACE_SOAK_EVENTS=1000000 go test ./cmd/agent-trace-server -run TestSoakIngest -v -timeout 30m
+func TestSoakIngest(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("AGENT_TRACE_SOAK_EVENTS"))
+	if n <= 0 {
+		t.Skip("AGENT_TRACE_SOAK_EVENTS not set")
+	}
+	pg, ch := migratedTeam(t)
+	srv := startServerProc(t, pg, ch, newPorts(t))
+	conn, err := pgx.Connect(t.Context(), pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var maxRSS, maxPending int64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			maxRSS = max(maxRSS, rssKB(srv.cmd.Process.Pid))
+			var p int64
+			if conn.QueryRow(context.Background(), `SELECT count(*) FROM ch_outbox`).Scan(&p) == nil {
+				maxPending = max(maxPending, p)
+			}
+		}
+	}()
+	var a acked
+	start := time.Now()
+	chunks := make(chan [][]event.Event)
+	go func() {
+		defer close(chunks)
+		for k := 0; k*10_000 < n; k++ {
+			chunks <- batchesOf(storetest.Generate(int64(1000+k), 20, 500), 500)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for c := range chunks {
+				if err := deliverAll(t.Context(), srv.collector, c, &a); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	acked := time.Since(start)
+	mustAgree(t, pg, ch, &a)
+	drained := time.Since(start) - acked
+	close(stopSampling)
+	<-sampled
+	t.Logf("%d events acknowledged in %v (%.0f events/s); drained %v after the last ack; max RSS %d MiB; max outbox backlog %d rows",
+		total(a.counts()), acked.Round(time.Millisecond), float64(total(a.counts()))/acked.Seconds(), drained.Round(time.Millisecond), maxRSS/1024, maxPending)
+	srv.stop(t)
+}
+
+// rssKB is a process's resident set in KiB (Linux), 0 when unknown.
+func rssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
 }

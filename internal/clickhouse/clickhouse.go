@@ -448,8 +448,6 @@ func (s *Store) EraseSessions(ctx context.Context, ids []string) error {
 			quoted[i] = quote(id)
 		}
 		in := strings.Join(quoted, ", ")
-		// usage_daily needs no mutation: the sessions' rows there net to zero, and
-		// SummingMergeTree drops zero rows when it merges.
 		for _, t := range []string{"events", "usage_facts"} {
 			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.table(t)+` DELETE WHERE session_id IN (`+in+`)`); err != nil {
 				return fmt.Errorf("erase sessions from %s: %w", t, err)

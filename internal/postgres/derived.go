@@ -55,7 +55,7 @@ func (s *Store) ScanDerived(ctx context.Context, from, to time.Time, page int,
 			if err := r.Scan(&id, &sid, &kind, &ns, &total, &body); err != nil {
 				return agenttrace.EventRecord{}, err
 			}
-			return EventRecordOf(id, sid, kind, ns, total, body)
+			return EventRecordOf(id, sid, kind, ns, total, body), nil
 		})
 		if err != nil {
 			return fmt.Errorf("scan events: %w", err)

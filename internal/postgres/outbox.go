@@ -82,11 +82,7 @@ func (s *Store) PendingOutbox(ctx context.Context, limit int) (agenttrace.Outbox
 		b.Seqs = append(b.Seqs, seq)
 		switch {
 		case eventID != nil && sid != nil:
-			rec, err := EventRecordOf(*eventID, *sid, *kind, *timeNS, *total, body)
-			if err != nil {
-				return b, fmt.Errorf("read outbox: %w", err)
-			}
-			b.Events = append(b.Events, rec)
+			b.Events = append(b.Events, EventRecordOf(*eventID, *sid, *kind, *timeNS, *total, body))
 		case usage != nil:
 			var r agenttrace.UsageRecord
 			if err := json.Unmarshal(usage, &r); err != nil {
@@ -104,13 +100,15 @@ func (s *Store) PendingOutbox(ctx context.Context, limit int) (agenttrace.Outbox
 	return b, nil
 }
 
-// EventRecordOf is a stored events row as the analytics event log keeps it.
-func EventRecordOf(id, sessionID, kind string, timeNS, usageTotal int64, body []byte) (agenttrace.EventRecord, error) {
+// EventRecordOf is a stored events row as the analytics event log keeps it. A body that
+// does not decode still ships, without user, repo and model: that is permanent, and a
+// row that can never ship would hold up every row behind it.
+func EventRecordOf(id, sessionID, kind string, timeNS, usageTotal int64, body []byte) agenttrace.EventRecord {
 	rec := agenttrace.EventRecord{ID: id, SessionID: sessionID, Kind: kind, TimeMS: timeNS / 1e6,
 		Body: body, Version: uint64(max(usageTotal, 0))}
 	var e event.Event
-	if err := json.Unmarshal(body, &e); err != nil {
-		return rec, fmt.Errorf("decode event %s: %w", id, err)
+	if json.Unmarshal(body, &e) != nil {
+		return rec
 	}
 	rec.User = e.User
 	if e.Git != nil {
@@ -119,7 +117,7 @@ func EventRecordOf(id, sessionID, kind string, timeNS, usageTotal int64, body []
 	if e.Usage != nil {
 		rec.Model = e.Usage.Model
 	}
-	return rec, nil
+	return rec
 }
 
 // AckOutbox deletes the shipped rows and records the progress. Rows acknowledged twice
