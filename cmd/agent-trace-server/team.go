@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -23,6 +24,10 @@ import (
 type teamStore struct {
 	*postgres.Store
 	analytics *clickhouse.Store
+
+	mu       sync.Mutex // guards the two below
+	degraded []string   // Degraded's last answer
+	checked  time.Time  // when it was found
 }
 
 var _ agenttrace.Store = (*teamStore)(nil)
@@ -73,15 +78,24 @@ func (t *teamStore) CheckSchema(ctx context.Context) error {
 func (t *teamStore) Ping(ctx context.Context) error { return t.Store.Ping(ctx) }
 
 // Degraded names what works less than fully while the server still ingests and serves:
-// a ClickHouse that does not answer or whose schema is behind.
+// a ClickHouse that does not answer within a second or whose schema is behind. The
+// answer is kept for two seconds, so frequent readiness probes cost ClickHouse nothing
+// and one that stopped answering slows at most one probe in two seconds.
 func (t *teamStore) Degraded(ctx context.Context) []string {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if time.Since(t.checked) < 2*time.Second {
+		return t.degraded
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	t.degraded = nil
 	if err := t.analytics.Ready(ctx); err != nil {
-		return []string{"clickhouse: " + err.Error() +
+		t.degraded = []string{"clickhouse: " + err.Error() +
 			" (analytics answer 503; events are kept in PostgreSQL and shipped when ClickHouse is back)"}
 	}
-	return nil
+	t.checked = time.Now()
+	return t.degraded
 }
 
 // Shipper is the background worker that moves the outbox to ClickHouse.
