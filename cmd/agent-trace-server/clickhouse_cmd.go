@@ -88,7 +88,8 @@ func newRebuildCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command 
 		Use:   "rebuild",
 		Short: "Empty ClickHouse (or a time range of it) and refill it from PostgreSQL",
 		Long: `rebuild deletes ClickHouse's events and usage rows, all of them or those with a time in
-[--from, --to), and copies PostgreSQL's in their place. Servers may keep running and
+[--from, --to), copies PostgreSQL's in their place and rewrites the daily usage rollup
+of every session with usage on the days the range touches. Servers may keep running and
 ingesting: what they ship meanwhile carries newer versions than the copy and wins.
 Use it after restoring PostgreSQL from a backup, after losing ClickHouse's data, or when
 ` + "`clickhouse check`" + ` finds days that differ.`,
@@ -146,7 +147,36 @@ func rebuild(ctx context.Context, t *teamStore, from, to time.Time, batch int, b
 	if err != nil {
 		return n, fmt.Errorf("rebuild: %w", err)
 	}
+	if err := rebuildRollup(ctx, t, from, to, batch); err != nil {
+		return n, fmt.Errorf("rebuild: %w", err)
+	}
 	return n, nil
+}
+
+// rebuildRollup rewrites the usage rollup of every session with usage on the days
+// [from, to) touches (Clear emptied those whole days).
+func rebuildRollup(ctx context.Context, t *teamStore, from, to time.Time, batch int) error {
+	day := 24 * time.Hour
+	if !from.IsZero() {
+		from = from.UTC().Truncate(day)
+	}
+	if !to.IsZero() && !to.UTC().Truncate(day).Equal(to) {
+		to = to.UTC().Truncate(day).Add(day)
+	}
+	for after := ""; ; {
+		sessions, err := t.UsageSessions(ctx, from, to, after, max(batch/10, 1))
+		if err != nil || len(sessions) == 0 {
+			return err
+		}
+		days, version, err := t.SessionDays(ctx, sessions)
+		if err != nil {
+			return err
+		}
+		if err := t.analytics.WriteSessionDays(ctx, sessions, days, version); err != nil {
+			return err
+		}
+		after = sessions[len(sessions)-1]
+	}
 }
 
 func newCheckCommand(sf *storeFlags, stdout io.Writer) *cobra.Command {

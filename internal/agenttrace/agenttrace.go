@@ -496,6 +496,9 @@ func (b *OutboxBatch) Empty() bool { return len(b.Seqs) == 0 }
 type AnalyticsSink interface {
 	// Write inserts event log rows and usage records, synchronously.
 	Write(ctx context.Context, events []EventRecord, usage []UsageRecord) error
+	// WriteSessionDays replaces the rollup of sessions with days, their complete current
+	// totals (groups of theirs not in days are emptied), at version.
+	WriteSessionDays(ctx context.Context, sessions []string, days []SessionDay, version uint64) error
 	// EraseSessions removes the sessions' rows for good, possibly in the background (the
 	// store of record hides them at once with tombstones first). Unknown sessions are no error.
 	EraseSessions(ctx context.Context, ids []string) error
@@ -548,4 +551,19 @@ type DayCounts struct {
 	Events    int64
 	UsageRows int64 // live (not deleted) usage facts
 	Tokens    int64 // every token of those usage facts
+}
+
+// SessionDay is one session's usage on one UTC day for one model, user, repo and
+// pricing state, totalled: the analytics store's rollup row. Rows 0 means the group no
+// longer has usage.
+type SessionDay struct {
+	SessionID        string
+	Day              int64 // days since 1970-01-01
+	Model, User      string
+	Repo             string
+	SessionStartedMS int64
+	Priced           bool
+	Rows             int64
+	Usage            Usage
+	CostUSD          float64
 }

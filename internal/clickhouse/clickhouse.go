@@ -9,9 +9,12 @@
 // Writes are idempotent: both tables are ReplacingMergeTree keyed by the row's identity
 // with a version, and every query reads the latest version of a row (argMax), so a batch
 // shipped twice (a shipper that crashed before recording its progress) changes nothing.
-// There is no rollup table beside usage_facts: a rollup of signed differences counts a
-// batch shipped twice twice, and ClickHouse 18.16 has no insert deduplication for
-// non-replicated tables, so one table is the way the two can never disagree.
+// The analytics read a rollup, usage_session_days: each session's absolute totals per day
+// and group, computed from PostgreSQL's usage facts by the shipper for every session a
+// batch touched. The former rollup of signed differences (usage_daily) counted a batch
+// shipped twice twice, and ClickHouse 18.16 has no insert deduplication for
+// non-replicated tables; absolute rows with versions are idempotent, and a batch whose
+// rollup write failed is not acknowledged, so it is shipped again until both agree.
 //
 // The SQL runs on ClickHouse 18.16 (what Debian packages) as well as current releases: no
 // DateTime64, LowCardinality, Map or table TTL; Int64 milliseconds and String only.
@@ -293,14 +296,19 @@ func (s *Store) Write(ctx context.Context, events []EventRow, usage []UsageRow) 
 	return nil
 }
 
-// Clear empties both tables for a rebuild: all of them when from and to are zero, else
-// the rows with a time in [from, to) (a mutation: it applies to the rows written before
+// Clear empties the tables for a rebuild: all of them when from and to are zero, else
+// the rows with a time in [from, to) (the rollup's rows of the days it touches) (a mutation: it applies to the rows written before
 // it, so a rebuild may start writing at once).
 func (s *Store) Clear(ctx context.Context, from, to time.Time) error {
-	for _, t := range []string{"events", "usage_facts"} {
+	lo, hi := msBounds(from, to)
+	for _, t := range []string{"events", "usage_facts", "usage_session_days"} {
 		q := `TRUNCATE TABLE ` + s.table(t)
-		if !from.IsZero() || !to.IsZero() {
-			lo, hi := msBounds(from, to)
+		switch {
+		case from.IsZero() && to.IsZero():
+		case t == "usage_session_days":
+			// Whole days: the rebuild rewrites every session with usage on them.
+			q = fmt.Sprintf(`ALTER TABLE %s DELETE WHERE day >= %d AND day < %d`, s.table(t), floorDiv(lo, dayMS), ceilDiv(hi, dayMS))
+		default:
 			q = fmt.Sprintf(`ALTER TABLE %s DELETE WHERE time_ms >= %d AND time_ms < %d`, s.table(t), lo, hi)
 		}
 		if err := s.conn.Exec(ctx, q); err != nil {
@@ -316,6 +324,92 @@ func (s *Store) Ready(ctx context.Context) error {
 		return err
 	}
 	return s.CheckSchema(ctx)
+}
+
+// dayKey names a rollup row: everything but its totals.
+type dayKey struct {
+	session, model, user, repo string
+	day, started               int64
+	priced                     bool
+}
+
+// WriteSessionDays replaces the rollup of sessions with days at version: the rows in
+// days, and an emptied row (n = 0) for every group of theirs ClickHouse has that days
+// lacks (usage moved to another day, re-priced, erased).
+func (s *Store) WriteSessionDays(ctx context.Context, sessions []string, days []agenttrace.SessionDay, version uint64) error {
+	if len(sessions) == 0 {
+		return nil
+	}
+	have := make(map[dayKey]bool, len(days))
+	for _, d := range days {
+		have[dayKey{d.SessionID, d.Model, d.User, d.Repo, d.Day, d.SessionStartedMS, d.Priced}] = true
+	}
+	quoted := make([]string, len(sessions))
+	for i, id := range sessions {
+		quoted[i] = quote(id)
+	}
+	rows, err := s.conn.Query(ctx, `SELECT session_id, day, model, user, repo, session_started_ms, priced FROM (`+
+		s.liveDays("WHERE session_id IN ("+strings.Join(quoted, ", ")+")")+`) WHERE n != 0`)
+	if err != nil {
+		return fmt.Errorf("write session days: %w", err)
+	}
+	for rows.Next() {
+		var k dayKey
+		var priced uint8
+		if err := rows.Scan(&k.session, &k.day, &k.model, &k.user, &k.repo, &k.started, &priced); err != nil {
+			rows.Close()
+			return fmt.Errorf("write session days: %w", err)
+		}
+		if k.priced = priced == 1; !have[k] {
+			days = append(days, agenttrace.SessionDay{SessionID: k.session, Day: k.day, Model: k.model, User: k.user,
+				Repo: k.repo, SessionStartedMS: k.started, Priced: k.priced})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("write session days: %w", err)
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("usage_session_days")+` (session_id, day, model, user, repo,
+		session_started_ms, priced, n, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
+		cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd, version)`)
+	if err != nil {
+		return fmt.Errorf("write session days: %w", err)
+	}
+	for _, d := range days {
+		var priced uint8
+		if d.Priced {
+			priced = 1
+		}
+		u := d.Usage
+		if err := b.Append(d.SessionID, d.Day, d.Model, d.User, d.Repo, d.SessionStartedMS, priced, d.Rows,
+			u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens, u.CacheCreation1hTokens,
+			u.CacheReadInputTokens, u.WebSearchRequests, d.CostUSD, version); err != nil {
+			b.Abort()
+			return fmt.Errorf("write session days: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("write session days: %w", err)
+	}
+	return nil
+}
+
+// liveDays is the rollup deduplicated at query time: the latest version of every row
+// (emptied ones have n = 0). pre filters rows before deduplication; it may only test key
+// columns.
+func (s *Store) liveDays(pre string) string {
+	return `SELECT session_id, day, model, user, repo, session_started_ms, priced, argMax(n, version) AS n,
+		argMax(input_tokens, version) AS input_tokens, argMax(output_tokens, version) AS output_tokens,
+		argMax(cache_creation_tokens, version) AS cache_creation_tokens,
+		argMax(cache_creation_5m_tokens, version) AS cache_creation_5m_tokens,
+		argMax(cache_creation_1h_tokens, version) AS cache_creation_1h_tokens,
+		argMax(cache_read_tokens, version) AS cache_read_tokens,
+		argMax(web_search_requests, version) AS web_search_requests, argMax(cost_usd, version) AS cost_usd
+		FROM ` + s.table("usage_session_days") + ` ` + pre + `
+		GROUP BY session_id, day, model, user, repo, session_started_ms, priced`
 }
 
 // liveUsage is the query-time deduplicated usage: the latest version of every response,
@@ -348,22 +442,92 @@ func msBounds(from, to time.Time) (int64, int64) {
 	return lo, hi
 }
 
-// DailyCost returns spend per UTC day in [from, to) per group key, days ascending, from
-// the deduplicated usage facts: the responses with any version in range are deduplicated
-// whole (a re-read or a moved session can change a response's time), then kept when
-// their latest version is in range.
+// DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
+//
+// Whole days come from the usage_session_days rollup; a range edge inside a day is
+// answered from usage_facts, deduplicated at query time, which only reads that day.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]agenttrace.DailyCost, error) {
 	col, err := sqlstore.GroupColumn(groupBy, "user")
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
-	lo, hi := msBounds(from, to)
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT intDiv(time_ms, %d) AS day, %s AS key, sumIf(cost_usd, priced = 1),
+	// [fromDay, toDay) are the whole days in the range, in day numbers.
+	const inf = int64(1) << 40
+	fromDay, toDay := -inf, inf
+	var fromMS, toMS int64
+	if !from.IsZero() {
+		fromMS = from.UnixMilli()
+		fromDay = ceilDiv(fromMS, dayMS)
+	}
+	if !to.IsZero() {
+		toMS = to.UnixMilli()
+		toDay = floorDiv(toMS, dayMS)
+	}
+	var out []agenttrace.DailyCost
+	if !from.IsZero() && fromMS < fromDay*dayMS && (to.IsZero() || fromMS < toMS) {
+		end := min(fromDay*dayMS, toMSOr(to, math.MaxInt64))
+		rows, err := s.partialDay(ctx, col, fromMS, end)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	if fromDay < toDay {
+		rows, err := s.dailyQuery(ctx, fmt.Sprintf(`SELECT day, %s AS key, sumIf(cost_usd, priced = 1), sum(input_tokens),
+			sum(output_tokens), sum(cache_creation_tokens), sum(cache_creation_5m_tokens), sum(cache_creation_1h_tokens),
+			sum(cache_read_tokens), sum(web_search_requests)
+			FROM (%s) WHERE n != 0 GROUP BY day, key ORDER BY day, key`,
+			col, s.liveDays("WHERE day >= ? AND day < ?")), fromDay, toDay)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	if !to.IsZero() && toMS > toDay*dayMS && toDay >= fromDay {
+		rows, err := s.partialDay(ctx, col, toDay*dayMS, toMS)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	if out == nil {
+		out = []agenttrace.DailyCost{}
+	}
+	return out, nil
+}
+
+func toMSOr(t time.Time, def int64) int64 {
+	if t.IsZero() {
+		return def
+	}
+	return t.UnixMilli()
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
+
+// partialDay answers [fromMS, toMS), within one day, from the deduplicated usage rows.
+func (s *Store) partialDay(ctx context.Context, col string, fromMS, toMS int64) ([]agenttrace.DailyCost, error) {
+	// A response's versions can carry different times (a re-read, a moved session): the
+	// responses with any version in range are deduplicated whole, then kept when their
+	// latest version is in range.
+	return s.dailyQuery(ctx, fmt.Sprintf(`SELECT intDiv(time_ms, %d) AS day, %s AS key, sumIf(cost_usd, priced = 1),
 		sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens), sum(cache_creation_5m_tokens),
 		sum(cache_creation_1h_tokens), sum(cache_read_tokens), sum(web_search_requests)
 		FROM (%s) WHERE deleted = 0 AND time_ms >= ? AND time_ms < ? GROUP BY day, key ORDER BY day, key`,
 		dayMS, col, s.liveUsage("WHERE event_id IN (SELECT event_id FROM "+s.table("usage_facts")+
-			" WHERE time_ms >= ? AND time_ms < ?)")), lo, hi, lo, hi)
+			" WHERE time_ms >= ? AND time_ms < ?)")), fromMS, toMS, fromMS, toMS)
+}
+
+func (s *Store) dailyQuery(ctx context.Context, q string, args ...any) ([]agenttrace.DailyCost, error) {
+	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
@@ -372,14 +536,11 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
-	if out == nil {
-		out = []agenttrace.DailyCost{}
-	}
 	return out, nil
 }
 
 // UsageCost totals the usage and priced cost of sessions that started in [from, to) and
-// lists the models that could not be priced, from the deduplicated usage facts.
+// lists the models that could not be priced, from the usage_session_days rollup.
 func (s *Store) UsageCost(ctx context.Context, from, to time.Time) (agenttrace.UsageCost, error) {
 	var uc agenttrace.UsageCost
 	u := &uc.Usage
@@ -387,9 +548,7 @@ func (s *Store) UsageCost(ctx context.Context, from, to time.Time) (agenttrace.U
 	err := s.conn.QueryRow(ctx, `SELECT sumIf(cost_usd, priced = 1), sum(input_tokens), sum(output_tokens),
 		sum(cache_creation_tokens), sum(cache_creation_5m_tokens), sum(cache_creation_1h_tokens), sum(cache_read_tokens),
 		sum(web_search_requests), arraySort(groupUniqArrayIf(model, priced = 0))
-		FROM (`+s.liveUsage("WHERE event_id IN (SELECT event_id FROM "+s.table("usage_facts")+
-		" WHERE session_started_ms >= ? AND session_started_ms < ?)")+`)
-		WHERE deleted = 0 AND session_started_ms >= ? AND session_started_ms < ?`, lo, hi, lo, hi).
+		FROM (`+s.liveDays("WHERE session_started_ms >= ? AND session_started_ms < ?")+`) WHERE n != 0`, lo, hi).
 		Scan(&uc.CostUSD, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens, &u.CacheCreation5mTokens,
 			&u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests, &uc.UnpricedModels)
 	if err != nil {
@@ -402,19 +561,24 @@ func (s *Store) UsageCost(ctx context.Context, from, to time.Time) (agenttrace.U
 	return uc, nil
 }
 
-// DailyCounts counts distinct events and live usage facts (and their tokens) per UTC
-// day in [from, to), days ascending, for comparison with the store of record.
+// DailyCounts counts distinct events and live usage facts per UTC day in [from, to),
+// and the rollup's tokens of those days, days ascending, for comparison with the store
+// of record: the tokens check the rollup, the counts the tables it summarises.
 func (s *Store) DailyCounts(ctx context.Context, from, to time.Time) ([]agenttrace.DayCounts, error) {
 	lo, hi := msBounds(from, to)
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT day, sum(e), sum(u), sum(t) FROM (
 		SELECT intDiv(time_ms, %[1]d) AS day, uniqExact(id) AS e, toUInt64(0) AS u, toInt64(0) AS t FROM %[2]s
 			WHERE time_ms >= ? AND time_ms < ? GROUP BY day
 		UNION ALL
-		SELECT intDiv(time_ms, %[1]d) AS day, toUInt64(0) AS e, count() AS u,
+		SELECT intDiv(time_ms, %[1]d) AS day, toUInt64(0) AS e, count() AS u, toInt64(0) AS t
+			FROM (%[3]s) WHERE deleted = 0 AND time_ms >= ? AND time_ms < ? GROUP BY day
+		UNION ALL
+		SELECT day, toUInt64(0) AS e, toUInt64(0) AS u,
 			sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens) AS t
-			FROM (%[3]s) WHERE deleted = 0 AND time_ms >= ? AND time_ms < ? GROUP BY day)
-		GROUP BY day ORDER BY day`, dayMS, s.table("events"), s.liveUsage("WHERE time_ms >= ? AND time_ms < ?")),
-		lo, hi, lo, hi, lo, hi)
+			FROM (%[4]s) WHERE n != 0 GROUP BY day)
+		GROUP BY day ORDER BY day`, dayMS, s.table("events"), s.liveUsage("WHERE time_ms >= ? AND time_ms < ?"),
+		s.liveDays("WHERE day >= ? AND day < ?")),
+		lo, hi, lo, hi, lo, hi, floorDiv(lo, dayMS), ceilDiv(hi, dayMS))
 	if err != nil {
 		return nil, fmt.Errorf("daily counts: %w", err)
 	}
@@ -448,7 +612,7 @@ func (s *Store) EraseSessions(ctx context.Context, ids []string) error {
 			quoted[i] = quote(id)
 		}
 		in := strings.Join(quoted, ", ")
-		for _, t := range []string{"events", "usage_facts"} {
+		for _, t := range []string{"events", "usage_facts", "usage_session_days"} {
 			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.table(t)+` DELETE WHERE session_id IN (`+in+`)`); err != nil {
 				return fmt.Errorf("erase sessions from %s: %w", t, err)
 			}

@@ -107,8 +107,14 @@ func checkDailyCostBruteForce(t *testing.T, seed int64) {
 				live[id] = fact{r, version}
 			}
 		}
+		// The rollup as the shipper writes it: every session's totals from the truth
+		// (here, live), so groups that moved or emptied are zeroed by WriteSessionDays.
+		sessions, days := rollup(live)
 		for range 2 {
 			if err := s.Write(t.Context(), nil, changes); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.WriteSessionDays(t.Context(), sessions, days, 1000+version); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -189,6 +195,37 @@ func checkDailyCostBruteForce(t *testing.T, seed int64) {
 			t.Errorf("UsageCost [%v, %v) = %+v, want %v %v %+v", from, to, got, wantCost, unpriced, wantUsage)
 		}
 	}
+}
+
+// rollup totals the live facts per session, day and group, as PostgreSQL does for the
+// shipper, and names every session the test uses.
+func rollup(live map[string]fact) ([]string, []agenttrace.SessionDay) {
+	type key struct {
+		session, model string
+		day, started   int64
+		priced         bool
+	}
+	sums := map[key]*agenttrace.SessionDay{}
+	for _, f := range live {
+		r := f.row
+		k := key{r.SessionID, r.Model, r.TimeMS / 86400000, r.SessionStartedMS, r.CostUSD != nil}
+		d := sums[k]
+		if d == nil {
+			d = &agenttrace.SessionDay{SessionID: r.SessionID, Day: k.day, Model: r.Model, User: r.User, Repo: r.Repo,
+				SessionStartedMS: r.SessionStartedMS, Priced: k.priced}
+			sums[k] = d
+		}
+		d.Rows++
+		d.Usage = d.Usage.Add(r.Usage)
+		if r.CostUSD != nil {
+			d.CostUSD += *r.CostUSD
+		}
+	}
+	var days []agenttrace.SessionDay
+	for _, d := range sums {
+		days = append(days, *d)
+	}
+	return []string{"s0", "s1", "s2", "s3", "s4"}, days
 }
 
 // Events written twice count once; Clear empties a range, then everything; Open needs no

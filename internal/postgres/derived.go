@@ -122,3 +122,49 @@ func (s *Store) DailyCounts(ctx context.Context, from, to time.Time) ([]agenttra
 	}
 	return out, nil
 }
+
+// SessionDays totals the sessions' usage facts per UTC day and group (the analytics
+// rollup) and takes a usage version for them, newer than every change already in the
+// outbox. Sessions without usage have no rows.
+func (s *Store) SessionDays(ctx context.Context, sessions []string) ([]agenttrace.SessionDay, uint64, error) {
+	var version int64
+	if err := s.pool.QueryRow(ctx, `SELECT nextval('usage_version')`).Scan(&version); err != nil {
+		return nil, 0, fmt.Errorf("session days: usage version: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT session_id, time_ms / 86400000, model, "user", repo, session_started_ms,
+		cost_usd IS NOT NULL, count(*), sum(input_tokens)::bigint, sum(output_tokens)::bigint,
+		sum(cache_creation_tokens)::bigint, sum(cache_creation_5m_tokens)::bigint, sum(cache_creation_1h_tokens)::bigint,
+		sum(cache_read_tokens)::bigint, sum(web_search_requests)::bigint, COALESCE(sum(cost_usd), 0)
+		FROM usage_facts WHERE session_id = ANY($1) GROUP BY 1, 2, 3, 4, 5, 6, 7`, sessions)
+	if err != nil {
+		return nil, 0, fmt.Errorf("session days: %w", err)
+	}
+	days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (agenttrace.SessionDay, error) {
+		var d agenttrace.SessionDay
+		u := &d.Usage
+		err := r.Scan(&d.SessionID, &d.Day, &d.Model, &d.User, &d.Repo, &d.SessionStartedMS, &d.Priced, &d.Rows,
+			&u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens, &u.CacheCreation5mTokens,
+			&u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests, &d.CostUSD)
+		return d, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("session days: %w", err)
+	}
+	return days, uint64(version), nil
+}
+
+// UsageSessions lists the sessions with usage facts in [from, to), at most limit after
+// the session after, ascending (rebuild pages through them).
+func (s *Store) UsageSessions(ctx context.Context, from, to time.Time, after string, limit int) ([]string, error) {
+	lo, hi, _, _ := timeRange(from, to)
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT session_id FROM usage_facts WHERE time_ms >= $1 AND time_ms < $2
+		AND session_id > $3 ORDER BY session_id LIMIT $4`, lo, hi, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("usage sessions: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("usage sessions: %w", err)
+	}
+	return ids, nil
+}

@@ -27,6 +27,9 @@ type Outbox interface {
 	PendingOutbox(ctx context.Context, limit int) (agenttrace.OutboxBatch, error)
 	// AckOutbox records that a batch is shipped; its rows are not returned again.
 	AckOutbox(ctx context.Context, b agenttrace.OutboxBatch) error
+	// SessionDays totals the sessions' current usage per day and group, with a version
+	// newer than every change in the outbox.
+	SessionDays(ctx context.Context, sessions []string) ([]agenttrace.SessionDay, uint64, error)
 }
 
 // Shipper moves committed changes from the store of record's outbox to the analytics
@@ -131,6 +134,9 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 	if err := s.dst.Write(ctx, b.Events, b.Usage); err != nil {
 		return 0, fmt.Errorf("ship %d rows: %w", len(b.Seqs), err)
 	}
+	if err := s.rollUp(ctx, b); err != nil {
+		return 0, err
+	}
 	if len(b.Erase) > 0 {
 		if err := s.dst.EraseSessions(ctx, b.Erase); err != nil {
 			return 0, fmt.Errorf("ship erasure of %d sessions: %w", len(b.Erase), err)
@@ -141,6 +147,36 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 	}
 	s.shipped.Add(int64(len(b.Seqs)))
 	return len(b.Seqs), nil
+}
+
+// rollUp rewrites the rollup of every session whose usage the batch changed, from the
+// store of record's current totals: absolute rows, so writing them again is harmless, and
+// computed from the truth rather than from the batch, so they agree with the usage facts
+// once the batch is in, whatever was shipped before.
+func (s *Shipper) rollUp(ctx context.Context, b agenttrace.OutboxBatch) error {
+	seen := map[string]bool{}
+	var sessions []string
+	for _, id := range b.Erase {
+		seen[id] = true
+		sessions = append(sessions, id)
+	}
+	for _, u := range b.Usage {
+		if !seen[u.SessionID] {
+			seen[u.SessionID] = true
+			sessions = append(sessions, u.SessionID)
+		}
+	}
+	if len(sessions) == 0 {
+		return nil
+	}
+	days, version, err := s.src.SessionDays(ctx, sessions)
+	if err != nil {
+		return err
+	}
+	if err := s.dst.WriteSessionDays(ctx, sessions, days, version); err != nil {
+		return fmt.Errorf("ship the usage rollup of %d sessions: %w", len(sessions), err)
+	}
+	return nil
 }
 
 func (s *Shipper) fail(err error) {

@@ -46,6 +46,10 @@ func (o *memOutbox) AckOutbox(_ context.Context, b agenttrace.OutboxBatch) error
 	return nil
 }
 
+func (o *memOutbox) SessionDays(context.Context, []string) ([]agenttrace.SessionDay, uint64, error) {
+	return nil, 0, nil
+}
+
 func (o *memOutbox) left() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -70,7 +74,10 @@ func (s *flakySink) Write(_ context.Context, events []agenttrace.EventRecord, _ 
 }
 
 func (s *flakySink) EraseSessions(context.Context, []string) error { return nil }
-func (s *flakySink) Ready(context.Context) error                   { return nil }
+func (s *flakySink) WriteSessionDays(context.Context, []string, []agenttrace.SessionDay, uint64) error {
+	return nil
+}
+func (s *flakySink) Ready(context.Context) error { return nil }
 
 func (s *flakySink) setDown(down bool) {
 	s.mu.Lock()
