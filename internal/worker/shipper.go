@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -166,15 +167,15 @@ func (s *Shipper) rollUp(ctx context.Context, b agenttrace.OutboxBatch) error {
 			sessions = append(sessions, u.SessionID)
 		}
 	}
-	if len(sessions) == 0 {
-		return nil
-	}
-	days, version, err := s.src.SessionDays(ctx, sessions)
-	if err != nil {
-		return err
-	}
-	if err := s.dst.WriteSessionDays(ctx, sessions, days, version); err != nil {
-		return fmt.Errorf("ship the usage rollup of %d sessions: %w", len(sessions), err)
+	// A few hundred sessions at a time keep the statements that name them small.
+	for chunk := range slices.Chunk(sessions, 500) {
+		days, version, err := s.src.SessionDays(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		if err := s.dst.WriteSessionDays(ctx, chunk, days, version); err != nil {
+			return fmt.Errorf("ship the usage rollup of %d sessions: %w", len(chunk), err)
+		}
 	}
 	return nil
 }
