@@ -38,6 +38,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the server binary the fault tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
 // serverBinary builds this command once per test run.
 func serverBinary(t *testing.T) string {
 	t.Helper()
