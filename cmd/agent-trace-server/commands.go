@@ -103,8 +103,7 @@ dashboard on :3100, storing in SQLite.`,
 	addServeFlags(serveCmd.Flags(), m)
 
 	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newUserCommand(sf, stdout, stderr),
-		newMCPCommand(sf, stdout, stderr),
-		newVersionCommand(stdout))
+		newMCPCommand(sf, stdout, stderr), newClickHouseCommand(sf, stdout, stderr), newVersionCommand(stdout))
 	return root
 }
 

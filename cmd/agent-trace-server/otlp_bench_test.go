@@ -72,7 +72,7 @@ func BenchmarkOTLPIngestTeam(b *testing.B) {
 					}
 				}
 			}
-			if err := s.analytics.Flush(context.Background()); err != nil {
+			if err := s.ShipAll(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(stored.Load())/b.Elapsed().Seconds(), "events/s")

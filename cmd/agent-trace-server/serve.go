@@ -155,9 +155,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.announce(lns, authOn, stdout, logger)
 
 	errc := serveAll(lns)
-	stopWorkers := worker.Start(ctx, worker.NewRetention(store, m.RetentionDays,
+	workers := []worker.Worker{worker.NewRetention(store, m.RetentionDays,
 		worker.WithLogger(logger),
-		worker.WithOnError(func(error) { a.RecordStoreError("retention") })))
+		worker.WithOnError(func(error) { a.RecordStoreError("retention") }))}
+	if t, ok := store.(*teamStore); ok {
+		// Every replica runs one; the one holding the lock ships, the others stand by.
+		workers = append(workers, t.Shipper(logger, worker.WithShipperOnError(func(error) { a.RecordStoreError("clickhouse shipper") })))
+	}
+	stopWorkers := worker.Start(ctx, workers...)
 	defer stopWorkers() // before the store closes: deferred calls run last first
 	close(ready)
 	readyClosed = true

@@ -22,7 +22,7 @@ type storeConfig struct {
 	Postgres, ClickHouse string
 	RetentionDays        int           // ClickHouse table TTL where the server supports one
 	IdleAfter            time.Duration // quiet time after which an active session reads as idle; 0: the default
-	Logger               *slog.Logger  // background ClickHouse flush errors; nil drops them
+	Logger               *slog.Logger  // warnings (ClickHouse unreachable at start); nil drops them
 }
 
 // openStore is the one place a backend is chosen. SQLite is always migrated to the
@@ -87,12 +87,14 @@ func openTeam(ctx context.Context, c storeConfig, p pricing.Pricer, pricesVersio
 	if c.ClickHouse == "" {
 		s, err = postgres.Open(ctx, c.Postgres, opts)
 	} else {
-		chOpts := clickhouse.Options{RetentionDays: c.RetentionDays}
-		if c.Logger != nil {
-			logger := c.Logger
-			chOpts.OnFlushError = func(err error) { logger.Error("clickhouse flush failed; rows kept for the next flush", "err", err) }
+		var t *teamStore
+		t, err = openTeamStore(ctx, c.Postgres, c.ClickHouse, opts, clickhouse.Options{RetentionDays: c.RetentionDays})
+		if err == nil && !migrate && c.Logger != nil {
+			if d := t.Degraded(ctx); d != nil {
+				c.Logger.Warn("starting without ClickHouse; ingest goes on", "problem", d[0])
+			}
 		}
-		s, err = openTeamStore(ctx, c.Postgres, c.ClickHouse, opts, chOpts)
+		s = t
 	}
 	if err != nil {
 		return nil, err

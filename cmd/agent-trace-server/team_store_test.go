@@ -41,9 +41,28 @@ func openSQLite(t *testing.T) *sqlite.Store {
 	return sqlstoretest.Migrated(t, s, err)
 }
 
+// shipped is a team store whose analytics reads first ship the whole outbox, as the
+// shipper would shortly after: the behaviours every backend shares assume reads see
+// every write.
+type shipped struct{ *teamStore }
+
+func (s shipped) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]agenttrace.DailyCost, error) {
+	if err := s.ShipAll(ctx); err != nil {
+		return nil, err
+	}
+	return s.teamStore.DailyCost(ctx, from, to, groupBy)
+}
+
+func (s shipped) Summary(ctx context.Context, from, to time.Time) (agenttrace.Summary, error) {
+	if err := s.ShipAll(ctx); err != nil {
+		return agenttrace.Summary{}, err
+	}
+	return s.teamStore.Summary(ctx, from, to)
+}
+
 func TestConformanceTeam(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) agenttrace.Store {
-		return openTestTeam(t, clickhouse.Options{})
+		return shipped{openTestTeam(t, clickhouse.Options{})}
 	})
 }
 
@@ -70,7 +89,7 @@ func TestFixturesMatchSQLite(t *testing.T) {
 		}
 		ids = append(ids, f.SessionID)
 	}
-	storetest.SameAnswers(t, team, lite, ids)
+	storetest.SameAnswers(t, shipped{team}, lite, ids)
 }
 
 // Two server processes on the same databases, ingesting the same batches at the same
@@ -126,42 +145,25 @@ func TestConcurrentReplicas(t *testing.T) {
 	for _, f := range storetest.Fixtures() {
 		storetest.MustIngest(t, lite, f.Events)
 	}
-	// A replica's reads flush its own ClickHouse buffer; another replica's rows arrive
-	// within its flush interval (1 s). Flush both, as their timers would.
-	for _, s := range []*teamStore{a, b} {
-		if err := s.analytics.Flush(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	storetest.SameAnswers(t, b, lite, ids)
-	storetest.SameAnswers(t, a, lite, ids)
+	// Both replicas' writes wait in the one outbox; either ships them.
+	storetest.SameAnswers(t, shipped{b}, lite, ids)
+	storetest.SameAnswers(t, shipped{a}, lite, ids)
 }
 
-// Close flushes the ClickHouse buffer: nothing ingested is lost on shutdown even when the
-// flush interval has not passed.
-func TestCloseFlushes(t *testing.T) {
+// A store closed before anything was shipped loses nothing: the next process ships it.
+func TestCloseKeepsOutbox(t *testing.T) {
 	pg, ch := teamURLs(t)
-	s, err := openTeamStore(t.Context(), pg, ch, postgres.Options{Pricer: storetest.TestPricer{}},
-		clickhouse.Options{FlushInterval: time.Hour, FlushRows: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	s := openTestTeamOn(t, pg, ch, clickhouse.Options{})
 	f := storetest.Fixtures()[0]
 	storetest.MustIngest(t, s, f.Events)
-	if s.analytics.Buffered() == 0 {
-		t.Fatal("nothing buffered after ingest")
-	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	an, err := clickhouse.Open(t.Context(), ch, clickhouse.Options{})
-	if err != nil {
+	next := openTestTeamOn(t, pg, ch, clickhouse.Options{})
+	if err := next.ShipAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer an.Close()
+	an := next.analytics
 	var events, usage uint64
 	if err := an.Conn().QueryRow(t.Context(), "SELECT count() FROM `"+an.Database()+"`.events").Scan(&events); err != nil {
 		t.Fatal(err)
@@ -171,7 +173,7 @@ func TestCloseFlushes(t *testing.T) {
 	}
 	_, wantUsage := projection.ProjectWithUsage(f.Events, storetest.TestPricer{})
 	if events == 0 || usage != uint64(len(wantUsage)) {
-		t.Errorf("after Close: %d events, %d usage rows in ClickHouse; want >0 and %d", events, usage, len(wantUsage))
+		t.Errorf("after Close and a new process: %d events, %d usage rows in ClickHouse; want >0 and %d", events, usage, len(wantUsage))
 	}
 }
 
@@ -249,7 +251,7 @@ func TestRefreshReprices(t *testing.T) {
 	if _, err := unpriced.Refresh(t.Context(), "none"); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := unpriced.Summary(t.Context(), time.Time{}, time.Time{})
+	sum, err := shipped{unpriced}.Summary(t.Context(), time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,5 +277,59 @@ func TestRefreshReprices(t *testing.T) {
 	for _, f := range storetest.Fixtures() {
 		storetest.MustIngest(t, lite, f.Events)
 	}
-	storetest.SameAnswers(t, priced, lite, ids)
+	storetest.SameAnswers(t, shipped{priced}, lite, ids)
+}
+
+// clickhouse check finds the days where ClickHouse lost rows, rebuild of a range and
+// from scratch refills them from PostgreSQL, and check then agrees.
+func TestClickHouseCheckAndRebuild(t *testing.T) {
+	pg, ch := teamURLs(t)
+	s := openTestTeamOn(t, pg, ch, clickhouse.Options{})
+	for _, f := range storetest.Fixtures() {
+		storetest.MustIngest(t, s, f.Events)
+	}
+	flags := []string{"--postgres", pg, "--clickhouse", ch}
+	if out, err := run(t, append([]string{"clickhouse", "check"}, flags...)...); err == nil || !strings.Contains(err.Error(), "not shipped yet") {
+		t.Fatalf("check before shipping: %q, %v; want days that differ and the pending rows named", out, err)
+	}
+	if err := s.ShipAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, append([]string{"clickhouse", "check"}, flags...)...); err != nil || !strings.Contains(out, "matches") {
+		t.Fatalf("check after shipping: %q, %v", out, err)
+	}
+	days, err := s.DailyCounts(t.Context(), time.Time{}, time.Time{})
+	if err != nil || len(days) == 0 {
+		t.Fatalf("DailyCounts = %v, %v", days, err)
+	}
+	// ClickHouse loses everything; a rebuild of the first day alone leaves the others different.
+	if err := s.analytics.Clear(t.Context(), time.Time{}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	day, _ := time.Parse(time.DateOnly, days[0].Day)
+	args := append([]string{"clickhouse", "rebuild", "--no-progress", "--from", days[0].Day, "--to", day.AddDate(0, 0, 1).Format(time.DateOnly)}, flags...)
+	if out, err := run(t, args...); err != nil || !strings.Contains(out, "rebuilt") {
+		t.Fatalf("rebuild of %s: %q, %v", days[0].Day, out, err)
+	}
+	out, err := run(t, append([]string{"clickhouse", "check"}, flags...)...)
+	if len(days) > 1 && (err == nil || strings.Contains(out, days[0].Day) || !strings.Contains(out, days[1].Day)) {
+		t.Fatalf("check after rebuilding %s: %q, %v; want the other days listed", days[0].Day, out, err)
+	}
+	if len(days) == 1 && err != nil {
+		t.Fatalf("check after rebuilding the only day %s: %q, %v", days[0].Day, out, err)
+	}
+	t.Logf("fixtures span %d days", len(days))
+	if out, err := run(t, append([]string{"clickhouse", "rebuild", "--no-progress"}, flags...)...); err != nil {
+		t.Fatalf("rebuild: %q, %v", out, err)
+	}
+	if out, err := run(t, append([]string{"clickhouse", "check"}, flags...)...); err != nil {
+		t.Fatalf("check after rebuild: %q, %v", out, err)
+	}
+	lite := openSQLite(t)
+	var ids []string
+	for _, f := range storetest.Fixtures() {
+		storetest.MustIngest(t, lite, f.Events)
+		ids = append(ids, f.SessionID)
+	}
+	storetest.SameAnswers(t, s, lite, ids)
 }

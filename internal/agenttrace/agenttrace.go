@@ -600,34 +600,93 @@ type UsageChange struct {
 	Version  uint64
 }
 
-// UsageLog is where a store of record (PostgreSQL) hands what it derives on every write,
-// the event log and the changes of the priced usage facts, for an analytics backend to
-// answer cost questions over. The store of record stays the source of truth: a UsageLog
-// may lag behind it, never lead it.
-type UsageLog interface {
-	// Add queues rows; it never blocks on the backend and cannot fail: rows that cannot be
-	// sent wait for a later flush. Receiving an event or a change again is harmless: the
-	// copy with the larger Version wins.
-	Add(events []EventRecord, changes []UsageChange)
-	// Flush sends every queued row; rows it cannot send stay queued for the next flush.
-	Flush(ctx context.Context) error
-	// EraseSessions removes the sessions' rows for good, possibly in the background (the
-	// caller hides them at once with tombstones first). Unknown sessions are no error.
-	EraseSessions(ctx context.Context, ids []string) error
+// OutboxBatch is a run of committed changes a store of record (PostgreSQL) keeps for a
+// derived analytics store (ClickHouse), oldest first: event log rows and usage records to
+// insert, then, when Erase is set, sessions to erase after them. Seqs identify the outbox
+// rows, to acknowledge once the batch is shipped.
+type OutboxBatch struct {
+	Seqs   []int64
+	Events []EventRecord
+	Usage  []UsageRecord
+	Erase  []string
 }
 
-// CostAnalytics answers cost questions over the usage facts a UsageLog received.
+// Empty reports whether the batch carries nothing to ship or acknowledge.
+func (b *OutboxBatch) Empty() bool { return len(b.Seqs) == 0 }
+
+// AnalyticsSink is a derived analytics store the shipper writes to. Writes are
+// idempotent: receiving a row again is harmless, the copy with the larger Version wins.
+type AnalyticsSink interface {
+	// Write inserts event log rows and usage records, synchronously.
+	Write(ctx context.Context, events []EventRecord, usage []UsageRecord) error
+	// WriteSessionDays replaces the rollup of sessions with days, their complete current
+	// totals (groups of theirs not in days are emptied), at version.
+	WriteSessionDays(ctx context.Context, sessions []string, days []SessionDay, version uint64) error
+	// EraseSessions removes the sessions' rows for good, possibly in the background (the
+	// store of record hides them at once with tombstones first). Unknown sessions are no error.
+	EraseSessions(ctx context.Context, ids []string) error
+	// Ready reports whether the store answers and its schema is current.
+	Ready(ctx context.Context) error
+}
+
+// AnalyticsLag says how far a derived analytics store trails the store of record.
+type AnalyticsLag struct {
+	// AsOf: every change committed before it is in the answer (when nothing waits, the
+	// time of the answer).
+	AsOf time.Time `json:"as_of"`
+	// PendingRows are outbox rows (events, usage changes) not yet in the analytics store.
+	PendingRows int64 `json:"pending_rows"`
+}
+
+// LagReporter is a store whose analytics come from a derived store that may lag.
+type LagReporter interface {
+	// AnalyticsLag is nil when analytics are answered by the store of record itself.
+	AnalyticsLag(ctx context.Context) (*AnalyticsLag, error)
+}
+
+// UsageCost is the usage and priced cost of sessions started in a range.
+type UsageCost struct {
+	Usage          Usage
+	CostUSD        float64
+	UnpricedModels []string // models that could not be priced; nil when none
+}
+
+// CostAnalytics answers cost questions over the usage facts an AnalyticsSink received.
 type CostAnalytics interface {
 	// DailyCost is Analytics.DailyCost.
 	DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]DailyCost, error)
-	// Cost totals the priced cost of sessions that started in [from, to) and lists the
-	// models that could not be priced (nil when none): the cost part of Summary.
-	Cost(ctx context.Context, from, to time.Time) (float64, []string, error)
+	// UsageCost totals the usage and priced cost of sessions that started in [from, to):
+	// the token and cost parts of Summary, from one source.
+	UsageCost(ctx context.Context, from, to time.Time) (UsageCost, error)
 }
 
-// AnalyticsBackend is an analytics store beside a store of record: it is handed the
-// derived rows and answers the cost questions.
+// AnalyticsBackend is an analytics store beside a store of record: the shipper writes
+// the derived rows to it and it answers the cost questions.
 type AnalyticsBackend interface {
-	UsageLog
+	AnalyticsSink
 	CostAnalytics
+}
+
+// DayCounts are one UTC day's rows in an event log and its usage facts, for comparing a
+// derived analytics store with the store of record (`clickhouse check`).
+type DayCounts struct {
+	Day       string // 2006-01-02
+	Events    int64
+	UsageRows int64 // live (not deleted) usage facts
+	Tokens    int64 // every token of those usage facts
+}
+
+// SessionDay is one session's usage on one UTC day for one model, user, repo and
+// pricing state, totalled: the analytics store's rollup row. Rows 0 means the group no
+// longer has usage.
+type SessionDay struct {
+	SessionID        string
+	Day              int64 // days since 1970-01-01
+	Model, User      string
+	Repo             string
+	SessionStartedMS int64
+	Priced           bool
+	Rows             int64
+	Usage            Usage
+	CostUSD          float64
 }

@@ -237,10 +237,11 @@ type dailyCostInput struct {
 
 type dailyCostOutput struct {
 	Body struct {
-		From    time.Time              `json:"from"`
-		To      time.Time              `json:"to"`
-		GroupBy string                 `json:"group_by"`
-		Days    []agenttrace.DailyCost `json:"days"`
+		From    time.Time                `json:"from"`
+		To      time.Time                `json:"to"`
+		GroupBy string                   `json:"group_by"`
+		Days    []agenttrace.DailyCost   `json:"days"`
+		Lag     *agenttrace.AnalyticsLag `json:"analytics_lag,omitempty" doc:"Team store: how far the analytics store (ClickHouse) trails PostgreSQL; changes committed after as_of are not in this answer yet."`
 	}
 }
 
@@ -249,7 +250,24 @@ type summaryOutput struct {
 		From time.Time `json:"from"`
 		To   time.Time `json:"to"`
 		agenttrace.Summary
+		Lag *agenttrace.AnalyticsLag `json:"analytics_lag,omitempty" doc:"Team store: how far the analytics store (ClickHouse), which answers usage and cost, trails PostgreSQL, which answers the counts; changes committed after as_of are not in usage and cost yet."`
 	}
+}
+
+// analyticsLag is how far the store's analytics trail its store of record, read before
+// the analytics query so the answer holds at least what it says; nil when they cannot
+// trail (SQLite, PostgreSQL alone) or it cannot be told.
+func (a *API) analyticsLag(ctx context.Context) *agenttrace.AnalyticsLag {
+	r, ok := a.store.(agenttrace.LagReporter)
+	if !ok {
+		return nil
+	}
+	lag, err := r.AnalyticsLag(ctx)
+	if err != nil {
+		a.log.Warn("analytics lag", "err", err)
+		return nil
+	}
+	return lag
 }
 
 func (a *API) registerAnalytics(api huma.API) {
@@ -266,6 +284,7 @@ func (a *API) registerAnalytics(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
+		lag := a.analyticsLag(ctx)
 		days, err := a.store.DailyCost(ctx, from, to, in.GroupBy)
 		if err != nil {
 			return nil, a.storeError(ctx, "daily cost", err)
@@ -274,7 +293,7 @@ func (a *API) registerAnalytics(api huma.API) {
 			days = []agenttrace.DailyCost{}
 		}
 		out := &dailyCostOutput{}
-		out.Body.From, out.Body.To, out.Body.GroupBy, out.Body.Days = from, to, in.GroupBy, days
+		out.Body.From, out.Body.To, out.Body.GroupBy, out.Body.Days, out.Body.Lag = from, to, in.GroupBy, days, lag
 		return out, nil
 	})
 	huma.Register(api, scoped(withExample(huma.Operation{
@@ -290,12 +309,13 @@ func (a *API) registerAnalytics(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
+		lag := a.analyticsLag(ctx)
 		s, err := a.store.Summary(ctx, from, to)
 		if err != nil {
 			return nil, a.storeError(ctx, "summary", err)
 		}
 		out := &summaryOutput{}
-		out.Body.From, out.Body.To, out.Body.Summary = from, to, s
+		out.Body.From, out.Body.To, out.Body.Summary, out.Body.Lag = from, to, s, lag
 		return out, nil
 	})
 }
@@ -339,8 +359,15 @@ var _ http.Handler = (*live.Hub)(nil)
 
 type healthOutput struct {
 	Body struct {
-		Status string `json:"status" example:"ok"`
+		Status   string   `json:"status" example:"ok" doc:"ok, or degraded: serving and ingesting, with the problems listed."`
+		Degraded []string `json:"degraded,omitempty" doc:"What works less than fully, such as an unreachable ClickHouse (analytics answer 503 until it is back; nothing ingested is lost)."`
 	}
+}
+
+// degrader is a store that can serve and ingest with a part of it down (the team store
+// without ClickHouse).
+type degrader interface {
+	Degraded(ctx context.Context) []string
 }
 
 func (a *API) registerHealth(api huma.API) {
@@ -364,7 +391,7 @@ func (a *API) registerHealth(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/readyz",
 		Summary:     "Readiness",
-		Description: "200 when storage is reachable, 503 otherwise.",
+		Description: "200 when storage is reachable (status degraded, with the problems, when a part the server can do without is not, such as ClickHouse), 503 otherwise.",
 		Tags:        []string{"Health"},
 		Errors:      []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
@@ -375,6 +402,11 @@ func (a *API) registerHealth(api huma.API) {
 		}
 		out := &healthOutput{}
 		out.Body.Status = "ok"
+		if d, ok := a.store.(degrader); ok {
+			if out.Body.Degraded = d.Degraded(ctx); out.Body.Degraded != nil {
+				out.Body.Status = "degraded"
+			}
+		}
 		return out, nil
 	})
 }

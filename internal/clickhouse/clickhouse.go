@@ -1,26 +1,33 @@
 // Package clickhouse is the analytics half of the team store: the immutable event log and
 // the priced usage facts, in ClickHouse (clickhouse-go/v2, native protocol). It is an
-// agenttrace.AnalyticsBackend: the store of record (PostgreSQL) stays the source of truth
-// for projections and hands it derived rows; this package answers daily cost and summary
-// cost over any number of events. It knows no other adapter: cmd/agent-trace-server
-// composes the two.
+// agenttrace.AnalyticsBackend, a derived store: the store of record (PostgreSQL) keeps
+// every change in an outbox and a shipper writes them here in batches; this package
+// answers daily cost and summary usage and cost over any number of events, and can be
+// emptied and refilled from PostgreSQL at any time. It knows no other adapter:
+// cmd/agent-trace-server composes the two.
+//
+// Writes are idempotent: both tables are ReplacingMergeTree keyed by the row's identity
+// with a version, and every query reads the latest version of a row (argMax), so a batch
+// shipped twice (a shipper that crashed before recording its progress) changes nothing.
+// The analytics read a rollup, usage_session_days: each session's absolute totals per day
+// and group, computed from PostgreSQL's usage facts by the shipper for every session a
+// batch touched. The former rollup of signed differences (usage_daily) counted a batch
+// shipped twice twice, and ClickHouse 18.16 has no insert deduplication for
+// non-replicated tables; absolute rows with versions are idempotent, and a batch whose
+// rollup write failed is not acknowledged, so it is shipped again until both agree.
 //
 // The SQL runs on ClickHouse 18.16 (what Debian packages) as well as current releases: no
 // DateTime64, LowCardinality, Map or table TTL; Int64 milliseconds and String only.
-// Writes are batched: rows wait in a buffer flushed when it holds FlushRows rows, at most
-// FlushInterval after the first row arrived, on Flush and on Close.
 package clickhouse
 
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"math"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -33,62 +40,38 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Defaults for Options.
-const (
-	DefaultFlushRows     = 5000
-	DefaultFlushInterval = time.Second
-)
-
 // Options configures a Store.
 type Options struct {
-	FlushRows     int           // rows that trigger a flush; DefaultFlushRows when 0
-	FlushInterval time.Duration // longest a row waits in the buffer; DefaultFlushInterval when 0
 	// RetentionDays, when positive, makes Migrate set a table TTL on the event log and the
 	// usage facts, so ClickHouse drops old rows itself while merging. ClickHouse before
 	// 19.6 (18.16 included) has no table TTL: there retention relies on the mutations
 	// EraseSessions issues for every session the server's retention erases.
 	RetentionDays int
-	// OnFlushError receives errors of background flushes (the rows stay buffered and are
-	// retried on the next flush). Nil drops them.
-	OnFlushError func(error)
 }
 
-// The rows this store receives are the domain's (agenttrace.UsageLog); the short names
-// read naturally in this package and its tests.
+// The rows this store receives are the domain's; the short names read naturally in this
+// package and its tests.
 type (
-	EventRow    = agenttrace.EventRecord
-	UsageRow    = agenttrace.UsageRecord
-	UsageChange = agenttrace.UsageChange
+	EventRow = agenttrace.EventRecord
+	UsageRow = agenttrace.UsageRecord
 )
 
-// dailyRow is a signed difference for the usage_daily rollup.
-type dailyRow struct {
-	sign int64
-	r    *UsageRow
-}
-
 // Store is a ClickHouse database holding the event log and usage facts: the
-// agenttrace.AnalyticsBackend of the team store. Safe for concurrent use.
+// agenttrace.AnalyticsBackend of the team store. It buffers nothing. Safe for concurrent use.
 type Store struct {
 	conn driver.Conn
 	db   string
 	opts Options
-
-	mu      sync.Mutex
-	events  []EventRow
-	usage   []UsageRow
-	daily   []dailyRow
-	timer   *time.Timer
-	flushMu sync.Mutex // one flush at a time, so rows are sent in buffer order
-	closed  bool
 }
 
 var _ agenttrace.AnalyticsBackend = (*Store)(nil)
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// Open connects to the ClickHouse server at rawURL (clickhouse://[user[:password]@]host:port/database,
-// native protocol). The database need not exist yet: Migrate creates it.
+// Open prepares a connection to the ClickHouse server at rawURL
+// (clickhouse://[user[:password]@]host:port/database, native protocol). It does not
+// connect: the server need not be up (Ready says when it is), nor the database exist
+// yet (Migrate creates it).
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -118,12 +101,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if v := u.Query().Get("password"); v != "" {
 		auth.Password = v
 	}
-	if opts.FlushRows <= 0 {
-		opts.FlushRows = DefaultFlushRows
-	}
-	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = DefaultFlushInterval
-	}
 	// Every statement names db explicitly, so the session database is always "default":
 	// the handshake fails for a database that Migrate has not created yet.
 	conn, err := ch.Open(&ch.Options{
@@ -139,10 +116,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		ConnOpenStrategy: ch.ConnOpenInOrder,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open clickhouse %s: %w", u.Host, err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("open clickhouse %s: %w", u.Host, err)
 	}
 	return &Store{conn: conn, db: db, opts: opts}, nil
@@ -227,8 +200,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // applyTTL sets the retention TTL where the server supports table TTLs (19.6 and later).
-// The usage rollup keeps no TTL: its rows are per day and tiny, and erased sessions net to
-// zero there.
 func (s *Store) applyTTL(ctx context.Context) error {
 	var major, minor uint64
 	if err := s.conn.QueryRow(ctx, `SELECT toUInt64(splitByChar('.', version())[1]), toUInt64(splitByChar('.', version())[2])`).
@@ -274,162 +245,171 @@ func (s *Store) applied(ctx context.Context) (map[string]bool, error) {
 	return sqlstore.AppliedSet(rows)
 }
 
-// Add buffers rows for the next flush; it never blocks on ClickHouse. A full buffer is
-// flushed in the background.
-func (s *Store) Add(events []EventRow, changes []UsageChange) {
-	if len(events) == 0 && len(changes) == 0 {
-		return
-	}
-	s.mu.Lock()
-	s.events = append(s.events, events...)
-	for _, c := range changes {
-		switch {
-		case c.New != nil:
-			r := *c.New
-			r.Version, r.Deleted = c.Version, false
-			s.usage = append(s.usage, r)
-			s.daily = append(s.daily, dailyRow{1, &r})
-		case c.Old != nil:
-			r := *c.Old
-			r.Version, r.Deleted = c.Version, true
-			s.usage = append(s.usage, r)
-		}
-		if c.Old != nil {
-			s.daily = append(s.daily, dailyRow{-1, c.Old})
-		}
-	}
-	full := len(s.events)+len(s.usage) >= s.opts.FlushRows
-	if !full && s.timer == nil && !s.closed {
-		s.timer = time.AfterFunc(s.opts.FlushInterval, s.backgroundFlush)
-	}
-	s.mu.Unlock()
-	if full {
-		go s.backgroundFlush()
-	}
-}
-
-func (s *Store) backgroundFlush() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.Flush(ctx); err != nil && s.opts.OnFlushError != nil {
-		s.opts.OnFlushError(err)
-	}
-}
-
-// Buffered is how many rows wait for a flush.
-func (s *Store) Buffered() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.events) + len(s.usage) + len(s.daily)
-}
-
-// Flush sends every buffered row. Rows that fail to send go back to the front of the
-// buffer, so a later flush retries them.
-func (s *Store) Flush(ctx context.Context) error {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	s.mu.Lock()
-	events, usage, daily := s.events, s.usage, s.daily
-	s.events, s.usage, s.daily = nil, nil, nil
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
-	s.mu.Unlock()
-	sent, err := s.send(ctx, events, usage, daily)
-	if err != nil {
-		// Put back what did not go; a part already sent is not sent twice, as the
-		// rollup's differences would then count twice.
-		s.mu.Lock()
-		if sent < 1 {
-			s.events = append(events, s.events...)
-		}
-		if sent < 2 {
-			s.usage = append(usage, s.usage...)
-		}
-		s.daily = append(daily, s.daily...)
-		if s.timer == nil && !s.closed {
-			s.timer = time.AfterFunc(s.opts.FlushInterval, s.backgroundFlush)
-		}
-		s.mu.Unlock()
-	}
-	return err
-}
-
-// send inserts the three kinds of rows, one batch each, and returns how many of the
-// batches (in order: events, usage, daily) went in.
-func (s *Store) send(ctx context.Context, events []EventRow, usage []UsageRow, daily []dailyRow) (int, error) {
+// Write inserts event log rows and usage records, one batch each, synchronously. Rows
+// sent again are harmless: the latest version of each wins.
+func (s *Store) Write(ctx context.Context, events []EventRow, usage []UsageRow) error {
 	if len(events) > 0 {
 		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("events")+
 			` (id, session_id, kind, time_ms, user, repo, model, body, version)`)
 		if err != nil {
-			return 0, fmt.Errorf("flush events: %w", err)
+			return fmt.Errorf("write events: %w", err)
 		}
 		for _, e := range events {
 			if err := b.Append(e.ID, e.SessionID, e.Kind, e.TimeMS, e.User, e.Repo, e.Model, string(e.Body), e.Version); err != nil {
 				b.Abort()
-				return 0, fmt.Errorf("flush events: %w", err)
+				return fmt.Errorf("write events: %w", err)
 			}
 		}
 		if err := b.Send(); err != nil {
-			return 0, fmt.Errorf("flush events: %w", err)
+			return fmt.Errorf("write events: %w", err)
 		}
 	}
-	if len(usage) > 0 {
-		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("usage_facts")+` (event_id, session_id, time_ms,
-			session_started_ms, model, user, repo, input_tokens, output_tokens, cache_creation_tokens,
-			cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd, priced, deleted, version)`)
-		if err != nil {
-			return 1, fmt.Errorf("flush usage: %w", err)
+	if len(usage) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("usage_facts")+` (event_id, session_id, time_ms,
+		session_started_ms, model, user, repo, input_tokens, output_tokens, cache_creation_tokens,
+		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd, priced, deleted, version)`)
+	if err != nil {
+		return fmt.Errorf("write usage: %w", err)
+	}
+	for _, r := range usage {
+		var cost float64
+		var priced, deleted uint8
+		if r.CostUSD != nil {
+			cost, priced = *r.CostUSD, 1
 		}
-		for _, r := range usage {
-			var cost float64
-			var priced, deleted uint8
-			if r.CostUSD != nil {
-				cost, priced = *r.CostUSD, 1
-			}
-			if r.Deleted {
-				deleted = 1
-			}
-			u := r.Usage
-			if err := b.Append(r.EventID, r.SessionID, r.TimeMS, r.SessionStartedMS, r.Model, r.User, r.Repo,
-				u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
-				u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, cost, priced, deleted, r.Version); err != nil {
-				b.Abort()
-				return 1, fmt.Errorf("flush usage: %w", err)
-			}
+		if r.Deleted {
+			deleted = 1
 		}
-		if err := b.Send(); err != nil {
-			return 1, fmt.Errorf("flush usage: %w", err)
+		u := r.Usage
+		if err := b.Append(r.EventID, r.SessionID, r.TimeMS, r.SessionStartedMS, r.Model, r.User, r.Repo,
+			u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens,
+			u.CacheCreation1hTokens, u.CacheReadInputTokens, u.WebSearchRequests, cost, priced, deleted, r.Version); err != nil {
+			b.Abort()
+			return fmt.Errorf("write usage: %w", err)
 		}
 	}
-	if len(daily) > 0 {
-		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("usage_daily")+` (day, session_id, session_started_ms,
-			model, user, repo, priced, n, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
-			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)`)
-		if err != nil {
-			return 2, fmt.Errorf("flush daily usage: %w", err)
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("write usage: %w", err)
+	}
+	return nil
+}
+
+// Clear empties the tables for a rebuild: all of them when from and to are zero, else
+// the rows with a time in [from, to) (the rollup's rows of the days it touches) (a mutation: it applies to the rows written before
+// it, so a rebuild may start writing at once).
+func (s *Store) Clear(ctx context.Context, from, to time.Time) error {
+	lo, hi := msBounds(from, to)
+	for _, t := range []string{"events", "usage_facts", "usage_session_days"} {
+		q := `TRUNCATE TABLE ` + s.table(t)
+		switch {
+		case from.IsZero() && to.IsZero():
+		case t == "usage_session_days":
+			// Whole days: the rebuild rewrites every session with usage on them.
+			q = fmt.Sprintf(`ALTER TABLE %s DELETE WHERE day >= %d AND day < %d`, s.table(t), floorDiv(lo, dayMS), ceilDiv(hi, dayMS))
+		default:
+			q = fmt.Sprintf(`ALTER TABLE %s DELETE WHERE time_ms >= %d AND time_ms < %d`, s.table(t), lo, hi)
 		}
-		for _, d := range daily {
-			r, k := d.r, d.sign
-			var cost float64
-			var priced uint8
-			if r.CostUSD != nil {
-				cost, priced = *r.CostUSD, 1
-			}
-			u := r.Usage
-			if err := b.Append(r.TimeMS/86400000, r.SessionID, r.SessionStartedMS, r.Model, r.User, r.Repo, priced, k,
-				k*u.InputTokens, k*u.OutputTokens, k*u.CacheCreationInputTokens, k*u.CacheCreation5mTokens,
-				k*u.CacheCreation1hTokens, k*u.CacheReadInputTokens, k*u.WebSearchRequests, float64(k)*cost); err != nil {
-				b.Abort()
-				return 2, fmt.Errorf("flush daily usage: %w", err)
-			}
-		}
-		if err := b.Send(); err != nil {
-			return 2, fmt.Errorf("flush daily usage: %w", err)
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("clear %s: %w", t, err)
 		}
 	}
-	return 3, nil
+	return nil
+}
+
+// Ready reports whether ClickHouse answers and its schema is current.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	return s.CheckSchema(ctx)
+}
+
+// dayKey names a rollup row: everything but its totals.
+type dayKey struct {
+	session, model, user, repo string
+	day, started               int64
+	priced                     bool
+}
+
+// WriteSessionDays replaces the rollup of sessions with days at version: the rows in
+// days, and an emptied row (n = 0) for every group of theirs ClickHouse has that days
+// lacks (usage moved to another day, re-priced, erased).
+func (s *Store) WriteSessionDays(ctx context.Context, sessions []string, days []agenttrace.SessionDay, version uint64) error {
+	if len(sessions) == 0 {
+		return nil
+	}
+	have := make(map[dayKey]bool, len(days))
+	for _, d := range days {
+		have[dayKey{d.SessionID, d.Model, d.User, d.Repo, d.Day, d.SessionStartedMS, d.Priced}] = true
+	}
+	quoted := make([]string, len(sessions))
+	for i, id := range sessions {
+		quoted[i] = quote(id)
+	}
+	rows, err := s.conn.Query(ctx, `SELECT session_id, day, model, user, repo, session_started_ms, priced FROM (`+
+		s.liveDays("WHERE session_id IN ("+strings.Join(quoted, ", ")+")")+`) WHERE n != 0`)
+	if err != nil {
+		return fmt.Errorf("write session days: %w", err)
+	}
+	for rows.Next() {
+		var k dayKey
+		var priced uint8
+		if err := rows.Scan(&k.session, &k.day, &k.model, &k.user, &k.repo, &k.started, &priced); err != nil {
+			rows.Close()
+			return fmt.Errorf("write session days: %w", err)
+		}
+		if k.priced = priced == 1; !have[k] {
+			days = append(days, agenttrace.SessionDay{SessionID: k.session, Day: k.day, Model: k.model, User: k.user,
+				Repo: k.repo, SessionStartedMS: k.started, Priced: k.priced})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("write session days: %w", err)
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("usage_session_days")+` (session_id, day, model, user, repo,
+		session_started_ms, priced, n, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
+		cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd, version)`)
+	if err != nil {
+		return fmt.Errorf("write session days: %w", err)
+	}
+	for _, d := range days {
+		var priced uint8
+		if d.Priced {
+			priced = 1
+		}
+		u := d.Usage
+		if err := b.Append(d.SessionID, d.Day, d.Model, d.User, d.Repo, d.SessionStartedMS, priced, d.Rows,
+			u.InputTokens, u.OutputTokens, u.CacheCreationInputTokens, u.CacheCreation5mTokens, u.CacheCreation1hTokens,
+			u.CacheReadInputTokens, u.WebSearchRequests, d.CostUSD, version); err != nil {
+			b.Abort()
+			return fmt.Errorf("write session days: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("write session days: %w", err)
+	}
+	return nil
+}
+
+// liveDays is the rollup deduplicated at query time: the latest version of every row
+// (emptied ones have n = 0). pre filters rows before deduplication; it may only test key
+// columns.
+func (s *Store) liveDays(pre string) string {
+	return `SELECT session_id, day, model, user, repo, session_started_ms, priced, argMax(n, version) AS n,
+		argMax(input_tokens, version) AS input_tokens, argMax(output_tokens, version) AS output_tokens,
+		argMax(cache_creation_tokens, version) AS cache_creation_tokens,
+		argMax(cache_creation_5m_tokens, version) AS cache_creation_5m_tokens,
+		argMax(cache_creation_1h_tokens, version) AS cache_creation_1h_tokens,
+		argMax(cache_read_tokens, version) AS cache_read_tokens,
+		argMax(web_search_requests, version) AS web_search_requests, argMax(cost_usd, version) AS cost_usd
+		FROM ` + s.table("usage_session_days") + ` ` + pre + `
+		GROUP BY session_id, day, model, user, repo, session_started_ms, priced`
 }
 
 // liveUsage is the query-time deduplicated usage: the latest version of every response,
@@ -450,18 +430,25 @@ func (s *Store) liveUsage(pre string) string {
 
 const dayMS = 86400000
 
-// DailyCost returns spend per UTC day in [from, to) per group key, days ascending. It
-// sees every row this process buffered (it flushes first) and every row other processes
-// flushed.
+// msBounds is [from, to) in Unix milliseconds, zero times unbounded.
+func msBounds(from, to time.Time) (int64, int64) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() {
+		lo = from.UnixMilli()
+	}
+	if !to.IsZero() {
+		hi = to.UnixMilli()
+	}
+	return lo, hi
+}
+
+// DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
 //
-// Whole days come from the usage_daily rollup; a range edge inside a day is answered
-// from usage_facts, deduplicated at query time, which only reads that day.
+// Whole days come from the usage_session_days rollup; a range edge inside a day is
+// answered from usage_facts, deduplicated at query time, which only reads that day.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]agenttrace.DailyCost, error) {
 	col, err := sqlstore.GroupColumn(groupBy, "user")
 	if err != nil {
-		return nil, fmt.Errorf("daily cost: %w", err)
-	}
-	if err := s.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
 	// [fromDay, toDay) are the whole days in the range, in day numbers.
@@ -489,8 +476,8 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 		rows, err := s.dailyQuery(ctx, fmt.Sprintf(`SELECT day, %s AS key, sumIf(cost_usd, priced = 1), sum(input_tokens),
 			sum(output_tokens), sum(cache_creation_tokens), sum(cache_creation_5m_tokens), sum(cache_creation_1h_tokens),
 			sum(cache_read_tokens), sum(web_search_requests)
-			FROM %s WHERE day >= ? AND day < ? GROUP BY day, key HAVING sum(n) != 0 ORDER BY day, key`,
-			col, s.table("usage_daily")), fromDay, toDay)
+			FROM (%s) WHERE n != 0 GROUP BY day, key ORDER BY day, key`,
+			col, s.liveDays("WHERE day >= ? AND day < ?")), fromDay, toDay)
 		if err != nil {
 			return nil, err
 		}
@@ -552,26 +539,65 @@ func (s *Store) dailyQuery(ctx context.Context, q string, args ...any) ([]agentt
 	return out, nil
 }
 
-// Cost totals the priced cost of sessions that started in [from, to) and lists the models
-// that could not be priced, from the usage_daily rollup.
-func (s *Store) Cost(ctx context.Context, from, to time.Time) (float64, []string, error) {
-	if err := s.Flush(ctx); err != nil {
-		return 0, nil, fmt.Errorf("cost: %w", err)
-	}
-	where, args := sqlstore.RangeWhere("session_started_ms", from, to)
-	var cost float64
-	var unpriced []string
-	// Unpriced models: those whose unpriced rows have not all been taken back.
-	err := s.conn.QueryRow(ctx, `SELECT sum(c), arraySort(groupArrayIf(model, priced = 0 AND rows != 0)) FROM (
-		SELECT model, priced, sumIf(cost_usd, priced = 1) AS c, sum(n) AS rows FROM `+s.table("usage_daily")+` `+where+`
-		GROUP BY model, priced)`, args...).Scan(&cost, &unpriced)
+// UsageCost totals the usage and priced cost of sessions that started in [from, to) and
+// lists the models that could not be priced, from the usage_session_days rollup.
+func (s *Store) UsageCost(ctx context.Context, from, to time.Time) (agenttrace.UsageCost, error) {
+	var uc agenttrace.UsageCost
+	u := &uc.Usage
+	lo, hi := msBounds(from, to)
+	err := s.conn.QueryRow(ctx, `SELECT sumIf(cost_usd, priced = 1), sum(input_tokens), sum(output_tokens),
+		sum(cache_creation_tokens), sum(cache_creation_5m_tokens), sum(cache_creation_1h_tokens), sum(cache_read_tokens),
+		sum(web_search_requests), arraySort(groupUniqArrayIf(model, priced = 0))
+		FROM (`+s.liveDays("WHERE session_started_ms >= ? AND session_started_ms < ?")+`) WHERE n != 0`, lo, hi).
+		Scan(&uc.CostUSD, &u.InputTokens, &u.OutputTokens, &u.CacheCreationInputTokens, &u.CacheCreation5mTokens,
+			&u.CacheCreation1hTokens, &u.CacheReadInputTokens, &u.WebSearchRequests, &uc.UnpricedModels)
 	if err != nil {
-		return 0, nil, fmt.Errorf("cost: %w", err)
+		return uc, fmt.Errorf("usage and cost: %w", err)
 	}
-	if len(unpriced) == 0 {
-		unpriced = nil
+	if len(uc.UnpricedModels) == 0 {
+		uc.UnpricedModels = nil
 	}
-	return sqlstore.Round9(cost), unpriced, nil
+	uc.CostUSD = sqlstore.Round9(uc.CostUSD)
+	return uc, nil
+}
+
+// DailyCounts counts distinct events and live usage facts per UTC day in [from, to),
+// and the rollup's tokens of those days, days ascending, for comparison with the store
+// of record: the tokens check the rollup, the counts the tables it summarises.
+func (s *Store) DailyCounts(ctx context.Context, from, to time.Time) ([]agenttrace.DayCounts, error) {
+	lo, hi := msBounds(from, to)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT day, sum(e), sum(u), sum(t) FROM (
+		SELECT intDiv(time_ms, %[1]d) AS day, uniqExact(id) AS e, toUInt64(0) AS u, toInt64(0) AS t FROM %[2]s
+			WHERE time_ms >= ? AND time_ms < ? GROUP BY day
+		UNION ALL
+		SELECT intDiv(time_ms, %[1]d) AS day, toUInt64(0) AS e, count() AS u, toInt64(0) AS t
+			FROM (%[3]s) WHERE deleted = 0 AND time_ms >= ? AND time_ms < ? GROUP BY day
+		UNION ALL
+		SELECT day, toUInt64(0) AS e, toUInt64(0) AS u,
+			sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens) AS t
+			FROM (%[4]s) WHERE n != 0 GROUP BY day)
+		GROUP BY day ORDER BY day`, dayMS, s.table("events"), s.liveUsage("WHERE time_ms >= ? AND time_ms < ?"),
+		s.liveDays("WHERE day >= ? AND day < ?")),
+		lo, hi, lo, hi, lo, hi, floorDiv(lo, dayMS), ceilDiv(hi, dayMS))
+	if err != nil {
+		return nil, fmt.Errorf("daily counts: %w", err)
+	}
+	defer rows.Close()
+	var out []agenttrace.DayCounts
+	for rows.Next() {
+		var day int64
+		var e, u uint64
+		var t int64
+		if err := rows.Scan(&day, &e, &u, &t); err != nil {
+			return nil, fmt.Errorf("daily counts: %w", err)
+		}
+		out = append(out, agenttrace.DayCounts{Day: time.UnixMilli(day * dayMS).UTC().Format(time.DateOnly),
+			Events: int64(e), UsageRows: int64(u), Tokens: t})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("daily counts: %w", err)
+	}
+	return out, nil
 }
 
 // EraseSessions removes the sessions' events and usage rows for good. It is a ClickHouse
@@ -586,9 +612,7 @@ func (s *Store) EraseSessions(ctx context.Context, ids []string) error {
 			quoted[i] = quote(id)
 		}
 		in := strings.Join(quoted, ", ")
-		// usage_daily needs no mutation: the sessions' rows there net to zero, and
-		// SummingMergeTree drops zero rows when it merges.
-		for _, t := range []string{"events", "usage_facts"} {
+		for _, t := range []string{"events", "usage_facts", "usage_session_days"} {
 			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.table(t)+` DELETE WHERE session_id IN (`+in+`)`); err != nil {
 				return fmt.Errorf("erase sessions from %s: %w", t, err)
 			}
@@ -610,20 +634,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close flushes what is buffered and closes the connection. Rows that cannot be sent are
-// reported in the error.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var ferr error
-	if err := s.Flush(ctx); err != nil {
-		ferr = fmt.Errorf("close clickhouse: %d rows not sent: %w", s.Buffered(), err)
-	}
-	return errors.Join(ferr, s.conn.Close())
-}
+// Close closes the connection.
+func (s *Store) Close() error { return s.conn.Close() }
 
 // DropDatabase drops the store's database (tests).
 func (s *Store) DropDatabase(ctx context.Context) error {

@@ -9,6 +9,7 @@ import (
 	mrand "math/rand"
 	"net/url"
 	"os"
+	"reflect"
 	"sort"
 	"testing"
 	"time"
@@ -57,9 +58,9 @@ type fact struct {
 	version uint64
 }
 
-// DailyCost and Cost equal a brute-force sum over the latest version of every row, for
-// ranges that start and end anywhere inside days (answered from the deduplicated facts)
-// as well as on midnights (the rollup), after rows changed, moved and were taken back.
+// DailyCost and UsageCost equal a brute-force sum over the latest version of every row,
+// for ranges that start and end anywhere, after rows changed, moved and were taken back,
+// and with every batch written twice (a shipper that crashed before acknowledging it).
 func TestDailyCostMatchesBruteForce(t *testing.T) {
 	for _, seed := range []int64{7, 8, 9} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { checkDailyCostBruteForce(t, seed) })
@@ -88,7 +89,7 @@ func checkDailyCostBruteForce(t *testing.T, seed int64) {
 	// Three rounds: new rows, then changes (new values, new times), removals.
 	for round := 0; round < 3; round++ {
 		version++
-		var changes []clickhouse.UsageChange
+		var changes []clickhouse.UsageRow
 		// One change per response per version, as one re-projection makes.
 		for _, n := range rng.Perm(400)[:300] {
 			id := fmt.Sprintf("ev%d", n)
@@ -96,22 +97,26 @@ func checkDailyCostBruteForce(t *testing.T, seed int64) {
 			switch {
 			case had && round == 2 && rng.Intn(2) == 0:
 				o := old.row
-				changes = append(changes, clickhouse.UsageChange{Old: &o, Version: version})
+				o.Deleted, o.Version = true, version
+				changes = append(changes, o)
 				delete(live, id)
 			default:
 				r := newRow(id)
-				c := clickhouse.UsageChange{New: &r, Version: version}
-				if had {
-					o := old.row
-					c.Old = &o
-				}
-				changes = append(changes, c)
+				r.Version = version
+				changes = append(changes, r)
 				live[id] = fact{r, version}
 			}
 		}
-		s.Add(nil, changes)
-		if err := s.Flush(t.Context()); err != nil {
-			t.Fatal(err)
+		// The rollup as the shipper writes it: every session's totals from the truth
+		// (here, live), so groups that moved or emptied are zeroed by WriteSessionDays.
+		sessions, days := rollup(live)
+		for range 2 {
+			if err := s.Write(t.Context(), nil, changes); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.WriteSessionDays(t.Context(), sessions, days, 1000+version); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 
@@ -168,91 +173,113 @@ func checkDailyCostBruteForce(t *testing.T, seed int64) {
 			}
 		}
 		var wantCost float64
+		var wantUsage agenttrace.Usage
 		unpriced := map[string]bool{}
 		for _, f := range live {
 			at := time.UnixMilli(f.row.SessionStartedMS)
 			if (!from.IsZero() && at.Before(from)) || (!to.IsZero() && !at.Before(to)) {
 				continue
 			}
+			wantUsage = wantUsage.Add(f.row.Usage)
 			if f.row.CostUSD != nil {
 				wantCost += *f.row.CostUSD
 			} else {
 				unpriced[f.row.Model] = true
 			}
 		}
-		gotCost, gotUnpriced, err := s.Cost(t.Context(), from, to)
+		got, err := s.UsageCost(t.Context(), from, to)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if math.Abs(gotCost-wantCost) > 1e-9 || len(gotUnpriced) != len(unpriced) {
-			t.Errorf("Cost [%v, %v) = %v %v, want %v %v", from, to, gotCost, gotUnpriced, wantCost, unpriced)
+		if math.Abs(got.CostUSD-wantCost) > 1e-9 || len(got.UnpricedModels) != len(unpriced) || got.Usage != wantUsage {
+			t.Errorf("UsageCost [%v, %v) = %+v, want %v %v %+v", from, to, got, wantCost, unpriced, wantUsage)
 		}
 	}
 }
 
-// Rows wait in the buffer until it is full or the interval passes, and Close sends the rest.
-func TestFlushBySizeIntervalAndClose(t *testing.T) {
-	count := func(s *clickhouse.Store) uint64 {
-		var n uint64
-		if err := s.Conn().QueryRow(context.Background(), "SELECT count() FROM `"+s.Database()+"`.events").Scan(&n); err != nil {
+// rollup totals the live facts per session, day and group, as PostgreSQL does for the
+// shipper, and names every session the test uses.
+func rollup(live map[string]fact) ([]string, []agenttrace.SessionDay) {
+	type key struct {
+		session, model string
+		day, started   int64
+		priced         bool
+	}
+	sums := map[key]*agenttrace.SessionDay{}
+	for _, f := range live {
+		r := f.row
+		k := key{r.SessionID, r.Model, r.TimeMS / 86400000, r.SessionStartedMS, r.CostUSD != nil}
+		d := sums[k]
+		if d == nil {
+			d = &agenttrace.SessionDay{SessionID: r.SessionID, Day: k.day, Model: r.Model, User: r.User, Repo: r.Repo,
+				SessionStartedMS: r.SessionStartedMS, Priced: k.priced}
+			sums[k] = d
+		}
+		d.Rows++
+		d.Usage = d.Usage.Add(r.Usage)
+		if r.CostUSD != nil {
+			d.CostUSD += *r.CostUSD
+		}
+	}
+	var days []agenttrace.SessionDay
+	for _, d := range sums {
+		days = append(days, *d)
+	}
+	return []string{"s0", "s1", "s2", "s3", "s4"}, days
+}
+
+// Events written twice count once; Clear empties a range, then everything; Open needs no
+// server, and Ready says when there is none.
+func TestWriteTwiceClearAndReady(t *testing.T) {
+	s := open(t, clickhouse.Options{})
+	day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	var rows []clickhouse.EventRow
+	for i := range 10 {
+		rows = append(rows, clickhouse.EventRow{ID: fmt.Sprintf("e%d", i), SessionID: "s", Kind: "hook",
+			TimeMS: day.Add(time.Duration(i%2) * 24 * time.Hour).UnixMilli(), Body: []byte("{}")})
+	}
+	for range 2 {
+		if err := s.Write(t.Context(), rows, nil); err != nil {
 			t.Fatal(err)
 		}
-		return n
 	}
-	rows := func(n int, prefix string) []clickhouse.EventRow {
-		out := make([]clickhouse.EventRow, n)
-		for i := range out {
-			out[i] = clickhouse.EventRow{ID: fmt.Sprintf("%s%d", prefix, i), SessionID: "s", Kind: "hook",
-				TimeMS: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC).UnixMilli(), Body: []byte("{}")}
-		}
-		return out
-	}
-	waitCount := func(s *clickhouse.Store, want uint64, within time.Duration) bool {
-		deadline := time.Now().Add(within)
-		for time.Now().Before(deadline) {
-			if count(s) == want {
-				return true
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return count(s) == want
-	}
-
-	t.Run("size", func(t *testing.T) {
-		s := open(t, clickhouse.Options{FlushRows: 100, FlushInterval: time.Hour})
-		s.Add(rows(99, "a"), nil)
-		time.Sleep(200 * time.Millisecond)
-		if n := count(s); n != 0 {
-			t.Fatalf("%d rows sent before the buffer was full", n)
-		}
-		s.Add(rows(1, "b"), nil)
-		if !waitCount(s, 100, 10*time.Second) {
-			t.Fatalf("a full buffer was not flushed: %d rows", count(s))
-		}
-	})
-	t.Run("interval", func(t *testing.T) {
-		s := open(t, clickhouse.Options{FlushInterval: 300 * time.Millisecond})
-		s.Add(rows(5, "a"), nil)
-		if !waitCount(s, 5, 10*time.Second) {
-			t.Fatalf("rows not flushed after the interval: %d", count(s))
-		}
-	})
-	t.Run("close", func(t *testing.T) {
-		s := open(t, clickhouse.Options{FlushInterval: time.Hour})
-		other, err := clickhouse.Open(t.Context(), "clickhouse://"+hostOf(t)+"/"+s.Database(), clickhouse.Options{})
+	counts := func() []agenttrace.DayCounts {
+		c, err := s.DailyCounts(t.Context(), time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer other.Close()
-		defer other.DropDatabase(context.Background())
-		s.Add(rows(7, "a"), nil)
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if n := count(other); n != 7 {
-			t.Fatalf("after Close: %d rows, want 7", n)
-		}
-	})
+		return c
+	}
+	if got, want := counts(), []agenttrace.DayCounts{{Day: "2026-11-02", Events: 5}, {Day: "2026-11-03", Events: 5}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("counts after writing twice = %+v, want %+v", got, want)
+	}
+	if err := s.Clear(t.Context(), day, day.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// A mutation: applied in the background, promptly on an idle server.
+	for deadline := time.Now().Add(10 * time.Second); len(counts()) != 1 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, want := counts(), []agenttrace.DayCounts{{Day: "2026-11-03", Events: 5}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("counts after clearing the first day = %+v, want %+v", got, want)
+	}
+	if err := s.Clear(t.Context(), time.Time{}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(); len(got) != 0 {
+		t.Fatalf("counts after clearing all = %+v, want none", got)
+	}
+	if err := s.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready on a migrated database: %v", err)
+	}
+	down, err := clickhouse.Open(t.Context(), "clickhouse://127.0.0.1:1/x", clickhouse.Options{})
+	if err != nil {
+		t.Fatalf("Open with no server: %v", err)
+	}
+	defer down.Close()
+	if err := down.Ready(t.Context()); err == nil {
+		t.Fatal("Ready with no server: no error")
+	}
 }
 
 func hostOf(t *testing.T) string {

@@ -143,36 +143,26 @@ func (t *ingestTx) Reproject(ctx context.Context, sessions []string, written map
 	return err
 }
 
-// Commit commits, then hands the analytics backend the events written and the usage
-// changes: only once committed, as the backend may lag PostgreSQL but never lead it.
+// Commit writes the outbox rows of the events written and the usage changes, then
+// commits: the analytics store receives exactly what committed, from PostgreSQL, and a
+// crash or an unreachable analytics store loses nothing.
 func (t *ingestTx) Commit(ctx context.Context) error {
+	if t.s.outbox && (len(t.written) > 0 || len(t.changes) > 0) {
+		ids := make([]string, 0, len(t.written))
+		for id := range t.written {
+			ids = append(ids, id)
+		}
+		if err := writeOutbox(ctx, t.tx, ids, t.changes, nil); err != nil {
+			return err
+		}
+	}
 	if err := t.tx.Commit(ctx); err != nil {
 		return err
 	}
 	for id, f := range t.folded {
 		t.s.projectors.Put(id, f)
 	}
-	if t.s.analytics != nil && (len(t.written) > 0 || len(t.changes) > 0) {
-		t.s.analytics.Add(eventRecords(t.written), t.changes)
-	}
 	return nil
 }
 
 func (t *ingestTx) Rollback(ctx context.Context) { t.tx.Rollback(ctx) }
-
-// eventRecords returns the written rows as the analytics event log keeps them.
-func eventRecords(written map[string]sqlstore.EventRow) []agenttrace.EventRecord {
-	out := make([]agenttrace.EventRecord, 0, len(written))
-	for _, r := range written {
-		rec := agenttrace.EventRecord{ID: r.ID, SessionID: r.SessionID, Kind: r.Kind, TimeMS: r.Time.UnixMilli(),
-			User: r.User, Body: r.Body, Version: uint64(r.UsageTotal)}
-		if r.Git != nil {
-			rec.Repo = r.Git.Remote
-		}
-		if r.Usage != nil {
-			rec.Model = r.Usage.Model
-		}
-		out = append(out, rec)
-	}
-	return out
-}

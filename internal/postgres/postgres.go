@@ -1,8 +1,9 @@
 // Package postgres is an agenttrace.Store on PostgreSQL (pgx/v5): it holds the event log and
-// the materialised session projections. Optionally it hands the event log and the priced
-// usage facts to an agenttrace.AnalyticsBackend, which then answers daily cost and summary
-// cost; it knows that backend only through the port (cmd/agent-trace-server composes it
-// with internal/clickhouse into the team store).
+// the materialised session projections. Optionally it keeps an outbox (ch_outbox) of the
+// event log and the priced usage changes, in the transaction that stores them, for a
+// shipper to move to a derived analytics store that then answers daily cost and the
+// summary's tokens and cost; it knows that store only through the agenttrace ports
+// (cmd/agent-trace-server composes it with internal/clickhouse into the team store).
 //
 // It mirrors internal/sqlite: the events table is the source of truth and Ingest rebuilds
 // every touched session's rows in the same transaction. Server processes keep no state of
@@ -34,10 +35,14 @@ var migrationFS embed.FS
 type Options struct {
 	// Pricer prices usage when sessions are projected; nil prices nothing.
 	Pricer agenttrace.Pricer
-	// Analytics, when set, receives the event log and usage facts and answers DailyCost
-	// and the cost part of Summary. Without it PostgreSQL answers them. The Store flushes
-	// it on Close but does not own it: whoever opened it migrates, pings and closes it.
-	Analytics agenttrace.AnalyticsBackend
+	// Outbox makes every ingest and erase also write, in its transaction, what a derived
+	// analytics store needs (the event log, usage changes, erasures) to ch_outbox, for
+	// the shipper (PendingOutbox, AckOutbox).
+	Outbox bool
+	// Analytics, when set, answers DailyCost and the usage and cost of Summary; without
+	// it PostgreSQL answers them. It is fed from the outbox, so it needs Outbox. The
+	// Store does not own it: whoever opened it migrates, pings and closes it.
+	Analytics agenttrace.CostAnalytics
 	// Now is the clock for token timestamps (tests); time.Now when nil.
 	Now func() time.Time
 	// MaxConns caps the connection pool; pgxpool's default when 0.
@@ -52,7 +57,8 @@ type Options struct {
 type Store struct {
 	pool      *pgxpool.Pool
 	pricer    agenttrace.Pricer
-	analytics agenttrace.AnalyticsBackend
+	analytics agenttrace.CostAnalytics
+	outbox    bool
 	now       func() time.Time
 	// projectors keeps live sessions' projections between ingests (see
 	// sqlstore.ProjectorCache); each ingest checks them against the session's generation
@@ -87,7 +93,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
 	}
-	s := &Store{pool: pool, pricer: opts.Pricer, analytics: opts.Analytics, now: opts.Now,
+	s := &Store{pool: pool, pricer: opts.Pricer, analytics: opts.Analytics, outbox: opts.Outbox, now: opts.Now,
 		projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes), idleAfter: opts.IdleAfter}
 	if s.idleAfter <= 0 {
 		s.idleAfter = agenttrace.DefaultIdleAfter
@@ -102,17 +108,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // Pool is the connection pool (tests and benchmarks).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Close closes the pool and flushes the analytics backend, if any.
+// Close closes the pool. Nothing waits in memory: what the analytics store has not
+// received yet waits in the outbox.
 func (s *Store) Close() error {
-	var err error
-	if s.analytics != nil {
-		// Not ours to close, but nothing this store wrote may stay behind in a buffer.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = s.analytics.Flush(ctx)
-		cancel()
-	}
 	s.pool.Close()
-	return err
+	return nil
 }
 
 // Ping reports whether PostgreSQL answers (the analytics backend is its opener's to ping).

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,83 +108,134 @@ func TestFixturesMatchSQLite(t *testing.T) {
 	storetest.SameAnswers(t, pg, lite, ids)
 }
 
-// recordingAnalytics is an agenttrace.AnalyticsBackend that records what PostgreSQL hands
-// it: the adapter knows its analytics backend only through that port.
-type recordingAnalytics struct {
-	mu      sync.Mutex
-	events  []agenttrace.EventRecord
-	changes []agenttrace.UsageChange
-	flushes int
-	erased  []string
-}
+// fakeAnalytics answers the cost questions with markers.
+type fakeAnalytics struct{}
 
-func (r *recordingAnalytics) Add(events []agenttrace.EventRecord, changes []agenttrace.UsageChange) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, events...)
-	r.changes = append(r.changes, changes...)
-}
-
-func (r *recordingAnalytics) Flush(context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.flushes++
-	return nil
-}
-
-func (r *recordingAnalytics) EraseSessions(_ context.Context, ids []string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.erased = append(r.erased, ids...)
-	return nil
-}
-
-func (r *recordingAnalytics) DailyCost(context.Context, time.Time, time.Time, string) ([]agenttrace.DailyCost, error) {
+func (fakeAnalytics) DailyCost(context.Context, time.Time, time.Time, string) ([]agenttrace.DailyCost, error) {
 	return []agenttrace.DailyCost{{Day: "from-analytics"}}, nil
 }
 
-func (r *recordingAnalytics) Cost(context.Context, time.Time, time.Time) (float64, []string, error) {
-	return 42, []string{"from-analytics"}, nil
+func (fakeAnalytics) UsageCost(context.Context, time.Time, time.Time) (agenttrace.UsageCost, error) {
+	return agenttrace.UsageCost{Usage: agenttrace.Usage{InputTokens: 7}, CostUSD: 42, UnpricedModels: []string{"from-analytics"}}, nil
 }
 
-// With an analytics backend, PostgreSQL hands it every event written and every usage
-// fact change once committed, tombstones and erases on delete, and asks it the cost
-// questions.
-func TestAnalyticsPort(t *testing.T) {
-	an := &recordingAnalytics{}
-	s, err := postgres.Open(t.Context(), freshDatabase(t), postgres.Options{Pricer: storetest.TestPricer{}, Analytics: an})
+// With an outbox, every ingest writes the events it stored and its usage changes to the
+// outbox in its own transaction, a re-delivered batch writes nothing, a delete writes
+// tombstones and then the erasure, and the analytics store answers tokens and cost.
+func TestOutbox(t *testing.T) {
+	s, err := postgres.Open(t.Context(), freshDatabase(t), postgres.Options{Pricer: storetest.TestPricer{},
+		Analytics: fakeAnalytics{}, Outbox: true})
 	s = sqlstoretest.Migrated(t, s, err)
 	f := storetest.Fixtures()[0]
 	res := storetest.MustIngest(t, s, f.Events)
 	_, usages := projection.ProjectWithUsage(f.Events, storetest.TestPricer{})
-	if len(an.events) != res.Stored || len(an.changes) != len(usages) {
-		t.Fatalf("after ingest: %d events, %d usage changes handed over; want %d and %d", len(an.events), len(an.changes), res.Stored, len(usages))
+	b, err := s.PendingOutbox(t.Context(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range an.changes {
-		if c.Old != nil || c.New == nil || c.New.SessionID != f.SessionID || c.Version == 0 {
-			t.Fatalf("new usage fact change %+v: want New only, of %s, versioned", c, f.SessionID)
+	if len(b.Events) != res.Stored || len(b.Usage) != len(usages) || len(b.Seqs) != res.Stored+len(usages) {
+		t.Fatalf("after ingest: %d events, %d usage records of %d rows; want %d and %d", len(b.Events), len(b.Usage), len(b.Seqs), res.Stored, len(usages))
+	}
+	for _, r := range b.Usage {
+		if r.Deleted || r.SessionID != f.SessionID || r.Version == 0 {
+			t.Fatalf("usage record %+v: want live, of %s, versioned", r, f.SessionID)
 		}
 	}
+	if lag, err := s.AnalyticsLag(t.Context()); err != nil || lag == nil || lag.PendingRows != int64(len(b.Seqs)) {
+		t.Fatalf("AnalyticsLag = %+v, %v; want %d pending", lag, err, len(b.Seqs))
+	}
+	if err := s.AckOutbox(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
 	storetest.MustIngest(t, s, f.Events)
-	if len(an.events) != res.Stored || len(an.changes) != len(usages) {
-		t.Errorf("a re-delivered batch handed over %d events, %d changes more; want none", len(an.events)-res.Stored, len(an.changes)-len(usages))
+	if b, err := s.PendingOutbox(t.Context(), 100); err != nil || !b.Empty() {
+		t.Errorf("after a re-delivered batch: %d rows pending, %v; want none", len(b.Seqs), err)
 	}
 	if d, err := s.DailyCost(t.Context(), time.Time{}, time.Time{}, agenttrace.GroupByModel); err != nil || len(d) != 1 || d[0].Day != "from-analytics" {
 		t.Errorf("DailyCost = %v, %v; want the analytics backend's answer", d, err)
 	}
-	if sum, err := s.Summary(t.Context(), time.Time{}, time.Time{}); err != nil || sum.CostUSD != 42 || sum.Sessions != 1 {
-		t.Errorf("Summary = %+v, %v; want counts from PostgreSQL and cost 42 from analytics", sum, err)
+	if sum, err := s.Summary(t.Context(), time.Time{}, time.Time{}); err != nil || sum.CostUSD != 42 || sum.Usage.InputTokens != 7 || sum.Sessions != 1 {
+		t.Errorf("Summary = %+v, %v; want counts from PostgreSQL, tokens 7 and cost 42 from analytics", sum, err)
 	}
-	n := len(an.changes)
 	if err := s.DeleteSession(t.Context(), f.SessionID); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range an.changes[n:] {
-		if c.Old == nil || c.New != nil {
-			t.Fatalf("change on delete %+v: want a tombstone", c)
+	b, err = s.PendingOutbox(t.Context(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range b.Usage {
+		if !r.Deleted {
+			t.Fatalf("usage record on delete %+v: want a tombstone", r)
 		}
 	}
-	if len(an.changes)-n != len(usages) || an.flushes == 0 || len(an.erased) != 1 || an.erased[0] != f.SessionID {
-		t.Errorf("on delete: %d tombstones, %d flushes, erased %v; want %d, >0, [%s]", len(an.changes)-n, an.flushes, an.erased, len(usages), f.SessionID)
+	if len(b.Usage) != len(usages) || len(b.Erase) != 1 || b.Erase[0] != f.SessionID {
+		t.Errorf("on delete: %d tombstones, erase %v; want %d, [%s]", len(b.Usage), b.Erase, len(usages), f.SessionID)
 	}
+}
+
+// A transaction that took an outbox seq before another, but commits after the other
+// was shipped, is still shipped: the outbox is drained by row, not by a seq watermark
+// that would have passed it.
+func TestOutboxLateCommit(t *testing.T) {
+	dsn := freshDatabase(t)
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{Outbox: true})
+	s = sqlstoretest.Migrated(t, s, err)
+	early, err := s.Pool().Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Rollback(context.Background())
+	if _, err := early.Exec(t.Context(), `INSERT INTO ch_outbox (erase) VALUES ('{early}')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(t.Context(), `INSERT INTO ch_outbox (erase) VALUES ('{late}')`); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.PendingOutbox(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.Erase, []string{"late"}; !slices.Equal(got, want) {
+		t.Fatalf("first batch erases %v, want %v", got, want)
+	}
+	if err := s.AckOutbox(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	if err := early.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, err = s.PendingOutbox(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.Erase, []string{"early"}; !slices.Equal(got, want) {
+		t.Fatalf("after the early transaction committed: batch erases %v, want %v", got, want)
+	}
+}
+
+// One process leads the shipper at a time; another takes over when it lets go or dies.
+func TestShipperLease(t *testing.T) {
+	dsn := freshDatabase(t)
+	a, err := postgres.Open(t.Context(), dsn, postgres.Options{Outbox: true})
+	a = sqlstoretest.Migrated(t, a, err)
+	b, err := postgres.Open(t.Context(), dsn, postgres.Options{Outbox: true})
+	b = sqlstoretest.Migrated(t, b, err)
+	_, release, err := a.LeadShipper(t.Context(), 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, _, err := b.LeadShipper(ctx, 50*time.Millisecond); err == nil {
+		t.Fatal("a second process took the lead while the first held it")
+	}
+	release()
+	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, release, err = b.LeadShipper(ctx, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("the second process did not take over: %v", err)
+	}
+	release()
 }

@@ -101,8 +101,9 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	return s.reader.QueryDailyCosts(ctx, q, c.Args, true)
 }
 
-// Summary totals sessions that started in [from, to): counts and tokens from the session
-// projections in PostgreSQL, cost from the analytics backend when configured.
+// Summary totals sessions that started in [from, to): counts from the session projections
+// in PostgreSQL; tokens and cost from the analytics backend when configured, else from
+// the projections and usage facts.
 func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Summary, error) {
 	var sum agenttrace.Summary
 	c := newConds()
@@ -119,10 +120,13 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 		return sum, fmt.Errorf("summary: %w", err)
 	}
 	if _, restricted := agenttrace.VisibleUsers(ctx); s.analytics != nil && !restricted {
-		sum.CostUSD, sum.UnpricedModels, err = s.analytics.Cost(ctx, from, to)
+		// Tokens and cost from the one store, so they always describe the same responses.
+		// A restricted reader is answered from PostgreSQL: the rollups are not per user.
+		uc, err := s.analytics.UsageCost(ctx, from, to)
 		if err != nil {
 			return sum, fmt.Errorf("summary: %w", err)
 		}
+		sum.Usage, sum.CostUSD, sum.UnpricedModels = uc.Usage, uc.CostUSD, uc.UnpricedModels
 	} else {
 		uc := newConds()
 		uc.TimeRange("session_started_ms", from, to)
@@ -142,8 +146,9 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 	return sum, nil
 }
 
-// DeleteSession erases a session and every trace of it. In the analytics backend its usage
-// rows are hidden at once by tombstones and then erased for good (UsageLog.EraseSessions).
+// DeleteSession erases a session and every trace of it. With an outbox, its usage rows in
+// the analytics store are hidden by tombstones and then erased for good when the shipper
+// ships them (AnalyticsSink.EraseSessions).
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	n, err := s.deleteSessions(ctx, `SELECT $1::text AS id`, id)
 	if err != nil {
@@ -217,17 +222,15 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	if err != nil {
 		return 0, err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	if s.analytics != nil {
-		s.analytics.Add(nil, tombs)
-		if err := s.analytics.Flush(ctx); err != nil {
-			return 0, fmt.Errorf("hide usage in analytics: %w", err)
-		}
-		if err := s.analytics.EraseSessions(ctx, ids); err != nil {
+	if s.outbox {
+		// The tombstones hide the usage in the analytics store as soon as they are
+		// shipped; the erase after them removes the rows for good.
+		if err := writeOutbox(ctx, tx, nil, tombs, ids); err != nil {
 			return 0, err
 		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
 	}
 	if nSessions == 0 {
 		nSessions = 1 // events without a projection (DeleteSession only)
@@ -235,7 +238,7 @@ func (s *Store) deleteSessions(ctx context.Context, selectIDs string, arg any) (
 	return nSessions, nil
 }
 
-// deleteUsage deletes the sessions' usage facts and, when an analytics backend is fed,
+// deleteUsage deletes the sessions' usage facts and, when an outbox is kept,
 // returns the tombstones that hide them there.
 func (s *Store) deleteUsage(ctx context.Context, tx pgx.Tx, ids []string) ([]agenttrace.UsageChange, error) {
 	rows, err := tx.Query(ctx, `DELETE FROM usage_facts WHERE session_id = ANY($1) RETURNING `+usageCols, ids)
@@ -243,7 +246,7 @@ func (s *Store) deleteUsage(ctx context.Context, tx pgx.Tx, ids []string) ([]age
 		return nil, fmt.Errorf("usage facts: %w", err)
 	}
 	var tombs []agenttrace.UsageChange
-	if s.analytics != nil {
+	if s.outbox {
 		for rows.Next() {
 			k, err := scanUsage(rows)
 			if err != nil {

@@ -65,7 +65,7 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, in 
 			return nil, nil, fmt.Errorf("project session %s: %w", id, err)
 		}
 		w.add(sw)
-		if s.analytics != nil {
+		if s.outbox {
 			if f.Facts == nil || cached[id].P == nil {
 				f.Facts = prior.usage[id]
 			}
@@ -149,7 +149,7 @@ func (s *Store) readSessions(ctx context.Context, tx pgx.Tx, load, needFacts []s
 	// The bodies this call just wrote are in memory already: don't send them back.
 	b.Queue(`SELECT session_id, id, CASE WHEN id = ANY($2) THEN NULL ELSE body END FROM events
 		WHERE session_id = ANY($1)`, load, freshIDs)
-	if s.analytics != nil {
+	if s.outbox {
 		b.Queue(`SELECT `+usageCols+` FROM usage_facts WHERE session_id = ANY($1)`, needFacts)
 		b.Queue(`SELECT nextval('usage_version')`)
 	}
@@ -160,7 +160,7 @@ func (s *Store) readSessions(ctx context.Context, tx pgx.Tx, load, needFacts []s
 	if p.events, err = readEvents(br, len(load), fresh); err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
-	if s.analytics != nil {
+	if s.outbox {
 		for _, id := range needFacts {
 			p.usage[id] = map[string]sqlstore.UsageFact{}
 		}
