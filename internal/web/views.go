@@ -138,6 +138,7 @@ func templateFuncs(as *assets) template.FuncMap {
 		"withTier":    withTier,
 		"originLabel": originLabel,
 		"percent":     percent,
+		"timeline":    timeline,
 		"clip":        clip,
 		"clipped":     func(s string) bool { return len(s) > maxOutputBytes },
 		"kb":          func(s string) string { return strconv.Itoa((len(s)+1023)/1024) + " KB" },
