@@ -15,7 +15,8 @@ func TestRedactHoles(t *testing.T) {
 		{"aws key url-encoded", "X-Amz-Algorithm=AWS4&X-Amz-Credential%3DAKIAIOSFODNN7EXAMPLE%2F20261204",
 			"X-Amz-Algorithm=AWS4&X-Amz-Credential%3D[REDACTED:aws_access_key]%2F20261204"},
 		{"github token url-encoded", "redirect?next=%2Fapi%3Faccess_token%3Dghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789%26x%3D1",
-			"redirect?next=%2Fapi%3Faccess_token%3D[REDACTED:github_token]%26x%3D1"},
+			"redirect?next=%2Fapi%3Faccess_token%3D[REDACTED:github-pat]%26x%3D1"}, // gitleaks' rule: any prefix
+
 		{"password url-encoded", "q=db%3Fpassword%3Dhunter2%26user%3Dme",
 			"q=db%3Fpassword%3D[REDACTED:secret_assignment]%26user%3Dme"},
 		{"password double-encoded", "next=%2Flogin%253Fpassword%253Dhunter2%2526x%253D1",
@@ -23,6 +24,25 @@ func TestRedactHoles(t *testing.T) {
 		{"url with empty user", "postgres://:OnlyPassW0rd@host/db",
 			"postgres://:[REDACTED:url_password]@host/db"},
 		{"plain percent text untouched", "100%25 done, 50% off, %zz", "100%25 done, 50% off, %zz"},
+		// Found by the secret corpus (corpus_test.go).
+		{"plus as space in a query", "key=-----BEGIN+RSA+PRIVATE+KEY-----%0AMIIEpAIB%0A-----END+RSA+PRIVATE+KEY-----",
+			"key=[REDACTED:private_key]"},
+		{"plus as itself, encoded twice", "next=redis%3A%2F%2F%3Aab%252B1c%2B2%40cache%3A6379",
+			"next=redis%3A%2F%2F%3A[REDACTED:url_password]%40cache%3A6379"},
+		{"basic credentials without a header name", `{"h":"Basic ZGVwbG95Omh1bnRlcjI="}`,
+			`{"h":"Basic [REDACTED:authorization]"}`},
+		{"basic in prose kept", "use basic auth, Basic setup first", "use basic auth, Basic setup first"},
+		{"bearer with symbols", "Authorization: Bearer pa$$w0rd!(x)", "Authorization: Bearer [REDACTED:bearer_token]"},
+		{"azure account key", "AccountName=acme;AccountKey=c2VjcmV0a2V5Zm9yYXp1cmU=;EndpointSuffix=core.windows.net",
+			"AccountName=acme;AccountKey=[REDACTED:secret_assignment];EndpointSuffix=core.windows.net"},
+		{"api key in prose", "my API key is lEKWeA2KBgZb7pdNvRMa, thanks", "my API key is [REDACTED:secret_phrase], thanks"},
+		{"cache key in prose kept", "the cache key is 9f86d081884c7d65 and the token is invalid",
+			"the cache key is 9f86d081884c7d65 and the token is invalid"},
+		{"css class kept", `<div class="sk-fading-circle-spinner-container">`, `<div class="sk-fading-circle-spinner-container">`},
+		{"docker hub", "dckr_pat_yMbIt97DSNHL_4uY0KSw-EDIICV", "[REDACTED:dockerhub_token]"},
+		{"google client secret", "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", "[REDACTED:google_client_secret]"},
+		{"gitleaks rule", "key 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 here",
+			"key [REDACTED:sendgrid-api-token] here"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,5 +140,25 @@ func BenchmarkRedactPercentText(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Redact(s, nil)
+	}
+}
+
+// The hint index must find exactly the rules a substring search per hint finds.
+func TestHintIndex(t *testing.T) {
+	for _, s := range []string{
+		"", "x", "plain text with nothing", "token := r.Header.Get(\"X-Key\")", "ghp_x AKIA sk-ant- s. hvs.",
+		"PASSWORD=x and -----begin private key----- and https://hooks.slack.com/", strings.Repeat("ey", 100),
+	} {
+		lower := asciiLower(s)
+		got := ruleHints().hinted(lower)
+		for i, r := range rules {
+			want := false
+			for _, h := range r.hints {
+				want = want || strings.Contains(lower, h)
+			}
+			if got.has(i) != want {
+				t.Errorf("%q: rule %d (%s) hinted = %v, want %v", s, i, r.name, got.has(i), want)
+			}
+		}
 	}
 }

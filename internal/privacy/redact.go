@@ -2,8 +2,10 @@ package privacy
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,6 +37,9 @@ type rule struct {
 	// value, when set, reads the secret that starts where re's match ends and returns its
 	// length (0: none). Values can be long; parsing them by hand keeps re's window small.
 	value func(s string) (offset, length int)
+	// valid, when set, must accept a secret for it to count: gitleaks' entropy threshold,
+	// which tells a random token from a word with the same prefix (sk-fading-circle).
+	valid func(secret string) bool
 }
 
 // lazyRegexp compiles its pattern on first use. The hook is a short-lived process and
@@ -106,15 +111,15 @@ func awsPrefix(s string, at int) bool {
 var secretKeys = []string{"password", "passwd", "passphrase", "secret", "token", "credential", "key"}
 
 // keyEnd checks what comes before a hint: "key" alone is too common a word, so it counts
-// only as the end of api_key, access-key, secretKey, privatekey or auth_key.
+// only as the end of api_key, access-key, secretKey, privatekey, auth_key or AccountKey
+// (Azure's connection strings), or of "API key", "secret key" in prose.
 func keyEnd(s string, at int) bool {
 	if s[at] != 'k' && s[at] != 'K' {
 		return true
 	}
-	l := asciiLower(s[max(at-8, 0):at])
-	l = strings.TrimRight(l, "_-")
-	for _, p := range []string{"api", "access", "secret", "private", "auth"} {
-		if strings.HasSuffix(l, p) {
+	l := strings.TrimRight(s[max(at-8, 0):at], "_- ")
+	for _, p := range []string{"api", "access", "secret", "private", "auth", "account"} {
+		if len(l) >= len(p) && strings.EqualFold(l[len(l)-len(p):], p) {
 			return true
 		}
 	}
@@ -171,39 +176,102 @@ func phraseValue(s string) (int, int) {
 	return i, n
 }
 
-// rules run in order; specific token formats come before the generic assignment forms so
-// the count names the kind of secret.
-var rules = []rule{
+// handRules are agent-trace's own: the token formats it has always named (github_token,
+// aws_access_key …), then the structural rules no token list covers: PEM blocks,
+// credentials in URLs, key/value assignments, Authorization headers, prose.
+var handRules = []rule{
 	{"private_key", []string{"private key-----"}, nil,
-		lazy(`-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*)`), 0, nil},
+		lazy(`-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*)`), 0, nil, nil},
 	{"aws_access_key", []string{"akia", "asia"}, tokenStart,
-		lazy(`^(?:AKIA|ASIA)[A-Z0-9]{16}\b`), 24, nil},
+		lazy(`^(?:AKIA|ASIA)[A-Z0-9]{16}\b`), 24, nil, nil},
 	{"aws_secret_key", []string{"secret_access_key", "secretaccesskey", "secret_key", "secretkey"}, awsPrefix,
-		lazy(`(?i)^secret_?(?:access_?)?key\\*["']?\s*(?::=|=>|[:=])\s*\\*["']?([A-Za-z0-9/+=]{40})`), 128, nil},
+		lazy(`(?i)^secret_?(?:access_?)?key\\*["']?\s*(?::=|=>|[:=])\s*\\*["']?([A-Za-z0-9/+=]{40})`), 128, nil, nil},
 	{"github_token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, tokenStart,
-		lazy(`^(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`), 300, nil},
-	{"gitlab_token", []string{"glpat-"}, tokenStart, lazy(`^glpat-[A-Za-z0-9_\-]{20,}`), 256, nil},
-	{"anthropic_key", []string{"sk-ant-"}, tokenStart, lazy(`^sk-ant-[A-Za-z0-9_\-]{20,}`), 256, nil},
-	{"openai_key", []string{"sk-"}, tokenStart, lazy(`^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), 256, nil},
-	{"slack_token", []string{"xox"}, tokenStart, lazy(`^xox[abposr]-[A-Za-z0-9\-]{10,}`), 256, nil},
-	{"stripe_key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, tokenStart, lazy(`^[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), 256, nil},
-	{"npm_token", []string{"npm_"}, tokenStart, lazy(`^npm_[A-Za-z0-9]{36}\b`), 48, nil},
-	{"huggingface_token", []string{"hf_"}, tokenStart, lazy(`^hf_[A-Za-z]{34}\b`), 48, nil},
-	{"google_api_key", []string{"aiza"}, tokenStart, lazy(`^AIza[0-9A-Za-z_\-]{35}`), 40, nil},
-	{"jwt", []string{"eyj"}, tokenStart, lazy(`^eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}`), 4096, nil},
-	{"bearer_token", []string{"bearer"}, wordStart, lazy(`(?i)^bearer\s+([A-Za-z0-9\-._~+/]{8,}=*)`), 1024, nil},
+		lazy(`^(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`), 300, nil, nil},
+	{"gitlab_token", []string{"glpat-"}, tokenStart, lazy(`^glpat-[A-Za-z0-9_\-]{20,}`), 256, nil, nil},
+	{"anthropic_key", []string{"sk-ant-"}, tokenStart, lazy(`^sk-ant-[A-Za-z0-9_\-]{20,}`), 256, nil, nil},
+	{"openai_key", []string{"sk-"}, tokenStart, lazy(`^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}`), 256, nil, generated},
+	{"slack_token", []string{"xox"}, tokenStart, lazy(`^xox[abposr]-[A-Za-z0-9\-]{10,}`), 256, nil, nil},
+	{"stripe_key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, tokenStart, lazy(`^[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), 256, nil, nil},
+	{"npm_token", []string{"npm_"}, tokenStart, lazy(`^npm_[A-Za-z0-9]{36}\b`), 48, nil, nil},
+	{"huggingface_token", []string{"hf_"}, tokenStart, lazy(`^hf_[A-Za-z]{34}\b`), 48, nil, nil},
+	{"google_api_key", []string{"aiza"}, tokenStart, lazy(`^AIza[0-9A-Za-z_\-]{35}`), 40, nil, nil},
+	{"dockerhub_token", []string{"dckr_"}, tokenStart, lazy(`^dckr_(?:pat|oat)_[A-Za-z0-9_\-]{20,}`), 128, nil, nil},
+	{"google_client_secret", []string{"gocspx-"}, tokenStart, lazy(`^GOCSPX-[A-Za-z0-9_\-]{28}`), 40, nil, nil},
+	{"jwt", []string{"eyj"}, tokenStart, lazy(`^eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}`), 4096, nil, nil},
+	{"bearer_token", []string{"bearer"}, wordStart, lazy(`(?i)^bearer\s+([^\s"'\x60\\,;]{8,})`), 1024, nil, nil},
 	{"authorization", []string{"authorization"}, wordStart,
-		lazy(`(?i)^authorization\\*["']?\s*[:=]\s*\\*["']?(?:basic|token|digest)\s+([A-Za-z0-9\-._~+/]{6,}=*)`), 1024, nil},
+		lazy(`(?i)^authorization\\*["']?\s*[:=]\s*\\*["']?(?:basic|token|digest)\s+([A-Za-z0-9\-._~+/]{6,}=*)`), 1024, nil, nil},
 	// scheme://user:password@host keeps the scheme, the user and the host.
-	{"url_password", []string{"://"}, afterScheme, lazy(`^://[^\s:/@"'\[\]]*:([^\s@/"']+)@`), 1024, nil},
+	{"url_password", []string{"://"}, afterScheme, lazy(`^://[^\s:/@"'\[\]]*:([^\s@/"']+)@`), 1024, nil, nil},
 	// password=x, "token": "x", PASSWORD: x, --api-key=x, secret := "x".
-	{"secret_assignment", secretKeys, keyEnd, lazy(`(?i)^` + keyAlt + `\\*["']?[ \t]*(?::=|=>|[:=])\s*`), 64, assignedValue},
+	{"secret_assignment", secretKeys, keyEnd, lazy(`(?i)^` + keyAlt + `\\*["']?[ \t]*(?::=|=>|[:=])\s*`), 64, assignedValue, nil},
 	// --password hunter2, -token x.
-	{"secret_assignment", secretKeys, flagKey, lazy(`(?i)^` + keyAlt + `[ \t]+`), 64, assignedValue},
+	{"secret_assignment", secretKeys, flagKey, lazy(`(?i)^` + keyAlt + `[ \t]+`), 64, assignedValue, nil},
+	// Basic dXNlcjpwYXNz anywhere (a header without its name, a header value in JSON).
+	{"authorization", []string{"basic"}, wordStart, lazy(`(?i)^basic\s+`), 16, basicCredentials, nil},
 	// "the db password is hunter2": prose in prompts.
 	{"password_phrase", []string{"password", "passwd", "passphrase"}, wordStart,
-		lazy(`(?i)^(?:password|passwd|passphrase)\s+(?:is|was|=)\s*:?\s+`), 64, phraseValue},
+		lazy(`(?i)^(?:password|passwd|passphrase)\s+(?:is|was|=)\s*:?\s+`), 64, phraseValue, nil},
+	// "my API key is 3f9a…", "the access token is …": only a value that looks generated.
+	{"secret_phrase", []string{"key", "token", "secret", "credential"}, phraseKey,
+		lazy(`(?i)^(?:key|token|secret|credentials?)\s+(?:is|was|=)\s*:?\s+`), 64, generatedValue, nil},
 }
+
+// wordEnd is a hint that ends a word: "API key is", "access token was".
+func wordEnd(s string, at int) bool {
+	for _, w := range []string{"key", "token", "secret", "credentials", "credential"} {
+		if end := at + len(w); end <= len(s) && strings.EqualFold(s[at:end], w) {
+			return end == len(s) || !isWordByte(s[end])
+		}
+	}
+	return false
+}
+
+// phraseKey is wordEnd, and for "key" keyEnd too: "the API key is", not "the cache key is".
+func phraseKey(s string, at int) bool { return wordEnd(s, at) && keyEnd(s, at) }
+
+// generatedValue is phraseValue when the word looks generated (12 bytes or more, letters
+// and digits both): "the token is invalid" keeps its last word.
+func generatedValue(s string) (int, int) {
+	off, n := phraseValue(s)
+	if n < 12 {
+		return 0, 0
+	}
+	w := s[off : off+n]
+	if !strings.ContainsAny(w, "0123456789") || strings.IndexFunc(w, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }) < 0 {
+		return 0, 0
+	}
+	return off, n
+}
+
+// basicCredentials reads the base64 after "Basic " and keeps it only when it decodes to
+// user:password, so "basic auth" or "Basic setup" in prose stay.
+func basicCredentials(s string) (int, int) {
+	n := 0
+	for n < len(s) && (isWordByte(s[n]) && s[n] != '_' || s[n] == '+' || s[n] == '/' || s[n] == '=') {
+		n++
+	}
+	if n < 8 {
+		return 0, 0
+	}
+	d, err := base64.StdEncoding.DecodeString(s[:n])
+	if err != nil {
+		d, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s[:n], "="))
+	}
+	if err != nil || bytes.IndexByte(d, ':') <= 0 {
+		return 0, 0
+	}
+	return 0, n
+}
+
+// rules run in order: ours, whose names the counts have always used, then gitleaks'
+// token formats for whatever ours do not know (gitleaks_rules.go, made by go generate).
+// Specific token formats come before the generic assignment forms so the count names the
+// kind of secret.
+var rules = append(handRules, gitleaksRules...)
+
+//go:generate go run ./internal/gitleaksgen -version v8.30.1 -o gitleaks_rules.go
 
 // RuleNames lists the names a redaction is counted under, in rule order without repeats.
 func RuleNames() []string {
@@ -245,11 +313,17 @@ func Redact(s string, counts map[string]int) string {
 // tokens as access_token%3Dghp_… or X-Amz-Credential%3DAKIA….
 func redactEncoded(s string, counts map[string]int) string {
 	for range 8 {
-		d, src := percentDecodeAll(s)
+		d, src := percentDecodeAll(s, false)
 		if len(d) == len(s) {
 			return s // no escapes left: the plain pass saw this text already
 		}
 		out, n := redactMapped(s, d, src, counts)
+		if n == 0 && strings.IndexByte(d, '+') >= 0 {
+			// A + is a space in a form or query string (Basic+dXNl…, BEGIN+RSA+PRIVATE+KEY)
+			// but itself in a path or a password (%2B decoded once): try both readings.
+			d, src = percentDecodeAll(s, true)
+			out, n = redactMapped(s, d, src, counts)
+		}
 		if n == 0 {
 			return s
 		}
@@ -262,9 +336,10 @@ func redactEncoded(s string, counts map[string]int) string {
 // decoded s (src maps each byte of d, and len(d), to its offset in s).
 func redactMapped(s, d string, src []int, counts map[string]int) (string, int) {
 	lower := asciiLower(d)
+	set := ruleHints().hinted(lower)
 	for i := range rules {
 		r := &rules[i]
-		if !r.hinted(lower) {
+		if !set.has(i) {
 			continue
 		}
 		spans := r.secrets(d, lower)
@@ -290,10 +365,10 @@ func redactMapped(s, d string, src []int, counts map[string]int) (string, int) {
 // percentDecodeAll decodes s until no escape is left (at most three times: a redirect URL
 // inside a query string is encoded twice, %253D), composing the offset maps so each byte
 // of the result still maps to where it starts in s.
-func percentDecodeAll(s string) (string, []int) {
-	d, src := percentDecode(s)
+func percentDecodeAll(s string, plus bool) (string, []int) {
+	d, src := percentDecode(s, plus)
 	for range 2 {
-		d2, src2 := percentDecode(d)
+		d2, src2 := percentDecode(d, plus)
 		if len(d2) == len(d) {
 			break
 		}
@@ -307,7 +382,8 @@ func percentDecodeAll(s string) (string, []int) {
 
 // percentDecode decodes every %XX escape of s, leaving any other % as it is, and maps
 // each decoded byte to the offset in s where it starts (with one more entry, len(s)).
-func percentDecode(s string) (string, []int) {
+// With plus, a + decodes to a space, as in form encoding.
+func percentDecode(s string, plus bool) (string, []int) {
 	var b strings.Builder
 	b.Grow(len(s))
 	src := make([]int, 0, len(s)+1)
@@ -318,7 +394,11 @@ func percentDecode(s string) (string, []int) {
 			i += 3
 			continue
 		}
-		b.WriteByte(s[i])
+		c := s[i]
+		if c == '+' && plus {
+			c = ' '
+		}
+		b.WriteByte(c)
 		src = append(src, i)
 		i++
 	}
@@ -356,10 +436,15 @@ func unhex(c byte) byte {
 
 func redactOnce(s string, counts map[string]int) (string, int) {
 	lower := asciiLower(s)
+	x := ruleHints()
+	set := x.hinted(lower)
+	if set.isEmpty() {
+		return s, 0
+	}
 	total := 0
 	for i := range rules {
 		r := &rules[i]
-		if !r.hinted(lower) {
+		if !set.has(i) {
 			continue
 		}
 		spans := r.secrets(s, lower)
@@ -379,21 +464,14 @@ func redactOnce(s string, counts map[string]int) (string, int) {
 		b.WriteString(s[last:])
 		s = b.String()
 		lower = asciiLower(s)
+		// A replacement can join a hint's halves: look again, for the rules after this one.
+		set = x.hinted(lower)
 		if counts != nil {
 			counts[r.name] += len(spans)
 		}
 		total += len(spans)
 	}
 	return s, total
-}
-
-func (r *rule) hinted(lower string) bool {
-	for _, h := range r.hints {
-		if strings.Contains(lower, h) {
-			return true
-		}
-	}
-	return false
 }
 
 // secrets returns the byte spans of the secrets r finds in s (lower is s lower-cased,
@@ -451,7 +529,7 @@ func (r *rule) add(spans [][2]int, s string, at int, m []int) [][2]int {
 		}
 	}
 	a, b = a+at, b+at
-	if a == b || strings.HasPrefix(s[a:], redactedPrefix) {
+	if a == b || strings.HasPrefix(s[a:], redactedPrefix) || r.valid != nil && !r.valid(s[a:b]) {
 		return spans
 	}
 	if n := len(spans); n > 0 && a < spans[n-1][1] {
@@ -460,11 +538,37 @@ func (r *rule) add(spans [][2]int, s string, at int, m []int) [][2]int {
 	return append(spans, [2]int{a, b})
 }
 
+// minEntropy accepts a secret whose Shannon entropy is at least bits per byte.
+func minEntropy(bits float64) func(string) bool {
+	return func(s string) bool { return entropy(s) >= bits }
+}
+
+// generated accepts a token with a digit in it: a generated key of twenty characters or
+// more all but always has one, a CSS class or a slug (sk-fading-circle-spinner) has none.
+func generated(s string) bool { return strings.ContainsAny(s, "0123456789") }
+
+// entropy is the Shannon entropy of s in bits per byte.
+func entropy(s string) float64 {
+	var n [256]int
+	for i := 0; i < len(s); i++ {
+		n[s[i]]++
+	}
+	h := 0.0
+	for _, c := range n {
+		if c > 0 {
+			p := float64(c) / float64(len(s))
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
 // HasSecret reports whether any rule still finds a secret in s.
 func HasSecret(s string) bool {
 	lower := asciiLower(s)
+	set := ruleHints().hinted(lower)
 	for i := range rules {
-		if rules[i].hinted(lower) && len(rules[i].secrets(s, lower)) > 0 {
+		if set.has(i) && len(rules[i].secrets(s, lower)) > 0 {
 			return true
 		}
 	}
