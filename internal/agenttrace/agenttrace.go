@@ -479,6 +479,7 @@ type FailingCommand struct {
 // What a Breakdown groups by.
 const (
 	BreakdownByUser   = "user"
+	BreakdownByTeam   = "team" // the users' teams (agent-trace-server user create --team)
 	BreakdownByRepo   = "repo"
 	BreakdownByBranch = "branch" // repository and branch
 )
@@ -488,6 +489,7 @@ const (
 // sessions could not be priced.
 type BreakdownRow struct {
 	User   string `json:"user,omitempty"`
+	Team   string `json:"team,omitempty"`
 	Repo   string `json:"repo,omitempty"`
 	Branch string `json:"branch,omitempty"`
 	Summary

@@ -413,7 +413,7 @@ func (a *API) registerHealth(api huma.API) {
 
 type breakdownInput struct {
 	RangeInput
-	By string `query:"by" enum:"user,repo,branch" default:"user" doc:"Group by user, repository, or repository and branch."`
+	By string `query:"by" enum:"user,team,repo,branch" default:"user" doc:"Group by user, team (agent-trace-server user create --team), repository, or repository and branch."`
 }
 
 type breakdownOutput struct {
@@ -430,7 +430,7 @@ func (a *API) registerBreakdown(api huma.API) {
 		OperationID: "breakdown",
 		Method:      http.MethodGet,
 		Path:        "/v1/analytics/breakdown",
-		Summary:     "Totals per user, repository or branch",
+		Summary:     "Totals per user, team, repository or branch",
 		Description: "Sessions, prompts, tool calls and errors, commits, pull requests, lines, tokens, cost and cost per commit of the sessions started in the range, per user, per repository, or per repository and branch; largest cost first. The rows add up to /v1/analytics/summary's counts and tokens; cost is the sessions' own (unpriced sessions are counted apart).",
 		Tags:        []string{"Analytics"},
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},

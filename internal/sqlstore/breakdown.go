@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -14,25 +13,32 @@ import (
 // sessions' own (the number the session list shows), so the rows add up to what a
 // reader sees elsewhere. See agenttrace.Analytics.
 func (r Reader) Breakdown(ctx context.Context, from, to time.Time, by string) ([]agenttrace.BreakdownRow, error) {
-	var keys string
+	keys, table := "", "sessions"
 	switch by {
 	case agenttrace.BreakdownByUser:
 		keys = r.User
+	case agenttrace.BreakdownByTeam:
+		// A user's team is the users table's; a user it does not know is in no team.
+		keys, table = "COALESCE(u.team, '')", "sessions LEFT JOIN users u ON u.name = sessions."+r.User
 	case agenttrace.BreakdownByRepo:
 		keys = "repo"
 	case agenttrace.BreakdownByBranch:
 		keys = "repo, branch"
 	default:
-		return nil, fmt.Errorf("breakdown: %w: by must be user, repo or branch, not %q", agenttrace.ErrInvalid, by)
+		return nil, fmt.Errorf("breakdown: %w: by must be user, team, repo or branch, not %q", agenttrace.ErrInvalid, by)
 	}
 	w := Where{Dollar: r.Dollar}
 	w.TimeRange("started_ms", from, to)
-	Visible(ctx, &w, r.User)
+	Visible(ctx, &w, "sessions."+r.User)
 	sums := []string{"prompt_count", "tool_call_count", "error_count", "commit_count", "pr_count",
 		"lines_added", "lines_removed", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"}
-	costCol := strings.Count(keys, ",") + 1 + 1 + len(sums) + 1 // keys, count(*), sums, then cost
+	nKeys := 1
+	if by == agenttrace.BreakdownByBranch {
+		nKeys = 2
+	}
+	costCol := nKeys + 1 + len(sums) + 1 // keys, count(*), sums, then cost
 	q := fmt.Sprintf(`SELECT %s, count(*), %s, COALESCE(SUM(cost_usd), 0), SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END),
-		MAX(started_ms) FROM sessions%s GROUP BY %s ORDER BY %d DESC, %s`, keys, sumInts(sums...), w.SQL(), keys, costCol, keys)
+		MAX(started_ms) FROM %s%s GROUP BY %s ORDER BY %d DESC, %s`, keys, sumInts(sums...), table, w.SQL(), keys, costCol, keys)
 	var out []agenttrace.BreakdownRow
 	err := r.Query(ctx, q, w.Args, func(rows Rows) error {
 		for rows.Next() {
@@ -81,6 +87,8 @@ func scanBreakdown(rows Rows, by string) (agenttrace.BreakdownRow, error) {
 	switch by {
 	case agenttrace.BreakdownByUser:
 		b.User = key
+	case agenttrace.BreakdownByTeam:
+		b.Team = key
 	case agenttrace.BreakdownByRepo:
 		b.Repo = key
 	}

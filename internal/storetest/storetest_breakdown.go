@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,10 +18,13 @@ import (
 func testBreakdown(t *testing.T, s agenttrace.Store) {
 	want := map[string]map[[2]string]*agenttrace.BreakdownRow{}
 	var batch []event.Event
-	for _, evs := range Generate(23, 30, 40) {
+	gen := Generate(23, 30, 40)
+	team := teamsFor(t, s, gen)
+	for _, evs := range gen {
 		sess := projection.Project(evs, TestPricer{})
 		for by, key := range map[string][2]string{
 			agenttrace.BreakdownByUser:   {sess.User, ""},
+			agenttrace.BreakdownByTeam:   {team[sess.User], ""},
 			agenttrace.BreakdownByRepo:   {sess.Repo, ""},
 			agenttrace.BreakdownByBranch: {sess.Repo, sess.Branch},
 		} {
@@ -57,6 +61,26 @@ func testBreakdown(t *testing.T, s agenttrace.Store) {
 	}
 }
 
+// teamsFor records the generated sessions' users with teams, red and blue in turn,
+// leaving the first user unrecorded (in no team), and returns each user's team.
+func teamsFor(t *testing.T, s agenttrace.Store, gen [][]event.Event) map[string]string {
+	var users []string
+	for _, evs := range gen {
+		if u := evs[0].User; u != "" && !slices.Contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	slices.Sort(users)
+	team := map[string]string{}
+	for i, u := range users[min(1, len(users)):] {
+		team[u] = []string{"red", "blue"}[i%2]
+		if err := s.CreateUser(ctx(t), agenttrace.User{Name: u, Team: team[u]}); err != nil {
+			t.Fatalf("create user %s: %v", u, err)
+		}
+	}
+	return team
+}
+
 func addToRow(r *agenttrace.BreakdownRow, s agenttrace.SessionSummary) {
 	r.Add(agenttrace.Summary{Sessions: 1, Prompts: s.PromptCount, ToolCalls: s.ToolCallCount, ToolErrors: s.ErrorCount,
 		Commits: s.CommitCount, PullRequests: s.PRCount, LinesAdded: s.LinesAdded, LinesRemoved: s.LinesRemoved,
@@ -80,9 +104,12 @@ func checkBreakdown(t *testing.T, by string, rows []agenttrace.BreakdownRow, wan
 	var sessions, prompts int
 	var input int64
 	for i, got := range rows {
-		key := [2]string{got.User, ""}
-		if by != agenttrace.BreakdownByUser {
-			key = [2]string{got.Repo, got.Branch}
+		key := [2]string{got.Repo, got.Branch}
+		switch by {
+		case agenttrace.BreakdownByUser:
+			key = [2]string{got.User, ""}
+		case agenttrace.BreakdownByTeam:
+			key = [2]string{got.Team, ""}
 		}
 		w := want[key]
 		if w == nil {
@@ -96,7 +123,7 @@ func checkBreakdown(t *testing.T, by string, rows []agenttrace.BreakdownRow, wan
 			t.Errorf("by %s %v: cost %v unpriced %d last %v; want %v %d %v", by, key, got.CostUSD, got.Unpriced, got.LastStartedAt, w.CostUSD, w.Unpriced, w.LastStartedAt)
 		}
 		g := got
-		g.User, g.Repo, g.Branch, g.CostUSD, g.CostPerCommitUSD, g.LastStartedAt = "", "", "", 0, nil, time.Time{}
+		g.User, g.Team, g.Repo, g.Branch, g.CostUSD, g.CostPerCommitUSD, g.LastStartedAt = "", "", "", "", 0, nil, time.Time{}
 		w2 := *w
 		w2.CostUSD, w2.LastStartedAt = 0, time.Time{}
 		EqualJSON(t, "breakdown "+by, g, w2)

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,14 +21,16 @@ type breakdownPage struct {
 }
 
 var (
-	peoplePage = breakdownPage{Path: "/people", Title: "People", Nav: "people", ByChoices: []string{agenttrace.BreakdownByUser}}
-	reposPage  = breakdownPage{Path: "/repos", Title: "Repositories", Nav: "repos",
+	peoplePage = breakdownPage{Path: "/people", Title: "People", Nav: "people",
+		ByChoices: []string{agenttrace.BreakdownByUser, agenttrace.BreakdownByTeam}}
+	reposPage = breakdownPage{Path: "/repos", Title: "Repositories", Nav: "repos",
 		ByChoices: []string{agenttrace.BreakdownByRepo, agenttrace.BreakdownByBranch}}
 )
 
 type breakdownData struct {
 	breakdownPage
 	From, To, By, Sort string
+	Team               string // by user: only this team's people
 	Desc               bool
 	Rows               []breakdownRow
 	Total              agenttrace.BreakdownRow
@@ -82,15 +85,35 @@ func (a *app) breakdown(p breakdownPage) http.HandlerFunc {
 			d.Sort = q.Get("sort")
 		}
 		rows, err := a.store.Breakdown(r.Context(), from, to.AddDate(0, 0, 1), d.By)
+		if err == nil && d.By == agenttrace.BreakdownByUser && q.Has("team") {
+			d.Team = q.Get("team")
+			rows, err = a.teamRows(r, rows, d.Team)
+		}
 		if err != nil {
 			a.fail(w, r, "total by "+d.By, err)
 			return
 		}
 		d.query = url.Values{"from": {d.From}, "to": {d.To}, "by": {d.By}}
+		if d.Team != "" {
+			d.query.Set("team", d.Team)
+		}
 		d.fill(rows, from, to)
 		d.RangeLinks = rangeLinks(p.Path, today, d.From, d.To, url.Values{"by": {d.By}, "sort": {d.Sort}})
 		a.render(w, r, http.StatusOK, "breakdown", "layout", page{Title: p.Title, Nav: p.Nav, Data: d})
 	}
+}
+
+// teamRows keeps the rows of team's people (team "" : people in no team).
+func (a *app) teamRows(r *http.Request, rows []agenttrace.BreakdownRow, team string) ([]agenttrace.BreakdownRow, error) {
+	users, err := a.store.Users(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	of := map[string]string{}
+	for _, u := range users {
+		of[u.Name] = u.Team
+	}
+	return slices.DeleteFunc(rows, func(b agenttrace.BreakdownRow) bool { return of[b.User] != team }), nil
 }
 
 // fill sorts the rows, links each to its sessions and adds up the totals row.
@@ -104,12 +127,18 @@ func (d *breakdownData) fill(rows []agenttrace.BreakdownRow, from, to time.Time)
 	})
 	for _, row := range rows {
 		v := url.Values{"from": {from.Format("2006-01-02")}, "to": {to.Format("2006-01-02")}}
-		if row.User != "" || d.By == agenttrace.BreakdownByUser {
+		link := "/?"
+		switch d.By {
+		case agenttrace.BreakdownByUser:
 			v.Set("user", row.User)
-		} else {
+		case agenttrace.BreakdownByTeam: // the team's people
+			v.Set("by", agenttrace.BreakdownByUser)
+			v.Set("team", row.Team)
+			link = d.Path + "?"
+		default:
 			v.Set("repo", row.Repo)
 		}
-		d.Rows = append(d.Rows, breakdownRow{BreakdownRow: row, SessionsURL: "/?" + v.Encode()})
+		d.Rows = append(d.Rows, breakdownRow{BreakdownRow: row, SessionsURL: link + v.Encode()})
 		addBreakdown(&d.Total, row)
 	}
 	if d.Total.Commits > 0 {
@@ -157,6 +186,8 @@ func (r breakdownRow) Label() string {
 	switch {
 	case r.User != "":
 		return r.User
+	case r.Team != "":
+		return r.Team
 	case r.Branch != "":
 		return strings.TrimSpace(r.Repo + " · " + r.Branch)
 	case r.Repo != "":

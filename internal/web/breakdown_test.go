@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
 // The People and Repositories pages: their totals equal the Costs page's for the same
@@ -21,6 +22,9 @@ func TestBreakdownPages(t *testing.T) {
 			evs[j].Git = &event.GitState{Remote: "github.com/example/" + who, Branch: "feature/" + who}
 		}
 		mustIngest(t, st, evs)
+		if err := st.CreateUser(t.Context(), agenttrace.User{Name: who, Team: "ops"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	const rng = "from=2026-11-01&to=2026-11-30"
 	_, costs := mustGet(t, h, "/costs?"+rng)
@@ -28,7 +32,7 @@ func TestBreakdownPages(t *testing.T) {
 	for _, div := range query(costs, "dl.totals div") {
 		totals[text(first(t, div, "dt"))] = text(first(t, div, "dd"))
 	}
-	for _, path := range []string{"/people?" + rng, "/repos?" + rng, "/repos?by=branch&" + rng} {
+	for _, path := range []string{"/people?" + rng, "/people?by=team&" + rng, "/repos?" + rng, "/repos?by=branch&" + rng} {
 		t.Run(path, func(t *testing.T) {
 			_, doc := mustGet(t, h, path)
 			rows := query(doc, "table.breakdown tbody tr.group")
@@ -47,6 +51,17 @@ func TestBreakdownPages(t *testing.T) {
 				n, _ := strconv.Atoi(text(query(tr, "td")[0]))
 				sum += n
 				_, list := mustGet(t, h, attr(first(t, tr, "th a"), "href"))
+				if strings.Contains(path, "team") { // a team's row leads to its people
+					people := 0
+					for _, p := range query(list, "table.breakdown tbody tr.group") {
+						k, _ := strconv.Atoi(text(query(p, "td")[0]))
+						people += k
+					}
+					if people != n {
+						t.Errorf("team %s: %d sessions, its people's rows add up to %d", text(tr), n, people)
+					}
+					continue
+				}
 				if got := len(query(list, "tr.session")); got != n && !strings.Contains(path, "branch") {
 					t.Errorf("%s: the row says %d sessions, its link lists %d", text(tr), n, got)
 				}
@@ -70,5 +85,35 @@ func TestBreakdownPages(t *testing.T) {
 	}
 	if len(counts) < 3 {
 		t.Errorf("by branch: %d rows, want at least 3", len(counts))
+	}
+}
+
+func TestPeopleByTeam(t *testing.T) {
+	h, st := mustDashboard(t)
+	for i, who := range []string{"grace", "linus"} {
+		evs := synthSession(t, "team-"+who, time.Date(2026, 11, 20+i, 9, 0, 0, 0, time.UTC), event.TierDetails, "hi", 1, 0, true)
+		for j := range evs {
+			evs[j].User = who
+		}
+		mustIngest(t, st, evs)
+		if err := st.CreateUser(t.Context(), agenttrace.User{Name: who, Team: "ops"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, doc := mustGet(t, h, "/people?by=team&from=2026-11-01&to=2026-11-30")
+	teams := map[string]string{}
+	for _, tr := range query(doc, "table.breakdown tbody tr.group") {
+		teams[text(first(t, tr, "th"))] = text(query(tr, "td")[0])
+	}
+	if teams["ops"] != "2" || teams["(none)"] == "" {
+		t.Errorf("teams %v, want ops with 2 sessions and the rest in no team", teams)
+	}
+	_, doc = mustGet(t, h, "/people?by=user&team=ops&from=2026-11-01&to=2026-11-30")
+	var people []string
+	for _, tr := range query(doc, "table.breakdown tbody tr.group") {
+		people = append(people, text(first(t, tr, "th")))
+	}
+	if strings.Join(people, ",") != "grace,linus" && strings.Join(people, ",") != "linus,grace" {
+		t.Errorf("team ops lists %v, want grace and linus", people)
 	}
 }
