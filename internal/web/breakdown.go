@@ -130,7 +130,9 @@ func (d *breakdownData) fill(rows []agenttrace.BreakdownRow, from, to time.Time)
 		link := "/?"
 		switch d.By {
 		case agenttrace.BreakdownByUser:
-			v.Set("user", row.User)
+			link = "/people/" + url.PathEscape(row.User) + "?"
+		case agenttrace.BreakdownByRepo:
+			link = "/repos/" + row.Repo + "?"
 		case agenttrace.BreakdownByTeam: // the team's people
 			v.Set("by", agenttrace.BreakdownByUser)
 			v.Set("team", row.Team)

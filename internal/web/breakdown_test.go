@@ -117,3 +117,44 @@ func TestPeopleByTeam(t *testing.T) {
 		t.Errorf("team ops lists %v, want grace and linus", people)
 	}
 }
+
+// A repository's page: its totals as the Repos page has them, its sessions, commits and
+// pull requests; a person's page: their sessions and spend.
+func TestRepoAndPersonPages(t *testing.T) {
+	h, st := mustDashboard(t)
+	const rng = "from=2026-11-01&to=2026-11-30"
+	rows, err := st.Breakdown(t.Context(), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), agenttrace.BreakdownByRepo)
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("breakdown: %v %v", rows, err)
+	}
+	var repo agenttrace.BreakdownRow
+	for _, r := range rows {
+		if r.Repo == "github.com/example/demo" {
+			repo = r
+		}
+	}
+	_, doc := mustGet(t, h, "/repos/github.com/example/demo?"+rng)
+	totals := map[string]string{}
+	for _, div := range query(doc, "dl.totals div") {
+		totals[text(first(t, div, "dt"))] = text(first(t, div, "dd"))
+	}
+	if totals["Sessions"] != strconv.Itoa(repo.Sessions) || totals["Commits"] != strconv.Itoa(repo.Commits) {
+		t.Errorf("repo totals %v, the breakdown says %d sessions, %d commits", totals, repo.Sessions, repo.Commits)
+	}
+	if got := len(query(doc, "table.detail-sessions tr.session")); got != min(repo.Sessions, detailSessions) {
+		t.Errorf("%d sessions listed, want %d", got, min(repo.Sessions, detailSessions))
+	}
+	if got := len(query(doc, ".outcomes a.badge.commit")); got != repo.Commits {
+		t.Errorf("%d commit badges, want %d", got, repo.Commits)
+	}
+	if len(query(doc, "table.branches tbody tr")) == 0 || len(query(doc, "svg.chart")) == 0 {
+		t.Error("no branches table or spend chart")
+	}
+	_, doc = mustGet(t, h, "/people/dev?"+rng)
+	if got := len(query(doc, "table.detail-sessions tr.session")); got == 0 {
+		t.Error("dev's page lists no sessions")
+	}
+	if got := text(first(t, doc, "h1")); got != "dev" {
+		t.Errorf("person page heading %q", got)
+	}
+}

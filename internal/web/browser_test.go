@@ -426,7 +426,8 @@ func TestBrowserThemesAndNarrowScreens(t *testing.T) {
 	}
 
 	for _, p := range []string{"/", "/sessions/" + prID, "/costs?from=2026-11-12&to=2026-11-25", "/git",
-		"/people?from=2026-11-01&to=2026-11-30", "/repos?by=branch&from=2026-11-01&to=2026-11-30", "/tools?from=2026-11-01&to=2026-11-30"} {
+		"/people?from=2026-11-01&to=2026-11-30", "/repos?by=branch&from=2026-11-01&to=2026-11-30", "/tools?from=2026-11-01&to=2026-11-30",
+		"/repos/github.com/example/demo?from=2026-11-01&to=2026-11-30", "/people/dev?from=2026-11-01&to=2026-11-30"} {
 		b.do(t, chromedp.EmulateViewport(390, 844), chromedp.Navigate(ls.url(p)), chromedp.WaitReady(chromedp.CSS("main")))
 		if w := eval[int](t, b, `document.documentElement.scrollWidth`); w > 390 {
 			t.Errorf("%s at 390 px is %d px wide: it scrolls sideways", p, w)

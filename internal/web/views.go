@@ -22,7 +22,7 @@ var templateFS embed.FS
 
 // pages every handler may render; parseViews fails when one is missing, so a typo in a
 // template name is a start-up error, not a 500 in front of a user.
-var pageNames = []string{"sessions", "session", "costs", "breakdown", "tools", "git", "error", "login"}
+var pageNames = []string{"sessions", "session", "costs", "breakdown", "detail", "tools", "git", "error", "login"}
 
 type views struct {
 	pages map[string]*template.Template
@@ -58,7 +58,11 @@ func (vs *views) smokeTest() error {
 		"costs":    costsData{},
 		"breakdown": breakdownData{breakdownPage: peoplePage, Rows: []breakdownRow{{}},
 			Total: agenttrace.BreakdownRow{Summary: agenttrace.Summary{CostPerCommitUSD: new(float64)}}},
-		"git":   gitData{},
+		"git": gitData{},
+		"tools": toolsData{Report: agenttrace.ToolReport{Tools: []agenttrace.ToolStat{{}}, MCPServers: []agenttrace.ToolStat{{}},
+			FailingCommands: []agenttrace.FailingCommand{{}}}},
+		"detail": detailData{Kind: "repository", Sessions: []sessionRow{{}}, Branches: []agenttrace.BreakdownRow{{}},
+			Commits: []agenttrace.Commit{{}}, PullRequests: []agenttrace.PullRequest{{}}, Files: []fileCount{{}}},
 		"error": errorData{},
 		"login": loginData{},
 	}

@@ -122,7 +122,9 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /git", a.gitPage)
 	mux.HandleFunc("GET /export/{table}", a.exportDownload)
 	mux.HandleFunc("GET /people", a.breakdown(peoplePage))
+	mux.HandleFunc("GET /people/{user}", a.personPage)
 	mux.HandleFunc("GET /repos", a.breakdown(reposPage))
+	mux.HandleFunc("GET /repos/{repo...}", a.repoPage)
 	mux.HandleFunc("GET /tools", a.toolsPage)
 	if opts.Live != nil {
 		mux.Handle("GET /live", opts.Live)
