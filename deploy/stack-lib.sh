@@ -2,6 +2,17 @@
 # shellcheck shell=bash
 
 DIR=${AGENT_TRACE_STACK_DIR:-$HOME/.agent-trace/stack}
+# DB holds the databases' files. As root they run as their own users (postgres,
+# clickhouse), which cannot reach a private home: root's is 0700, and agent-trace-hook
+# keeps ~/.agent-trace 0700 too. So as root they live under /var/lib/agent-trace, unless
+# an earlier stack already keeps them in $DIR.
+if [ -n "${AGENT_TRACE_STACK_DB:-}" ]; then
+	DB=$AGENT_TRACE_STACK_DB
+elif [ "$(id -u)" = 0 ] && [ ! -f "$DIR/pg/data/PG_VERSION" ]; then
+	DB=/var/lib/agent-trace/stack
+else
+	DB=$DIR
+fi
 PG_PORT=${STACK_PG_PORT:-15432}
 CH_TCP_PORT=${STACK_CH_TCP_PORT:-19000}
 CH_HTTP_PORT=${STACK_CH_HTTP_PORT:-18123}
@@ -67,7 +78,7 @@ http_ok() {
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 running_pg() { pg_ready; }
-running_ch() { pid_alive "$DIR/ch/clickhouse.pid" && ch_ready; }
+running_ch() { pid_alive "$DB/ch/clickhouse.pid" && ch_ready; }
 running_server() { pid_alive "$DIR/server.pid"; }
 
 write_env() {

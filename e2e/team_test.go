@@ -62,14 +62,25 @@ func TestTeamStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
+	// As after the quick start on a root machine: a private home (root's is 0700) and the
+	// ~/.agent-trace the hook made 0700. The databases, which run as their own users, must
+	// still start; their files go where those users can reach (here a test directory).
+	if err := os.Chmod(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(filepath.Join(dir, ".agent-trace"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.MkdirTemp("", "agent-trace-stack-db-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(db) })
 	ports := map[string]int{}
 	for _, k := range []string{"STACK_PG_PORT", "STACK_CH_TCP_PORT", "STACK_CH_HTTP_PORT", "COLLECTOR_PORT", "API_PORT", "DASHBOARD_PORT", "OTLP_PORT"} {
 		ports[k] = freePort(t)
 	}
-	env := append(cleanEnv(), "HOME="+dir, "AGENT_TRACE_STACK=local", "AGENT_TRACE_STACK_DIR="+filepath.Join(dir, "stack"),
+	env := append(cleanEnv(), "HOME="+dir, "AGENT_TRACE_STACK=local", "AGENT_TRACE_STACK_DB="+db,
 		"AGENT_TRACE_SERVER_BIN="+serverBin)
 	for k, p := range ports {
 		env = append(env, fmt.Sprintf("%s=%d", k, p))
@@ -89,7 +100,7 @@ func TestTeamStack(t *testing.T) {
 			stop()
 		}
 		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(dir, "stack", "log", "server.log")); err == nil {
+			if b, err := os.ReadFile(filepath.Join(dir, ".agent-trace", "stack", "log", "server.log")); err == nil {
 				t.Logf("server.log:\n%s", b)
 			}
 		}

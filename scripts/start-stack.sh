@@ -53,8 +53,8 @@ start_docker() {
 }
 
 start_local() {
-	mkdir -p "$DIR" "$DIR/log" "$DIR/bin"
-	chmod 755 "$DIR"
+	mkdir -p "$DIR" "$DIR/log" "$DIR/bin" "$DB"
+	chmod 755 "$DIR" "$DB"
 	ensure_installed
 	if running_pg; then log "postgresql already running on 127.0.0.1:$PG_PORT"; else start_pg; fi
 	if running_ch; then log "clickhouse already running on 127.0.0.1:$CH_TCP_PORT"; else start_ch; fi
@@ -70,18 +70,18 @@ start_pg() {
 	local bin user
 	bin=$(pg_bindir)
 	user=$(service_user postgres)
-	mkdir -p "$DIR/pg" "$DIR/pg-sock"
-	chown "$user" "$DIR/pg" "$DIR/pg-sock"
-	chmod 700 "$DIR/pg"
-	if [ ! -f "$DIR/pg/data/PG_VERSION" ]; then
-		log "postgresql: initdb in $DIR/pg/data"
-		as_user "$user" "$bin/initdb" -D "$DIR/pg/data" -U postgres -A trust -E UTF8 --locale=C >"$DIR/log/initdb.log" 2>&1 ||
+	mkdir -p "$DB/pg" "$DB/pg-sock"
+	chown "$user" "$DB/pg" "$DB/pg-sock"
+	chmod 700 "$DB/pg"
+	if [ ! -f "$DB/pg/data/PG_VERSION" ]; then
+		log "postgresql: initdb in $DB/pg/data"
+		as_user "$user" "$bin/initdb" -D "$DB/pg/data" -U postgres -A trust -E UTF8 --locale=C >"$DIR/log/initdb.log" 2>&1 ||
 			{ cat "$DIR/log/initdb.log" >&2; die "initdb failed"; }
 	fi
 	log "postgresql: starting on 127.0.0.1:$PG_PORT"
-	as_user "$user" "$bin/pg_ctl" -D "$DIR/pg/data" -l "$DIR/pg/server.log" -w -t 60 start \
-		-o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $DIR/pg-sock" >/dev/null ||
-		{ cat "$DIR/pg/server.log" >&2; die "postgresql did not start"; }
+	as_user "$user" "$bin/pg_ctl" -D "$DB/pg/data" -l "$DB/pg/server.log" -w -t 60 start \
+		-o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $DB/pg-sock" >/dev/null ||
+		{ cat "$DB/pg/server.log" >&2; die "postgresql did not start"; }
 	"$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'agent_trace'" | grep -q 1 ||
 		"$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres agent_trace
 }
@@ -89,36 +89,36 @@ start_pg() {
 start_ch() {
 	local user i
 	user=$(service_user clickhouse)
-	mkdir -p "$DIR/ch/data" "$DIR/ch/tmp" "$DIR/ch/user_files" "$DIR/ch/format_schemas" "$DIR/ch/config.d" "$DIR/ch/users.d" "$DIR/log/ch"
+	mkdir -p "$DB/ch/data" "$DB/ch/tmp" "$DB/ch/user_files" "$DB/ch/format_schemas" "$DB/ch/config.d" "$DB/ch/users.d" "$DB/log/ch"
 	# The same small-install tuning as the Docker image, merged by ClickHouse from config.d
 	# and users.d next to the generated files.
-	cp "$repo/deploy/clickhouse/config.d/"*.xml "$DIR/ch/config.d/"
-	cp "$repo/deploy/clickhouse/users.d/"*.xml "$DIR/ch/users.d/"
-	cat >"$DIR/ch/config.xml" <<EOF
+	cp "$repo/deploy/clickhouse/config.d/"*.xml "$DB/ch/config.d/"
+	cp "$repo/deploy/clickhouse/users.d/"*.xml "$DB/ch/users.d/"
+	cat >"$DB/ch/config.xml" <<EOF
 <?xml version="1.0"?>
 <yandex>
     <logger>
         <level>warning</level>
-        <log>$DIR/log/ch/clickhouse-server.log</log>
-        <errorlog>$DIR/log/ch/clickhouse-server.err.log</errorlog>
+        <log>$DB/log/ch/clickhouse-server.log</log>
+        <errorlog>$DB/log/ch/clickhouse-server.err.log</errorlog>
         <size>50M</size>
         <count>3</count>
     </logger>
     <listen_host>127.0.0.1</listen_host>
     <http_port>$CH_HTTP_PORT</http_port>
     <tcp_port>$CH_TCP_PORT</tcp_port>
-    <path>$DIR/ch/data/</path>
-    <tmp_path>$DIR/ch/tmp/</tmp_path>
-    <user_files_path>$DIR/ch/user_files/</user_files_path>
-    <format_schema_path>$DIR/ch/format_schemas/</format_schema_path>
-    <users_config>$DIR/ch/users.xml</users_config>
+    <path>$DB/ch/data/</path>
+    <tmp_path>$DB/ch/tmp/</tmp_path>
+    <user_files_path>$DB/ch/user_files/</user_files_path>
+    <format_schema_path>$DB/ch/format_schemas/</format_schema_path>
+    <users_config>$DB/ch/users.xml</users_config>
     <default_profile>default</default_profile>
     <default_database>default</default_database>
     <timezone>UTC</timezone>
     <mlock_executable>false</mlock_executable>
 </yandex>
 EOF
-	cat >"$DIR/ch/users.xml" <<'EOF'
+	cat >"$DB/ch/users.xml" <<'EOF'
 <?xml version="1.0"?>
 <yandex>
     <profiles><default></default></profiles>
@@ -134,18 +134,18 @@ EOF
         <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 EOF
-	chown -R "$user" "$DIR/ch" "$DIR/log/ch"
+	chown -R "$user" "$DB/ch" "$DB/log/ch"
 	local chuid=()
 	[ "$(id -u)" = 0 ] && chuid=(--chuid "$user")
 	log "clickhouse: starting on 127.0.0.1:$CH_TCP_PORT (http $CH_HTTP_PORT)"
-	start-stop-daemon --start --background --make-pidfile --pidfile "$DIR/ch/clickhouse.pid" \
-		"${chuid[@]}" --chdir "$DIR/ch" --output "$DIR/log/ch/stdout.log" \
-		--exec "$(command -v clickhouse-server)" -- --config-file="$DIR/ch/config.xml"
+	start-stop-daemon --start --background --make-pidfile --pidfile "$DB/ch/clickhouse.pid" \
+		"${chuid[@]}" --chdir "$DB/ch" --output "$DB/log/ch/stdout.log" \
+		--exec "$(command -v clickhouse-server)" -- --config-file="$DB/ch/config.xml"
 	for i in $(seq 1 120); do
 		ch_ready && return 0
 		sleep 0.5
 	done
-	cat "$DIR/log/ch/stdout.log" "$DIR/log/ch/clickhouse-server.err.log" >&2 2>/dev/null || true
+	cat "$DB/log/ch/stdout.log" "$DB/log/ch/clickhouse-server.err.log" >&2 2>/dev/null || true
 	die "clickhouse did not answer on 127.0.0.1:$CH_TCP_PORT"
 }
 
@@ -193,8 +193,8 @@ start_databases() {
 		write_env docker
 		return
 	fi
-	mkdir -p "$DIR" "$DIR/log" "$DIR/bin"
-	chmod 755 "$DIR"
+	mkdir -p "$DIR" "$DIR/log" "$DIR/bin" "$DB"
+	chmod 755 "$DIR" "$DB"
 	ensure_installed
 	if running_pg; then log "postgresql already running on 127.0.0.1:$PG_PORT"; else start_pg; fi
 	if running_ch; then log "clickhouse already running on 127.0.0.1:$CH_TCP_PORT"; else start_ch; fi

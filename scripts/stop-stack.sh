@@ -37,14 +37,14 @@ if [ -f "$DIR/server.pid" ]; then
 	rm -f "$DIR/server.pid"
 	log "agent-trace-server stopped"
 fi
-if [ -f "$DIR/ch/clickhouse.pid" ]; then
-	start-stop-daemon --stop --quiet --oknodo --pidfile "$DIR/ch/clickhouse.pid" --retry TERM/30/KILL/5 || true
-	rm -f "$DIR/ch/clickhouse.pid"
+if [ -f "$DB/ch/clickhouse.pid" ]; then
+	start-stop-daemon --stop --quiet --oknodo --pidfile "$DB/ch/clickhouse.pid" --retry TERM/30/KILL/5 || true
+	rm -f "$DB/ch/clickhouse.pid"
 	log "clickhouse stopped"
 fi
 bin=$(pg_bindir || true)
-if [ -n "$bin" ] && [ -f "$DIR/pg/data/postmaster.pid" ]; then
-	as_user "$(service_user postgres)" "$bin/pg_ctl" -D "$DIR/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+if [ -n "$bin" ] && [ -f "$DB/pg/data/postmaster.pid" ]; then
+	as_user "$(service_user postgres)" "$bin/pg_ctl" -D "$DB/pg/data" -m fast -w stop >/dev/null 2>&1 || true
 	log "postgresql stopped"
 fi
 if [ -n "$purge" ]; then
@@ -53,6 +53,10 @@ if [ -n "$purge" ]; then
 	esac
 	rm -rf "$DIR"
 	log "deleted $DIR"
+	if [ "$DB" != "$DIR" ]; then
+		rm -rf "$DB"
+		log "deleted $DB"
+	fi
 else
 	rm -f "$DIR/stack.env"
 fi
