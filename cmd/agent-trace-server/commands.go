@@ -125,6 +125,17 @@ func newVersionCommand(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+// envList is the comma-separated list in the environment variable key, or nil.
+func envList(key string) []string {
+	var out []string
+	for _, v := range strings.Split(os.Getenv(key), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.StringVar(&m.Bind, "bind", envString("AGENT_TRACE_BIND", "127.0.0.1"), "address to listen on (env AGENT_TRACE_BIND)")
 	fs.IntVar(&m.CollectorPort, "collector-port", envInt("COLLECTOR_PORT", 8317), "collector port (env COLLECTOR_PORT)")
@@ -136,6 +147,8 @@ func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.IntVar(&m.RetentionDays, "retention-days", envInt("AGENT_TRACE_RETENTION_DAYS", 0), "erase sessions idle for longer than this many days; 0 keeps everything (env AGENT_TRACE_RETENTION_DAYS)")
 	fs.BoolVar(&m.Auth, "auth", envBool("AGENT_TRACE_AUTH"), "require API tokens even before any exists (env AGENT_TRACE_AUTH=1)")
 	fs.BoolVar(&m.Insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
+	fs.StringSliceVar(&m.TrustedProxies, "trusted-proxies", envList("AGENT_TRACE_TRUSTED_PROXIES"),
+		"comma-separated CIDRs or addresses of reverse proxies terminating TLS: from them X-Forwarded-Proto: https marks the dashboard's session cookie Secure (env AGENT_TRACE_TRUSTED_PROXIES)")
 	fs.DurationVar(&m.IdleAfter, "idle-after", envDuration("AGENT_TRACE_IDLE_AFTER", agenttrace.DefaultIdleAfter),
 		"show a session with no event for this long (and no SessionEnd) as idle (env AGENT_TRACE_IDLE_AFTER)")
 	fs.IntVar(&m.MaxConns, "max-conns", envInt("AGENT_TRACE_MAX_CONNS", DefaultMaxConns), "open connections each listener holds at most; more wait (env AGENT_TRACE_MAX_CONNS)")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -45,7 +46,10 @@ type Main struct {
 	// PrivacyTier is the tier applied to telemetry received over OTLP (1–3; 0 means 2).
 	PrivacyTier int
 	Insecure    bool // allow a non-loopback bind without auth
-	Version     string
+	// TrustedProxies are CIDRs or addresses of reverse proxies whose X-Forwarded-Proto
+	// the dashboard believes when it marks the session cookie Secure.
+	TrustedProxies []string
+	Version        string
 
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown; default 15 s.
 	ShutdownTimeout time.Duration
@@ -116,6 +120,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.PrivacyTier != 0 && (m.PrivacyTier < 1 || m.PrivacyTier > 3) {
 		return fmt.Errorf("privacy tier %d: must be 1, 2 or 3", m.PrivacyTier)
 	}
+	proxies, err := parsePrefixes(m.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("trusted proxies: %w", err)
+	}
 
 	store, err := openStore(ctx, storeConfig{DB: m.DBPath, PriceFile: m.PriceFile, Postgres: m.Postgres,
 		ClickHouse: m.ClickHouse, RetentionDays: m.RetentionDays, IdleAfter: m.IdleAfter, Logger: logger}, false)
@@ -149,7 +157,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := m.mountDashboard(lns, store, hub, a, logger); err != nil {
+	if err := m.mountDashboard(lns, store, hub, a, proxies, logger); err != nil {
 		return err
 	}
 	m.announce(lns, authOn, stdout, logger)
@@ -307,18 +315,21 @@ func closeListeners(lns []*listener) {
 
 // mountDashboard builds the dashboard once the listeners are bound, so its setup hints
 // show the collector's real address. It guards pages with the API's read scope.
-func (m *Main) mountDashboard(lns []*listener, store agenttrace.Store, hub *live.Hub, a *api.API, logger *slog.Logger) error {
+func (m *Main) mountDashboard(lns []*listener, store agenttrace.Store, hub *live.Hub, a *api.API,
+	proxies []netip.Prefix, logger *slog.Logger) error {
 	if m.NoDashboard {
 		return nil
 	}
 	dash, err := web.New(web.Options{
-		Store:        store,
-		Live:         hub,
-		Authenticate: a.ReadContext,
-		VerifySecret: a.VerifySecret,
-		CookieName:   auth.CookieName,
-		CollectorURL: "http://" + lns[0].ln.Addr().String(),
-		Logger:       logger,
+		Store:          store,
+		Live:           hub,
+		Authenticate:   a.ReadContext,
+		VerifySecret:   a.VerifySecret,
+		Sessions:       a.Sessions(),
+		CookieName:     auth.CookieName,
+		TrustedProxies: proxies,
+		CollectorURL:   "http://" + lns[0].ln.Addr().String(),
+		Logger:         logger,
 	})
 	if err != nil {
 		closeListeners(lns)
@@ -381,6 +392,24 @@ func (m *Main) shutdown(hub *live.Hub, lns []*listener) error {
 	}
 	wg.Wait()
 	return errors.Join(shutdownErrs...)
+}
+
+// parsePrefixes reads CIDRs ("10.0.0.0/8") and single addresses ("10.0.0.1", a /32 or
+// /128).
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range list {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR nor an address", v)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // isLoopback reports whether host only accepts connections from this machine.

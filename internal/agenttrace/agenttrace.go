@@ -564,6 +564,7 @@ type Store interface {
 	TokenStore
 	TelemetrySources
 	UserStore
+	DashboardSessions
 
 	// Ping reports whether storage is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -69,6 +69,7 @@ type API struct {
 	log     *slog.Logger
 	metrics *metrics
 	auth    *auth.Verifier
+	logins  *auth.Sessions // dashboard sessions, which the cookie names
 	pub     *live.Publisher
 
 	api       huma.API
@@ -110,6 +111,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 		log:     logger,
 		metrics: newMetrics(hub),
 		auth:    auth.NewVerifier(store, opts.Auth),
+		logins:  auth.NewSessions(store),
 		pub:     live.NewPublisher(store, hub, logger, live.WithBus(opts.Bus)),
 		apiMux:  http.NewServeMux(),
 		colMux:  http.NewServeMux(),

@@ -16,15 +16,38 @@ import (
 const securityScheme = "bearer"
 
 // Authenticate resolves the credentials of r (Authorization: Bearer, or the auth.CookieName
-// cookie) to a token. With auth off it returns auth.Anonymous. Errors: auth.ErrUnauthenticated for
-// missing, unknown or revoked credentials; anything else is a store failure.
+// cookie's dashboard session) to a token. With auth off it returns auth.Anonymous. Errors:
+// auth.ErrUnauthenticated for missing, unknown or revoked credentials; anything else is a
+// store failure.
 func (a *API) Authenticate(r *http.Request) (*agenttrace.Token, error) {
 	cookie := ""
 	if c, err := r.Cookie(auth.CookieName); err == nil {
 		cookie = c.Value
 	}
-	return a.auth.Authenticate(r.Context(), auth.Credential(r.Header.Get("Authorization"), cookie))
+	return a.credentials(r.Context(), r.Header.Get("Authorization"), cookie)
 }
+
+// credentials resolves an Authorization header, or without one a dashboard session id,
+// to a token (auth.Anonymous with auth off). The header wins: a program's token is what
+// it meant, whatever cookie a browser added. The cookie holds a session id, never a
+// secret, so it goes to the sessions and a secret in it is refused.
+func (a *API) credentials(ctx context.Context, authorization, session string) (*agenttrace.Token, error) {
+	if authorization != "" || session == "" {
+		return a.auth.Authenticate(ctx, auth.Credential(authorization, ""))
+	}
+	on, err := a.auth.Enabled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !on {
+		return auth.Anonymous, nil
+	}
+	return a.logins.Resolve(ctx, session)
+}
+
+// Sessions starts and ends dashboard logins on this API's store, whose cookie the API
+// accepts for reads (web.Options.Sessions).
+func (a *API) Sessions() *auth.Sessions { return a.logins }
 
 // Authorize authenticates r and checks that its token allows scope (auth.Allows):
 // auth.ErrUnauthenticated, auth.ErrForbidden, or a store failure.
@@ -109,7 +132,7 @@ func (a *API) authMiddleware(api huma.API) func(huma.Context, func(huma.Context)
 		if c, err := huma.ReadCookie(ctx, auth.CookieName); err == nil && safe {
 			cookie = c.Value
 		}
-		tok, err := a.auth.Authenticate(ctx.Context(), auth.Credential(ctx.Header("Authorization"), cookie))
+		tok, err := a.credentials(ctx.Context(), ctx.Header("Authorization"), cookie)
 		if err == nil && !auth.Allows(tok.Scope, need) {
 			err = auth.ErrForbidden
 		}

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Opener) {
 		{"SessionUsers", testSessionUsers},
 		{"VisibleUsers", testVisibleUsers},
 		{"Users", testUsers},
+		{"DashboardSessions", testDashboardSessions},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {

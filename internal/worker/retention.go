@@ -20,7 +20,14 @@ type Deleter interface {
 	DeleteBefore(ctx context.Context, t time.Time) (int, error)
 }
 
-// Retention erases sessions whose last event is older than Days days.
+// Sweeper erases what expires by itself, whatever the retention: ended dashboard
+// sessions (agenttrace.Store fits). A Deleter that is also a Sweeper is swept every run.
+type Sweeper interface {
+	DeleteExpiredDashboardSessions(ctx context.Context, now time.Time) (int, error)
+}
+
+// Retention erases sessions whose last event is older than Days days, and sweeps
+// expired dashboard logins.
 type Retention struct {
 	store    Deleter
 	days     int
@@ -59,10 +66,11 @@ func NewRetention(store Deleter, days int, opts ...RetentionOption) *Retention {
 	return r
 }
 
-// Run erases expired sessions now and then every interval until ctx ends. With no
-// retention set it returns at once.
+// Run erases expired sessions and sweeps now and then every interval until ctx ends.
+// With no retention set and nothing to sweep it returns at once.
 func (r *Retention) Run(ctx context.Context) {
-	if r.days <= 0 {
+	sweeper, sweeps := r.store.(Sweeper)
+	if r.days <= 0 && !sweeps {
 		return
 	}
 	t := time.NewTicker(r.interval)
@@ -72,6 +80,9 @@ func (r *Retention) Run(ctx context.Context) {
 			r.log.Error("retention", "err", err)
 		} else if n > 0 {
 			r.log.Info("retention erased sessions", "count", n, "days", r.days)
+		}
+		if sweeps {
+			r.sweep(ctx, sweeper)
 		}
 		select {
 		case <-ctx.Done():
@@ -97,4 +108,20 @@ func (r *Retention) Enforce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// sweep erases expired dashboard sessions (and those of revoked tokens, which no longer
+// open anything but would otherwise stay until they expire).
+func (r *Retention) sweep(ctx context.Context, s Sweeper) {
+	n, err := s.DeleteExpiredDashboardSessions(ctx, time.Now())
+	if err != nil {
+		r.log.Error("sweep dashboard sessions", "err", err)
+		if r.onError != nil {
+			r.onError(err)
+		}
+		return
+	}
+	if n > 0 {
+		r.log.Info("swept ended dashboard sessions", "count", n)
+	}
 }
