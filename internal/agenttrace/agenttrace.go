@@ -565,6 +565,7 @@ type Store interface {
 	TelemetrySources
 	UserStore
 	DashboardSessions
+	AuditLog
 
 	// Ping reports whether storage is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -8,8 +8,8 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
-// Access implements the access-control tables both adapters share (dashboard sessions,
-// later the audit log) once, over the two functions each adapter supplies.
+// Access implements the access-control tables both adapters share (dashboard sessions and
+// the audit log) once, over the two functions each adapter supplies.
 // Adapters embed it; its fields are unexported so they do not clash with Reader's.
 type Access struct {
 	dollar bool

@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		{"VisibleUsers", testVisibleUsers},
 		{"Users", testUsers},
 		{"DashboardSessions", testDashboardSessions},
+		{"Audit", testAudit},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {

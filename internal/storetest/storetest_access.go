@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +80,74 @@ func testDashboardSessions(t *testing.T, s agenttrace.Store) {
 	}
 	if _, _, err := s.DashboardSession(ctx(t), "s-live", now); err != nil {
 		t.Errorf("s-live after the sweep: %v", err)
+	}
+}
+
+// testAudit: entries read back newest first with every field, page by cursor, filter by
+// action and time range, refuse bad limits, cursors and entries, and are pruned by age.
+func testAudit(t *testing.T, s agenttrace.Store) {
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	var entries []agenttrace.AuditEntry
+	for i := range 7 {
+		action := agenttrace.AuditTokenCreate
+		if i%2 == 1 {
+			action = agenttrace.AuditRequestDenied
+		}
+		entries = append(entries, agenttrace.AuditEntry{Time: t0.Add(time.Duration(i) * time.Hour), Actor: "tok_a",
+			ActorName: "a", ActorUser: "ann", Action: action, Target: "t" + string(rune('0'+i)), Outcome: agenttrace.AuditOK,
+			Detail: "d", Remote: "192.0.2.1", Count: i})
+	}
+	if err := s.AppendAudit(ctx(t), entries[:3]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx(t), entries[3:]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx(t), agenttrace.AuditEntry{Time: t0, Outcome: agenttrace.AuditOK}); !errors.Is(err, agenttrace.ErrInvalid) {
+		t.Errorf("append without action = %v, want ErrInvalid", err)
+	}
+	var got []string
+	cursor := ""
+	for range 10 {
+		page, err := s.Audit(ctx(t), agenttrace.AuditFilter{Limit: 3, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			got = append(got, e.Target)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if want := "t6 t5 t4 t3 t2 t1 t0"; strings.Join(got, " ") != want {
+		t.Errorf("pages = %v, want %s", got, want)
+	}
+	page, err := s.Audit(ctx(t), agenttrace.AuditFilter{Action: agenttrace.AuditRequestDenied, From: t0.Add(2 * time.Hour), To: t0.Add(5 * time.Hour)})
+	if err != nil || len(page.Entries) != 1 || page.NextCursor != "" {
+		t.Fatalf("filtered = %+v, %v; want t3 alone", page, err)
+	}
+	want := entries[3]
+	want.ID = page.Entries[0].ID
+	if g := page.Entries[0]; g != want {
+		t.Errorf("entry = %+v, want %+v", g, want)
+	}
+	if page, _ := s.Audit(ctx(t), agenttrace.AuditFilter{Limit: 1}); page.Entries[0].Count != 6 {
+		t.Errorf("count = %d, want 6", page.Entries[0].Count)
+	}
+	if page, _ := s.Audit(ctx(t), agenttrace.AuditFilter{Action: agenttrace.AuditTokenCreate, To: t0.Add(time.Minute)}); len(page.Entries) != 1 || page.Entries[0].Count != 1 {
+		t.Errorf("an entry appended with count 0 reads back as %+v, want count 1", page.Entries)
+	}
+	for _, f := range []agenttrace.AuditFilter{{Limit: 201}, {Limit: -1}, {Cursor: "not a cursor"}} {
+		if _, err := s.Audit(ctx(t), f); !errors.Is(err, agenttrace.ErrInvalid) {
+			t.Errorf("Audit(%+v) = %v, want ErrInvalid", f, err)
+		}
+	}
+	n, err := s.PruneAudit(ctx(t), t0.Add(2*time.Hour))
+	if err != nil || n != 2 {
+		t.Errorf("prune = %d, %v; want 2", n, err)
+	}
+	if page, _ := s.Audit(ctx(t), agenttrace.AuditFilter{}); len(page.Entries) != 5 {
+		t.Errorf("%d entries after pruning, want 5", len(page.Entries))
 	}
 }
