@@ -15,6 +15,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/connlimit"
 	"github.com/agent-trace/agent-trace/internal/live"
@@ -38,7 +39,10 @@ type Main struct {
 	Postgres      string // team store: PostgreSQL connection string (replaces DBPath)
 	ClickHouse    string // team store: ClickHouse URL, beside Postgres
 	RetentionDays int
-	Auth          bool
+	// AuditRetentionDays is how many days audit entries are kept: 0 means the default
+	// (worker.DefaultAuditRetention, 400 days), a negative value keeps them for ever.
+	AuditRetentionDays int
+	Auth               bool
 	// OTLPPort is the OTLP receiver's port (gRPC and OTLP/HTTP on one listener); 0
 	// serves no OTLP listener (the collector port still takes OTLP/HTTP), a negative
 	// value binds any free port (tests).
@@ -152,7 +156,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	rcv := otlp.New(otlp.Options{Store: store, Tier: m.PrivacyTier, Authorize: a.AuthorizeHeader,
-		Notify: a.Publish, Sources: store, Logger: logger})
+		Denied: a.DeniedOTLP, Notify: a.Publish, Sources: store, Logger: logger})
 	lns, err := m.listen(bind, a, rcv, logger)
 	if err != nil {
 		return err
@@ -164,7 +168,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	errc := serveAll(lns)
 	stopWorkers := worker.Start(ctx, worker.NewRetention(store, m.RetentionDays,
-		worker.WithLogger(logger),
+		worker.WithLogger(logger), worker.WithAudit(a.Audit()), worker.WithAuditRetention(m.auditRetention()),
 		worker.WithOnError(func(error) { a.RecordStoreError("retention") })))
 	defer stopWorkers() // before the store closes: deferred calls run last first
 	close(ready)
@@ -252,6 +256,9 @@ func (m *Main) listen(bind string, a *api.API, rcv *otlp.Receiver, logger *slog.
 			handler: rcv.Handler(rcv.GRPCServer())})
 	}
 	for _, l := range lns {
+		if l.handler != nil { // the dashboard's comes later and reads r.RemoteAddr itself
+			l.handler = audit.Remotes(l.handler) // the peer, for the audit of refused requests
+		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(l.port)))
 		if err != nil {
 			closeListeners(lns)
@@ -275,6 +282,17 @@ func (m *Main) listen(bind string, a *api.API, rcv *otlp.Receiver, logger *slog.
 		}
 	}
 	return lns, nil
+}
+
+// auditRetention is how long audit entries are kept; 0 keeps them for ever.
+func (m *Main) auditRetention() time.Duration {
+	switch {
+	case m.AuditRetentionDays == 0:
+		return worker.DefaultAuditRetention
+	case m.AuditRetentionDays < 0:
+		return 0
+	}
+	return time.Duration(m.AuditRetentionDays) * 24 * time.Hour
 }
 
 // Connection bounds per listener: far above what a team's hooks and dashboards hold, far
@@ -326,6 +344,7 @@ func (m *Main) mountDashboard(lns []*listener, store agenttrace.Store, hub *live
 		Authenticate:   a.ReadContext,
 		VerifySecret:   a.VerifySecret,
 		Sessions:       a.Sessions(),
+		Audit:          a.Audit(),
 		CookieName:     auth.CookieName,
 		TrustedProxies: proxies,
 		CollectorURL:   "http://" + lns[0].ln.Addr().String(),

@@ -602,7 +602,7 @@ func TestAuthScopes(t *testing.T) {
 			t.Errorf("status = %d with the session id as a bearer token, want 401", resp.Code)
 		}
 		// Ending the session (logout) closes the API to it at once.
-		if err := e.api.Sessions().End(ctx, session); err != nil {
+		if _, err := e.api.Sessions().End(ctx, session); err != nil {
 			t.Fatal(err)
 		}
 		if resp := e.http.Get("/v1/sessions", "Cookie: "+auth.CookieName+"="+session); resp.Code != http.StatusUnauthorized {

@@ -89,15 +89,20 @@ func (s *Sessions) Resolve(ctx context.Context, id string) (*agenttrace.Token, e
 	return &tok, nil
 }
 
-// End deletes session id; an unknown or malformed id is no error (the login is over
-// either way).
-func (s *Sessions) End(ctx context.Context, id string) error {
+// End deletes session id and returns the token it belonged to (nil when the session was
+// already over); an unknown or malformed id is no error (the login is over either way).
+func (s *Sessions) End(ctx context.Context, id string) (*agenttrace.Token, error) {
 	if !IsSessionID(id) {
-		return nil
+		return nil, nil
 	}
-	err := s.store.DeleteDashboardSession(ctx, HashSecret(id))
+	hash := HashSecret(id)
+	var tok *agenttrace.Token
+	if _, t, err := s.store.DashboardSession(ctx, hash, s.now()); err == nil {
+		tok = &t // for the audit: who logged out
+	}
+	err := s.store.DeleteDashboardSession(ctx, hash)
 	if err != nil && !errors.Is(err, agenttrace.ErrNotFound) {
-		return fmt.Errorf("end dashboard session: %w", err)
+		return tok, fmt.Errorf("end dashboard session: %w", err)
 	}
-	return nil
+	return tok, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 )
 
@@ -147,6 +148,7 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			a.log.Info("dashboard: login refused", "remote", ip, "err", err)
 		}
 		a.limiter.fail(ip)
+		a.audit.Denied(nil, r.RemoteAddr, agenttrace.AuditDashboardLogin, "POST /login", "login refused")
 		a.renderLogin(w, r, http.StatusUnauthorized, next, errLoginRefused)
 		return
 	}
@@ -156,6 +158,8 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		a.renderError(w, r, http.StatusServiceUnavailable, "Could not log in", "Storage is unavailable; try again.")
 		return
 	}
+	_ = a.audit.Record(r.Context(), audit.Actor(agenttrace.AuditEntry{Action: agenttrace.AuditDashboardLogin,
+		Target: "POST /login", Remote: ip, Detail: truncate(r.UserAgent(), 200)}, tok))
 	// The cookie carries the session id alone: the token never reaches the browser's
 	// cookie jar, and logout or revocation ends the session on the server.
 	http.SetCookie(w, &http.Cookie{
@@ -172,9 +176,14 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c, err := r.Cookie(a.cookieName); err == nil {
-		if err := a.sessions.End(r.Context(), c.Value); err != nil {
+		tok, err := a.sessions.End(r.Context(), c.Value)
+		if err != nil {
 			// The browser forgets the cookie anyway; the session expires or is swept.
 			a.log.Error("dashboard: end session", "err", err)
+		}
+		if tok != nil {
+			_ = a.audit.Record(r.Context(), audit.Actor(agenttrace.AuditEntry{Action: agenttrace.AuditDashboardOut,
+				Target: "POST /logout", Remote: clientIP(r)}, tok))
 		}
 	}
 	http.SetCookie(w, &http.Cookie{

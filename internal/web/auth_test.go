@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 )
@@ -491,5 +493,34 @@ func TestLogoutButtonOnlyWithCookie(t *testing.T) {
 	}
 	if len(query(doc, "form.logout")) != 1 {
 		t.Error("no log-out button with a session cookie")
+	}
+}
+
+// Logins, logouts and refused logins go to the audit log, with the token as the actor.
+func TestLoginsAreAudited(t *testing.T) {
+	st := mustAuthStore(t)
+	rec := audit.New(st, nil)
+	h := mustAuthHandler(t, st, func(o *Options) { o.Audit = rec })
+	session := mustLogin(t, h, readSecret)
+	postLogin(h, url.Values{"secret": {"at_wrong"}}, nil)
+	postLogin(h, url.Values{"secret": {ingestSecret}}, nil)
+	req := httptest.NewRequest(http.MethodPost, "http://dash.example/logout", nil)
+	req.Header.Set("Origin", "http://dash.example")
+	req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: session})
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if err := rec.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	page, err := st.Audit(context.Background(), agenttrace.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Entries {
+		got = append(got, e.Action+"/"+e.Outcome+"/"+e.Actor+"/"+e.Remote+"/"+strconv.Itoa(e.Count))
+	}
+	want := []string{"dashboard.login/denied//192.0.2.7/2", "dashboard.logout/ok/tok_a/192.0.2.1/1", "dashboard.login/ok/tok_a/192.0.2.7/1"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("audit = %v, want %v", got, want)
 	}
 }

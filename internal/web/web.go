@@ -37,6 +37,8 @@ type Options struct {
 	// Sessions starts a login's server-side session (the cookie carries only its id) and
 	// ends it on logout; api.(*API).Sessions fits. The login form needs it too.
 	Sessions Sessions
+	// Audit records logins, logouts and refused logins; nil records nothing.
+	Audit Auditor
 	// CookieName is the session cookie; "" means auth.CookieName, which the API reads too.
 	CookieName string
 	// TrustedProxies are the peers whose X-Forwarded-Proto is believed: the session cookie
@@ -53,9 +55,23 @@ type Sessions interface {
 	// Start creates a session for tok and returns its id, the cookie's value, and when it
 	// expires.
 	Start(ctx context.Context, tok *agenttrace.Token, userAgent string) (id string, expires time.Time, err error)
-	// End deletes session id; an unknown id is no error.
-	End(ctx context.Context, id string) error
+	// End deletes session id and returns its token (nil when it was over already); an
+	// unknown id is no error.
+	End(ctx context.Context, id string) (*agenttrace.Token, error)
 }
+
+// Auditor records logins, logouts and refused logins in the audit log
+// (*audit.Recorder fits).
+type Auditor interface {
+	Record(ctx context.Context, e agenttrace.AuditEntry) error
+	Denied(tok *agenttrace.Token, remote, action, target, reason string)
+}
+
+// noAudit is the Auditor of a dashboard given none.
+type noAudit struct{}
+
+func (noAudit) Record(context.Context, agenttrace.AuditEntry) error      { return nil }
+func (noAudit) Denied(*agenttrace.Token, string, string, string, string) {}
 
 // contentSecurityPolicy forbids inline script and style: every script and stylesheet
 // is an embedded file, so injected markup can neither run nor restyle the page.
@@ -77,6 +93,7 @@ type app struct {
 	verify     func(ctx context.Context, secret string) (*agenttrace.Token, error)
 	sessions   Sessions
 	proxies    []netip.Prefix
+	audit      Auditor
 	cookieName string
 	limiter    *loginLimiter
 
@@ -117,6 +134,9 @@ func New(opts Options) (http.Handler, error) {
 		limiter: newLoginLimiter(loginBurst, loginEvery), recent: newRecentSessions(8, time.Minute)}
 	if a.cookieName == "" {
 		a.cookieName = auth.CookieName
+	}
+	if a.audit = opts.Audit; a.audit == nil {
+		a.audit = noAudit{}
 	}
 	if opts.Live != nil {
 		a.liveURL = "/live"
