@@ -62,7 +62,7 @@ func TestCommandsAndDenialsAreAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"cli (", "token.create", "token.revoke  " + readerID, "user.create   bob", "user.disable  bob",
+		"cli (", "token.create", "user.create root ok 1 - team -, with a token", "token.revoke  " + readerID, "user.create   bob", "user.disable  bob",
 		"request.denied  GET /v1/sessions  denied   5", "request.denied  otlp ingest", "request.denied  dashboard /costs",
 	} {
 		if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -304,10 +305,18 @@ func newTokenCreateCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Comm
 			if err != nil {
 				return err
 			}
+			known, err := userKnown(cmd.Context(), s, user)
+			if err != nil {
+				return err
+			}
 			// A new user is recorded here; a disabled one gets no token.
 			team, err := auth.EnsureUser(cmd.Context(), s, user, team)
 			if err != nil {
 				return err
+			}
+			if !known {
+				cliAudit(cmd.Context(), s, stderr, agenttrace.AuditEntry{Action: agenttrace.AuditUserCreate, Target: user,
+					Detail: "team " + orDash(team) + ", with a token"})
 			}
 			t, secret, err := auth.Issue(cmd.Context(), s, name, scope, user, team)
 			if err != nil {
@@ -328,6 +337,19 @@ func newTokenCreateCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Comm
 	create.Flags().StringVar(&user, "user", "", "the user the token belongs to (empty: an unbound token, as before users)")
 	create.Flags().StringVar(&team, "team", "", "the user's team, for a new user (read:team reads the sessions of the whole team)")
 	return create
+}
+
+// userKnown reports whether user is recorded already (an empty user, an unbound token,
+// counts as known: nothing is recorded for it).
+func userKnown(ctx context.Context, s agenttrace.UserStore, user string) (bool, error) {
+	if user == "" {
+		return true, nil
+	}
+	users, err := s.Users(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check user %s: %w", user, err)
+	}
+	return slices.ContainsFunc(users, func(u agenttrace.User) bool { return u.Name == user }), nil
 }
 
 // owner describes whom a token belongs to, for the line that announces it.

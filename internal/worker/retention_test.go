@@ -155,12 +155,20 @@ func TestRetentionReportsFailures(t *testing.T) {
 }
 
 // Each run that enforces retention leaves one audit entry by "system" with the count,
-// and the audit log itself is pruned past its retention.
+// sweeps expired dashboard logins, and prunes the audit log past its retention.
 func TestRetentionIsAudited(t *testing.T) {
 	st := mustStore(t)
 	ctx := context.Background()
 	old := agenttrace.AuditEntry{Time: time.Now().Add(-500 * 24 * time.Hour), Actor: "cli", Action: agenttrace.AuditTokenCreate, Outcome: agenttrace.AuditOK}
 	if err := st.AppendAudit(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	// An expired dashboard login, swept by the same run.
+	if err := st.CreateToken(ctx, agenttrace.Token{ID: "tok_r", Name: "r", Scope: agenttrace.ScopeRead}, "h"); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Hour)
+	if err := st.CreateDashboardSession(ctx, "s", agenttrace.DashboardSession{TokenID: "tok_r", CreatedAt: past, LastSeenAt: past, ExpiresAt: past}); err != nil {
 		t.Fatal(err)
 	}
 	want := olderThanADay(t)
@@ -189,5 +197,8 @@ func TestRetentionIsAudited(t *testing.T) {
 	}
 	if e := page.Entries[0]; e.Actor != agenttrace.ActorSystem || e.Count != want || e.Outcome != agenttrace.AuditOK {
 		t.Errorf("run entry %+v, want actor system counting %d sessions", e, want)
+	}
+	if n, err := st.DeleteExpiredDashboardSessions(context.Background(), time.Now()); err != nil || n != 0 {
+		t.Errorf("expired dashboard sessions left after the run: %d, %v", n, err)
 	}
 }
