@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/buildinfo"
 )
@@ -103,7 +106,8 @@ dashboard on :3100, storing in SQLite.`,
 	addServeFlags(serveCmd.Flags(), m)
 
 	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newUserCommand(sf, stdout, stderr),
-		newMCPCommand(sf, stdout, stderr), newClickHouseCommand(sf, stdout, stderr), newVersionCommand(stdout))
+		newMCPCommand(sf, stdout, stderr), newClickHouseCommand(sf, stdout, stderr), newAuditCommand(sf, stdout),
+		newVersionCommand(stdout))
 	return root
 }
 
@@ -124,6 +128,17 @@ func newVersionCommand(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+// envList is the comma-separated list in the environment variable key, or nil.
+func envList(key string) []string {
+	var out []string
+	for _, v := range strings.Split(os.Getenv(key), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.StringVar(&m.Bind, "bind", envString("AGENT_TRACE_BIND", "127.0.0.1"), "address to listen on (env AGENT_TRACE_BIND)")
 	fs.IntVar(&m.CollectorPort, "collector-port", envInt("COLLECTOR_PORT", 8317), "collector port (env COLLECTOR_PORT)")
@@ -133,8 +148,12 @@ func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.IntVar(&m.PrivacyTier, "privacy-tier", envInt("OTEL_PRIVACY_TIER", 2),
 		"privacy tier for telemetry received over OTLP: 1 metadata, 2 + prompts and tool details, 3 + responses and tool output (env OTEL_PRIVACY_TIER)")
 	fs.IntVar(&m.RetentionDays, "retention-days", envInt("AGENT_TRACE_RETENTION_DAYS", 0), "erase sessions idle for longer than this many days; 0 keeps everything (env AGENT_TRACE_RETENTION_DAYS)")
+	fs.IntVar(&m.AuditRetentionDays, "audit-retention-days", envInt("AGENT_TRACE_AUDIT_RETENTION_DAYS", 400),
+		"erase audit log entries older than this many days; -1 keeps them for ever, 0 means 400 (env AGENT_TRACE_AUDIT_RETENTION_DAYS)")
 	fs.BoolVar(&m.Auth, "auth", envBool("AGENT_TRACE_AUTH"), "require API tokens even before any exists (env AGENT_TRACE_AUTH=1)")
 	fs.BoolVar(&m.Insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
+	fs.StringSliceVar(&m.TrustedProxies, "trusted-proxies", envList("AGENT_TRACE_TRUSTED_PROXIES"),
+		"comma-separated CIDRs or addresses of reverse proxies terminating TLS: from them X-Forwarded-Proto: https marks the dashboard's session cookie Secure (env AGENT_TRACE_TRUSTED_PROXIES)")
 	fs.DurationVar(&m.IdleAfter, "idle-after", envDuration("AGENT_TRACE_IDLE_AFTER", agenttrace.DefaultIdleAfter),
 		"show a session with no event for this long (and no SessionEnd) as idle (env AGENT_TRACE_IDLE_AFTER)")
 	fs.IntVar(&m.MaxConns, "max-conns", envInt("AGENT_TRACE_MAX_CONNS", DefaultMaxConns), "open connections each listener holds at most; more wait (env AGENT_TRACE_MAX_CONNS)")
@@ -213,12 +232,25 @@ func newTokenCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 			if err := s.RevokeToken(cmd.Context(), args[0]); err != nil {
 				return fmt.Errorf("revoke token %s: %w", args[0], err)
 			}
+			cliAudit(cmd.Context(), s, stderr, agenttrace.AuditEntry{Action: agenttrace.AuditTokenRevoke, Target: args[0]})
 			fmt.Fprintf(stdout, "revoked %s\n", args[0])
 			return nil
 		},
 	}
 	tok.AddCommand(create, list, revoke)
 	return tok
+}
+
+// cliAudit records what a command did in the audit log, as actor "cli" with the OS user
+// who ran it. The change is made by then; a failure to record it is reported, not fatal.
+func cliAudit(ctx context.Context, s agenttrace.AuditLog, stderr io.Writer, e agenttrace.AuditEntry) {
+	e.Actor, e.Outcome, e.Time = agenttrace.ActorCLI, agenttrace.AuditOK, time.Now().UTC()
+	if u, err := user.Current(); err == nil {
+		e.ActorUser = u.Username
+	}
+	if err := audit.New(s, nil).Record(ctx, e); err != nil {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
 }
 
 func orDash(s string) string {
@@ -245,7 +277,9 @@ default $USER): give an ingest token that same user, or its events are refused.
 Tokens without --user ("unbound", as every token made before users existed) keep
 working as before: ingest keeps each event's own user, read reads all sessions.
 Revoking a token (token revoke) or a user's tokens (user disable) takes effect on
-every server within 5 seconds: verified tokens are cached that long.`
+every server within 5 seconds: verified tokens are cached that long. Dashboard
+logins made with the token end at once. Both are recorded in the audit log
+(audit list).`
 
 func newTokenCreateCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 	var name, scope, user, team string
@@ -271,15 +305,25 @@ func newTokenCreateCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Comm
 			if err != nil {
 				return err
 			}
+			known, err := userKnown(cmd.Context(), s, user)
+			if err != nil {
+				return err
+			}
 			// A new user is recorded here; a disabled one gets no token.
 			team, err := auth.EnsureUser(cmd.Context(), s, user, team)
 			if err != nil {
 				return err
 			}
+			if !known {
+				cliAudit(cmd.Context(), s, stderr, agenttrace.AuditEntry{Action: agenttrace.AuditUserCreate, Target: user,
+					Detail: "team " + orDash(team) + ", with a token"})
+			}
 			t, secret, err := auth.Issue(cmd.Context(), s, name, scope, user, team)
 			if err != nil {
 				return err
 			}
+			cliAudit(cmd.Context(), s, stderr, agenttrace.AuditEntry{Action: agenttrace.AuditTokenCreate, Target: t.ID,
+				Detail: fmt.Sprintf("name %s, scope %s%s", t.Name, t.Scope, owner(t))})
 			fmt.Fprintf(stderr, "created token %s (%s, scope %s%s); the secret below is not shown again:\n", t.ID, t.Name, t.Scope, owner(t))
 			fmt.Fprintln(stdout, secret)
 			if first {
@@ -293,6 +337,19 @@ func newTokenCreateCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Comm
 	create.Flags().StringVar(&user, "user", "", "the user the token belongs to (empty: an unbound token, as before users)")
 	create.Flags().StringVar(&team, "team", "", "the user's team, for a new user (read:team reads the sessions of the whole team)")
 	return create
+}
+
+// userKnown reports whether user is recorded already (an empty user, an unbound token,
+// counts as known: nothing is recorded for it).
+func userKnown(ctx context.Context, s agenttrace.UserStore, user string) (bool, error) {
+	if user == "" {
+		return true, nil
+	}
+	users, err := s.Users(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check user %s: %w", user, err)
+	}
+	return slices.ContainsFunc(users, func(u agenttrace.User) bool { return u.Name == user }), nil
 }
 
 // owner describes whom a token belongs to, for the line that announces it.
@@ -346,8 +403,9 @@ A user is a name (the one events carry in "user", e.g. the OS user the hook repo
 and at most one team. token create --user records a new user itself; user create
 records one ahead of its tokens, with its team. user disable revokes every token of
 the user at once and refuses new ones: every server stops accepting them within
-5 seconds (verified tokens are cached that long, as for token revoke). The user's
-sessions stay; delete them with the API if they must go.`
+5 seconds (verified tokens are cached that long, as for token revoke; dashboard
+logins end at once). The user's sessions stay; delete them with the API if they
+must go. Creating and disabling users is recorded in the audit log (audit list).`
 
 func newUserCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 	usr := &cobra.Command{Use: "user", Short: "Manage users (list, create, disable)", Long: userHelp}
@@ -360,6 +418,7 @@ func newUserCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 			if err := s.CreateUser(ctx, agenttrace.User{Name: args[0], Team: team}); err != nil {
 				return fmt.Errorf("create user %s: %w", args[0], err)
 			}
+			cliAudit(ctx, s, stderr, agenttrace.AuditEntry{Action: agenttrace.AuditUserCreate, Target: args[0], Detail: "team " + orDash(team)})
 			fmt.Fprintf(stdout, "created user %s%s\n", args[0], map[bool]string{true: " in team " + team}[team != ""])
 			return nil
 		}),
@@ -382,6 +441,8 @@ func newUserCommand(sf *storeFlags, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("disable user %s: %w", args[0], err)
 			}
+			cliAudit(ctx, s, stderr, agenttrace.AuditEntry{Action: agenttrace.AuditUserDisable, Target: args[0],
+				Detail: fmt.Sprintf("revoked %d token(s)", n), Count: n})
 			fmt.Fprintf(stdout, "disabled %s, revoked %d token(s)\n", args[0], n)
 			fmt.Fprintln(stderr, "every server refuses the revoked tokens within 5 seconds")
 			return nil

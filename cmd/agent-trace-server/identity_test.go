@@ -14,6 +14,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/storetest"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -130,12 +131,12 @@ func (e *identityEnv) listed(t *testing.T, token, query string) []string {
 }
 
 // exportedUsers is the users of the rows a JSON Lines export at url holds, read with
-// an Authorization header or the dashboard's cookie.
+// an Authorization header or (cookie) the dashboard's session cookie holding secret.
 func exportedUsers(t *testing.T, url, secret string, cookie bool) []string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if cookie {
-		req.AddCookie(&http.Cookie{Name: "agent_trace_token", Value: secret})
+		req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: secret})
 	} else {
 		req.Header.Set("Authorization", "Bearer "+secret)
 	}
@@ -381,7 +382,7 @@ func TestLiveStreamIsolatesUsers(t *testing.T) {
 	api, _ := http.NewRequest(http.MethodGet, e.srv.URL("api")+"/v1/stream", nil)
 	api.Header.Set("Authorization", "Bearer "+e.secrets["own-bob"])
 	dash, _ := http.NewRequest(http.MethodGet, e.srv.URL("dashboard")+"/live", nil)
-	dash.AddCookie(&http.Cookie{Name: "agent_trace_token", Value: e.secrets["own-bob"]})
+	dash.AddCookie(&http.Cookie{Name: auth.CookieName, Value: dashLogin(t, e.srv.URL("dashboard"), e.secrets["own-bob"])})
 	for i, req := range []*http.Request{api, dash} {
 		started, done := make(chan struct{}), make(chan []string)
 		go func() { done <- sseSessions(t, req, started, e.sessionID("bob")) }()
@@ -407,9 +408,10 @@ func TestLiveStreamIsolatesUsers(t *testing.T) {
 // sessions a read:own login may see and answers 404 for another user's session page.
 func TestDashboardIsolatesUsers(t *testing.T) {
 	e := mustIdentityEnv(t)
+	session := dashLogin(t, e.srv.URL("dashboard"), e.secrets["own-bob"])
 	get := func(path string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, e.srv.URL("dashboard")+path, nil)
-		req.AddCookie(&http.Cookie{Name: "agent_trace_token", Value: e.secrets["own-bob"]})
+		req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: session})
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -438,7 +440,8 @@ func TestDashboardIsolatesUsers(t *testing.T) {
 	if code, _ := get("/sessions/" + e.sessionID("bob")); code != 200 {
 		t.Errorf("bob's session page: HTTP %d, want 200", code)
 	}
-	if got := exportedUsers(t, e.srv.URL("dashboard")+"/export/sessions?format=jsonl", e.secrets["own-bob"], true); !slices.Equal(got, []string{"bob"}) {
+	if got := exportedUsers(t, e.srv.URL("dashboard")+"/export/sessions?format=jsonl",
+		dashLogin(t, e.srv.URL("dashboard"), e.secrets["own-bob"]), true); !slices.Equal(got, []string{"bob"}) {
 		t.Errorf("the dashboard's export has rows of %q, want only bob's", got)
 	}
 }
@@ -464,11 +467,35 @@ func TestUserDisableRevokesEverywhere(t *testing.T) {
 			t.Fatalf("carol before: HTTP %d", got)
 		}
 	}
+	session := dashLogin(t, e.srv.URL("dashboard"), e.secrets["own-carol"])
+	cookieStatus := func(url string) int {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: session})
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := cookieStatus(e.srv.URL("dashboard") + "/"); got != 200 {
+		t.Fatalf("carol's dashboard session before: HTTP %d", got)
+	}
 	out, err := run(t, "user", "disable", "--db", e.db, "carol")
 	if err != nil || !strings.Contains(out, "revoked 3") {
 		t.Fatalf("user disable carol: %q, %v; want 3 tokens revoked", out, err)
 	}
 	disabled := time.Now()
+	// A dashboard session reads its token with it on every request, uncached: it ends at
+	// once, on every server, on the dashboard and on the API alike.
+	for i, srv := range []*running{e.srv, second} {
+		if got := cookieStatus(srv.URL("dashboard") + "/"); got != http.StatusSeeOther {
+			t.Errorf("server %d: carol's dashboard session after user disable: HTTP %d, want 303 to login", i, got)
+		}
+		if got := cookieStatus(srv.URL("api") + "/v1/sessions"); got != http.StatusUnauthorized {
+			t.Errorf("server %d: carol's session cookie on the API after user disable: HTTP %d, want 401", i, got)
+		}
+	}
 	for i, srv := range []*running{e.srv, second} {
 		for status(srv, "own-carol") != 401 {
 			if time.Since(disabled) > 6*time.Second {

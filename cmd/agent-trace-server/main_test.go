@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 	"github.com/agent-trace/agent-trace/internal/storetest"
 )
@@ -87,6 +89,30 @@ func post(tb testing.TB, url string, events []event.Event, header ...string) (*h
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
+}
+
+// noRedirect is a client that returns redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// dashLogin logs in to the dashboard at dashURL with secret and returns the session id
+// its cookie carries.
+func dashLogin(tb testing.TB, dashURL, secret string) string {
+	tb.Helper()
+	req, _ := http.NewRequest(http.MethodPost, dashURL+"/login", strings.NewReader(url.Values{"secret": {secret}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", dashURL)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == auth.CookieName && c.Value != "" {
+			return c.Value
+		}
+	}
+	tb.Fatalf("login to %s: HTTP %d, no session cookie", dashURL, resp.StatusCode)
+	return ""
 }
 
 func getJSON(tb testing.TB, url string, v any) int {
@@ -315,7 +341,7 @@ func TestTokenCommandsTurnAuthOn(t *testing.T) {
 	dash := func(cookie string) *http.Response {
 		r, _ := http.NewRequest("GET", srv.URL("dashboard")+"/", nil)
 		if cookie != "" {
-			r.AddCookie(&http.Cookie{Name: "agent_trace_token", Value: cookie})
+			r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: cookie})
 		}
 		resp, err := noRedirect.Do(r)
 		if err != nil {
@@ -327,8 +353,20 @@ func TestTokenCommandsTurnAuthOn(t *testing.T) {
 	if resp := dash(""); resp.StatusCode/100 != 3 || !strings.Contains(resp.Header.Get("Location"), "login") {
 		t.Errorf("dashboard without a cookie: %d to %q, want a redirect to the login form", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if resp := dash(read); resp.StatusCode != 200 {
-		t.Errorf("dashboard with the read token's cookie: %d, want 200", resp.StatusCode)
+	session := dashLogin(t, srv.URL("dashboard"), read)
+	if resp := dash(session); resp.StatusCode != 200 {
+		t.Errorf("dashboard with the read token's session cookie: %d, want 200", resp.StatusCode)
+	}
+	// The cookie holds a session id, not the token: the token itself is no cookie, and
+	// the session id is no bearer token.
+	if session == read || strings.Contains(session, read) {
+		t.Errorf("the session cookie %q carries the token", session)
+	}
+	if resp := dash(read); resp.StatusCode == 200 {
+		t.Errorf("dashboard with the raw token as cookie: %d, want a redirect to login", resp.StatusCode)
+	}
+	if got := req(session); got != 401 {
+		t.Errorf("the session id as a bearer token: %d, want 401", got)
 	}
 
 	f := storetest.Fixtures()[0]
@@ -390,6 +428,21 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 	}
 }
 
+func TestParsePrefixes(t *testing.T) {
+	got, err := parsePrefixes([]string{"10.1.2.3/8", "192.0.2.1", "::1", "2001:db8::/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(got), "[10.0.0.0/8 192.0.2.1/32 ::1/128 2001:db8::/32]"; got != want {
+		t.Errorf("parsePrefixes = %s, want %s", got, want)
+	}
+	for _, bad := range []string{"proxy.example", "10.0.0.0/33", ""} {
+		if _, err := parsePrefixes([]string{bad}); err == nil {
+			t.Errorf("parsePrefixes(%q) succeeded", bad)
+		}
+	}
+}
+
 func TestServeFlagsFallBackToEnvironment(t *testing.T) {
 	t.Setenv("COLLECTOR_PORT", "1111")
 	t.Setenv("API_PORT", "2222")
@@ -398,6 +451,7 @@ func TestServeFlagsFallBackToEnvironment(t *testing.T) {
 	t.Setenv("AGENT_TRACE_AUTH", "1")
 	t.Setenv("AGENT_TRACE_RETENTION_DAYS", "30")
 	t.Setenv("SQLITE_DB_PATH", "/tmp/x.db")
+	t.Setenv("AGENT_TRACE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")
 
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	m := &Main{}
@@ -407,8 +461,8 @@ func TestServeFlagsFallBackToEnvironment(t *testing.T) {
 	if err := fs.Parse([]string{"--api-port", "4444"}); err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprint(m.CollectorPort, m.APIPort, m.DashboardPort, m.Bind, m.Auth, m.RetentionDays, sf.db)
-	want := fmt.Sprint(1111, 4444, 3333, "127.0.0.2", true, 30, "/tmp/x.db")
+	got := fmt.Sprint(m.CollectorPort, m.APIPort, m.DashboardPort, m.Bind, m.Auth, m.RetentionDays, sf.db, m.TrustedProxies)
+	want := fmt.Sprint(1111, 4444, 3333, "127.0.0.2", true, 30, "/tmp/x.db", []string{"10.0.0.0/8", "192.0.2.1"})
 	if got != want {
 		t.Errorf("settings = %s, want %s (flag over env over default)", got, want)
 	}

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/api"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/connlimit"
 	"github.com/agent-trace/agent-trace/internal/live"
@@ -37,7 +39,10 @@ type Main struct {
 	Postgres      string // team store: PostgreSQL connection string (replaces DBPath)
 	ClickHouse    string // team store: ClickHouse URL, beside Postgres
 	RetentionDays int
-	Auth          bool
+	// AuditRetentionDays is how many days audit entries are kept: 0 means the default
+	// (worker.DefaultAuditRetention, 400 days), a negative value keeps them for ever.
+	AuditRetentionDays int
+	Auth               bool
 	// OTLPPort is the OTLP receiver's port (gRPC and OTLP/HTTP on one listener); 0
 	// serves no OTLP listener (the collector port still takes OTLP/HTTP), a negative
 	// value binds any free port (tests).
@@ -45,7 +50,10 @@ type Main struct {
 	// PrivacyTier is the tier applied to telemetry received over OTLP (1–3; 0 means 2).
 	PrivacyTier int
 	Insecure    bool // allow a non-loopback bind without auth
-	Version     string
+	// TrustedProxies are CIDRs or addresses of reverse proxies whose X-Forwarded-Proto
+	// the dashboard believes when it marks the session cookie Secure.
+	TrustedProxies []string
+	Version        string
 
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown; default 15 s.
 	ShutdownTimeout time.Duration
@@ -116,6 +124,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.PrivacyTier != 0 && (m.PrivacyTier < 1 || m.PrivacyTier > 3) {
 		return fmt.Errorf("privacy tier %d: must be 1, 2 or 3", m.PrivacyTier)
 	}
+	proxies, err := parsePrefixes(m.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("trusted proxies: %w", err)
+	}
 
 	store, err := openStore(ctx, storeConfig{DB: m.DBPath, PriceFile: m.PriceFile, Postgres: m.Postgres,
 		ClickHouse: m.ClickHouse, RetentionDays: m.RetentionDays, IdleAfter: m.IdleAfter, Logger: logger}, false)
@@ -144,19 +156,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	rcv := otlp.New(otlp.Options{Store: store, Tier: m.PrivacyTier, Authorize: a.AuthorizeHeader,
-		Notify: a.Publish, Sources: store, Logger: logger})
+		Denied: a.DeniedOTLP, Notify: a.Publish, Sources: store, Logger: logger})
 	lns, err := m.listen(bind, a, rcv, logger)
 	if err != nil {
 		return err
 	}
-	if err := m.mountDashboard(lns, store, hub, a, logger); err != nil {
+	if err := m.mountDashboard(lns, store, hub, a, proxies, logger); err != nil {
 		return err
 	}
 	m.announce(lns, authOn, stdout, logger)
 
 	errc := serveAll(lns)
 	workers := []worker.Worker{worker.NewRetention(store, m.RetentionDays,
-		worker.WithLogger(logger),
+		worker.WithLogger(logger), worker.WithAudit(a.Audit()), worker.WithAuditRetention(m.auditRetention()),
 		worker.WithOnError(func(error) { a.RecordStoreError("retention") }))}
 	if t, ok := store.(*teamStore); ok {
 		// Every replica runs one; the one holding the lock ships, the others stand by.
@@ -249,6 +261,9 @@ func (m *Main) listen(bind string, a *api.API, rcv *otlp.Receiver, logger *slog.
 			handler: rcv.Handler(rcv.GRPCServer())})
 	}
 	for _, l := range lns {
+		if l.handler != nil { // the dashboard's comes later and reads r.RemoteAddr itself
+			l.handler = audit.Remotes(l.handler) // the peer, for the audit of refused requests
+		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(l.port)))
 		if err != nil {
 			closeListeners(lns)
@@ -272,6 +287,17 @@ func (m *Main) listen(bind string, a *api.API, rcv *otlp.Receiver, logger *slog.
 		}
 	}
 	return lns, nil
+}
+
+// auditRetention is how long audit entries are kept; 0 keeps them for ever.
+func (m *Main) auditRetention() time.Duration {
+	switch {
+	case m.AuditRetentionDays == 0:
+		return worker.DefaultAuditRetention
+	case m.AuditRetentionDays < 0:
+		return 0
+	}
+	return time.Duration(m.AuditRetentionDays) * 24 * time.Hour
 }
 
 // Connection bounds per listener: far above what a team's hooks and dashboards hold, far
@@ -312,18 +338,22 @@ func closeListeners(lns []*listener) {
 
 // mountDashboard builds the dashboard once the listeners are bound, so its setup hints
 // show the collector's real address. It guards pages with the API's read scope.
-func (m *Main) mountDashboard(lns []*listener, store agenttrace.Store, hub *live.Hub, a *api.API, logger *slog.Logger) error {
+func (m *Main) mountDashboard(lns []*listener, store agenttrace.Store, hub *live.Hub, a *api.API,
+	proxies []netip.Prefix, logger *slog.Logger) error {
 	if m.NoDashboard {
 		return nil
 	}
 	dash, err := web.New(web.Options{
-		Store:        store,
-		Live:         hub,
-		Authenticate: a.ReadContext,
-		VerifySecret: a.VerifySecret,
-		CookieName:   auth.CookieName,
-		CollectorURL: "http://" + lns[0].ln.Addr().String(),
-		Logger:       logger,
+		Store:          store,
+		Live:           hub,
+		Authenticate:   a.ReadContext,
+		VerifySecret:   a.VerifySecret,
+		Sessions:       a.Sessions(),
+		Audit:          a.Audit(),
+		CookieName:     auth.CookieName,
+		TrustedProxies: proxies,
+		CollectorURL:   "http://" + lns[0].ln.Addr().String(),
+		Logger:         logger,
 	})
 	if err != nil {
 		closeListeners(lns)
@@ -386,6 +416,24 @@ func (m *Main) shutdown(hub *live.Hub, lns []*listener) error {
 	}
 	wg.Wait()
 	return errors.Join(shutdownErrs...)
+}
+
+// parsePrefixes reads CIDRs ("10.0.0.0/8") and single addresses ("10.0.0.1", a /32 or
+// /128).
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range list {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR nor an address", v)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // isLoopback reports whether host only accepts connections from this machine.

@@ -566,6 +566,8 @@ type Store interface {
 	TokenStore
 	TelemetrySources
 	UserStore
+	DashboardSessions
+	AuditLog
 
 	// Ping reports whether storage is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -26,6 +26,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 )
@@ -69,6 +70,8 @@ type API struct {
 	log     *slog.Logger
 	metrics *metrics
 	auth    *auth.Verifier
+	logins  *auth.Sessions // dashboard sessions, which the cookie names
+	audit   *audit.Recorder
 	pub     *live.Publisher
 
 	api       huma.API
@@ -110,6 +113,8 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 		log:     logger,
 		metrics: newMetrics(hub),
 		auth:    auth.NewVerifier(store, opts.Auth),
+		logins:  auth.NewSessions(store),
+		audit:   audit.New(store, logger),
 		pub:     live.NewPublisher(store, hub, logger, live.WithBus(opts.Bus)),
 		apiMux:  http.NewServeMux(),
 		colMux:  http.NewServeMux(),
@@ -151,6 +156,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	a.registerBreakdown(a.api)
 	a.registerTools(a.api)
 	a.registerStream(a.api)
+	a.registerAudit(a.api)
 	a.registerDocs()
 	a.apiMux.HandleFunc("GET /{$}", a.root("agent-trace API", map[string]string{
 		"docs": "/docs", "openapi": "/openapi.json", "sessions": "/v1/sessions"}))
@@ -161,6 +167,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	a.bg.Go(func() { a.pub.Run(ctx) })
+	a.bg.Go(func() { a.audit.Run(ctx) })
 	return a
 }
 
@@ -186,6 +193,10 @@ func (a *API) Close() error {
 	})
 	return nil
 }
+
+// Audit is the API's audit recorder, which the dashboard and the retention worker share
+// so refused requests are counted together.
+func (a *API) Audit() *audit.Recorder { return a.audit }
 
 // Publish tells the live change feed of a batch another receiver (OTLP) stored.
 func (a *API) Publish(res agenttrace.IngestResult, events []event.Event) {

@@ -589,9 +589,24 @@ func TestAuthScopes(t *testing.T) {
 	}
 
 	t.Run("cookie", func(t *testing.T) {
-		resp := e.http.Get("/v1/sessions", "Cookie: "+auth.CookieName+"="+secrets[agenttrace.ScopeRead])
-		if resp.Code != http.StatusOK {
-			t.Errorf("status = %d with the read token in the cookie", resp.Code)
+		session := mustSession(t, e, "tok_"+agenttrace.ScopeRead)
+		if resp := e.http.Get("/v1/sessions", "Cookie: "+auth.CookieName+"="+session); resp.Code != http.StatusOK {
+			t.Errorf("status = %d with the read token's session in the cookie", resp.Code)
+		}
+		// The cookie holds a session, not a secret: the token there is refused, and the
+		// session id is no bearer token.
+		if resp := e.http.Get("/v1/sessions", "Cookie: "+auth.CookieName+"="+secrets[agenttrace.ScopeRead]); resp.Code != http.StatusUnauthorized {
+			t.Errorf("status = %d with the read token itself in the cookie, want 401", resp.Code)
+		}
+		if resp := e.http.Get("/v1/sessions", "Authorization: Bearer "+session); resp.Code != http.StatusUnauthorized {
+			t.Errorf("status = %d with the session id as a bearer token, want 401", resp.Code)
+		}
+		// Ending the session (logout) closes the API to it at once.
+		if _, err := e.api.Sessions().End(ctx, session); err != nil {
+			t.Fatal(err)
+		}
+		if resp := e.http.Get("/v1/sessions", "Cookie: "+auth.CookieName+"="+session); resp.Code != http.StatusUnauthorized {
+			t.Errorf("status = %d with an ended session, want 401", resp.Code)
 		}
 	})
 
@@ -600,12 +615,22 @@ func TestAuthScopes(t *testing.T) {
 		if _, err := e.api.Authenticate(r); err != auth.ErrUnauthenticated {
 			t.Errorf("no credentials: err = %v, want ErrUnauthenticated", err)
 		}
-		r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: secrets[agenttrace.ScopeIngest]})
+		r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: mustSession(t, e, "tok_"+agenttrace.ScopeIngest)})
 		tok, err := e.api.Authorize(r, agenttrace.ScopeRead)
 		if err != auth.ErrForbidden || tok == nil || tok.ID != "tok_ingest" {
 			t.Errorf("ingest token for read: %v, %v; want the token and ErrForbidden", tok, err)
 		}
 	})
+}
+
+// mustSession starts a dashboard session for the token tokenID and returns its id.
+func mustSession(tb testing.TB, e *env, tokenID string) string {
+	tb.Helper()
+	id, _, err := e.api.Sessions().Start(context.Background(), &agenttrace.Token{ID: tokenID}, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return id
 }
 
 func TestAuthTurnsOnWithTheFirstToken(t *testing.T) {
@@ -948,7 +973,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 			}
 			f := fixture(t, "commit")
 			bearer := "Authorization: Bearer " + admin
-			cookie := "Cookie: " + auth.CookieName + "=" + admin
+			cookie := "Cookie: " + auth.CookieName + "=" + mustSession(t, e, "adm")
 			tests := []struct {
 				name    string
 				headers []any

@@ -10,21 +10,45 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 )
 
 const securityScheme = "bearer"
 
 // Authenticate resolves the credentials of r (Authorization: Bearer, or the auth.CookieName
-// cookie) to a token. With auth off it returns auth.Anonymous. Errors: auth.ErrUnauthenticated for
-// missing, unknown or revoked credentials; anything else is a store failure.
+// cookie's dashboard session) to a token. With auth off it returns auth.Anonymous. Errors:
+// auth.ErrUnauthenticated for missing, unknown or revoked credentials; anything else is a
+// store failure.
 func (a *API) Authenticate(r *http.Request) (*agenttrace.Token, error) {
 	cookie := ""
 	if c, err := r.Cookie(auth.CookieName); err == nil {
 		cookie = c.Value
 	}
-	return a.auth.Authenticate(r.Context(), auth.Credential(r.Header.Get("Authorization"), cookie))
+	return a.credentials(r.Context(), r.Header.Get("Authorization"), cookie)
 }
+
+// credentials resolves an Authorization header, or without one a dashboard session id,
+// to a token (auth.Anonymous with auth off). The header wins: a program's token is what
+// it meant, whatever cookie a browser added. The cookie holds a session id, never a
+// secret, so it goes to the sessions and a secret in it is refused.
+func (a *API) credentials(ctx context.Context, authorization, session string) (*agenttrace.Token, error) {
+	if authorization != "" || session == "" {
+		return a.auth.Authenticate(ctx, auth.Credential(authorization, ""))
+	}
+	on, err := a.auth.Enabled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !on {
+		return auth.Anonymous, nil
+	}
+	return a.logins.Resolve(ctx, session)
+}
+
+// Sessions starts and ends dashboard logins on this API's store, whose cookie the API
+// accepts for reads (web.Options.Sessions).
+func (a *API) Sessions() *auth.Sessions { return a.logins }
 
 // Authorize authenticates r and checks that its token allows scope (auth.Allows):
 // auth.ErrUnauthenticated, auth.ErrForbidden, or a store failure.
@@ -45,9 +69,30 @@ func (a *API) Authorize(r *http.Request, scope string) (*agenttrace.Token, error
 func (a *API) ReadContext(r *http.Request) (context.Context, error) {
 	tok, err := a.Authorize(r, agenttrace.ScopeRead)
 	if err != nil {
+		a.denied(tok, r.RemoteAddr, "dashboard "+r.URL.Path, err)
 		return nil, err
 	}
 	return a.auth.Scope(r.Context(), tok)
+}
+
+// denied counts a request refused with err (401 or 403; store failures are not
+// denials) in the audit log: what is the request ("GET /v1/audit"), tok its token when
+// it had a valid one.
+func (a *API) denied(tok *agenttrace.Token, remote, what string, err error) {
+	reason := ""
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		reason = "no valid credentials"
+	case errors.Is(err, auth.ErrForbidden):
+		reason = "the token's scope does not allow this"
+		var mm *auth.UserMismatch
+		if errors.As(err, &mm) {
+			reason = "events of another user"
+		}
+	default:
+		return
+	}
+	a.audit.Denied(tok, remote, agenttrace.AuditRequestDenied, what, reason)
 }
 
 // VerifySecret checks a secret the dashboard's login form received, returning its token
@@ -109,7 +154,7 @@ func (a *API) authMiddleware(api huma.API) func(huma.Context, func(huma.Context)
 		if c, err := huma.ReadCookie(ctx, auth.CookieName); err == nil && safe {
 			cookie = c.Value
 		}
-		tok, err := a.auth.Authenticate(ctx.Context(), auth.Credential(ctx.Header("Authorization"), cookie))
+		tok, err := a.credentials(ctx.Context(), ctx.Header("Authorization"), cookie)
 		if err == nil && !auth.Allows(tok.Scope, need) {
 			err = auth.ErrForbidden
 		}
@@ -120,10 +165,14 @@ func (a *API) authMiddleware(api huma.API) func(huma.Context, func(huma.Context)
 			scoped, err = a.auth.Scope(ctx.Context(), tok)
 		}
 		if err != nil {
+			a.denied(tok, ctx.RemoteAddr(), ctx.Method()+" "+ctx.Operation().Path, err)
 			p := a.authProblem(err)
 			writeProblemHeaders(p.GetStatus(), ctx.SetHeader)
 			_ = huma.WriteErr(api, ctx, p.GetStatus(), p.Error())
 			return
+		}
+		if audit.Remote(scoped) == "" {
+			scoped = audit.WithRemote(scoped, ctx.RemoteAddr()) // for what the handler audits
 		}
 		next(huma.WithContext(ctx, scoped))
 	}
@@ -147,6 +196,7 @@ func (a *API) requireScope(scope string, h http.Handler) http.Handler {
 			ctx, err = a.auth.Scope(r.Context(), tok)
 		}
 		if err != nil {
+			a.denied(tok, r.RemoteAddr, r.Method+" "+r.URL.Path, err)
 			writeProblem(w, a.authProblem(err))
 			return
 		}
@@ -164,12 +214,13 @@ func (a *API) Mount(pattern, scope string, h http.Handler) {
 			writeProblem(w, huma.Error403Forbidden(err.Error()))
 			return
 		}
-		tok, err := a.AuthorizeHeader(r.Context(), r.Header.Get("Authorization"), scope)
+		tok, err := a.authorizeHeader(r.Context(), r.Header.Get("Authorization"), scope)
 		ctx := r.Context()
 		if err == nil {
 			ctx, err = a.auth.Scope(ctx, tok) // the token's read reach, for every store read h makes
 		}
 		if err != nil {
+			a.denied(tok, r.RemoteAddr, r.Method+" "+pattern, err)
 			writeProblem(w, a.authProblem(err))
 			return
 		}
@@ -202,13 +253,31 @@ func scoped(op huma.Operation, scope string) huma.Operation {
 // receiver's requests carry no cookie, and gRPC sends the header as metadata. It returns
 // the token, whose user the receiver binds the records to (auth.BindEvents). Errors as
 // Authorize.
+// A refusal is counted in the audit log, from the address audit.WithRemote put on ctx.
 func (a *API) AuthorizeHeader(ctx context.Context, authorization, scope string) (*agenttrace.Token, error) {
+	tok, err := a.authorizeHeader(ctx, authorization, scope)
+	if err != nil {
+		a.denied(tok, audit.Remote(ctx), "otlp "+scope, err)
+		return nil, err
+	}
+	return tok, nil
+}
+
+// DeniedOTLP counts an OTLP request refused after authorization (records of another
+// user) in the audit log; otlp.Options.Denied fits.
+func (a *API) DeniedOTLP(ctx context.Context, tok *agenttrace.Token, err error) {
+	a.denied(tok, audit.Remote(ctx), "otlp "+agenttrace.ScopeIngest, err)
+}
+
+// authorizeHeader is AuthorizeHeader without the audit, returning the token it refused
+// for its scope too.
+func (a *API) authorizeHeader(ctx context.Context, authorization, scope string) (*agenttrace.Token, error) {
 	tok, err := a.auth.Authenticate(ctx, auth.Credential(authorization, ""))
 	if err != nil {
 		return nil, err
 	}
 	if !auth.Allows(tok.Scope, scope) {
-		return nil, auth.ErrForbidden
+		return tok, auth.ErrForbidden
 	}
 	return tok, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 )
 
@@ -117,6 +118,7 @@ func (a *API) bindProblem(ctx context.Context, err error) error {
 	var mm *auth.UserMismatch
 	if errors.As(err, &mm) {
 		a.metrics.batches.WithLabelValues("forbidden").Inc()
+		a.denied(auth.TokenFrom(ctx), audit.Remote(ctx), "POST /v1/hooks", err)
 		d := &huma.ErrorDetail{Location: fmt.Sprintf("body.events[%d].user", mm.Index), Message: mm.Error(), Value: mm.EventUser}
 		if mm.SessionUser != "" {
 			d.Location = fmt.Sprintf("body.events[%d].session_id", mm.Index)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 )
 
@@ -141,9 +143,15 @@ func (a *API) sessionEvents(ctx context.Context, in *eventsInput) (*eventPageOut
 }
 
 func (a *API) deleteSession(ctx context.Context, in *sessionIDInput) (*struct{}, error) {
+	e := audit.Actor(agenttrace.AuditEntry{Action: agenttrace.AuditSessionDelete, Target: in.ID,
+		Remote: audit.Remote(ctx)}, auth.TokenFrom(ctx))
 	if err := a.store.DeleteSession(ctx, in.ID); err != nil {
+		e.Outcome, e.Detail = agenttrace.AuditFailed, err.Error()
+		_ = a.audit.Record(context.WithoutCancel(ctx), e)
 		return nil, a.storeError(ctx, "delete session", err)
 	}
+	// The session is gone either way; a failure to record it is logged by Record.
+	_ = a.audit.Record(context.WithoutCancel(ctx), e)
 	a.pub.Deleted(in.ID)
 	return nil, nil
 }

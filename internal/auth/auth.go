@@ -19,9 +19,11 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
-// CookieName is the cookie the dashboard keeps a token secret in after login; the API
-// accepts it too (for reads), so one login serves both.
-const CookieName = "agent_trace_token"
+// CookieName is the cookie the dashboard keeps its session id in after login (see
+// Sessions); the API accepts it too (for reads), so one login serves both. It is not the
+// name the cookie had when it held the token secret, so such an old cookie is simply
+// not sent back as a session.
+const CookieName = "agent_trace_session"
 
 // SecretPrefix starts every token secret, so secrets are recognisable in logs and by
 // secret scanners.

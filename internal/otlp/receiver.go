@@ -45,6 +45,9 @@ type Options struct {
 	// Owners tells whose sessions are stored, for the ingest rule of user-bound tokens
 	// (auth.BindEvents); nil means Store's own, when it has them (agenttrace.Store does).
 	Owners agenttrace.Owners
+	// Denied, when set, is told of every request refused because its records belong to
+	// another user (the audit log); Authorize reports its own refusals.
+	Denied func(ctx context.Context, tok *agenttrace.Token, err error)
 	// Notify, when set, is told of every batch stored (the live change feed).
 	Notify func(res agenttrace.IngestResult, events []event.Event)
 	// Sources, when set, keeps when telemetry last arrived from each installation, for
@@ -226,6 +229,9 @@ func (r *Receiver) bind(ctx context.Context, tok *agenttrace.Token, events []eve
 	case err == nil:
 		return nil
 	case errors.As(err, &mm):
+		if r.opts.Denied != nil {
+			r.opts.Denied(ctx, tok, err)
+		}
 		return fail(Forbidden, "%v; nothing was stored", mm)
 	}
 	r.log.Error("otlp: check session owners", "err", err)

@@ -67,12 +67,16 @@ type Store struct {
 	ingests    sqlstore.Coalescer // concurrent ingests share a transaction
 	idleAfter  time.Duration
 	reader     // Session, Events, Commits, PullRequests, Tokens
+	access     // dashboard sessions
 }
 
 var _ agenttrace.Store = (*Store)(nil)
 
 // reader names the embedded sqlstore.Reader without exporting it.
 type reader = sqlstore.Reader
+
+// access names the embedded sqlstore.Access without exporting it.
+type access = sqlstore.Access
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string; a
 // search_path parameter selects the schema). It does not change the schema: call Migrate,
@@ -102,6 +106,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.now = time.Now
 	}
 	s.reader = s.newReader()
+	s.access = s.newAccess()
 	return s, nil
 }
 

@@ -274,3 +274,12 @@ func (s *Store) deleteUsage(ctx context.Context, tx pgx.Tx, ids []string) ([]age
 
 // idleCutoff is when an active session's last event must be for it to read as idle.
 func (s *Store) idleCutoff() time.Time { return s.now().Add(-s.idleAfter) }
+
+// newAccess runs the access-control tables sqlstore shares (dashboard sessions) on the
+// pool.
+func (s *Store) newAccess() sqlstore.Access {
+	return sqlstore.NewAccess(true, func(ctx context.Context, q string, args ...any) (int64, error) {
+		tag, err := s.pool.Exec(ctx, q, args...)
+		return tag.RowsAffected(), err
+	}, s.reader.Query)
+}

@@ -239,3 +239,15 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 
 // idleCutoff is when an active session's last event must be for it to read as idle.
 func (s *Store) idleCutoff() time.Time { return s.now().Add(-s.idleAfter) }
+
+// newAccess runs the access-control tables sqlstore shares (dashboard sessions) on this
+// store's connections: writes on the one writer, reads on the readers.
+func (s *Store) newAccess() sqlstore.Access {
+	return sqlstore.NewAccess(false, func(ctx context.Context, q string, args ...any) (int64, error) {
+		r, err := s.write.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		return r.RowsAffected()
+	}, s.reader.Query)
+}

@@ -37,6 +37,7 @@ type Store struct {
 	ingests    sqlstore.Coalescer // concurrent ingests share a transaction
 	idleAfter  time.Duration
 	reader     // Session, Events, Commits, PullRequests, Tokens
+	access     // dashboard sessions
 
 	rareTextLimit int // see rareText
 
@@ -51,6 +52,9 @@ var _ agenttrace.Store = (*Store)(nil)
 
 // reader names the embedded sqlstore.Reader without exporting it.
 type reader = sqlstore.Reader
+
+// access names the embedded sqlstore.Access without exporting it.
+type access = sqlstore.Access
 
 // Option configures a Store.
 type Option func(*Store)
@@ -78,6 +82,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		o(s)
 	}
 	s.reader = s.newReader()
+	s.access = s.newAccess()
 	// Checkpoints run in the background (see checkpointer); the automatic one, which would
 	// run inside a committing writer, only backs it up when the WAL grows past ~80 MB.
 	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "journal_mode(WAL)",

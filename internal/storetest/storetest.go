@@ -65,6 +65,8 @@ func Run(t *testing.T, open Opener) {
 		{"SessionUsers", testSessionUsers},
 		{"VisibleUsers", testVisibleUsers},
 		{"Users", testUsers},
+		{"DashboardSessions", testDashboardSessions},
+		{"Audit", testAudit},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {

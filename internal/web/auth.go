@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,12 +14,9 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 )
-
-// cookieMaxAge is how long a login lasts. Revoking the token ends it sooner: every
-// request is checked against the store, the cookie only carries the secret.
-const cookieMaxAge = 30 * 24 * time.Hour
 
 // authenticate guards every page and the live stream. Static assets and the login form
 // stay public: the assets are the same for everyone and carry no data. A refused page
@@ -76,9 +74,31 @@ func safeNext(next string) string {
 }
 
 // overTLS reports whether the browser reached us over HTTPS, directly or through a
-// proxy that terminated TLS, so the cookie is marked Secure exactly when it can be.
-func overTLS(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+// trusted proxy that terminated TLS, so the cookie is marked Secure exactly when it can
+// be. X-Forwarded-Proto from any other peer is ignored: anyone can send it.
+func (a *app) overTLS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") && trustedPeer(r.RemoteAddr, a.proxies)
+}
+
+// trustedPeer reports whether the peer address remote ("host:port") is in one of proxies.
+func trustedPeer(remote string, proxies []netip.Prefix) bool {
+	if len(proxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 type loginData struct {
@@ -128,12 +148,23 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			a.log.Info("dashboard: login refused", "remote", ip, "err", err)
 		}
 		a.limiter.fail(ip)
+		a.audit.Denied(nil, r.RemoteAddr, agenttrace.AuditDashboardLogin, "POST /login", "login refused")
 		a.renderLogin(w, r, http.StatusUnauthorized, next, errLoginRefused)
 		return
 	}
+	id, expires, err := a.sessions.Start(r.Context(), tok, r.UserAgent())
+	if err != nil {
+		a.log.Error("dashboard: start session", "remote", ip, "err", err)
+		a.renderError(w, r, http.StatusServiceUnavailable, "Could not log in", "Storage is unavailable; try again.")
+		return
+	}
+	_ = a.audit.Record(r.Context(), audit.Actor(agenttrace.AuditEntry{Action: agenttrace.AuditDashboardLogin,
+		Target: "POST /login", Remote: ip, Detail: truncate(r.UserAgent(), 200)}, tok))
+	// The cookie carries the session id alone: the token never reaches the browser's
+	// cookie jar, and logout or revocation ends the session on the server.
 	http.SetCookie(w, &http.Cookie{
-		Name: a.cookieName, Value: secret, Path: "/",
-		MaxAge: int(cookieMaxAge / time.Second), HttpOnly: true, Secure: overTLS(r),
+		Name: a.cookieName, Value: id, Path: "/",
+		MaxAge: int(time.Until(expires) / time.Second), HttpOnly: true, Secure: a.overTLS(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -144,9 +175,20 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		a.renderError(w, r, http.StatusForbidden, "Cross-site request refused", "Log out from the dashboard itself.")
 		return
 	}
+	if c, err := r.Cookie(a.cookieName); err == nil {
+		tok, err := a.sessions.End(r.Context(), c.Value)
+		if err != nil {
+			// The browser forgets the cookie anyway; the session expires or is swept.
+			a.log.Error("dashboard: end session", "err", err)
+		}
+		if tok != nil {
+			_ = a.audit.Record(r.Context(), audit.Actor(agenttrace.AuditEntry{Action: agenttrace.AuditDashboardOut,
+				Target: "POST /logout", Remote: clientIP(r)}, tok))
+		}
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: a.cookieName, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: a.overTLS(r), SameSite: http.SameSiteStrictMode,
 	})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 )
@@ -42,14 +45,14 @@ func (sa storeAuth) verify(ctx context.Context, secret string) (*agenttrace.Toke
 	return tok, nil
 }
 
-// authenticate is api.ReadContext for the cookie: api.Authorize(r, read), then the
-// token's reach on the context.
+// authenticate is api.ReadContext for the cookie: the session's token, checked like
+// api.Authorize(r, read), then the token's reach on the context.
 func (sa storeAuth) authenticate(r *http.Request) (context.Context, error) {
 	c, err := r.Cookie(auth.CookieName)
 	if err != nil {
 		return nil, auth.ErrUnauthenticated
 	}
-	tok, err := sa.verify(r.Context(), c.Value)
+	tok, err := auth.NewSessions(sa.st).Resolve(r.Context(), c.Value)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +87,7 @@ func mustAuthStore(tb testing.TB) *sqlite.Store {
 func mustAuthHandler(tb testing.TB, st *sqlite.Store, mod func(*Options)) http.Handler {
 	tb.Helper()
 	sa := storeAuth{st}
-	opts := Options{Store: st, Authenticate: sa.authenticate, VerifySecret: sa.verify}
+	opts := Options{Store: st, Authenticate: sa.authenticate, VerifySecret: sa.verify, Sessions: auth.NewSessions(st)}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -103,6 +106,10 @@ func postLogin(h http.Handler, form url.Values, hdr map[string]string) *http.Res
 	req.Header.Set("Origin", "http://dash.example:3100")
 	req.RemoteAddr = "192.0.2.7:50000"
 	for k, v := range hdr {
+		if k == "RemoteAddr" {
+			req.RemoteAddr = v
+			continue
+		}
 		if v == "" {
 			req.Header.Del(k)
 		} else {
@@ -190,7 +197,7 @@ func TestLoginForm(t *testing.T) {
 
 func TestLoginSetsCookie(t *testing.T) {
 	st := mustAuthStore(t)
-	h := mustAuthHandler(t, st, nil)
+	h := mustAuthHandler(t, st, func(o *Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
 	tests := []struct {
 		name   string
 		secret string
@@ -199,7 +206,8 @@ func TestLoginSetsCookie(t *testing.T) {
 	}{
 		{"read token", readSecret, nil, false},
 		{"admin token", adminSecret, nil, false},
-		{"behind a TLS proxy", readSecret, map[string]string{"X-Forwarded-Proto": "https"}, true},
+		{"behind a trusted TLS proxy", readSecret, map[string]string{"X-Forwarded-Proto": "https", "RemoteAddr": "10.1.2.3:4000"}, true},
+		{"proxy header from an untrusted peer", readSecret, map[string]string{"X-Forwarded-Proto": "https"}, false},
 		{"pasted with spaces", " " + readSecret + "\n", nil, false},
 	}
 	for _, tt := range tests {
@@ -215,9 +223,10 @@ func TestLoginSetsCookie(t *testing.T) {
 			if c == nil {
 				t.Fatal("no session cookie set")
 			}
-			if c.Value != strings.TrimSpace(tt.secret) || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode ||
-				c.Path != "/" || c.Secure != tt.secure || c.MaxAge != 30*24*3600 {
-				t.Errorf("cookie %+v: want the secret, HttpOnly, SameSite=Strict, Path=/, Secure=%v, Max-Age 30 days", c, tt.secure)
+			if !auth.IsSessionID(c.Value) || strings.Contains(c.Value, strings.TrimSpace(tt.secret)) || !c.HttpOnly ||
+				c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Secure != tt.secure ||
+				c.MaxAge < 30*24*3600-5 || c.MaxAge > 30*24*3600 {
+				t.Errorf("cookie %+v: want a session id (not the secret), HttpOnly, SameSite=Strict, Path=/, Secure=%v, Max-Age 30 days", c, tt.secure)
 			}
 			// The cookie opens the page it was sent to.
 			req := httptest.NewRequest(http.MethodGet, "/sessions/"+commitID, nil)
@@ -295,10 +304,11 @@ func TestLoginCrossOriginRefused(t *testing.T) {
 
 func TestLogout(t *testing.T) {
 	h := mustAuthHandler(t, mustAuthStore(t), nil)
+	session := mustLogin(t, h, readSecret)
 	post := func(origin string) *http.Response {
 		req := httptest.NewRequest(http.MethodPost, "http://dash.example/logout", nil)
 		req.Header.Set("Origin", origin)
-		req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: readSecret})
+		req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: session})
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		return rec.Result()
@@ -313,6 +323,50 @@ func TestLogout(t *testing.T) {
 	}
 	if c == nil || c.MaxAge >= 0 || c.Value != "" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
 		t.Errorf("logout cookie %+v: want it cleared (Max-Age<0, empty)", c)
+	}
+	// The session ended on the server: replaying the old cookie opens nothing.
+	if got := pageWith(h, session); got != http.StatusSeeOther {
+		t.Errorf("replayed cookie after logout: status %d, want 303 to the login form", got)
+	}
+}
+
+// mustLogin logs in with secret and returns the session id of the cookie.
+func mustLogin(tb testing.TB, h http.Handler, secret string) string {
+	tb.Helper()
+	c := sessionCookie(postLogin(h, url.Values{"secret": {secret}}, nil))
+	if c == nil {
+		tb.Fatalf("login with %s set no cookie", secret)
+	}
+	return c.Value
+}
+
+// pageWith is the status of GET / with the session cookie id.
+func pageWith(h http.Handler, id string) int {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: id})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// Revoking a token, or disabling its user, ends its dashboard sessions at the next
+// request: no cache stands between a session and its token. The cookie cannot be made
+// from the token either.
+func TestSessionEndsWithToken(t *testing.T) {
+	st := mustAuthStore(t)
+	h := mustAuthHandler(t, st, nil)
+	session := mustLogin(t, h, readSecret)
+	if got := pageWith(h, session); got != http.StatusOK {
+		t.Fatalf("with the session: status %d, want 200", got)
+	}
+	if got := pageWith(h, readSecret); got != http.StatusSeeOther {
+		t.Errorf("the token itself as the cookie: status %d, want 303 to the login form", got)
+	}
+	if err := st.RevokeToken(context.Background(), "tok_a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageWith(h, session); got != http.StatusSeeOther {
+		t.Errorf("after revoking the token: status %d, want 303 to the login form", got)
 	}
 }
 
@@ -430,7 +484,7 @@ func TestLogoutButtonOnlyWithCookie(t *testing.T) {
 		t.Error("log-out button shown without a session cookie")
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: readSecret})
+	req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: "ats_any"})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	doc, err := html.Parse(rec.Body)
@@ -439,5 +493,34 @@ func TestLogoutButtonOnlyWithCookie(t *testing.T) {
 	}
 	if len(query(doc, "form.logout")) != 1 {
 		t.Error("no log-out button with a session cookie")
+	}
+}
+
+// Logins, logouts and refused logins go to the audit log, with the token as the actor.
+func TestLoginsAreAudited(t *testing.T) {
+	st := mustAuthStore(t)
+	rec := audit.New(st, nil)
+	h := mustAuthHandler(t, st, func(o *Options) { o.Audit = rec })
+	session := mustLogin(t, h, readSecret)
+	postLogin(h, url.Values{"secret": {"at_wrong"}}, nil)
+	postLogin(h, url.Values{"secret": {ingestSecret}}, nil)
+	req := httptest.NewRequest(http.MethodPost, "http://dash.example/logout", nil)
+	req.Header.Set("Origin", "http://dash.example")
+	req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: session})
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if err := rec.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	page, err := st.Audit(context.Background(), agenttrace.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Entries {
+		got = append(got, e.Action+"/"+e.Outcome+"/"+e.Actor+"/"+e.Remote+"/"+strconv.Itoa(e.Count))
+	}
+	want := []string{"dashboard.login/denied//192.0.2.7/2", "dashboard.logout/ok/tok_a/192.0.2.1/1", "dashboard.login/ok/tok_a/192.0.2.7/1"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("audit = %v, want %v", got, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/agent-trace/agent-trace/event"
+	"github.com/agent-trace/agent-trace/internal/auth"
 	"github.com/agent-trace/agent-trace/internal/live"
 )
 
@@ -38,7 +39,7 @@ func TestBrowserLogin(t *testing.T) {
 	if got := eval[string](t, b, `location.pathname`); got != "/costs" {
 		t.Errorf("after login at %q, want /costs", got)
 	}
-	// HttpOnly: the page's script cannot read the secret.
+	// HttpOnly: the page's script cannot read the session id.
 	if got := eval[string](t, b, `document.cookie`); got != "" {
 		t.Errorf("document.cookie = %q, want the session cookie hidden from script", got)
 	}
@@ -78,7 +79,8 @@ func mustAuthServer(t *testing.T) *liveServer {
 	st := mustAuthStore(t)
 	hub := live.New()
 	sa := storeAuth{st}
-	h, err := New(Options{Store: st, Live: hub, Authenticate: sa.authenticate, VerifySecret: sa.verify})
+	h, err := New(Options{Store: st, Live: hub, Authenticate: sa.authenticate, VerifySecret: sa.verify,
+		Sessions: auth.NewSessions(st)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
@@ -33,13 +34,44 @@ type Options struct {
 	// set, refused page views go to /login, which sets the session cookie. The dashboard
 	// admits read and admin tokens only.
 	VerifySecret func(ctx context.Context, secret string) (*agenttrace.Token, error)
+	// Sessions starts a login's server-side session (the cookie carries only its id) and
+	// ends it on logout; api.(*API).Sessions fits. The login form needs it too.
+	Sessions Sessions
+	// Audit records logins, logouts and refused logins; nil records nothing.
+	Audit Auditor
 	// CookieName is the session cookie; "" means auth.CookieName, which the API reads too.
 	CookieName string
+	// TrustedProxies are the peers whose X-Forwarded-Proto is believed: the session cookie
+	// is marked Secure when the request came over TLS, or from one of these saying https.
+	TrustedProxies []netip.Prefix
 	// CollectorURL is shown in the empty state's init command.
 	CollectorURL string
 	// Logger receives handler failures; nil discards them.
 	Logger *slog.Logger
 }
+
+// Sessions starts and ends dashboard logins (auth.Sessions fits).
+type Sessions interface {
+	// Start creates a session for tok and returns its id, the cookie's value, and when it
+	// expires.
+	Start(ctx context.Context, tok *agenttrace.Token, userAgent string) (id string, expires time.Time, err error)
+	// End deletes session id and returns its token (nil when it was over already); an
+	// unknown id is no error.
+	End(ctx context.Context, id string) (*agenttrace.Token, error)
+}
+
+// Auditor records logins, logouts and refused logins in the audit log
+// (*audit.Recorder fits).
+type Auditor interface {
+	Record(ctx context.Context, e agenttrace.AuditEntry) error
+	Denied(tok *agenttrace.Token, remote, action, target, reason string)
+}
+
+// noAudit is the Auditor of a dashboard given none.
+type noAudit struct{}
+
+func (noAudit) Record(context.Context, agenttrace.AuditEntry) error      { return nil }
+func (noAudit) Denied(*agenttrace.Token, string, string, string, string) {}
 
 // contentSecurityPolicy forbids inline script and style: every script and stylesheet
 // is an embedded file, so injected markup can neither run nor restyle the page.
@@ -56,9 +88,12 @@ type app struct {
 	liveURL      string // "" when there is no live stream
 	log          *slog.Logger
 
-	// login: the login form is served (Authenticate and VerifySecret are both set).
+	// login: the login form is served (Authenticate, VerifySecret and Sessions are set).
 	login      bool
 	verify     func(ctx context.Context, secret string) (*agenttrace.Token, error)
+	sessions   Sessions
+	proxies    []netip.Prefix
+	audit      Auditor
 	cookieName string
 	limiter    *loginLimiter
 
@@ -93,12 +128,15 @@ func New(opts Options) (http.Handler, error) {
 	if collector == "" {
 		collector = "http://127.0.0.1:8317"
 	}
-	login := opts.Authenticate != nil && opts.VerifySecret != nil
+	login := opts.Authenticate != nil && opts.VerifySecret != nil && opts.Sessions != nil
 	a := &app{store: opts.Store, views: vs, assets: as, collectorURL: collector, log: logger,
-		login: login, verify: opts.VerifySecret, cookieName: opts.CookieName,
+		login: login, verify: opts.VerifySecret, sessions: opts.Sessions, proxies: opts.TrustedProxies, cookieName: opts.CookieName,
 		limiter: newLoginLimiter(loginBurst, loginEvery), recent: newRecentSessions(8, time.Minute)}
 	if a.cookieName == "" {
 		a.cookieName = auth.CookieName
+	}
+	if a.audit = opts.Audit; a.audit == nil {
+		a.audit = noAudit{}
 	}
 	if opts.Live != nil {
 		a.liveURL = "/live"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
+	"github.com/agent-trace/agent-trace/internal/audit"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
 	"github.com/agent-trace/agent-trace/internal/storetest"
 	"github.com/agent-trace/agent-trace/internal/worker"
@@ -82,9 +83,10 @@ func TestRetentionErasesOldSessions(t *testing.T) {
 	if n, _ := worker.NewRetention(off, 0).Enforce(context.Background()); n != 0 || countSessions(t, off) != len(fixtures) {
 		t.Errorf("without retention erased %d", n)
 	}
-	// Without retention Run has nothing to do and returns at once.
+	// Without retention, and with a store that has nothing to sweep, Run has nothing to
+	// do and returns at once.
 	done := make(chan struct{})
-	go func() { worker.NewRetention(off, 0).Run(context.Background()); close(done) }()
+	go func() { worker.NewRetention(struct{ worker.Deleter }{off}, 0).Run(context.Background()); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -149,5 +151,54 @@ func TestRetentionReportsFailures(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("the worker stopped retrying after a failure")
 		}
+	}
+}
+
+// Each run that enforces retention leaves one audit entry by "system" with the count,
+// sweeps expired dashboard logins, and prunes the audit log past its retention.
+func TestRetentionIsAudited(t *testing.T) {
+	st := mustStore(t)
+	ctx := context.Background()
+	old := agenttrace.AuditEntry{Time: time.Now().Add(-500 * 24 * time.Hour), Actor: "cli", Action: agenttrace.AuditTokenCreate, Outcome: agenttrace.AuditOK}
+	if err := st.AppendAudit(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	// An expired dashboard login, swept by the same run.
+	if err := st.CreateToken(ctx, agenttrace.Token{ID: "tok_r", Name: "r", Scope: agenttrace.ScopeRead}, "h"); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Hour)
+	if err := st.CreateDashboardSession(ctx, "s", agenttrace.DashboardSession{TokenID: "tok_r", CreatedAt: past, LastSeenAt: past, ExpiresAt: past}); err != nil {
+		t.Fatal(err)
+	}
+	want := olderThanADay(t)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		worker.NewRetention(st, 1, worker.WithAudit(audit.New(st, nil)), worker.WithInterval(time.Hour)).Run(ctx)
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	var page agenttrace.AuditPage
+	for {
+		var err error
+		if page, err = st.Audit(context.Background(), agenttrace.AuditFilter{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Entries) == 1 && page.Entries[0].Action == agenttrace.AuditRetentionRun || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if len(page.Entries) != 1 {
+		t.Fatalf("audit = %+v, want the run alone (the 500-day-old entry pruned)", page.Entries)
+	}
+	if e := page.Entries[0]; e.Actor != agenttrace.ActorSystem || e.Count != want || e.Outcome != agenttrace.AuditOK {
+		t.Errorf("run entry %+v, want actor system counting %d sessions", e, want)
+	}
+	if n, err := st.DeleteExpiredDashboardSessions(context.Background(), time.Now()); err != nil || n != 0 {
+		t.Errorf("expired dashboard sessions left after the run: %d, %v", n, err)
 	}
 }
