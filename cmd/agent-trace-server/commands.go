@@ -106,6 +106,7 @@ dashboard on :3100, storing in SQLite.`,
 	addServeFlags(serveCmd.Flags(), m)
 
 	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newUserCommand(sf, stdout, stderr),
+		newBudgetCommand(sf, stdout), newAlertCommand(sf, stdout),
 		newMCPCommand(sf, stdout, stderr), newClickHouseCommand(sf, stdout, stderr), newAuditCommand(sf, stdout),
 		newVersionCommand(stdout))
 	return root
@@ -150,6 +151,10 @@ func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.IntVar(&m.RetentionDays, "retention-days", envInt("AGENT_TRACE_RETENTION_DAYS", 0), "erase sessions idle for longer than this many days; 0 keeps everything (env AGENT_TRACE_RETENTION_DAYS)")
 	fs.IntVar(&m.AuditRetentionDays, "audit-retention-days", envInt("AGENT_TRACE_AUDIT_RETENTION_DAYS", 400),
 		"erase audit log entries older than this many days; -1 keeps them for ever, 0 means 400 (env AGENT_TRACE_AUDIT_RETENTION_DAYS)")
+	fs.DurationVar(&m.BudgetInterval, "budget-interval", envDuration("AGENT_TRACE_BUDGET_INTERVAL", time.Minute),
+		"how often budgets and spin rules are checked and their webhooks fired (env AGENT_TRACE_BUDGET_INTERVAL)")
+	fs.StringVar(&m.DashboardURL, "dashboard-url", envString("AGENT_TRACE_DASHBOARD_URL", ""),
+		"the dashboard's public address, linked from budget and spin alerts, e.g. https://trace.example.com (env AGENT_TRACE_DASHBOARD_URL)")
 	fs.BoolVar(&m.Auth, "auth", envBool("AGENT_TRACE_AUTH"), "require API tokens even before any exists (env AGENT_TRACE_AUTH=1)")
 	fs.BoolVar(&m.Insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
 	fs.StringSliceVar(&m.TrustedProxies, "trusted-proxies", envList("AGENT_TRACE_TRUSTED_PROXIES"),

@@ -42,7 +42,12 @@ type Main struct {
 	// AuditRetentionDays is how many days audit entries are kept: 0 means the default
 	// (worker.DefaultAuditRetention, 400 days), a negative value keeps them for ever.
 	AuditRetentionDays int
-	Auth               bool
+	// BudgetInterval is how often budgets and spin rules are checked
+	// (worker.DefaultBudgetInterval when 0); DashboardURL is the dashboard's address as
+	// alert receivers should link it, none when empty.
+	BudgetInterval time.Duration
+	DashboardURL   string
+	Auth           bool
 	// OTLPPort is the OTLP receiver's port (gRPC and OTLP/HTTP on one listener); 0
 	// serves no OTLP listener (the collector port still takes OTLP/HTTP), a negative
 	// value binds any free port (tests).
@@ -167,14 +172,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.announce(lns, authOn, stdout, logger)
 
 	errc := serveAll(lns)
-	workers := []worker.Worker{worker.NewRetention(store, m.RetentionDays,
-		worker.WithLogger(logger), worker.WithAudit(a.Audit()), worker.WithAuditRetention(m.auditRetention()),
-		worker.WithOnError(func(error) { a.RecordStoreError("retention") }))}
-	if t, ok := store.(*teamStore); ok {
-		// Every replica runs one; the one holding the lock ships, the others stand by.
-		workers = append(workers, t.Shipper(logger, worker.WithShipperOnError(func(error) { a.RecordStoreError("clickhouse shipper") })))
-	}
-	stopWorkers := worker.Start(ctx, workers...)
+	stopWorkers := worker.Start(ctx, m.workers(store, a, logger)...)
 	defer stopWorkers() // before the store closes: deferred calls run last first
 	close(ready)
 	readyClosed = true
@@ -191,6 +189,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 // through it, so each server's streams carry every server's changes.
 type liveBusStore interface {
 	OpenLiveBus(ctx context.Context, hub *live.Hub, opts postgres.LiveOptions) (*postgres.LiveBus, error)
+}
+
+// workers are the background jobs serve runs beside the listeners.
+func (m *Main) workers(store agenttrace.Store, a *api.API, logger *slog.Logger) []worker.Worker {
+	dashboard := m.DashboardURL
+	if dashboard == "" {
+		dashboard = m.URL("dashboard") // the bound address: right on this machine at least
+	}
+	workers := []worker.Worker{
+		worker.NewRetention(store, m.RetentionDays,
+			worker.WithLogger(logger), worker.WithAudit(a.Audit()), worker.WithAuditRetention(m.auditRetention()),
+			worker.WithOnError(func(error) { a.RecordStoreError("retention") })),
+		// Every replica runs one: the store's alert claim lets one of them fire each alert.
+		worker.NewBudgets(store, worker.BudgetsConfig{Interval: m.BudgetInterval, DashboardURL: dashboard,
+			Logger: logger, OnError: func(error) { a.RecordStoreError("budgets") }}),
+	}
+	if t, ok := store.(*teamStore); ok {
+		// Every replica runs one; the one holding the lock ships, the others stand by.
+		workers = append(workers, t.Shipper(logger, worker.WithShipperOnError(func(error) { a.RecordStoreError("clickhouse shipper") })))
+	}
+	return workers
 }
 
 // startLiveBus starts the store's live bus, if it has one, feeding hub; stop ends it.

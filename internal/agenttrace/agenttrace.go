@@ -568,6 +568,7 @@ type Store interface {
 	UserStore
 	DashboardSessions
 	AuditLog
+	BudgetStore
 
 	// Ping reports whether storage is reachable (readiness).
 	Ping(ctx context.Context) error

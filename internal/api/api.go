@@ -155,6 +155,7 @@ func New(store agenttrace.Store, hub *live.Hub, opts Options) *API {
 	a.registerExport(a.api)
 	a.registerBreakdown(a.api)
 	a.registerTools(a.api)
+	a.registerBudgets(a.api)
 	a.registerStream(a.api)
 	a.registerAudit(a.api)
 	a.registerDocs()

@@ -104,9 +104,7 @@ func (v *Verifier) Restrict(ctx context.Context, tok *agenttrace.Token) (context
 	return ctx, nil
 }
 
-// teamUsers lists the users of team: those the users table puts in it (when the store
-// keeps users) and those of its tokens, revoked ones included: a user who left the
-// team's tokens behind still wrote its past sessions.
+// teamUsers lists the users of team (Teams), cached for verifyTTL.
 func (v *Verifier) teamUsers(ctx context.Context, team string) ([]string, error) {
 	v.mu.Lock()
 	if !v.teamsAt.IsZero() && time.Since(v.teamsAt) < verifyTTL {
@@ -115,13 +113,30 @@ func (v *Verifier) teamUsers(ctx context.Context, team string) ([]string, error)
 		return users, nil
 	}
 	v.mu.Unlock()
+	teams, err := Teams(ctx, v.store)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	v.teams, v.teamsAt = teams, time.Now()
+	v.mu.Unlock()
+	return teams[team], nil
+}
+
+// Teams maps each team to its users: those the users table puts in it (when store keeps
+// users) and those of its tokens, revoked ones included: a user who left the team's
+// tokens behind still wrote its past sessions. It is the one rule of who is in a team,
+// for read:team scopes and for team budgets alike.
+func Teams(ctx context.Context, store interface {
+	Tokens(ctx context.Context) ([]agenttrace.Token, error)
+}) (map[string][]string, error) {
 	teams := map[string][]string{}
 	add := func(team, user string) {
 		if team != "" && user != "" && !slices.Contains(teams[team], user) {
 			teams[team] = append(teams[team], user)
 		}
 	}
-	if us, ok := v.store.(interface {
+	if us, ok := store.(interface {
 		Users(context.Context) ([]agenttrace.User, error)
 	}); ok {
 		users, err := us.Users(ctx)
@@ -132,17 +147,14 @@ func (v *Verifier) teamUsers(ctx context.Context, team string) ([]string, error)
 			add(u.Team, u.Name)
 		}
 	}
-	toks, err := v.store.Tokens(ctx)
+	toks, err := store.Tokens(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list team members: %w", err)
 	}
 	for _, t := range toks {
 		add(t.Team, t.User)
 	}
-	v.mu.Lock()
-	v.teams, v.teamsAt = teams, time.Now()
-	v.mu.Unlock()
-	return teams[team], nil
+	return teams, nil
 }
 
 type tokenKey struct{}

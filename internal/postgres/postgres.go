@@ -68,6 +68,8 @@ type Store struct {
 	idleAfter  time.Duration
 	reader     // Session, Events, Commits, PullRequests, Tokens
 	access     // dashboard sessions
+
+	budgets // CreateBudget, Budgets, ClaimAlert, …
 }
 
 var _ agenttrace.Store = (*Store)(nil)
@@ -77,6 +79,9 @@ type reader = sqlstore.Reader
 
 // access names the embedded sqlstore.Access without exporting it.
 type access = sqlstore.Access
+
+// budgets names the embedded sqlstore.Budgets without exporting it.
+type budgets = sqlstore.Budgets
 
 // Open connects to PostgreSQL at dsn (a postgres:// URL or key=value string; a
 // search_path parameter selects the schema). It does not change the schema: call Migrate,
@@ -107,6 +112,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.reader = s.newReader()
 	s.access = s.newAccess()
+
+	s.budgets = sqlstore.Budgets{Reader: s.reader, Now: s.now, Exec: func(ctx context.Context, q string, args ...any) (int64, error) {
+		tag, err := s.pool.Exec(ctx, q, args...)
+		return tag.RowsAffected(), err
+	}}
 	return s, nil
 }
 

@@ -39,6 +39,8 @@ type Store struct {
 	reader     // Session, Events, Commits, PullRequests, Tokens
 	access     // dashboard sessions
 
+	budgets // CreateBudget, Budgets, ClaimAlert, …
+
 	rareTextLimit int // see rareText
 
 	// The background checkpointer: writes poke it, Close stops it.
@@ -55,6 +57,9 @@ type reader = sqlstore.Reader
 
 // access names the embedded sqlstore.Access without exporting it.
 type access = sqlstore.Access
+
+// budgets names the embedded sqlstore.Budgets without exporting it.
+type budgets = sqlstore.Budgets
 
 // Option configures a Store.
 type Option func(*Store)
@@ -83,6 +88,15 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s.reader = s.newReader()
 	s.access = s.newAccess()
+
+	s.budgets = sqlstore.Budgets{Reader: s.reader, Now: s.now, Exec: func(ctx context.Context, q string, args ...any) (int64, error) {
+		r, err := s.write.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		s.wrote()
+		return r.RowsAffected()
+	}}
 	// Checkpoints run in the background (see checkpointer); the automatic one, which would
 	// run inside a committing writer, only backs it up when the WAL grows past ~80 MB.
 	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "journal_mode(WAL)",

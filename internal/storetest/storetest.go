@@ -67,6 +67,7 @@ func Run(t *testing.T, open Opener) {
 		{"Users", testUsers},
 		{"DashboardSessions", testDashboardSessions},
 		{"Audit", testAudit},
+		{"Budgets", testBudgets},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {

@@ -32,6 +32,7 @@ type costsData struct {
 	HasSpend   bool
 	AvgPerDay  float64
 	RangeLinks []rangeLink
+	Budgets    budgetsView
 }
 
 type legendItem struct {
@@ -89,6 +90,10 @@ func (a *app) costsPage(w http.ResponseWriter, r *http.Request) {
 		if s.CostUSD != nil && *s.CostUSD > 0 {
 			d.Top = append(d.Top, sessionRow{SessionSummary: s, RepoLabel: repoLabel(s), Spun: isSpun(s)})
 		}
+	}
+	if d.Budgets, err = a.budgets(ctx); err != nil {
+		a.fail(w, r, "budgets", err)
+		return
 	}
 	d.Chart, d.Legend = costChart(daily, from, end, by)
 	d.HasSpend = sum.CostUSD > 0 || len(daily) > 0

@@ -90,6 +90,7 @@ type app struct {
 
 	// login: the login form is served (Authenticate, VerifySecret and Sessions are set).
 	login      bool
+	authOn     bool // Authenticate is set: requests carry tokens (or are refused)
 	verify     func(ctx context.Context, secret string) (*agenttrace.Token, error)
 	sessions   Sessions
 	proxies    []netip.Prefix
@@ -130,7 +131,7 @@ func New(opts Options) (http.Handler, error) {
 	}
 	login := opts.Authenticate != nil && opts.VerifySecret != nil && opts.Sessions != nil
 	a := &app{store: opts.Store, views: vs, assets: as, collectorURL: collector, log: logger,
-		login: login, verify: opts.VerifySecret, sessions: opts.Sessions, proxies: opts.TrustedProxies, cookieName: opts.CookieName,
+		login: login, authOn: opts.Authenticate != nil, verify: opts.VerifySecret, sessions: opts.Sessions, proxies: opts.TrustedProxies, cookieName: opts.CookieName,
 		limiter: newLoginLimiter(loginBurst, loginEvery), recent: newRecentSessions(8, time.Minute)}
 	if a.cookieName == "" {
 		a.cookieName = auth.CookieName
@@ -157,6 +158,8 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /sessions/{id}", a.sessionPage)
 	mux.HandleFunc("GET /sessions/{id}/highlight", a.highlightCalls)
 	mux.HandleFunc("GET /costs", a.costsPage)
+	mux.HandleFunc("POST /costs/budgets", a.createBudget)
+	mux.HandleFunc("POST /costs/budgets/{id}/delete", a.deleteBudget)
 	mux.HandleFunc("GET /git", a.gitPage)
 	mux.HandleFunc("GET /export/{table}", a.exportDownload)
 	mux.HandleFunc("GET /people", a.breakdown(peoplePage))
