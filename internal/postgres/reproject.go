@@ -60,7 +60,7 @@ func (s *Store) reproject(ctx context.Context, tx pgx.Tx, sessions []string, in 
 	folded := map[string]sqlstore.Folded{}
 	for _, id := range sessions {
 		f, _ := sqlstore.Fold(cached[id], in.bySession[id], s.pricer, func() ([]event.Event, error) { return prior.events[id], nil })
-		sw, err := sqlstore.NewSessionWrite(id, f.P.Delta())
+		sw, err := sqlstore.NewSessionWrite(id, f.P.Delta(), &f)
 		if err != nil {
 			return nil, nil, fmt.Errorf("project session %s: %w", id, err)
 		}

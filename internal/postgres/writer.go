@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,10 +15,13 @@ import (
 // arrays, so each table is written with one statement over unnest(…) and all of them go
 // in one round trip.
 type projectionWriter struct {
-	all  []string // every session written: its sessions row and facets are replaced
+	all  []string // every session written: its sessions row is replaced
 	allN []int32  // its prompt count: prompt rows at or past it go
-	full []string // sessions whose git and usage rows are all replaced
-	gone []string // usage rows no longer counted, by event ID
+	// emptied are the sessions with no events left, whose sessions row goes; refacet
+	// those whose facets are all replaced (the others only gain some).
+	emptied, refacet []string
+	full             []string // sessions whose git and usage rows are all replaced
+	gone             []string // usage rows no longer counted, by event ID
 
 	// sessions
 	sID, sStatus, sUser, sHost, sRepo, sBranch                  []string
@@ -28,7 +32,7 @@ type projectionWriter struct {
 	sPrompts, sCalls, sErrors, sCommits, sPRs, sAdded, sRemoved []int32
 	sIn, sOut, sCC, sCC5, sCC1, sCR, sWS                        []int64
 	sSummary, sDetail                                           [][]byte
-	fFacet, fValue, fSession                                    []string
+	facets                                                      facetColumns
 	pSession, pID, pText                                        []string
 	pIdx                                                        []int32
 	pStarted                                                    []int64
@@ -38,6 +42,15 @@ type projectionWriter struct {
 	uID, uSession, uModel, uUser, uRepo                         []string
 	uTime, uStarted, uIn, uOut, uCC, uCC5, uCC1, uCR, uWS       []int64
 	uCost                                                       []*float64
+}
+
+// facetColumns are session_facets rows as columns.
+type facetColumns struct{ facet, value, session []string }
+
+func (c *facetColumns) add(session string, fs []sqlstore.Facet) {
+	for _, f := range fs {
+		c.facet, c.value, c.session = append(c.facet, f.Facet), append(c.value, f.Value), append(c.session, session)
+	}
 }
 
 // callColumns are tool_calls rows as columns.
@@ -81,11 +94,15 @@ func (w *projectionWriter) add(sw sqlstore.SessionWrite) {
 	}
 	w.gone = append(w.gone, sw.Gone...)
 	if sw.Session == nil {
+		w.emptied, w.refacet = append(w.emptied, sw.ID), append(w.refacet, sw.ID)
 		return
 	}
 	w.session(sw.Session, sw.Row)
-	for _, f := range sw.Facets {
-		w.fFacet, w.fValue, w.fSession = append(w.fFacet, f.Facet), append(w.fValue, f.Value), append(w.fSession, sw.ID)
+	if sw.FacetsKnown {
+		w.facets.add(sw.ID, sw.FacetsAdded)
+	} else {
+		w.refacet = append(w.refacet, sw.ID)
+		w.facets.add(sw.ID, sw.Facets)
 	}
 	for _, p := range sw.Prompts {
 		w.pSession, w.pID, w.pIdx = append(w.pSession, sw.ID), append(w.pID, p.ID), append(w.pIdx, int32(p.Index))
@@ -166,8 +183,12 @@ func (w *projectionWriter) write(ctx context.Context, tx pgx.Tx) error {
 }
 
 func (w *projectionWriter) queueDeletes(b *pgx.Batch) {
-	b.Queue(`DELETE FROM sessions WHERE id = ANY($1)`, w.all)
-	b.Queue(`DELETE FROM session_facets WHERE session_id = ANY($1)`, w.all)
+	if len(w.emptied) > 0 {
+		b.Queue(`DELETE FROM sessions WHERE id = ANY($1)`, w.emptied)
+	}
+	if len(w.refacet) > 0 {
+		b.Queue(`DELETE FROM session_facets WHERE session_id = ANY($1)`, w.refacet)
+	}
 	b.Queue(`DELETE FROM prompts p USING unnest($1::text[], $2::int[]) AS x(sid, n)
 		WHERE p.session_id = x.sid AND p.idx >= x.n`, w.all, w.allN)
 	// The calls of prompts past the last, and of every prompt rewritten (its rows follow).
@@ -188,6 +209,21 @@ func (w *projectionWriter) queueDeletes(b *pgx.Batch) {
 	}
 }
 
+// sessionUpdates updates a sessions row in place: a delete and insert would leave a dead
+// row and a new entry in every index on each batch.
+var sessionUpdates = func() string {
+	cols := []string{"started_ms", "ended_ms", "last_event_ms", "status", "duration_ms", `"user"`, "host", "repo",
+		"branch", "cost_usd", "cost_key", "prompt_count", "tool_call_count", "error_count", "commit_count", "pr_count",
+		"lines_added", "lines_removed", "input_tokens", "output_tokens", "cache_creation_tokens",
+		"cache_creation_5m_tokens", "cache_creation_1h_tokens", "cache_read_tokens", "web_search_requests", "summary",
+		"detail"}
+	set := make([]string, len(cols))
+	for i, c := range cols {
+		set[i] = c + " = EXCLUDED." + c
+	}
+	return strings.Join(set, ", ")
+}()
+
 func (w *projectionWriter) queueSessions(b *pgx.Batch) {
 	if len(w.sID) > 0 {
 		b.Queue(`INSERT INTO sessions (id, started_ms, ended_ms, last_event_ms, status, duration_ms, "user", host, repo,
@@ -197,14 +233,15 @@ func (w *projectionWriter) queueSessions(b *pgx.Batch) {
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
 			$7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[], $13::int[], $14::int[],
 			$15::int[], $16::int[], $17::int[], $18::int[], $19::int[], $20::bigint[], $21::bigint[], $22::bigint[],
-			$23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bytea[], $28::bytea[])`,
+			$23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bytea[], $28::bytea[])
+			ON CONFLICT (id) DO UPDATE SET `+sessionUpdates,
 			w.sID, w.sStarted, w.sEnded, w.sLast, w.sStatus, w.sDuration, w.sUser, w.sHost, w.sRepo, w.sBranch,
 			w.sCost, w.sCostKey, w.sPrompts, w.sCalls, w.sErrors, w.sCommits, w.sPRs, w.sAdded, w.sRemoved,
 			w.sIn, w.sOut, w.sCC, w.sCC5, w.sCC1, w.sCR, w.sWS, w.sSummary, w.sDetail)
 	}
-	if len(w.fFacet) > 0 {
+	if len(w.facets.facet) > 0 {
 		b.Queue(`INSERT INTO session_facets (facet, value, session_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
-			w.fFacet, w.fValue, w.fSession)
+			w.facets.facet, w.facets.value, w.facets.session)
 	}
 }
 

@@ -130,7 +130,7 @@ func (t *ingestTx) fold(ctx context.Context, id string, events []*event.Event, f
 	if err != nil {
 		return err
 	}
-	w, err := sqlstore.NewSessionWrite(id, f.P.Delta())
+	w, err := sqlstore.NewSessionWrite(id, f.P.Delta(), &f)
 	if err != nil {
 		return err
 	}
@@ -233,11 +233,8 @@ func writeProjection(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) erro
 	if err := writeSession(ctx, tx, sess, w.Row); err != nil {
 		return err
 	}
-	for _, f := range w.Facets {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO session_facets (facet, value, session_id) VALUES (?, ?, ?)`,
-			f.Facet, f.Value, w.ID); err != nil {
-			return fmt.Errorf("write facet: %w", err)
-		}
+	if err := writeFacets(ctx, tx, w); err != nil {
+		return err
 	}
 	if err := writePrompts(ctx, tx, w); err != nil {
 		return err
@@ -248,21 +245,41 @@ func writeProjection(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) erro
 	return writeUsageFacts(ctx, tx, w)
 }
 
-// deleteProjection removes the rows of a session that w replaces as a whole: the
-// sessions row and facets always, the git and usage rows too with w.Full, and the
-// prompts when the session has no events left.
+// deleteProjection removes the rows of a session that w replaces as a whole: the facets
+// unless w knows what changed in them, the git and usage rows too with w.Full, and the
+// sessions row and prompts when the session has no events left. The sessions row is
+// otherwise updated in place: a delete and insert would move it to the end of the table
+// and touch every one of its indexes on each batch.
 func deleteProjection(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
-	tables := []string{"sessions WHERE id = ?", "session_facets WHERE session_id = ?"}
+	var tables []string
+	if !w.FacetsKnown {
+		tables = append(tables, "session_facets WHERE session_id = ?")
+	}
 	if w.Full {
 		tables = append(tables, "commits WHERE session_id = ?", "pull_requests WHERE session_id = ?",
 			"usage_facts WHERE session_id = ?")
 	}
 	if w.Session == nil {
-		tables = append(tables, "prompts WHERE session_id = ?", "tool_calls WHERE session_id = ?")
+		tables = append(tables, "sessions WHERE id = ?", "prompts WHERE session_id = ?", "tool_calls WHERE session_id = ?")
 	}
 	for _, table := range tables {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table, w.ID); err != nil {
 			return fmt.Errorf("clear %s: %w", strings.Fields(table)[0], err)
+		}
+	}
+	return nil
+}
+
+// writeFacets writes the facets w adds (every one unless w.FacetsKnown).
+func writeFacets(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
+	add := w.Facets
+	if w.FacetsKnown {
+		add = w.FacetsAdded
+	}
+	for _, f := range add {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO session_facets (facet, value, session_id) VALUES (?, ?, ?)`,
+			f.Facet, f.Value, w.ID); err != nil {
+			return fmt.Errorf("write facet: %w", err)
 		}
 	}
 	return nil
@@ -326,7 +343,19 @@ func writeSession(ctx context.Context, tx dbtx, sess *agenttrace.Session, row sq
 		duration_ms, user, host, repo, branch, cost_usd, cost_key, prompt_count, tool_call_count, error_count,
 		commit_count, pr_count, lines_added, lines_removed, input_tokens, output_tokens, cache_creation_tokens,
 		cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, web_search_requests, summary, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET started_ms = excluded.started_ms, ended_ms = excluded.ended_ms, last_event_ms =
+		excluded.last_event_ms, status = excluded.status, duration_ms = excluded.duration_ms, user =
+		excluded.user, host = excluded.host, repo = excluded.repo, branch = excluded.branch, cost_usd =
+		excluded.cost_usd, cost_key = excluded.cost_key, prompt_count = excluded.prompt_count,
+		tool_call_count = excluded.tool_call_count, error_count = excluded.error_count, commit_count =
+		excluded.commit_count, pr_count = excluded.pr_count, lines_added = excluded.lines_added,
+		lines_removed = excluded.lines_removed, input_tokens = excluded.input_tokens, output_tokens =
+		excluded.output_tokens, cache_creation_tokens = excluded.cache_creation_tokens,
+		cache_creation_5m_tokens = excluded.cache_creation_5m_tokens, cache_creation_1h_tokens =
+		excluded.cache_creation_1h_tokens, cache_read_tokens = excluded.cache_read_tokens,
+		web_search_requests = excluded.web_search_requests, summary = excluded.summary, detail =
+		excluded.detail`,
 		sess.ID, sess.StartedAt.UnixMilli(), endedMS, sess.LastEventAt.UnixMilli(), sess.Status,
 		sess.DurationMS, sess.User, sess.Host, sess.Repo, sess.Branch, cost, row.CostKey, sess.PromptCount,
 		sess.ToolCallCount, sess.ErrorCount, sess.CommitCount, sess.PRCount, sess.LinesAdded, sess.LinesRemoved,

@@ -38,7 +38,7 @@ func TestOTelUsageFeedsAnalyticsOnce(t *testing.T) {
 			var got agenttrace.Usage
 			for i, b := range tt.batches {
 				pr.Add(b...)
-				w, err := NewSessionWrite(storetest.OTelSessionID, pr.Delta())
+				w, err := NewSessionWrite(storetest.OTelSessionID, pr.Delta(), nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -42,6 +42,10 @@ type Folded struct {
 	Size  int
 	Facts map[string]UsageFact // by event ID
 	Gen   int64                // the store's generation of the session when written, if it keeps one
+	// Facets are the session's facets as written (NewSessionWrite), nil when unknown,
+	// and FacetPrompts its prompt count then.
+	Facets       map[Facet]bool
+	FacetPrompts int
 }
 
 // DefaultProjectorCacheBytes bounds a cache's estimated memory, the budget the event

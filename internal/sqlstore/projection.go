@@ -51,22 +51,15 @@ const MaxFacetBytes = 1024
 // on, and every file it touched (agenttrace.TouchedFiles), which the file filter reads.
 func Facets(sess *agenttrace.Session) []Facet {
 	set := map[Facet]bool{}
-	for _, f := range agenttrace.TouchedFiles(sess) {
-		// A path longer than any real one would only risk an index's entry size limit
-		// (PostgreSQL's B-tree) and fail the whole ingest.
-		if len(f) <= MaxFacetBytes {
-			set[Facet{"file", f}] = true
+	add := func(f Facet) {
+		if f.Value != "" {
+			set[f] = true
 		}
 	}
-	for _, m := range sess.Models {
-		set[Facet{"model", m}] = true
+	for _, f := range agenttrace.TouchedFiles(sess) {
+		add(fileFacet(f))
 	}
-	for _, b := range sess.Branches {
-		set[Facet{"branch", b}] = true
-	}
-	if sess.Branch != "" {
-		set[Facet{"branch", sess.Branch}] = true
-	}
+	eachScalarFacet(sess, add)
 	out := make([]Facet, 0, len(set))
 	for f := range set {
 		out = append(out, f)
@@ -78,6 +71,38 @@ func Facets(sess *agenttrace.Session) []Facet {
 		return out[i].Value < out[j].Value
 	})
 	return out
+}
+
+// fileFacet is a file's facet; its value is empty (no facet) for a path longer than any
+// real one, which would only risk an index's entry size limit (PostgreSQL's B-tree) and
+// fail the whole ingest.
+func fileFacet(path string) Facet {
+	if len(path) > MaxFacetBytes {
+		return Facet{}
+	}
+	return Facet{"file", path}
+}
+
+// eachScalarFacet calls fn with the session's model and branch facets.
+func eachScalarFacet(sess *agenttrace.Session, fn func(Facet)) {
+	for _, m := range sess.Models {
+		fn(Facet{"model", m})
+	}
+	for _, b := range sess.Branches {
+		fn(Facet{"branch", b})
+	}
+	fn(Facet{"branch", sess.Branch})
+}
+
+// eachFile calls fn with the file of every call in calls and their children, as
+// agenttrace.TouchedFiles walks them.
+func eachFile(calls []agenttrace.ToolCall, fn func(string)) {
+	for _, c := range calls {
+		if c.FilePath != "" {
+			fn(c.FilePath)
+		}
+		eachFile(c.Children, fn)
+	}
 }
 
 // GitRow is one commits or pull_requests row: the unique key (SHA, or PRKey), the time

@@ -20,8 +20,13 @@ type SessionWrite struct {
 	Session *agenttrace.Session // nil when the session has no events left: every row goes
 	Full    bool
 	Row     SessionRow
-	Facets  []Facet
-	Prompts []PromptRow // the rows to write; rows at or past len(Session.Prompts) go
+	// Facets are every facet of the session, written after its stored ones go; unless
+	// FacetsKnown, when only FacetsAdded, those new since the last write, are written: a
+	// batch into a long session then rewrites none of its file facets (setFacets).
+	Facets      []Facet
+	FacetsKnown bool
+	FacetsAdded []Facet
+	Prompts     []PromptRow // the rows to write; rows at or past len(Session.Prompts) go
 	// Calls are the tool_calls rows of the prompts in Prompts, which replace every row
 	// those prompts had; calls of prompts at or past len(Session.Prompts) go too.
 	Calls   []ToolCallRow
@@ -29,6 +34,45 @@ type SessionWrite struct {
 	PRs     []GitRow
 	Usage   []UsageFact // rows to write (every row when Full)
 	Gone    []string    // event IDs of usage rows to delete
+}
+
+// setFacets sets the facets to write. f, when not nil, is the session's folded
+// projection: when current (f.P set) it holds the facets last written, and it keeps the
+// new ones, to cache with the projection once the write commits. Between full
+// projections a session's facets only grow: a prompt's calls keep their files (a call
+// that would move makes the projection Full), commits keep theirs, and models and
+// branches accumulate. So a batch adds the facets of the prompts and commits it changed,
+// without walking the whole session, a walk that grew with it. A session that lost
+// prompts is written in full.
+func (w *SessionWrite) setFacets(commits []agenttrace.Commit, f *Folded) {
+	sess := w.Session
+	if f == nil || f.P == nil || f.Facets == nil || w.Full || len(sess.Prompts) < f.FacetPrompts {
+		w.Facets = Facets(sess)
+		if f != nil {
+			f.Facets, f.FacetPrompts = make(map[Facet]bool, len(w.Facets)), len(sess.Prompts)
+			for _, x := range w.Facets {
+				f.Facets[x] = true
+			}
+		}
+		return
+	}
+	w.FacetsKnown = true
+	f.FacetPrompts = len(sess.Prompts)
+	add := func(x Facet) {
+		if x.Value != "" && !f.Facets[x] {
+			f.Facets[x] = true
+			w.FacetsAdded = append(w.FacetsAdded, x)
+		}
+	}
+	for _, p := range w.Prompts {
+		eachFile(sess.Prompts[p.Index].ToolCalls, func(file string) { add(fileFacet(file)) })
+	}
+	for _, c := range commits {
+		for _, file := range c.Files {
+			add(fileFacet(file))
+		}
+	}
+	eachScalarFacet(sess, add)
 }
 
 // PromptRow is one prompts row: the prompt's place, the text searched, and its page.
@@ -40,19 +84,22 @@ type PromptRow struct {
 	Detail    []byte // the Prompt as JSON, with its call trees
 }
 
-// NewSessionWrite encodes a projection's Delta as rows.
-func NewSessionWrite(id string, d projection.Delta) (SessionWrite, error) {
+// NewSessionWrite encodes a projection's Delta as rows. f, when not nil, is the session's
+// folded projection, whose facets decide the facet rows (setFacets).
+func NewSessionWrite(id string, d projection.Delta, f *Folded) (SessionWrite, error) {
 	w := SessionWrite{ID: id, Session: d.Session, Full: d.Full, Gone: d.Gone}
 	sess := d.Session
 	if sess == nil {
 		w.Full = true
+		if f != nil {
+			f.Facets = nil // every row goes, the facets too
+		}
 		return w, nil
 	}
 	var err error
 	if w.Row, err = NewSessionRow(sess); err != nil {
 		return w, err
 	}
-	w.Facets = Facets(sess)
 	for _, i := range d.Prompts {
 		p := sess.Prompts[i]
 		body, err := json.Marshal(p)
@@ -69,6 +116,7 @@ func NewSessionWrite(id string, d projection.Delta) (SessionWrite, error) {
 		return w, err
 	}
 	w.Usage = UsageFacts(sess, d.Usage)
+	w.setFacets(d.Commits, f)
 	return w, nil
 }
 
@@ -76,7 +124,7 @@ func NewSessionWrite(id string, d projection.Delta) (SessionWrite, error) {
 func ProjectSession(id string, events []event.Event, p agenttrace.Pricer) (SessionWrite, error) {
 	pr := projection.New(p)
 	pr.Add(events...)
-	return NewSessionWrite(id, pr.Delta())
+	return NewSessionWrite(id, pr.Delta(), nil)
 }
 
 // UsageDiff is the analytics side of a write: the usage changes against prior, the

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListPagination", testListPagination},
 		{"ListCursorConcurrentInserts", testCursorConcurrentInserts},
 		{"ListFilters", testListFilters},
+		{"FacetsFollowSmallBatches", testFacetsFollowSmallBatches},
 		{"IdleSessions", testIdleSessions},
 		{"ListSorts", testListSorts},
 		{"Commits", testCommits},
