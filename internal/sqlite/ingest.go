@@ -43,7 +43,7 @@ func (d ingestDialect) BeginIngest(ctx context.Context, _ []string) (sqlstore.In
 	if err != nil {
 		return nil, err
 	}
-	return &ingestTx{s: d.s, tx: tx, stx: newStmtTx(tx)}, nil
+	return &ingestTx{s: d.s, tx: tx, stx: newStmtTx(tx, d.s.stmts)}, nil
 }
 
 func (t *ingestTx) Insert(ctx context.Context, rows []sqlstore.EventRow) ([]string, error) {
@@ -151,6 +151,7 @@ func (t *ingestTx) Commit(context.Context) error {
 		t.s.projectors.Put(id, f)
 	}
 	t.s.wrote()
+	t.s.stmts.warm(context.Background())
 	return nil
 }
 

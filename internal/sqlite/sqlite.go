@@ -30,6 +30,7 @@ var migrationFS embed.FS
 type Store struct {
 	path       string
 	write      *sql.DB
+	stmts      *stmtCache // the write pool's prepared statements
 	read       *sql.DB
 	pricer     agenttrace.Pricer
 	now        func() time.Time
@@ -119,6 +120,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	s.stmts = newStmtCache(s.write)
 	s.write.SetMaxOpenConns(1)
 	s.write.SetMaxIdleConns(1)
 	s.write.SetConnMaxIdleTime(0)
@@ -191,7 +193,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.stopped
 	})
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.read.Close(), s.stmts.Close(), s.write.Close())
 }
 
 // Ping reports whether the database answers.
