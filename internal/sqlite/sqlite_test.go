@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -276,5 +277,57 @@ func TestUsersMigrationKeepsTokenUsers(t *testing.T) {
 	}
 	if len(users) != 1 || users[0].Name != "alice" || users[0].Team != "a" || users[0].DisabledAt != nil {
 		t.Errorf("users after upgrade = %+v, want alice of team a", users)
+	}
+}
+
+// TestReprojectAllBesideIngest rebuilds every projection while new events arrive, on a
+// store just opened (its statements not yet prepared): neither waits on the other for
+// ever, and every session ends up whole.
+func TestReprojectAllBesideIngest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.db")
+	s, err := sqlite.Open(path, sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sessions := storetest.Generate(31, 24, 60)
+	for _, evs := range sessions[:12] {
+		storetest.MustIngest(t, s, evs)
+	}
+	s.Close()
+	for round := range 5 {
+		s, err := sqlite.Open(path, sqlite.WithPricer(storetest.TestPricer{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 2)
+		go func() { _, err := s.ReprojectAll(context.Background()); done <- err }()
+		go func() {
+			evs := sessions[12+round*2]
+			for off := 0; off < len(evs); off += 5 {
+				if _, err := s.Ingest(context.Background(), evs[off:min(off+5, len(evs))]); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		for range 2 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: ReprojectAll beside ingest still running after 30 s", round)
+			}
+		}
+		evs := sessions[12+round*2]
+		want := projection.Project(evs, storetest.TestPricer{})
+		agenttrace.MarkIdle(&want.SessionSummary, time.Now().Add(-agenttrace.DefaultIdleAfter)) // days old
+		storetest.EqualJSON(t, "session ingested beside ReprojectAll", storetest.MustSession(t, s, evs[0].SessionID), want)
+		s.Close()
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -44,16 +46,28 @@ func (c *stmtCache) get(query string) (*sql.Stmt, bool) {
 }
 
 // warm prepares the statements asked for since the last warm; call it with no
-// transaction open on the pool. A statement that fails to prepare stays per-transaction.
+// transaction open on the pool in this goroutine. It holds no lock while it prepares: a
+// transaction begun meanwhile by another goroutine (ReprojectAll beside ingest) holds
+// the connection, and must be able to get its statements and finish. A statement that
+// fails to prepare stays per-transaction.
 func (c *stmtCache) warm(ctx context.Context) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for q := range c.pending {
-		if st, err := c.db.PrepareContext(ctx, q); err == nil {
+	queries := slices.Collect(maps.Keys(c.pending))
+	clear(c.pending)
+	c.mu.Unlock()
+	for _, q := range queries {
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		if _, dup := c.stmts[q]; dup {
+			st.Close()
+		} else {
 			c.stmts[q] = st
 		}
+		c.mu.Unlock()
 	}
-	clear(c.pending)
 }
 
 // Close closes every statement.
