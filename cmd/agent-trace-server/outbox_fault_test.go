@@ -353,8 +353,8 @@ func migratedTeam(t *testing.T) (pg, ch string) {
 	return pg, ch
 }
 
-// kill -9 of the server while two clients stream and retry: nothing acknowledged is
-// missing from PostgreSQL or ClickHouse afterwards.
+// kill -9 of the server five times while two clients stream and retry: nothing
+// acknowledged is missing from PostgreSQL or ClickHouse afterwards.
 func TestFaultKillDuringIngest(t *testing.T) {
 	pg, ch := migratedTeam(t)
 	p := newPorts(t)
@@ -367,8 +367,9 @@ func TestFaultKillDuringIngest(t *testing.T) {
 	half := len(batches) / 2
 	go func() { errs <- deliverAll(ctx, srv.collector, batches[:half], &a) }()
 	go func() { errs <- deliverAll(ctx, srv.collector, batches[half:], &a) }()
-	for kill := 1; kill <= 2; kill++ {
-		for total(a.counts()) < int64(kill*2500) && ctx.Err() == nil {
+	const kills = 5
+	for kill := 1; kill <= kills; kill++ { // spread over the 8,000 events
+		for total(a.counts()) < int64(kill*8000/(kills+1)) && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
 		srv.kill()
