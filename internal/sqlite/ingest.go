@@ -311,10 +311,18 @@ func writeUsageFacts(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) erro
 			c = sql.NullFloat64{Float64: *uf.CostUSD, Valid: true}
 		}
 		uu := uf.Usage
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO usage_facts (event_id, session_id, time_ms, day, model, user,
+		// An upsert, not INSERT OR REPLACE: its implicit delete would fire no trigger,
+		// and usage_daily's triggers must see the old fact go.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_facts (event_id, session_id, time_ms, day, model, user,
 			repo, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
 			cache_creation_1h_tokens, cache_read_tokens, web_search_requests, cost_usd)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (session_id, event_id) DO UPDATE SET time_ms = excluded.time_ms, day = excluded.day,
+			model = excluded.model, user = excluded.user, repo = excluded.repo, input_tokens = excluded.input_tokens,
+			output_tokens = excluded.output_tokens, cache_creation_tokens = excluded.cache_creation_tokens,
+			cache_creation_5m_tokens = excluded.cache_creation_5m_tokens,
+			cache_creation_1h_tokens = excluded.cache_creation_1h_tokens, cache_read_tokens = excluded.cache_read_tokens,
+			web_search_requests = excluded.web_search_requests, cost_usd = excluded.cost_usd`,
 			uf.EventID, w.ID, uf.TimeMS, time.UnixMilli(uf.TimeMS).UTC().Format("2006-01-02"),
 			uf.Model, uf.User, uf.Repo, uu.InputTokens, uu.OutputTokens, uu.CacheCreationInputTokens,
 			uu.CacheCreation5mTokens, uu.CacheCreation1hTokens, uu.CacheReadInputTokens, uu.WebSearchRequests, c); err != nil {

@@ -101,20 +101,42 @@ func (s *Store) newReader() sqlstore.Reader {
 	}}
 }
 
-// DailyCost returns spend per UTC day in [from, to) per group key, days ascending.
+// DailyCost returns spend per UTC day in [from, to) per group key, days ascending. The
+// whole days come from the usage_daily rollup, a row per session-day; only a partial
+// first or last day is summed from the facts.
 func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]agenttrace.DailyCost, error) {
 	col, err := sqlstore.GroupColumn(groupBy, "user")
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
-	var w sqlstore.Where
-	w.TimeRange("time_ms", from, to)
-	sqlstore.Visible(ctx, &w, "user")
-	where, args := strings.TrimPrefix(w.SQL(), " "), w.Args
-	q := fmt.Sprintf(`SELECT day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
+	const sums = "cost_usd, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens, " +
+		"cache_creation_1h_tokens, cache_read_tokens, web_search_requests"
+	var parts []string
+	var args []any
+	split := sqlstore.SplitDays(from, to)
+	if split.Whole {
+		var w sqlstore.Where
+		if !split.Lo.IsZero() {
+			w.Add("day >= ?", split.Lo.Format(time.DateOnly))
+		}
+		if !split.Hi.IsZero() {
+			w.Add("day < ?", split.Hi.Format(time.DateOnly))
+		}
+		sqlstore.Visible(ctx, &w, "user")
+		parts = append(parts, "SELECT day, "+col+" AS k, "+sums+" FROM usage_daily"+w.SQL())
+		args = append(args, w.Args...)
+	}
+	for _, e := range split.Edges {
+		var w sqlstore.Where
+		w.TimeRange("time_ms", e[0], e[1])
+		sqlstore.Visible(ctx, &w, "user")
+		parts = append(parts, "SELECT day, "+col+" AS k, "+sums+" FROM usage_facts"+w.SQL())
+		args = append(args, w.Args...)
+	}
+	q := `SELECT day, k, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
 		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
-		SUM(cache_read_tokens), SUM(web_search_requests) FROM usage_facts %s GROUP BY day, %s ORDER BY day, %s`,
-		col, where, col, col)
+		SUM(cache_read_tokens), SUM(web_search_requests) FROM (` + strings.Join(parts, " UNION ALL ") +
+		`) GROUP BY day, k ORDER BY day, k`
 	return s.reader.QueryDailyCosts(ctx, q, args, false)
 }
 
@@ -135,16 +157,16 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 	if err != nil {
 		return sum, fmt.Errorf("summary: %w", err)
 	}
-	// Cost from the usage rows of those sessions: the priced part, plus which models
-	// could not be priced.
+	// Cost from the daily usage rollup of those sessions: the priced part, plus which
+	// models could not be priced.
 	inner := "SELECT id FROM sessions " + where
-	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM usage_facts WHERE session_id IN (`+inner+`)`,
+	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM usage_daily WHERE session_id IN (`+inner+`)`,
 		args...).Scan(&sum.CostUSD)
 	if err != nil {
 		return sum, fmt.Errorf("summary: cost: %w", err)
 	}
 	sum.CostUSD = sqlstore.Round9(sum.CostUSD)
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT model FROM usage_facts WHERE cost_usd IS NULL AND session_id IN (`+
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT model FROM usage_daily WHERE unpriced > 0 AND session_id IN (`+
 		inner+`) ORDER BY model`, args...)
 	if err != nil {
 		return sum, fmt.Errorf("summary: unpriced models: %w", err)

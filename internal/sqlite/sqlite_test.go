@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -329,5 +330,69 @@ func TestReprojectAllBesideIngest(t *testing.T) {
 		agenttrace.MarkIdle(&want.SessionSummary, time.Now().Add(-agenttrace.DefaultIdleAfter)) // days old
 		storetest.EqualJSON(t, "session ingested beside ReprojectAll", storetest.MustSession(t, s, evs[0].SessionID), want)
 		s.Close()
+	}
+}
+
+// TestUsageDailyFollowsFacts holds the rollup to its definition, usage_facts grouped by
+// session, day, model, user and repository: after the upgrade that creates it from facts
+// already stored, after shuffled and repeated batches, after every projection is rebuilt,
+// and after retention deletes the older half.
+func TestUsageDailyFollowsFacts(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "data.db"), sqlite.WithPricer(storetest.TestPricer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.MigrateUpTo(t.Context(), "0014_budgets.sql"); err != nil {
+		t.Fatal(err)
+	}
+	sessions := storetest.Generate(41, 40, 50)
+	for _, evs := range sessions[:20] {
+		storetest.MustIngest(t, s, evs)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	checkUsageDaily(t, s, "after the upgrade", 20)
+	rest := storetest.Flatten(sessions[20:])
+	rest = append(rest, rest[:len(rest)/3]...)
+	rand.New(rand.NewSource(5)).Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	storetest.IngestInBatches(t, s, rest, 7)
+	checkUsageDaily(t, s, "after shuffled batches", 40)
+	if _, err := s.ReprojectAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	checkUsageDaily(t, s, "after ReprojectAll", 40)
+	n, err := s.DeleteBefore(t.Context(), storetest.GenEnd.AddDate(0, 0, -45))
+	if err != nil || n == 0 || n == 40 {
+		t.Fatalf("DeleteBefore: %d sessions, %v; want some of 40", n, err)
+	}
+	checkUsageDaily(t, s, "after DeleteBefore", 40-n)
+}
+
+// checkUsageDaily fails unless usage_daily holds exactly usage_facts grouped, for the
+// number of sessions given.
+func checkUsageDaily(t *testing.T, s *sqlite.Store, when string, sessions int) {
+	t.Helper()
+	const rollup = `SELECT session_id, day, model, user, repo, facts, unpriced, ROUND(cost_usd, 9),
+		input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens, cache_creation_1h_tokens,
+		cache_read_tokens, web_search_requests FROM usage_daily`
+	const facts = `SELECT session_id, day, model, user, repo, count(*), SUM(cost_usd IS NULL),
+		ROUND(COALESCE(SUM(cost_usd), 0), 9), SUM(input_tokens), SUM(output_tokens), SUM(cache_creation_tokens),
+		SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens), SUM(cache_read_tokens), SUM(web_search_requests)
+		FROM usage_facts GROUP BY session_id, day, model, user, repo`
+	var extra, missing, n int
+	db := s.DB()
+	if err := db.QueryRow(`SELECT count(*) FROM (` + rollup + ` EXCEPT ` + facts + `)`).Scan(&extra); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM (` + facts + ` EXCEPT ` + rollup + `)`).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(DISTINCT session_id) FROM usage_daily`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if extra != 0 || missing != 0 || n != sessions {
+		t.Errorf("%s: usage_daily has %d rows the facts do not, lacks %d; %d sessions, want %d", when, extra, missing, n, sessions)
 	}
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"PullRequests", testPullRequests},
 		{"DailyCost", testDailyCost},
 		{"Summary", testSummary},
+		{"AnalyticsAnyOrder", testAnalyticsAnyOrder},
 		{"SummaryGenerated", testSummaryGenerated},
 		{"Breakdown", testBreakdown},
 		{"Tools", testTools},
