@@ -108,6 +108,7 @@ dashboard on :3100, storing in SQLite.`,
 	root.AddCommand(serveCmd, newMigrateCommand(sf, stdout), newTokenCommand(sf, stdout, stderr), newUserCommand(sf, stdout, stderr),
 		newBudgetCommand(sf, stdout), newAlertCommand(sf, stdout),
 		newMCPCommand(sf, stdout, stderr), newClickHouseCommand(sf, stdout, stderr), newAuditCommand(sf, stdout),
+		newDBCommand(sf, stdout),
 		newVersionCommand(stdout))
 	return root
 }

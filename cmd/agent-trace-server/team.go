@@ -123,3 +123,19 @@ func (t *teamStore) ShipAll(ctx context.Context) error {
 func (t *teamStore) Close() error {
 	return errors.Join(t.Store.Close(), t.analytics.Close())
 }
+
+// DiskStats is PostgreSQL's tables and then ClickHouse's, which must be up; the events
+// are PostgreSQL's, and the bytes both databases' together.
+func (t *teamStore) DiskStats(ctx context.Context) (agenttrace.DiskStats, error) {
+	d, err := t.Store.DiskStats(ctx)
+	if err != nil {
+		return d, err
+	}
+	an, err := t.analytics.DiskStats(ctx)
+	if err != nil {
+		return d, fmt.Errorf("clickhouse: %w", err)
+	}
+	d.Tables = append(d.Tables, an.Tables...)
+	d.Bytes += an.Bytes
+	return d, nil
+}

@@ -15,8 +15,9 @@ import (
 )
 
 // BenchmarkAnalyticsAtScale answers the analytics reads over 90 days of a store of
-// generated sessions (100 events each) and reports each one's p50 and p95. The default
-// is 100,000 events; issue 14's scale is AGENT_TRACE_SCALE_EVENTS=1000000 (or 10000000):
+// generated sessions (100 events each) and reports each one's p50 and p95, and the
+// database's bytes per event. The default is 100,000 events; issue 14's scale is
+// AGENT_TRACE_SCALE_EVENTS=1000000 (or 10000000):
 //
 //	AGENT_TRACE_SCALE_EVENTS=1000000 go test ./internal/sqlite -run '^$' -bench AnalyticsAtScale -benchtime 1x
 func BenchmarkAnalyticsAtScale(b *testing.B) {
@@ -36,6 +37,9 @@ func BenchmarkAnalyticsAtScale(b *testing.B) {
 	const per = 100
 	for done := 0; done < n/per; done += 1000 {
 		ingestAll(b, s, flatten(storetest.Generate(int64(done+1), min(1000, n/per-done), per)))
+	}
+	if d, err := s.DiskStats(ctx); err == nil {
+		b.ReportMetric(d.BytesPerEvent(), "bytes/event")
 	}
 	to := storetest.GenEnd
 	from := to.AddDate(0, 0, -90)
