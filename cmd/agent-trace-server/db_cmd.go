@@ -21,7 +21,7 @@ deletions or retention; SQLite's VACUUM returns it to the file system) and the b
 stored event. On the team store PostgreSQL's tables come first, then ClickHouse's (which
 must be up).
 
-It reads every page of a SQLite database, so a large one takes some seconds.`
+It counts every table's rows, so a large database takes a few seconds.`
 
 // newDBCommand is `db`, the database's own commands (stats).
 func newDBCommand(sf *storeFlags, stdout io.Writer) *cobra.Command {
