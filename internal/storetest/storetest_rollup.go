@@ -111,7 +111,12 @@ func checkAnalytics(t *testing.T, s agenttrace.Store, want analyticsWant, when s
 	t.Helper()
 	lo, hi := want.usages[0].Time, want.usages[0].Time
 	for _, u := range want.usages {
-		lo, hi = minTime(lo, u.Time), maxTime(hi, u.Time)
+		if u.Time.Before(lo) {
+			lo = u.Time
+		}
+		if u.Time.After(hi) {
+			hi = u.Time
+		}
 	}
 	from, to := lo.UTC().Truncate(24*time.Hour), hi.UTC().Truncate(24*time.Hour).Add(24*time.Hour)
 	for _, r := range [][2]time.Time{{from, to}, {from.Add(7 * time.Hour), to.Add(-19 * time.Hour)}, {}} {
@@ -212,18 +217,4 @@ func compareSummary(t *testing.T, what string, got, want agenttrace.Summary) {
 		!slices.Equal(got.UnpricedModels, want.UnpricedModels) {
 		t.Errorf("%s summary: %+v, want %+v", what, got, want)
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
