@@ -376,8 +376,11 @@ func writeSession(ctx context.Context, tx dbtx, sess *agenttrace.Session, row sq
 	return nil
 }
 
-// writePrompts writes the prompt rows w holds, and deletes those past the session's
-// last prompt. The text index follows a row only when its text changes (the trigger's
+// writePrompts writes the prompt rows w holds and, with w.Full, deletes those past the
+// session's last prompt: between full projections a session's prompts and each prompt's
+// calls only grow (a change the projection can't follow makes it full), and a delete
+// that finds nothing still costs a trip through the table's triggers, a good part of a
+// small batch. The text index follows a row only when its text changes (the trigger's
 // WHEN), so rewriting a prompt for its calls costs no reindexing.
 func writePrompts(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
 	for _, p := range w.Prompts {
@@ -388,25 +391,52 @@ func writePrompts(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
 			return fmt.Errorf("write prompt %s: %w", p.ID, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ? AND idx >= ?`, w.ID, len(w.Session.Prompts)); err != nil {
-		return fmt.Errorf("delete prompts: %w", err)
+	if w.Full {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE session_id = ? AND idx >= ?`, w.ID, len(w.Session.Prompts)); err != nil {
+			return fmt.Errorf("delete prompts: %w", err)
+		}
 	}
 	return writeToolCalls(ctx, tx, w)
 }
 
-// writeToolCalls replaces the tool_calls rows of the prompts w writes, and deletes those
-// of prompts past the session's last.
+// writeToolCalls writes the tool_calls rows of the prompts w writes, with their session's
+// user, and with w.Full deletes the rows those prompts no longer have and those of
+// prompts past the session's last (see writePrompts). An upsert that changes nothing
+// writes nothing: a batch into a prompt with many calls touches the indexes and
+// tool_daily's triggers for the calls it changed, not for every call of the prompt again.
 func writeToolCalls(ctx context.Context, tx dbtx, w sqlstore.SessionWrite) error {
-	for _, p := range w.Prompts {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tool_calls WHERE session_id = ? AND prompt_idx = ?`, w.ID, p.Index); err != nil {
-			return fmt.Errorf("clear tool calls: %w", err)
+	for _, c := range w.Calls {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tool_calls (session_id, prompt_idx, tool_use_id, name,
+			mcp_server, status, started_ms, duration_ms, command, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (session_id, prompt_idx, tool_use_id) DO UPDATE SET name = excluded.name,
+			mcp_server = excluded.mcp_server, status = excluded.status, started_ms = excluded.started_ms,
+			duration_ms = excluded.duration_ms, command = excluded.command, user = excluded.user
+			WHERE (name, mcp_server, status, started_ms, duration_ms, command, user) IS NOT
+			(excluded.name, excluded.mcp_server, excluded.status, excluded.started_ms, excluded.duration_ms,
+			excluded.command, excluded.user)`,
+			w.ID, c.PromptIdx, c.ID, c.Name, c.MCPServer, c.Status, c.StartedMS, c.DurationMS, c.Command,
+			w.Session.User); err != nil {
+			return fmt.Errorf("write tool call %s: %w", c.ID, err)
 		}
 	}
+	if !w.Full {
+		return nil
+	}
+	ids := make(map[int][]string, len(w.Prompts))
+	for _, p := range w.Prompts {
+		ids[p.Index] = []string{}
+	}
 	for _, c := range w.Calls {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tool_calls (session_id, prompt_idx, tool_use_id, name,
-			mcp_server, status, started_ms, duration_ms, command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.ID, c.PromptIdx, c.ID, c.Name, c.MCPServer, c.Status, c.StartedMS, c.DurationMS, c.Command); err != nil {
-			return fmt.Errorf("write tool call %s: %w", c.ID, err)
+		ids[c.PromptIdx] = append(ids[c.PromptIdx], c.ID)
+	}
+	for idx, keep := range ids {
+		list, err := json.Marshal(keep)
+		if err != nil {
+			return fmt.Errorf("clear tool calls: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tool_calls WHERE session_id = ? AND prompt_idx = ?
+			AND tool_use_id NOT IN (SELECT value FROM json_each(?))`, w.ID, idx, string(list)); err != nil {
+			return fmt.Errorf("clear tool calls: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM tool_calls WHERE session_id = ? AND prompt_idx >= ?`, w.ID, len(w.Session.Prompts)); err != nil {

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -333,41 +334,86 @@ func TestReprojectAllBesideIngest(t *testing.T) {
 	}
 }
 
-// TestUsageDailyFollowsFacts holds the rollup to its definition, usage_facts grouped by
-// session, day, model, user and repository: after the upgrade that creates it from facts
-// already stored, after shuffled and repeated batches, after every projection is rebuilt,
-// and after retention deletes the older half.
-func TestUsageDailyFollowsFacts(t *testing.T) {
+// TestRollupsFollowFacts holds each rollup to its definition (usage_daily is usage_facts
+// grouped by session, day, model, user and repository; tool_daily is tool_calls grouped
+// by day, user, tool and server): after the upgrade that creates them from rows already
+// stored, after shuffled and repeated batches, after every projection is rebuilt, and
+// after retention deletes the older half.
+func TestRollupsFollowFacts(t *testing.T) {
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "data.db"), sqlite.WithPricer(storetest.TestPricer{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.MigrateUpTo(t.Context(), "0014_budgets.sql"); err != nil {
+	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	sessions := storetest.Generate(41, 40, 50)
 	for _, evs := range sessions[:20] {
 		storetest.MustIngest(t, s, evs)
 	}
+	undoRollups(t, s.DB())
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	checkUsageDaily(t, s, "after the upgrade", 20)
+	checkRollups(t, s, "after the upgrade", 20)
 	rest := storetest.Flatten(sessions[20:])
 	rest = append(rest, rest[:len(rest)/3]...)
 	rand.New(rand.NewSource(5)).Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 	storetest.IngestInBatches(t, s, rest, 7)
-	checkUsageDaily(t, s, "after shuffled batches", 40)
+	checkRollups(t, s, "after shuffled batches", 40)
 	if _, err := s.ReprojectAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	checkUsageDaily(t, s, "after ReprojectAll", 40)
+	checkRollups(t, s, "after ReprojectAll", 40)
 	n, err := s.DeleteBefore(t.Context(), storetest.GenEnd.AddDate(0, 0, -45))
 	if err != nil || n == 0 || n == 40 {
 		t.Fatalf("DeleteBefore: %d sessions, %v; want some of 40", n, err)
 	}
-	checkUsageDaily(t, s, "after DeleteBefore", 40-n)
+	checkRollups(t, s, "after DeleteBefore", 40-n)
+}
+
+// undoRollups takes a database back to before the migrations that made the rollups
+// (0015 and 0018), keeping the rows stored since, as an older release left it.
+func undoRollups(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, q := range []string{
+		`DROP TRIGGER usage_daily_insert`, `DROP TRIGGER usage_daily_delete`, `DROP TRIGGER usage_daily_update`,
+		`DROP TRIGGER tool_daily_insert`, `DROP TRIGGER tool_daily_delete`, `DROP TRIGGER tool_daily_update`,
+		`DROP TRIGGER tool_calls_follow_user`, `DROP TABLE usage_daily`, `DROP TABLE tool_daily`,
+		`DROP INDEX tool_calls_durations`, `DROP INDEX tool_calls_server_durations`,
+		`ALTER TABLE tool_calls DROP COLUMN user`,
+		`DELETE FROM schema_migrations WHERE name IN ('0015_usage_daily.sql', '0018_tool_daily.sql')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// checkRollups checks usage_daily and tool_daily, for the number of sessions given.
+func checkRollups(t *testing.T, s *sqlite.Store, when string, sessions int) {
+	t.Helper()
+	checkUsageDaily(t, s, when, sessions)
+	const rollup = `SELECT day, user, name, mcp_server, calls, errors, rejected, timed FROM tool_daily`
+	const calls = `SELECT started_ms / 86400000, user, name, mcp_server, count(*), SUM(status = 'error'),
+		SUM(status = 'rejected'), SUM(status IN ('ok', 'error')) FROM tool_calls GROUP BY 1, 2, 3, 4`
+	var extra, missing, n, stale int
+	db := s.DB()
+	for q, dst := range map[string]*int{
+		`SELECT count(*) FROM (` + rollup + ` EXCEPT ` + calls + `)`:                                      &extra,
+		`SELECT count(*) FROM (` + calls + ` EXCEPT ` + rollup + `)`:                                      &missing,
+		`SELECT count(*) FROM tool_daily`:                                                                 &n,
+		`SELECT count(*) FROM tool_calls c JOIN sessions s ON s.id = c.session_id WHERE c.user <> s.user`: &stale,
+	} {
+		if err := db.QueryRow(q).Scan(dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if extra != 0 || missing != 0 || n == 0 || stale != 0 {
+		t.Errorf("%s: tool_daily has %d rows the calls do not, lacks %d, of %d; %d calls with another user than their session's",
+			when, extra, missing, n, stale)
+	}
 }
 
 // checkUsageDaily fails unless usage_daily holds exactly usage_facts grouped, for the

@@ -32,7 +32,7 @@ func (r Reader) Tools(ctx context.Context, from, to time.Time) (agenttrace.ToolR
 		return rep, fmt.Errorf("tools: %w", err)
 	}
 	rep.Tools, rep.MCPServers = finishStats(stats), finishStats(servers)
-	if rep.FailingCommands, err = r.failingCommands(ctx, from, to); err != nil {
+	if rep.FailingCommands, err = r.FailingCommands(ctx, from, to); err != nil {
 		return rep, fmt.Errorf("tools: %w", err)
 	}
 	return rep, nil
@@ -113,16 +113,22 @@ func finishStats(m map[string]*agenttrace.ToolStat) []agenttrace.ToolStat {
 	for _, st := range m {
 		out = append(out, *st)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Calls != out[j].Calls {
-			return out[i].Calls > out[j].Calls
-		}
-		return out[i].Name < out[j].Name
-	})
+	SortToolStats(out)
 	return out
 }
 
-func (r Reader) failingCommands(ctx context.Context, from, to time.Time) ([]agenttrace.FailingCommand, error) {
+// SortToolStats sorts stats by calls, most first, then by name.
+func SortToolStats(stats []agenttrace.ToolStat) {
+	sort.Slice(stats, func(i, j int) bool {
+		if stats[i].Calls != stats[j].Calls {
+			return stats[i].Calls > stats[j].Calls
+		}
+		return stats[i].Name < stats[j].Name
+	})
+}
+
+// FailingCommands lists the commands that failed most in [from, to), at most 20.
+func (r Reader) FailingCommands(ctx context.Context, from, to time.Time) ([]agenttrace.FailingCommand, error) {
 	w := Where{Dollar: r.Dollar}
 	w.Add("command <> ''")
 	w.TimeRange("started_ms", from, to)

@@ -132,7 +132,29 @@ func checkAnalytics(t *testing.T, s agenttrace.Store, want analyticsWant, when s
 			t.Fatal(err)
 		}
 		compareSummary(t, when, got, wantSummary(want, r[0], r[1]))
+		checkToolsIn(t, s, want, when, r[0], r[1])
 	}
+}
+
+// checkToolsIn compares the store's tool report over [from, to) with the calls of the
+// recomputed sessions that started in it.
+func checkToolsIn(t *testing.T, s agenttrace.Store, want analyticsWant, when string, from, to time.Time) {
+	t.Helper()
+	got, err := s.Tools(ctx(t), from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]*toolWant{}
+	for _, sess := range want.sessions {
+		for _, p := range sess.Prompts {
+			addCalls(calls, p.ToolCalls, func(c agenttrace.ToolCall) bool { return inRange(c.StartedAt, from, to) })
+		}
+	}
+	if len(calls) == 0 {
+		t.Fatalf("%s: no tool calls in range: the test proves less", when)
+	}
+	checkToolStats(t, when+" tools", got.Tools, calls, "")
+	checkToolStats(t, when+" servers", got.MCPServers, calls, "server ")
 }
 
 func inRange(at, from, to time.Time) bool {

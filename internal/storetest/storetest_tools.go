@@ -28,7 +28,7 @@ func testTools(t *testing.T, s agenttrace.Store) {
 		}
 		sess := projection.Project(evs, TestPricer{})
 		for _, p := range sess.Prompts {
-			addCalls(want, p.ToolCalls)
+			addCalls(want, p.ToolCalls, nil)
 		}
 		batch = append(batch, evs...)
 	}
@@ -67,8 +67,14 @@ type toolWant struct {
 	durations []int64
 }
 
-func addCalls(want map[string]*toolWant, calls []agenttrace.ToolCall) {
+// addCalls counts calls and their subagents' calls into want, those keep accepts (every
+// one for a nil keep).
+func addCalls(want map[string]*toolWant, calls []agenttrace.ToolCall, keep func(agenttrace.ToolCall) bool) {
 	for _, c := range calls {
+		addCalls(want, c.Children, keep)
+		if keep != nil && !keep(c) {
+			continue
+		}
 		keys := []string{c.Name}
 		if server := mcpServer(c.Name); server != "" {
 			keys = append(keys, "server "+server)
@@ -90,7 +96,6 @@ func addCalls(want map[string]*toolWant, calls []agenttrace.ToolCall) {
 				w.durations = append(w.durations, c.DurationMS)
 			}
 		}
-		addCalls(want, c.Children)
 	}
 }
 
