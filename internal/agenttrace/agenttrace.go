@@ -437,10 +437,10 @@ type Analytics interface {
 	DailyCost(ctx context.Context, from, to time.Time, groupBy string) ([]DailyCost, error)
 	// Summary totals sessions that started in [from, to).
 	Summary(ctx context.Context, from, to time.Time) (Summary, error)
-	// Breakdown totals sessions that started in [from, to) per user, repository or
-	// repository and branch (BreakdownBy*), largest cost first. The rows add up to
-	// Summary's counts and tokens, and to its cost when every session could be priced.
-	Breakdown(ctx context.Context, from, to time.Time, by string) ([]BreakdownRow, error)
+	// Breakdown totals sessions that started in [f.From, f.To) per user, repository or
+	// repository and branch (f.By), largest cost first. The rows add up to Summary's
+	// counts and tokens, and to its cost when every session could be priced.
+	Breakdown(ctx context.Context, f BreakdownFilter) ([]BreakdownRow, error)
 	// Tools reports the tool calls that started in [from, to): per tool and per MCP
 	// server, and the failed commands that recur most.
 	Tools(ctx context.Context, from, to time.Time) (ToolReport, error)
@@ -474,6 +474,15 @@ type FailingCommand struct {
 	Command      string    `json:"command"`
 	Failures     int       `json:"failures"`
 	LastFailedAt time.Time `json:"last_failed_at"`
+}
+
+// BreakdownFilter is what a Breakdown totals: the sessions that started in [From, To)
+// (a zero end is open), per By (BreakdownBy*); with Repo or User set, only that
+// repository's or person's sessions, as their pages show them.
+type BreakdownFilter struct {
+	From, To   time.Time
+	By         string
+	Repo, User string
 }
 
 // What a Breakdown groups by.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -218,4 +219,24 @@ func TestBreakdownAddsUpToSummary(t *testing.T) {
 		}
 	}
 	mustProblem(t, e.http.Get("/v1/analytics/breakdown?by=host"), http.StatusUnprocessableEntity)
+
+	// ?repo= and ?user= keep one repository's or person's sessions.
+	all := decode[struct{ Rows []agenttrace.BreakdownRow }](t, e.http.Get("/v1/analytics/breakdown?by=user&"+rng).Body.Bytes()).Rows
+	for _, c := range []struct {
+		query    url.Values
+		sessions int
+	}{
+		{url.Values{"by": {"user"}, "user": {all[0].User}}, all[0].Sessions},
+		{url.Values{"by": {"user"}, "user": {"nobody"}}, 0},
+		{url.Values{"by": {"branch"}, "repo": {"github.com/nobody/nothing"}}, 0},
+	} {
+		got := decode[struct{ Rows []agenttrace.BreakdownRow }](t, e.http.Get("/v1/analytics/breakdown?"+c.query.Encode()+"&"+rng).Body.Bytes()).Rows
+		n := 0
+		for _, r := range got {
+			n += r.Sessions
+		}
+		if n != c.sessions {
+			t.Errorf("%s: %d sessions, want %d", c.query.Encode(), n, c.sessions)
+		}
+	}
 }

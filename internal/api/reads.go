@@ -421,7 +421,9 @@ func (a *API) registerHealth(api huma.API) {
 
 type breakdownInput struct {
 	RangeInput
-	By string `query:"by" enum:"user,team,repo,branch" default:"user" doc:"Group by user, team (agent-trace-server user create --team), repository, or repository and branch."`
+	By   string `query:"by" enum:"user,team,repo,branch" default:"user" doc:"Group by user, team (agent-trace-server user create --team), repository, or repository and branch."`
+	Repo string `query:"repo" maxLength:"512" doc:"Only this repository's sessions (e.g. by=branch&repo=github.com/acme/api for its branches)."`
+	User string `query:"user" maxLength:"256" doc:"Only this user's sessions."`
 }
 
 type breakdownOutput struct {
@@ -449,7 +451,7 @@ func (a *API) registerBreakdown(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			rows, err := a.store.Breakdown(ctx, from, to, in.By)
+			rows, err := a.store.Breakdown(ctx, agenttrace.BreakdownFilter{From: from, To: to, By: in.By, Repo: in.Repo, User: in.User})
 			if err != nil {
 				return nil, a.storeError(ctx, "breakdown", err)
 			}

@@ -53,7 +53,10 @@ func BenchmarkAnalyticsAtScale(b *testing.B) {
 		{"cost-daily-model", func() error { _, err := s.DailyCost(ctx, from, to, agenttrace.GroupByModel); return err }},
 		{"cost-daily-user", func() error { _, err := s.DailyCost(ctx, from, to, agenttrace.GroupByUser); return err }},
 		{"cost-daily-partial", func() error { _, err := s.DailyCost(ctx, partial, to, agenttrace.GroupByRepo); return err }},
-		{"breakdown-user", func() error { _, err := s.Breakdown(ctx, from, to, agenttrace.BreakdownByUser); return err }},
+		{"breakdown-user", func() error {
+			_, err := s.Breakdown(ctx, agenttrace.BreakdownFilter{From: from, To: to, By: agenttrace.BreakdownByUser})
+			return err
+		}},
 	}
 	for b.Loop() {
 		for _, r := range reads {

@@ -12,7 +12,8 @@ import (
 // repository and branch, from the sessions table both SQL stores keep. Cost is the
 // sessions' own (the number the session list shows), so the rows add up to what a
 // reader sees elsewhere. See agenttrace.Analytics.
-func (r Reader) Breakdown(ctx context.Context, from, to time.Time, by string) ([]agenttrace.BreakdownRow, error) {
+func (r Reader) Breakdown(ctx context.Context, f agenttrace.BreakdownFilter) ([]agenttrace.BreakdownRow, error) {
+	by := f.By
 	keys, table := "", "sessions"
 	switch by {
 	case agenttrace.BreakdownByUser:
@@ -28,7 +29,17 @@ func (r Reader) Breakdown(ctx context.Context, from, to time.Time, by string) ([
 		return nil, fmt.Errorf("breakdown: %w: by must be user, team, repo or branch, not %q", agenttrace.ErrInvalid, by)
 	}
 	w := Where{Dollar: r.Dollar}
-	w.TimeRange("started_ms", from, to)
+	w.TimeRange("started_ms", f.From, f.To)
+	// One repository's or person's sessions are filtered in the range's index entries
+	// (`|| ''` keeps SQLite off the narrow per-repository and per-user indexes): that
+	// index holds every column summed here, while the narrow ones would read a wide row
+	// per session, and widening them too would cost every ingest.
+	if f.Repo != "" {
+		w.Add("repo || '' = ?", f.Repo)
+	}
+	if f.User != "" {
+		w.Add("sessions."+r.User+" || '' = ?", f.User)
+	}
 	Visible(ctx, &w, "sessions."+r.User)
 	sums := []string{"prompt_count", "tool_call_count", "error_count", "commit_count", "pr_count",
 		"lines_added", "lines_removed", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"}

@@ -47,18 +47,48 @@ func testBreakdown(t *testing.T, s agenttrace.Store) {
 		if len(groups) < 2 {
 			t.Fatalf("generated data has %d groups by %s; the test proves less", len(groups), by)
 		}
-		rows, err := s.Breakdown(ctx(t), time.Time{}, time.Time{}, by)
+		rows, err := s.Breakdown(ctx(t), agenttrace.BreakdownFilter{By: by})
 		if err != nil {
 			t.Fatalf("breakdown by %s: %v", by, err)
 		}
 		checkBreakdown(t, by, rows, groups, sum)
 	}
-	if _, err := s.Breakdown(ctx(t), time.Time{}, time.Time{}, "host"); !errors.Is(err, agenttrace.ErrInvalid) {
+	checkBreakdownOf(t, s)
+	if _, err := s.Breakdown(ctx(t), agenttrace.BreakdownFilter{By: "host"}); !errors.Is(err, agenttrace.ErrInvalid) {
 		t.Errorf("breakdown by host: %v, want ErrInvalid", err)
 	}
-	if rows, err := s.Breakdown(ctx(t), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, agenttrace.BreakdownByUser); err != nil || len(rows) != 0 {
+	if rows, err := s.Breakdown(ctx(t), agenttrace.BreakdownFilter{From: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), By: agenttrace.BreakdownByUser}); err != nil || len(rows) != 0 {
 		t.Errorf("breakdown of an empty range: %v, %v", rows, err)
 	}
+}
+
+// checkBreakdownOf: a breakdown of one repository's (or one person's) sessions has
+// exactly the rows of the whole breakdown that belong to it, with the same totals.
+func checkBreakdownOf(t *testing.T, s agenttrace.Store) {
+	t.Helper()
+	branches, err := s.Breakdown(ctx(t), agenttrace.BreakdownFilter{By: agenttrace.BreakdownByBranch})
+	if err != nil || len(branches) == 0 {
+		t.Fatalf("breakdown by branch: %v, %v", branches, err)
+	}
+	repo := branches[0].Repo
+	want := slices.DeleteFunc(slices.Clone(branches), func(r agenttrace.BreakdownRow) bool { return r.Repo != repo })
+	got, err := s.Breakdown(ctx(t), agenttrace.BreakdownFilter{By: agenttrace.BreakdownByBranch, Repo: repo})
+	if err != nil || !slices.EqualFunc(got, want, sameBreakdownRow) || len(want) == len(branches) {
+		t.Errorf("branches of %s: %+v, %v; want %+v (of %d rows)", repo, got, err, want, len(branches))
+	}
+	users, err := s.Breakdown(ctx(t), agenttrace.BreakdownFilter{By: agenttrace.BreakdownByUser})
+	if err != nil || len(users) < 2 {
+		t.Fatalf("breakdown by user: %v, %v", users, err)
+	}
+	got, err = s.Breakdown(ctx(t), agenttrace.BreakdownFilter{By: agenttrace.BreakdownByUser, User: users[1].User})
+	if err != nil || len(got) != 1 || !sameBreakdownRow(got[0], users[1]) {
+		t.Errorf("breakdown of %s: %+v, %v; want %+v", users[1].User, got, err, users[1])
+	}
+}
+
+func sameBreakdownRow(a, b agenttrace.BreakdownRow) bool {
+	return a.User == b.User && a.Repo == b.Repo && a.Branch == b.Branch && a.Sessions == b.Sessions &&
+		a.Usage == b.Usage && math.Abs(a.CostUSD-b.CostUSD) < 1e-9 && a.Unpriced == b.Unpriced && a.Commits == b.Commits
 }
 
 // teamsFor records the generated sessions' users with teams, red and blue in turn,

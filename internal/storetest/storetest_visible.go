@@ -118,7 +118,7 @@ func checkVisibleTotals(t *testing.T, rctx context.Context, s agenttrace.Store, 
 			t.Errorf("restricted daily cost has a row of %s", d.Key)
 		}
 	}
-	rows, err := s.Breakdown(rctx, from, to, agenttrace.BreakdownByUser)
+	rows, err := s.Breakdown(rctx, agenttrace.BreakdownFilter{From: from, To: to, By: agenttrace.BreakdownByUser})
 	if err != nil {
 		t.Fatalf("restricted breakdown: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,11 +33,18 @@ type breakdownData struct {
 	From, To, By, Sort string
 	Team               string // by user: only this team's people
 	Desc               bool
-	Rows               []breakdownRow
+	Rows               []breakdownRow // this page's rows
 	Total              agenttrace.BreakdownRow
 	RangeLinks         []rangeLink
 	query              url.Values
+	// Page is the page of rows shown, from 1; First and Last number its rows among All.
+	Page, First, Last, All int
 }
+
+// breakdownPageRows bounds the rows a page shows: by branch, a team's range can group
+// thousands, and drawing them all took most of the page's time. The totals row still
+// sums every row.
+const breakdownPageRows = 100
 
 type breakdownRow struct {
 	agenttrace.BreakdownRow
@@ -78,13 +86,14 @@ func (a *app) breakdown(p breakdownPage) http.HandlerFunc {
 		}
 		d := breakdownData{breakdownPage: p, From: from.Format("2006-01-02"), To: to.Format("2006-01-02"),
 			By: p.ByChoices[0], Sort: "cost", Desc: q.Get("order") != "asc"}
+		d.Page, _ = strconv.Atoi(q.Get("page"))
 		if by := q.Get("by"); containsString(p.ByChoices, by) {
 			d.By = by
 		}
 		if _, ok := breakdownSorts[q.Get("sort")]; ok {
 			d.Sort = q.Get("sort")
 		}
-		rows, err := a.store.Breakdown(r.Context(), from, to.AddDate(0, 0, 1), d.By)
+		rows, err := a.store.Breakdown(r.Context(), agenttrace.BreakdownFilter{From: from, To: to.AddDate(0, 0, 1), By: d.By})
 		if err == nil && d.By == agenttrace.BreakdownByUser && q.Has("team") {
 			d.Team = q.Get("team")
 			rows, err = a.teamRows(r, rows, d.Team)
@@ -126,6 +135,18 @@ func (d *breakdownData) fill(rows []agenttrace.BreakdownRow, from, to time.Time)
 		return key(rows[i]) < key(rows[j])
 	})
 	for _, row := range rows {
+		addBreakdown(&d.Total, row)
+	}
+	if d.Total.Commits > 0 {
+		c := d.Total.CostUSD / float64(d.Total.Commits)
+		d.Total.CostPerCommitUSD = &c
+	}
+	d.All = len(rows)
+	d.Page = min(max(d.Page, 1), max((d.All+breakdownPageRows-1)/breakdownPageRows, 1))
+	lo := (d.Page - 1) * breakdownPageRows
+	rows = rows[lo:min(lo+breakdownPageRows, d.All)]
+	d.First, d.Last = lo+1, lo+len(rows)
+	for _, row := range rows {
 		v := url.Values{"from": {from.Format("2006-01-02")}, "to": {to.Format("2006-01-02")}}
 		link := "/?"
 		switch d.By {
@@ -141,12 +162,24 @@ func (d *breakdownData) fill(rows []agenttrace.BreakdownRow, from, to time.Time)
 			v.Set("repo", row.Repo)
 		}
 		d.Rows = append(d.Rows, breakdownRow{BreakdownRow: row, SessionsURL: link + v.Encode()})
-		addBreakdown(&d.Total, row)
 	}
-	if d.Total.Commits > 0 {
-		c := d.Total.CostUSD / float64(d.Total.Commits)
-		d.Total.CostPerCommitUSD = &c
+}
+
+// PageURL is this page's rows page n, in the same order; "" when there is no such page.
+func (d breakdownData) PageURL(n int) string {
+	if n < 1 || (n-1)*breakdownPageRows >= d.All || n == d.Page {
+		return ""
 	}
+	v := url.Values{}
+	for k, vs := range d.query {
+		v[k] = vs
+	}
+	v.Set("sort", d.Sort)
+	if !d.Desc {
+		v.Set("order", "asc")
+	}
+	v.Set("page", strconv.Itoa(n))
+	return d.Path + "?" + v.Encode()
 }
 
 func addBreakdown(t *agenttrace.BreakdownRow, r agenttrace.BreakdownRow) {

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -123,7 +125,7 @@ func TestPeopleByTeam(t *testing.T) {
 func TestRepoAndPersonPages(t *testing.T) {
 	h, st := mustDashboard(t)
 	const rng = "from=2026-11-01&to=2026-11-30"
-	rows, err := st.Breakdown(t.Context(), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), agenttrace.BreakdownByRepo)
+	rows, err := st.Breakdown(t.Context(), agenttrace.BreakdownFilter{From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), By: agenttrace.BreakdownByRepo})
 	if err != nil || len(rows) == 0 {
 		t.Fatalf("breakdown: %v %v", rows, err)
 	}
@@ -156,5 +158,58 @@ func TestRepoAndPersonPages(t *testing.T) {
 	}
 	if got := text(first(t, doc, "h1")); got != "dev" {
 		t.Errorf("person page heading %q", got)
+	}
+}
+
+// A grouping with more rows than a page shows them a hundred at a time, in order, each
+// row on exactly one page, with a totals row that still sums them all.
+func TestBreakdownPaging(t *testing.T) {
+	h, st := mustDashboard(t)
+	const branches = 205
+	var all []event.Event
+	for i := range branches {
+		evs := synthSession(t, fmt.Sprintf("pg-%03d", i), time.Date(2026, 11, 20, 9, i%60, 0, 0, time.UTC), event.TierDetails, "hi", 1, 0, false)
+		for j := range evs {
+			evs[j].Git = &event.GitState{Remote: "github.com/example/paged", Branch: fmt.Sprintf("b%03d", i)}
+		}
+		all = append(all, evs...)
+	}
+	mustIngest(t, st, all)
+	const path = "/repos?by=branch&from=2026-11-20&to=2026-11-20&sort=sessions"
+	seen := map[string]bool{}
+	sessions := 0
+	next, pages := path, 0
+	var totals []string
+	for next != "" {
+		_, doc := mustGet(t, h, next)
+		pages++
+		for _, tr := range query(doc, "table.breakdown tbody tr.group") {
+			k := attr(tr, "data-key")
+			if seen[k] {
+				t.Errorf("%s: row %q again", next, k)
+			}
+			seen[k] = true
+			n, _ := strconv.Atoi(text(query(tr, "td")[0]))
+			sessions += n
+		}
+		foot := []string{}
+		for _, td := range query(doc, "table.breakdown tfoot td") {
+			foot = append(foot, text(td))
+		}
+		if totals != nil && !slices.Equal(foot, totals) {
+			t.Errorf("%s: totals %v, page 1 had %v", next, foot, totals)
+		}
+		totals, next = foot, ""
+		for _, a := range query(doc, "nav.pager a") {
+			if attr(a, "rel") == "next" {
+				next = attr(a, "href")
+			}
+		}
+	}
+	if pages != 3 || len(seen) < branches {
+		t.Errorf("%d pages showed %d rows; want 3 pages and the %d branches", pages, len(seen), branches)
+	}
+	if totals[0] != strconv.Itoa(sessions) {
+		t.Errorf("total sessions %s, the rows of every page sum to %d", totals[0], sessions)
 	}
 }

@@ -113,9 +113,16 @@ func (a *app) fillDetail(r *http.Request, d *detailData, from, end time.Time) er
 	return nil
 }
 
-// detailTotals fills the totals row and, for a repository, its branches.
+// detailTotals fills the totals row and, for a repository, its branches, from the
+// person's or repository's sessions alone.
 func (a *app) detailTotals(ctx context.Context, d *detailData, from, end time.Time, by string) error {
-	rows, err := a.store.Breakdown(ctx, from, end, by)
+	f := agenttrace.BreakdownFilter{From: from, To: end, By: by}
+	if by == agenttrace.BreakdownByRepo {
+		f.Repo = d.Name
+	} else {
+		f.User = d.Name
+	}
+	rows, err := a.store.Breakdown(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -127,16 +134,9 @@ func (a *app) detailTotals(ctx context.Context, d *detailData, from, end time.Ti
 	if by != agenttrace.BreakdownByRepo {
 		return nil
 	}
-	branches, err := a.store.Breakdown(ctx, from, end, agenttrace.BreakdownByBranch)
-	if err != nil {
-		return err
-	}
-	for _, b := range branches {
-		if b.Repo == d.Name {
-			d.Branches = append(d.Branches, b)
-		}
-	}
-	return nil
+	f.By = agenttrace.BreakdownByBranch
+	d.Branches, err = a.store.Breakdown(ctx, f)
+	return err
 }
 
 // maxDetailCommits bounds the commits a repository page reads for its file counts.
