@@ -51,8 +51,12 @@ func (s *Store) ListSessions(ctx context.Context, f agenttrace.SessionFilter) (a
 			return page, fmt.Errorf("list sessions: %w", err)
 		}
 	}
-	q := fmt.Sprintf("SELECT %s, id, summary FROM sessions%s ORDER BY %s %s, id %s LIMIT %d",
-		plan.Col, w.SQL(), plan.Col, plan.Dir, plan.Dir, plan.Limit+1)
+	// The page's ids first, from an index where one covers the filter, and only then its
+	// rows: a row carries its summary and detail, and a sort the index does not hold
+	// would otherwise read every row of the range.
+	order := fmt.Sprintf("ORDER BY %s %s, id %s", plan.Col, plan.Dir, plan.Dir)
+	q := fmt.Sprintf("SELECT %s, id, summary FROM sessions WHERE id IN (SELECT id FROM sessions%s %s LIMIT %d) %s",
+		plan.Col, w.SQL(), order, plan.Limit+1, order)
 	rows, err := s.read.QueryContext(ctx, q, w.Args...)
 	if err != nil {
 		return page, fmt.Errorf("list sessions: %w", err)
@@ -111,33 +115,43 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	}
 	const sums = "cost_usd, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens, " +
 		"cache_creation_1h_tokens, cache_read_tokens, web_search_requests"
+	union, args := splitUnion(ctx, from, to, "time_ms", func(t time.Time) any { return t.Format(time.DateOnly) },
+		"SELECT day, "+col+" AS k, "+sums+" FROM usage_daily", "SELECT day, "+col+" AS k, "+sums+" FROM usage_facts")
+	q := `SELECT day, k, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
+		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
+		SUM(cache_read_tokens), SUM(web_search_requests) FROM (` + union +
+		`) GROUP BY day, k ORDER BY day, k`
+	return s.reader.QueryDailyCosts(ctx, q, args, false)
+}
+
+// splitUnion is the UNION ALL of a daily rollup's whole UTC days in [from, to) and its
+// facts' partial days at either end, each part kept to the visible users: rollup and
+// facts are the two SELECTs without their WHERE, timeCol the facts' time column, and day
+// writes a day as the rollup's day column holds it.
+func splitUnion(ctx context.Context, from, to time.Time, timeCol string, day func(time.Time) any, rollup, facts string) (string, []any) {
 	var parts []string
 	var args []any
 	split := sqlstore.SplitDays(from, to)
 	if split.Whole {
 		var w sqlstore.Where
 		if !split.Lo.IsZero() {
-			w.Add("day >= ?", split.Lo.Format(time.DateOnly))
+			w.Add("day >= ?", day(split.Lo))
 		}
 		if !split.Hi.IsZero() {
-			w.Add("day < ?", split.Hi.Format(time.DateOnly))
+			w.Add("day < ?", day(split.Hi))
 		}
 		sqlstore.Visible(ctx, &w, "user")
-		parts = append(parts, "SELECT day, "+col+" AS k, "+sums+" FROM usage_daily"+w.SQL())
+		parts = append(parts, rollup+w.SQL())
 		args = append(args, w.Args...)
 	}
 	for _, e := range split.Edges {
 		var w sqlstore.Where
-		w.TimeRange("time_ms", e[0], e[1])
+		w.TimeRange(timeCol, e[0], e[1])
 		sqlstore.Visible(ctx, &w, "user")
-		parts = append(parts, "SELECT day, "+col+" AS k, "+sums+" FROM usage_facts"+w.SQL())
+		parts = append(parts, facts+w.SQL())
 		args = append(args, w.Args...)
 	}
-	q := `SELECT day, k, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
-		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
-		SUM(cache_read_tokens), SUM(web_search_requests) FROM (` + strings.Join(parts, " UNION ALL ") +
-		`) GROUP BY day, k ORDER BY day, k`
-	return s.reader.QueryDailyCosts(ctx, q, args, false)
+	return strings.Join(parts, " UNION ALL "), args
 }
 
 // Summary totals sessions that started in [from, to).
@@ -157,31 +171,30 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 	if err != nil {
 		return sum, fmt.Errorf("summary: %w", err)
 	}
-	// Cost from the daily usage rollup of those sessions: the priced part, plus which
-	// models could not be priced.
-	inner := "SELECT id FROM sessions " + where
-	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM usage_daily WHERE session_id IN (`+inner+`)`,
-		args...).Scan(&sum.CostUSD)
+	// Cost from the daily usage rollup of those sessions, per model in one pass: the
+	// priced part, and the models that could not be priced.
+	rows, err := s.read.QueryContext(ctx, `SELECT model, COALESCE(SUM(cost_usd), 0), SUM(unpriced) FROM usage_daily
+		WHERE session_id IN (SELECT id FROM sessions `+where+`) GROUP BY model ORDER BY model`, args...)
 	if err != nil {
 		return sum, fmt.Errorf("summary: cost: %w", err)
 	}
-	sum.CostUSD = sqlstore.Round9(sum.CostUSD)
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT model FROM usage_daily WHERE unpriced > 0 AND session_id IN (`+
-		inner+`) ORDER BY model`, args...)
-	if err != nil {
-		return sum, fmt.Errorf("summary: unpriced models: %w", err)
-	}
 	defer rows.Close()
 	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			return sum, fmt.Errorf("summary: unpriced models: %w", err)
+		var model string
+		var cost float64
+		var unpriced int64
+		if err := rows.Scan(&model, &cost, &unpriced); err != nil {
+			return sum, fmt.Errorf("summary: cost: %w", err)
 		}
-		sum.UnpricedModels = append(sum.UnpricedModels, m)
+		sum.CostUSD += cost
+		if unpriced > 0 {
+			sum.UnpricedModels = append(sum.UnpricedModels, model)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return sum, fmt.Errorf("summary: unpriced models: %w", err)
+		return sum, fmt.Errorf("summary: cost: %w", err)
 	}
+	sum.CostUSD = sqlstore.Round9(sum.CostUSD)
 	sqlstore.SetCostPerCommit(&sum)
 	return sum, nil
 }
