@@ -67,8 +67,16 @@ func p95(tb testing.TB, h http.Handler, path string, n int) float64 {
 }
 
 // scaleStore ingests n generated sessions of per events each, in batches of 500 events.
+// AGENT_TRACE_SCALE_DB names a database file to keep: seeded on the first run, reused
+// (migrated, not seeded again) on the next, so that a query can be timed again without
+// minutes of ingest.
 func scaleStore(tb testing.TB, n, per int) *sqlite.Store {
-	st, err := sqlite.Open(filepath.Join(tb.TempDir(), "data.db"), sqlite.WithPricer(storetest.TestPricer{}))
+	path, seeded := filepath.Join(tb.TempDir(), "data.db"), false
+	if p := os.Getenv("AGENT_TRACE_SCALE_DB"); p != "" {
+		_, err := os.Stat(p)
+		path, seeded = p, err == nil
+	}
+	st, err := sqlite.Open(path, sqlite.WithPricer(storetest.TestPricer{}))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -76,6 +84,9 @@ func scaleStore(tb testing.TB, n, per int) *sqlite.Store {
 	ctx := context.Background()
 	if err := st.Migrate(ctx); err != nil {
 		tb.Fatal(err)
+	}
+	if seeded {
+		return st
 	}
 	var batch []event.Event
 	for done := 0; done < n; done += 100 {
