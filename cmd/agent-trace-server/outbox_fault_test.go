@@ -113,8 +113,14 @@ func newPorts(t *testing.T) ports {
 // startServerProc starts the server on pg and ch and waits until it is ready.
 func startServerProc(t *testing.T, pg, ch string, p ports) *serverProc {
 	t.Helper()
-	cmd := exec.Command(serverBinary(t), "--postgres", pg, "--clickhouse", ch, "--otlp-port", "0",
-		"--collector-port", fmt.Sprint(p.collector), "--api-port", fmt.Sprint(p.api), "--dashboard-port", fmt.Sprint(p.dashboard))
+	return startProc(t, p, "--postgres", pg, "--clickhouse", ch)
+}
+
+// startProc starts the server on the store its flags name and waits until it is ready.
+func startProc(t *testing.T, p ports, store ...string) *serverProc {
+	t.Helper()
+	cmd := exec.Command(serverBinary(t), append(store, "--otlp-port", "0", "--collector-port", fmt.Sprint(p.collector),
+		"--api-port", fmt.Sprint(p.api), "--dashboard-port", fmt.Sprint(p.dashboard))...)
 	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
 	s := &serverProc{cmd: cmd, out: &syncBuffer{}, collector: fmt.Sprintf("http://127.0.0.1:%d", p.collector),
 		api: fmt.Sprintf("http://127.0.0.1:%d", p.api)}

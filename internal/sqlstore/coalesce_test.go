@@ -156,3 +156,81 @@ func (c *Coalescer) queueLen() []int {
 	}
 	return []int{len(c.queue)}
 }
+
+// commitGate is memDialect whose commits each wait to be released, and count those done.
+type commitGate struct {
+	mu      sync.Mutex
+	mem     *memDialect
+	entered chan struct{} // a commit waits
+	release chan struct{}
+	done    atomic.Int32
+}
+
+func (d *commitGate) BeginIngest(ctx context.Context, sessions []string) (IngestTx, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tx, err := d.mem.BeginIngest(ctx, sessions)
+	return gatedTx{lockedTx{tx, &d.mu}, d}, err
+}
+
+type gatedTx struct {
+	lockedTx
+	d *commitGate
+}
+
+func (t gatedTx) Commit(ctx context.Context) error {
+	t.d.entered <- struct{}{}
+	<-t.d.release
+	err := t.lockedTx.Commit(ctx)
+	t.d.done.Add(1)
+	return err
+}
+
+// Group commit acknowledges nothing early: while a transaction's commit is pending, none
+// of the requests it holds (a lone one, then three that queued behind it and share the
+// next) has returned, and each returns only once its own transaction has committed.
+func TestCoalescerAcknowledgesAfterCommit(t *testing.T) {
+	d := &commitGate{mem: &memDialect{stored: map[string][]byte{}}, entered: make(chan struct{}), release: make(chan struct{})}
+	var c Coalescer
+	reqs := [][]event.Event{batchOf("s0", "a0"), batchOf("s1", "a1"), batchOf("s2", "a2"), batchOf("s3", "a3")}
+	acked := make(chan [2]int, len(reqs)) // request, commits done when it returned
+	send := func(i int) {
+		go func() {
+			if _, err := c.Ingest(context.Background(), d, reqs[i]); err != nil {
+				t.Error(err)
+			}
+			acked <- [2]int{i, int(d.done.Load())}
+		}()
+	}
+	noAck := func(when string) {
+		select {
+		case a := <-acked:
+			t.Fatalf("%s: request %d acknowledged with %d commits done", when, a[0], a[1])
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	send(0)
+	<-d.entered // the lone request's transaction is committing
+	for i := 1; i < len(reqs); i++ {
+		send(i)
+		for c.queueLen()[0] != i {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	noAck("first commit pending")
+	d.release <- struct{}{}
+	if a := <-acked; a != [2]int{0, 1} {
+		t.Errorf("first acknowledgement %v, want request 0 after 1 commit", a)
+	}
+	<-d.entered // the three queued share the next transaction
+	noAck("group commit pending")
+	d.release <- struct{}{}
+	for range 3 {
+		if a := <-acked; a[0] == 0 || a[1] != 2 {
+			t.Errorf("acknowledgement %v, want requests 1-3 after 2 commits", a)
+		}
+	}
+	if len(d.mem.stored) != 4 {
+		t.Errorf("%d events stored, want 4", len(d.mem.stored))
+	}
+}
