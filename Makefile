@@ -33,11 +33,14 @@ TARGETS     ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,w
 DIST        ?= dist
 comma       := ,
 BENCH_TIME  ?= 1s
+# make bench-scale: events to seed, and flags for scripts/benchscale (-compare, -original, …).
+N           ?= 100000
+BENCH_SCALE_FLAGS ?=
 
 # Sourced before go test so the PostgreSQL and ClickHouse tests find the throwaway servers.
 with_services = set -a; . $(SERVICES_ENV); set +a;
 
-.PHONY: help build run dev release cross docker install test test-deps test-short fuzz bench bench-hook lint e2e e2e-claude claude-code services services-stop clean
+.PHONY: help build run dev release cross docker install test test-deps test-short fuzz bench bench-scale bench-hook lint e2e e2e-claude claude-code services services-stop clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -89,6 +92,9 @@ fuzz: ## Run each fuzz target in FUZZ_PKGS for FUZZ_TIME
 
 bench: bench-hook ## Go benchmarks, then the hook latency harness (Go hook vs a Node.js hook)
 	$(GO) test -run='^$$' -bench=. -skip=HookLatency -benchmem -benchtime=$(BENCH_TIME) $(BENCH_PKGS)
+
+bench-scale: ## A server at scale: seed N events (N=100000), then ingest rates, every read's p50/p95/p99, bytes/event, RSS; JSON in .cache
+	$(GO) run ./scripts/benchscale -events $(N) $(BENCH_SCALE_FLAGS)
 
 bench-hook: ## Hook latency: 200 runs of the built hook and of a Node.js hook, p50/p99 and peak RSS
 	$(GO) test -run='^$$' -bench=HookLatency -benchtime=200x -v ./e2e/
