@@ -165,6 +165,8 @@ func addServeFlags(fs *pflag.FlagSet, m *Main) {
 	fs.IntVar(&m.MaxConns, "max-conns", envInt("AGENT_TRACE_MAX_CONNS", DefaultMaxConns), "open connections each listener holds at most; more wait (env AGENT_TRACE_MAX_CONNS)")
 	fs.IntVar(&m.MaxConnsPerClient, "max-conns-per-client", envInt("AGENT_TRACE_MAX_CONNS_PER_CLIENT", DefaultMaxConnsPerClient),
 		"open connections one client address may hold on a listener; more are closed; 0 for no bound, e.g. behind a load balancer (env AGENT_TRACE_MAX_CONNS_PER_CLIENT)")
+	fs.Var(newByteSize(&m.MemoryLimit, envString("AGENT_TRACE_MEMORY_LIMIT", DefaultMemoryLimit)), "memory-limit",
+		"memory the server aims to stay within, e.g. 512MiB or 1GiB: it sizes SQLite's page caches (a third) and the live sessions' projections (a third), and sets the Go heap's soft limit (two thirds); 0 for no bound (env AGENT_TRACE_MEMORY_LIMIT)")
 }
 
 func serve(ctx context.Context, m *Main, sf *storeFlags, stderr io.Writer) error {

@@ -23,6 +23,7 @@ type storeConfig struct {
 	RetentionDays        int           // ClickHouse table TTL where the server supports one
 	IdleAfter            time.Duration // quiet time after which an active session reads as idle; 0: the default
 	Logger               *slog.Logger  // warnings (ClickHouse unreachable at start); nil drops them
+	MemoryLimit          int64         // the process's memory limit, which sizes SQLite's caches (sqlite.WithMemory); 0: their defaults
 }
 
 // openStore is the one place a backend is chosen. SQLite is always migrated to the
@@ -53,6 +54,9 @@ func openStore(ctx context.Context, c storeConfig, migrate bool) (agenttrace.Sto
 	if c.IdleAfter > 0 {
 		opts = append(opts, sqlite.WithIdleAfter(c.IdleAfter))
 	}
+	if c.MemoryLimit > 0 {
+		opts = append(opts, sqlite.WithMemory(c.MemoryLimit))
+	}
 	s, err := sqlite.Open(dbPath, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dbPath, err)
@@ -74,7 +78,8 @@ func openTeam(ctx context.Context, c storeConfig, p pricing.Pricer, pricesVersio
 	if c.Postgres == "" {
 		return nil, fmt.Errorf("--clickhouse (CLICKHOUSE_URL) needs --postgres (POSTGRES_CONNECTION_STRING): PostgreSQL holds the sessions")
 	}
-	opts := postgres.Options{Pricer: p, IdleAfter: c.IdleAfter}
+	// Under a memory limit the projections get a third, as with SQLite (sqlite.WithMemory).
+	opts := postgres.Options{Pricer: p, IdleAfter: c.IdleAfter, ProjectorCacheBytes: int(c.MemoryLimit / 3)}
 	// PostgreSQL alone, or the team store composed with ClickHouse: either migrates,
 	// checks its schema and refreshes its projections.
 	var s interface {

@@ -47,6 +47,9 @@ type Options struct {
 	Now func() time.Time
 	// MaxConns caps the connection pool; pgxpool's default when 0.
 	MaxConns int32
+	// ProjectorCacheBytes bounds the projections of live sessions kept in memory;
+	// sqlstore.DefaultProjectorCacheBytes when 0.
+	ProjectorCacheBytes int
 	// IdleAfter is how long an active session may go without an event before it reads as
 	// idle; agenttrace.DefaultIdleAfter when 0.
 	IdleAfter time.Duration
@@ -102,8 +105,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", cfg.ConnConfig.Host, err)
 	}
+	cacheBytes := opts.ProjectorCacheBytes
+	if cacheBytes <= 0 {
+		cacheBytes = sqlstore.DefaultProjectorCacheBytes
+	}
 	s := &Store{pool: pool, pricer: opts.Pricer, analytics: opts.Analytics, outbox: opts.Outbox, now: opts.Now,
-		projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes), idleAfter: opts.IdleAfter}
+		projectors: sqlstore.NewProjectorCache(cacheBytes), idleAfter: opts.IdleAfter}
 	if s.idleAfter <= 0 {
 		s.idleAfter = agenttrace.DefaultIdleAfter
 	}

@@ -42,7 +42,8 @@ type Store struct {
 
 	budgets // CreateBudget, Budgets, ClaimAlert, …
 
-	rareTextLimit int // see rareText
+	rareTextLimit int   // see rareText
+	memory        int64 // WithMemory's budget, 0 for the defaults
 
 	// The background checkpointer: writes poke it, Close stops it.
 	dirty    chan struct{}
@@ -76,6 +77,17 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // as idle (default agenttrace.DefaultIdleAfter).
 func WithIdleAfter(d time.Duration) Option { return func(s *Store) { s.idleAfter = d } }
 
+// WithMemory sizes the store's caches for a process that should stay within about
+// limit bytes: a sixth for the writer's page cache, a sixth for the readers' page caches
+// together, a third for the projections of live sessions; the last third is left to
+// the rest of the heap. SQLite's page caches are not Go memory, so a Go memory limit
+// (GOMEMLIMIT) alone does not bound them: the server sets that to two thirds of limit
+// beside this. Without it the caches take their defaults (64 MiB for the writer, 16 MiB
+// a reader, sqlstore.DefaultProjectorCacheBytes of projections).
+func WithMemory(limit int64) Option {
+	return func(s *Store) { s.memory = limit }
+}
+
 // Open opens (creating if needed) the database at path. It does not change the schema:
 // call Migrate, or CheckSchema to refuse an out-of-date one.
 func Open(path string, opts ...Option) (*Store, error) {
@@ -86,6 +98,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 		idleAfter: agenttrace.DefaultIdleAfter}
 	for _, o := range opts {
 		o(s)
+	}
+	caches := cacheSizes(s.memory)
+	if s.memory > 0 {
+		s.projectors = sqlstore.NewProjectorCache(int(caches.projections))
 	}
 	s.reader = s.newReader()
 	s.access = s.newAccess()
@@ -116,7 +132,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	var err error
 	// IMMEDIATE takes the write lock at BEGIN, so a write transaction never fails half-way
 	// on a lock upgrade.
-	s.write, err = sql.Open("sqlite", dsn("immediate", 64<<10))
+	s.write, err = sql.Open("sqlite", dsn("immediate", caches.writerKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -129,15 +145,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s.read, err = sql.Open("sqlite", dsn("deferred", 16<<10))
+	s.read, err = sql.Open("sqlite", dsn("deferred", caches.readerKiB))
 	if err != nil {
 		s.write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	n := runtime.GOMAXPROCS(0) * 2
-	if n < 4 {
-		n = 4
-	}
+	n := caches.readers
 	s.read.SetMaxOpenConns(n)
 	s.read.SetMaxIdleConns(n)
 	s.dirty = make(chan struct{}, 1)
@@ -145,6 +158,27 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s.stopped = make(chan struct{})
 	go s.checkpointer()
 	return s, nil
+}
+
+// caches are the sizes of a store's caches.
+type caches struct {
+	writerKiB, readerKiB int   // page cache of the write connection, of each read one
+	readers              int   // read connections
+	projections          int64 // the projector cache's bytes
+}
+
+// cacheSizes splits a memory limit (0: the defaults) among the caches.
+func cacheSizes(limit int64) caches {
+	c := caches{writerKiB: 64 << 10, readerKiB: 16 << 10, readers: max(runtime.GOMAXPROCS(0)*2, 4),
+		projections: sqlstore.DefaultProjectorCacheBytes}
+	if limit <= 0 {
+		return c
+	}
+	sixth := limit / 6
+	c.writerKiB = max(int(sixth>>10), 2<<10) // SQLite's own default is 2 MiB
+	c.readerKiB = max(int(sixth>>10)/c.readers, 1<<10)
+	c.projections = max(2*sixth, 4<<20)
+	return c
 }
 
 // checkpointInterval is how often, at most, the background checkpointer copies the WAL

@@ -48,9 +48,10 @@ type Folded struct {
 	FacetPrompts int
 }
 
-// DefaultProjectorCacheBytes bounds a cache's estimated memory, the budget the event
-// cache it replaced had: a session of 20,000 events fits, beside the other live ones.
-const DefaultProjectorCacheBytes = 64 << 20
+// DefaultProjectorCacheBytes bounds a cache's memory (as EventBytes estimates it): a
+// session of 20,000 events (about 65 MiB) fits, beside the other live ones. A server's
+// --memory-limit sets a smaller one.
+const DefaultProjectorCacheBytes = 192 << 20
 
 // NewProjectorCache returns a cache that holds about maxBytes of events.
 func NewProjectorCache(maxBytes int) *ProjectorCache {
@@ -125,13 +126,23 @@ func (c *ProjectorCache) removeLocked(session string) {
 	}
 }
 
-// EventBytes estimates what an event costs a projector's memory.
+// Bytes is the estimated size of what the cache holds.
+func (c *ProjectorCache) Bytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+// EventBytes estimates what an event costs a projector's memory: its copy of the event
+// and the payload, and what the fold and the view build from it (calls, usage rows,
+// trees, the facts written), about three times the event's own size
+// (TestProjectorCacheHoldsWhatItCounts measures it).
 func EventBytes(e *event.Event) int {
 	n := 400 + len(e.Payload)
 	if e.Usage != nil {
 		n += len(e.Usage.Text)
 	}
-	return n
+	return 3 * n
 }
 
 // Fold adds events to a session's projection: to cached, taken from the cache, when it

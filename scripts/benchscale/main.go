@@ -34,6 +34,7 @@ func main() {
 	flag.IntVar(&o.Phase, "phase-events", 10_000, "events each ingest measurement sends")
 	flag.IntVar(&o.Requests, "requests", 50, "requests per read endpoint")
 	flag.StringVar(&o.Server, "server", "", "agent-trace-server binary (default: built from ./cmd/agent-trace-server)")
+	flag.StringVar(&o.ServerFlags, "server-flags", "", "more flags for the server, e.g. \"--memory-limit 150MiB\"")
 	flag.StringVar(&o.Dir, "dir", "", "directory for the database (default: a temporary one, removed after)")
 	flag.StringVar(&o.Out, "out", "", "write the result as JSON here (default .cache/bench-scale-<events>.json)")
 	flag.StringVar(&o.Compare, "compare", "", "an earlier result (JSON) to show ratios against")
@@ -53,6 +54,7 @@ func main() {
 type options struct {
 	Events, Phase, Requests int
 	Server, Dir, Out        string
+	ServerFlags             string
 	Compare, Original       string
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/agent-trace/agent-trace/event"
@@ -43,7 +44,7 @@ func measure(ctx context.Context, o options) (*Result, error) {
 		}
 		bin = b
 	}
-	s, err := startServer(ctx, bin, dir)
+	s, err := startServer(ctx, bin, dir, strings.Fields(o.ServerFlags)...)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 }
 
 // startServer runs bin on dir/data.db with free loopback ports and waits until ready.
-func startServer(ctx context.Context, bin, dir string) (*server, error) {
+func startServer(ctx context.Context, bin, dir string, flags ...string) (*server, error) {
 	ports := make([]int, 3)
 	for i := range ports {
 		p, err := freePort()
@@ -44,8 +44,9 @@ func startServer(ctx context.Context, bin, dir string) (*server, error) {
 	s := &server{db: filepath.Join(dir, "data.db"),
 		collector: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), api: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 		dashboard: fmt.Sprintf("http://127.0.0.1:%d", ports[2])}
-	s.cmd = exec.CommandContext(ctx, bin, "--db", s.db, "--otlp-port", "0", "--collector-port", strconv.Itoa(ports[0]),
-		"--api-port", strconv.Itoa(ports[1]), "--dashboard-port", strconv.Itoa(ports[2]))
+	args := append([]string{"--db", s.db, "--otlp-port", "0", "--collector-port", strconv.Itoa(ports[0]),
+		"--api-port", strconv.Itoa(ports[1]), "--dashboard-port", strconv.Itoa(ports[2])}, flags...)
+	s.cmd = exec.CommandContext(ctx, bin, args...)
 	s.cmd.Env = append(os.Environ(), "HOME="+dir)
 	log, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
