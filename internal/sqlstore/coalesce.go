@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -42,6 +43,7 @@ const MaxGroupEvents = 2000
 
 type ingestReq struct {
 	events []event.Event
+	bodies [][]byte // EncodeBodies of events
 	res    agenttrace.IngestResult
 	err    error
 	wake   chan bool // true: lead the next group; false: done
@@ -49,7 +51,13 @@ type ingestReq struct {
 
 // Ingest is sqlstore.Ingest through the coalescer.
 func (c *Coalescer) Ingest(ctx context.Context, d IngestDialect, events []event.Event) (agenttrace.IngestResult, error) {
-	r := &ingestReq{events: events, wake: make(chan bool, 1)}
+	// Encoded (and validated) here, in parallel with the other requests: an invalid
+	// request fails alone before it joins a group.
+	bodies, err := EncodeBodies(d, events)
+	if err != nil {
+		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: %w", err)
+	}
+	r := &ingestReq{events: events, bodies: bodies, wake: make(chan bool, 1)}
 	c.mu.Lock()
 	if c.arrived == nil {
 		c.arrived = make(chan struct{}, 1)
@@ -125,17 +133,19 @@ func (c *Coalescer) take() []*ingestReq {
 // run ingests a group in one transaction, or each request alone when that fails.
 func run(ctx context.Context, d IngestDialect, group []*ingestReq) {
 	if len(group) == 1 {
-		group[0].res, group[0].err = Ingest(ctx, d, group[0].events)
+		group[0].res, group[0].err = ingestEncoded(ctx, d, group[0].events, group[0].bodies)
 		return
 	}
 	var all []event.Event
+	var bodies [][]byte
 	for _, r := range group {
 		all = append(all, r.events...)
+		bodies = append(bodies, r.bodies...)
 	}
-	o, err := ingest(ctx, d, all)
+	o, err := ingest(ctx, d, all, bodies)
 	if err != nil {
 		for _, r := range group {
-			r.res, r.err = Ingest(ctx, d, r.events)
+			r.res, r.err = ingestEncoded(ctx, d, r.events, r.bodies)
 		}
 		return
 	}

@@ -18,6 +18,8 @@ type gateDialect struct {
 	mem  *memDialect
 	gate chan struct{}
 	txs  int
+	// failSession makes a transaction that inserts an event of this session fail.
+	failSession string
 
 	blocked atomic.Int32
 }
@@ -38,7 +40,22 @@ func (d *gateDialect) BeginIngest(ctx context.Context, sessions []string) (Inges
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	tx, err := d.mem.BeginIngest(ctx, sessions)
-	return lockedTx{tx, &d.mu}, err
+	return failingTx{lockedTx{tx, &d.mu}, d.failSession}, err
+}
+
+// failingTx fails an Insert of any event of session.
+type failingTx struct {
+	lockedTx
+	session string
+}
+
+func (t failingTx) Insert(ctx context.Context, rows []EventRow) ([]string, error) {
+	for _, r := range rows {
+		if t.session != "" && r.SessionID == t.session {
+			return nil, fmt.Errorf("cannot store session %s", t.session)
+		}
+	}
+	return t.lockedTx.Insert(ctx, rows)
 }
 
 // lockedTx serialises a memTx's calls with the dialect's (memDialect is not safe for
@@ -74,10 +91,12 @@ func coalesce(d *gateDialect, reqs [][]event.Event) []coalesced {
 	var c Coalescer
 	results := make([]coalesced, len(reqs))
 	var wg sync.WaitGroup
+	done := make([]atomic.Bool, len(reqs))
 	run := func(i int) {
 		defer wg.Done()
 		res, err := c.Ingest(context.Background(), d, reqs[i])
 		results[i] = coalesced{res.Stored, res.Duplicates, fmt.Sprint(res.Sessions), err}
+		done[i].Store(true)
 	}
 	wg.Add(1)
 	go run(0)
@@ -87,7 +106,9 @@ func coalesce(d *gateDialect, reqs [][]event.Event) []coalesced {
 	for i := 1; i < len(reqs); i++ {
 		wg.Add(1)
 		go run(i)
-		for c.queueLen()[0] != i { // keep the arrival order: it decides who claims "shared"
+		// Keep the arrival order (it decides who claims "shared"); a request refused
+		// before it queues is done instead.
+		for c.queueLen()[0] != i && !done[i].Load() {
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -112,8 +133,9 @@ func TestCoalescerGroupsConcurrentIngests(t *testing.T) {
 		{2, 0, "[s2]", nil},
 		{1, 1, "[s2]", nil},
 	}
-	bad := batchOf("s9", "bad")
-	bad[0].Kind = "" // invalid: the whole request fails
+	invalid := batchOf("s9", "bad")
+	invalid[0].Kind = ""            // invalid: refused before it joins a group
+	failing := batchOf("s9", "bad") // valid, but the store fails it (failSession)
 	for _, tc := range []struct {
 		name string
 		reqs [][]event.Event
@@ -121,12 +143,14 @@ func TestCoalescerGroupsConcurrentIngests(t *testing.T) {
 	}{
 		// The first alone, then the other three together.
 		{"all good", good, 2},
-		// The first alone, then the other four together (refused before it begins: the
-		// bad one), then the three good ones alone (the bad one is refused again).
-		{"one bad", append(append([][]event.Event{}, good...), bad), 4},
+		// The invalid request is refused at once; the first alone, then the other three.
+		{"one invalid", append(append([][]event.Event{}, good...), invalid), 2},
+		// The first alone, then the other four together (failed by the failing one), then
+		// the four alone: three stored, the failing one failed again.
+		{"one failing", append(append([][]event.Event{}, good...), failing), 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &gateDialect{mem: &memDialect{stored: map[string][]byte{}}, gate: make(chan struct{})}
+			d := &gateDialect{mem: &memDialect{stored: map[string][]byte{}}, gate: make(chan struct{}), failSession: "s9"}
 			results := coalesce(d, tc.reqs)
 			for i, w := range want {
 				if g := results[i]; g != w {
@@ -134,7 +158,7 @@ func TestCoalescerGroupsConcurrentIngests(t *testing.T) {
 				}
 			}
 			if len(tc.reqs) > len(good) && results[len(good)].err == nil {
-				t.Error("the invalid request succeeded")
+				t.Error("the bad request succeeded")
 			}
 			if d.txs != tc.txs {
 				t.Errorf("%d transactions, want %d", d.txs, tc.txs)

@@ -53,12 +53,43 @@ type IngestTx interface {
 	Rollback(ctx context.Context)
 }
 
+// BodyEncoder is an IngestDialect that stores an event's JSON its own way (SQLite
+// compresses it, see CompressBlob). EncodeBody runs before the ingest transaction, in
+// the request's own goroutine when requests are coalesced, so that concurrent requests
+// encode in parallel and a group's transaction holds the writer no longer for it.
+type BodyEncoder interface {
+	EncodeBody(json []byte) []byte
+}
+
+// EncodeBodies validates events and returns each one's body as d stores it.
+func EncodeBodies(d IngestDialect, events []event.Event) ([][]byte, error) {
+	bodies, err := EncodeEvents(events)
+	if err != nil {
+		return nil, err
+	}
+	if be, ok := d.(BodyEncoder); ok {
+		for i, b := range bodies {
+			bodies[i] = be.EncodeBody(b)
+		}
+	}
+	return bodies, nil
+}
+
 // Ingest is agenttrace.Ingester.Ingest for every SQL store, in one all-or-nothing
 // transaction of d. Each event ID is written once, with the copy PreferEvent prefers
 // (among the batch's, and over the stored one); every event not inserted counts as a
 // duplicate; the sessions whose events were inserted or replaced are re-projected.
 func Ingest(ctx context.Context, d IngestDialect, events []event.Event) (agenttrace.IngestResult, error) {
-	o, err := ingest(ctx, d, events)
+	bodies, err := EncodeBodies(d, events)
+	if err != nil {
+		return agenttrace.IngestResult{Sessions: []string{}}, fmt.Errorf("ingest: %w", err)
+	}
+	return ingestEncoded(ctx, d, events, bodies)
+}
+
+// ingestEncoded is Ingest of events already encoded (EncodeBodies).
+func ingestEncoded(ctx context.Context, d IngestDialect, events []event.Event, bodies [][]byte) (agenttrace.IngestResult, error) {
+	o, err := ingest(ctx, d, events, bodies)
 	if err != nil {
 		return agenttrace.IngestResult{Sessions: []string{}}, err
 	}
@@ -93,14 +124,11 @@ func (o outcome) result(events []event.Event, claimed map[string]bool) agenttrac
 	return res
 }
 
-func ingest(ctx context.Context, d IngestDialect, events []event.Event) (outcome, error) {
+func ingest(ctx context.Context, d IngestDialect, events []event.Event, bodies [][]byte) (outcome, error) {
 	if len(events) == 0 {
 		return outcome{}, nil
 	}
-	rows, err := uniqueRows(events)
-	if err != nil {
-		return outcome{}, fmt.Errorf("ingest: %w", err)
-	}
+	rows := uniqueRows(events, bodies)
 	tx, err := d.BeginIngest(ctx, sessionsOf(slices.Values(rows)))
 	if err != nil {
 		return outcome{}, fmt.Errorf("ingest: begin: %w", err)
@@ -176,14 +204,10 @@ func reprojectChunk(ctx context.Context, d IngestDialect, sessions []string) err
 // the projection's, so every store and the projection agree.
 func preferEvent(a, b *event.Event) bool { return projection.PreferEvent(a, b) }
 
-// uniqueRows validates and encodes a batch and keeps one copy per ID, the preferred one,
-// in ID order: an upsert may not touch one row twice in a statement, and rows locked in
-// one order cannot deadlock.
-func uniqueRows(events []event.Event) ([]EventRow, error) {
-	bodies, err := EncodeEvents(events)
-	if err != nil {
-		return nil, err
-	}
+// uniqueRows keeps one copy per ID of an encoded batch, the preferred one, in ID order:
+// an upsert may not touch one row twice in a statement, and rows locked in one order
+// cannot deadlock.
+func uniqueRows(events []event.Event, bodies [][]byte) []EventRow {
 	chosen := make(map[string]int, len(events))
 	for i := range events {
 		e := &events[i]
@@ -197,7 +221,7 @@ func uniqueRows(events []event.Event) ([]EventRow, error) {
 		rows = append(rows, EventRow{Event: e, Body: bodies[i], UsageTotal: projection.EventUsageTotal(e)})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
-	return rows, nil
+	return rows
 }
 
 // replacePreferred replaces the stored copies that the batch holds a preferred copy of.
