@@ -17,6 +17,7 @@ import (
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 	"github.com/agent-trace/agent-trace/internal/projection"
 	"github.com/agent-trace/agent-trace/internal/sqlite"
+	"github.com/agent-trace/agent-trace/internal/sqlstore"
 	"github.com/agent-trace/agent-trace/internal/sqlstore/sqlstoretest"
 	"github.com/agent-trace/agent-trace/internal/storetest"
 )
@@ -249,6 +250,37 @@ func TestNoSecretsOnDisk(t *testing.T) {
 			}
 		}
 	}
+	// Event bodies and prompt details are stored compressed, where no byte search can
+	// see a secret: read them back as JSON too.
+	for _, q := range []string{`SELECT body FROM events`, `SELECT detail FROM prompts`} {
+		rows, err := s.DB().Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var blob []byte
+			if err := rows.Scan(&blob); err != nil {
+				t.Fatal(err)
+			}
+			js, err := sqlstore.DecompressBlob(blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(js, blob) {
+				n++
+			}
+			for _, secret := range storetest.FixtureSecrets {
+				if bytes.Contains(js, []byte(secret)) {
+					t.Errorf("%s: a row contains %q", q, secret)
+				}
+			}
+		}
+		rows.Close()
+		if n == 0 {
+			t.Errorf("%s: no row is compressed", q)
+		}
+	}
 }
 
 // Upgrading to the users table records the users that tokens already name, with their
@@ -441,4 +473,53 @@ func checkUsageDaily(t *testing.T, s *sqlite.Store, when string, sessions int) {
 	if extra != 0 || missing != 0 || n != sessions {
 		t.Errorf("%s: usage_daily has %d rows the facts do not, lacks %d; %d sessions, want %d", when, extra, missing, n, sessions)
 	}
+}
+
+// Rows written before bodies and details were compressed (plain JSON) read as before,
+// beside compressed ones.
+func TestPlainBlobsStillRead(t *testing.T) {
+	s := MustOpen(t)
+	f := storetest.Fixtures()[0]
+	storetest.MustIngest(t, s, f.Events)
+	for _, table := range []struct{ name, col, key string }{{"events", "body", "id"}, {"prompts", "detail", "idx"}} {
+		rows, err := s.DB().Query(`SELECT `+table.key+`, `+table.col+` FROM `+table.name+` WHERE session_id = ?`, f.SessionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := map[any][]byte{}
+		for rows.Next() {
+			var key any
+			var blob []byte
+			if err := rows.Scan(&key, &blob); err != nil {
+				t.Fatal(err)
+			}
+			if plain[key], err = sqlstore.DecompressBlob(blob); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows.Close()
+		n := 0
+		for key, js := range plain {
+			if n++; n%2 == 0 { // every other row plain, as an older server wrote it
+				continue
+			}
+			if _, err := s.DB().Exec(`UPDATE `+table.name+` SET `+table.col+` = ? WHERE session_id = ? AND `+table.key+` = ?`,
+				js, f.SessionID, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.ReprojectAll(t.Context()); err != nil { // reads every stored body
+		t.Fatal(err)
+	}
+	storetest.EqualJSON(t, "session", storetest.MustSession(t, s, f.SessionID), projection.Project(f.Events, storetest.TestPricer{}))
+	page, err := s.Events(t.Context(), f.SessionID, "", 1000)
+	ids := map[string]bool{}
+	for _, e := range f.Events {
+		ids[e.ID] = true
+	}
+	if err != nil || len(page.Events) != len(ids) {
+		t.Fatalf("events: %d, %v; want %d", len(page.Events), err, len(ids))
+	}
+	storetest.MustIngest(t, s, f.Events) // duplicates compared with the stored copies
 }

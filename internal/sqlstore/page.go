@@ -172,8 +172,12 @@ func EventPage(rows Rows, limit int) ([]event.Event, string, error) {
 		if len(out) == limit {
 			return out, IntCursor(lastNS, lastID).Encode(), nil
 		}
+		js, err := DecompressBlob(body)
+		if err != nil {
+			return out, "", fmt.Errorf("read %s: %w", id, err)
+		}
 		var e event.Event
-		if err := json.Unmarshal(body, &e); err != nil {
+		if err := json.Unmarshal(js, &e); err != nil {
 			return out, "", fmt.Errorf("decode %s: %w", id, err)
 		}
 		out = append(out, e)

@@ -134,8 +134,12 @@ func (r Reader) prompts(ctx context.Context, sess *agenttrace.Session) error {
 				legacy = true
 				continue
 			}
+			js, err := DecompressBlob(body)
+			if err != nil {
+				return fmt.Errorf("read prompt: %w", err)
+			}
 			var p agenttrace.Prompt
-			if err := json.Unmarshal(body, &p); err != nil {
+			if err := json.Unmarshal(js, &p); err != nil {
 				return fmt.Errorf("decode prompt: %w", err)
 			}
 			out = append(out, p)
