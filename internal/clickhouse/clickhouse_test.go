@@ -282,14 +282,6 @@ func TestWriteTwiceClearAndReady(t *testing.T) {
 	}
 }
 
-func hostOf(t *testing.T) string {
-	u, err := url.Parse(os.Getenv("AGENT_TRACE_TEST_CLICKHOUSE"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Host
-}
-
 func TestMigrateTwiceAndCheckSchema(t *testing.T) {
 	// With retention: a TTL where the server has table TTLs, nothing (and no error) on 18.16.
 	s := open(t, clickhouse.Options{RetentionDays: 30})
