@@ -16,10 +16,17 @@ const dayMS = 24 * 60 * 60 * 1000
 // Tools reports the tool calls that started in [from, to): the counts from the
 // tool_daily rollup for whole days and from the calls only for a partial first or last
 // day, and each percentile, exact by nearest rank, as a walk from the nearer end of the
-// tool's run in tool_calls_durations (see migration 0018). See agenttrace.Analytics.
+// tool's run in tool_calls_durations (see migration 0018). The counts and the walks read
+// one snapshot (a read transaction), so each rank lies within the calls it walks. See
+// agenttrace.Analytics.
 func (s *Store) Tools(ctx context.Context, from, to time.Time) (agenttrace.ToolReport, error) {
 	var rep agenttrace.ToolReport
-	counts, err := s.toolCounts(ctx, from, to)
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return rep, fmt.Errorf("tools: %w", err)
+	}
+	defer tx.Rollback()
+	counts, err := toolCounts(ctx, tx, from, to)
 	if err != nil {
 		return rep, fmt.Errorf("tools: %w", err)
 	}
@@ -30,10 +37,10 @@ func (s *Store) Tools(ctx context.Context, from, to time.Time) (agenttrace.ToolR
 			add(servers, c.MCPServer, c)
 		}
 	}
-	if rep.Tools, err = s.rankTools(ctx, tools, "name", "tool_calls_durations", from, to); err != nil {
+	if rep.Tools, err = rankTools(ctx, tx, tools, "name", "tool_calls_durations", from, to); err != nil {
 		return rep, fmt.Errorf("tools: %w", err)
 	}
-	if rep.MCPServers, err = s.rankTools(ctx, servers, "mcp_server", "tool_calls_server_durations", from, to); err != nil {
+	if rep.MCPServers, err = rankTools(ctx, tx, servers, "mcp_server", "tool_calls_server_durations", from, to); err != nil {
 		return rep, fmt.Errorf("tools: %w", err)
 	}
 	if rep.FailingCommands, err = s.reader.FailingCommands(ctx, from, to); err != nil {
@@ -63,12 +70,12 @@ func add(m map[string]*toolCount, key string, c toolCount) {
 
 // toolCounts sums the calls per tool: whole UTC days from tool_daily, the edges of the
 // range from tool_calls.
-func (s *Store) toolCounts(ctx context.Context, from, to time.Time) ([]toolCount, error) {
+func toolCounts(ctx context.Context, tx *sql.Tx, from, to time.Time) ([]toolCount, error) {
 	union, args := splitUnion(ctx, from, to, "started_ms", func(t time.Time) any { return t.UnixMilli() / dayMS },
 		"SELECT name, mcp_server, calls, errors, rejected, timed FROM tool_daily",
 		`SELECT name, mcp_server, 1 AS calls, status = 'error' AS errors, status = 'rejected' AS rejected,
 			status IN ('ok', 'error') AS timed FROM tool_calls`)
-	rows, err := s.read.QueryContext(ctx, `SELECT name, mcp_server, SUM(calls), SUM(errors), SUM(rejected), SUM(timed)
+	rows, err := tx.QueryContext(ctx, `SELECT name, mcp_server, SUM(calls), SUM(errors), SUM(rejected), SUM(timed)
 		FROM (`+union+`) GROUP BY name, mcp_server HAVING SUM(calls) > 0`, args...)
 	if err != nil {
 		return nil, err
@@ -87,14 +94,14 @@ func (s *Store) toolCounts(ctx context.Context, from, to time.Time) ([]toolCount
 
 // rankTools fills in each tool's p50 and p95 and lists them, most calls first. col is
 // the column the tools are keyed by, index the one that orders its calls by duration.
-func (s *Store) rankTools(ctx context.Context, m map[string]*toolCount, col, index string, from, to time.Time) ([]agenttrace.ToolStat, error) {
+func rankTools(ctx context.Context, tx *sql.Tx, m map[string]*toolCount, col, index string, from, to time.Time) ([]agenttrace.ToolStat, error) {
 	out := make([]agenttrace.ToolStat, 0, len(m))
 	for key, t := range m {
 		var err error
-		if t.P50MS, err = s.nearestRank(ctx, col, index, key, t.timed, 50, from, to); err != nil {
+		if t.P50MS, err = nearestRank(ctx, tx, col, index, key, t.timed, 50, from, to); err != nil {
 			return nil, err
 		}
-		if t.P95MS, err = s.nearestRank(ctx, col, index, key, t.timed, 95, from, to); err != nil {
+		if t.P95MS, err = nearestRank(ctx, tx, col, index, key, t.timed, 95, from, to); err != nil {
 			return nil, err
 		}
 		out = append(out, t.ToolStat)
@@ -106,7 +113,7 @@ func (s *Store) rankTools(ctx context.Context, m map[string]*toolCount, col, ind
 // nearestRank is the p-th percentile, by the nearest-rank method, of the durations of
 // the n finished calls in [from, to) whose col is key: the walk starts at whichever end
 // of the key's run in index is nearer the rank, so p95 reads a twentieth of it.
-func (s *Store) nearestRank(ctx context.Context, col, index, key string, n, p int, from, to time.Time) (int64, error) {
+func nearestRank(ctx context.Context, tx *sql.Tx, col, index, key string, n, p int, from, to time.Time) (int64, error) {
 	if n == 0 {
 		return 0, nil
 	}
@@ -122,12 +129,11 @@ func (s *Store) nearestRank(ctx context.Context, col, index, key string, n, p in
 	w.TimeRange("started_ms", from, to)
 	sqlstore.Visible(ctx, &w, "user")
 	var ms int64
-	err := s.read.QueryRowContext(ctx, `SELECT duration_ms FROM tool_calls INDEXED BY `+index+w.SQL()+
+	err := tx.QueryRowContext(ctx, `SELECT duration_ms FROM tool_calls INDEXED BY `+index+w.SQL()+
 		` ORDER BY duration_ms `+dir+` LIMIT 1 OFFSET ?`, append(w.Args, offset)...).Scan(&ms)
 	if errors.Is(err, sql.ErrNoRows) {
-		// The rollup and the calls disagree only while a write commits between the two
-		// reads; the rank then falls past the end, and no answer beats a wrong one.
-		return 0, nil
+		// One snapshot: the rollup counted calls the walk does not find.
+		return 0, fmt.Errorf("p%d of %s %q: tool_daily counts %d finished calls, fewer are stored", p, col, key, n)
 	}
 	return ms, err
 }
