@@ -94,15 +94,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open sqlite: empty path")
 	}
-	s := &Store{path: path, now: time.Now, projectors: sqlstore.NewProjectorCache(sqlstore.DefaultProjectorCacheBytes), rareTextLimit: defaultRareText,
+	s := &Store{path: path, now: time.Now, rareTextLimit: defaultRareText,
 		idleAfter: agenttrace.DefaultIdleAfter}
 	for _, o := range opts {
 		o(s)
 	}
 	caches := cacheSizes(s.memory)
-	if s.memory > 0 {
-		s.projectors = sqlstore.NewProjectorCache(int(caches.projections))
-	}
+	s.projectors = sqlstore.NewProjectorCache(int(caches.projections))
 	s.reader = s.newReader()
 	s.access = s.newAccess()
 
