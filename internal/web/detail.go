@@ -126,10 +126,8 @@ func (a *app) detailTotals(ctx context.Context, d *detailData, from, end time.Ti
 	if err != nil {
 		return err
 	}
-	for _, row := range rows {
-		if row.User == d.Name && by == agenttrace.BreakdownByUser || row.Repo == d.Name && by == agenttrace.BreakdownByRepo {
-			d.Total = row
-		}
+	if len(rows) == 1 { // the filter leaves the one row, none without sessions
+		d.Total = rows[0]
 	}
 	if by != agenttrace.BreakdownByRepo {
 		return nil
