@@ -10,8 +10,9 @@ import (
 // bytes.
 type byteSize struct{ n *int64 }
 
-// newByteSize is a byteSize flag on n, set from def when def is not empty (an invalid
-// default is reported when the flags are parsed: see check).
+// newByteSize is a byteSize flag on n, set from def when def is not empty. An invalid
+// default (from the environment) sets n to -1, which Main.Run refuses with the
+// variable's name.
 func newByteSize(n *int64, def string) *byteSize {
 	b := &byteSize{n}
 	if def != "" {
