@@ -219,17 +219,7 @@ func (a *acked) counts() map[string]int64 {
 // deliverAll sends every batch until the server acknowledges it, as the deliverer does:
 // retrying after errors and timeouts, whatever server process answers.
 func deliverAll(ctx context.Context, collector string, batches [][]event.Event, a *acked) error {
-	for _, b := range batches {
-		for postBatch(collector, b, 10*time.Second)/100 != 2 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		a.add(b)
-	}
-	return nil
+	return deliverAllTo(ctx, func() string { return collector }, batches, 0, a)
 }
 
 // batchesOf splits generated sessions into batches of n, interleaving sessions.

@@ -13,7 +13,7 @@ func printResult(w io.Writer, res, old *Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "ingest\tclients\tevents/s\tserver µs/event\tvs before\t")
 	for _, r := range res.Ingest {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.1f\t%s\t\n", r.Name, r.Clients, r.EventsPS, r.CPUPerEvUS, ratio(r.EventsPS, oldIngest(old, r.Name, false)))
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.1f\t%s\t\n", r.Name, r.Clients, r.EventsPS, r.CPUPerEvUS, ratio(r.EventsPS, oldIngest(old, r.Name)))
 	}
 	for _, r := range res.Original {
 		fmt.Fprintf(tw, "original: %s\t%d\t%.0f\t\t\t\n", r.Name, r.Clients, r.EventsPS)
@@ -47,15 +47,11 @@ func ratio(now, before float64) string {
 	return fmt.Sprintf("%.2f×", now/before)
 }
 
-func oldIngest(old *Result, name string, original bool) float64 {
+func oldIngest(old *Result, name string) float64 {
 	if old == nil {
 		return 0
 	}
-	rows := old.Ingest
-	if original {
-		rows = old.Original
-	}
-	for _, r := range rows {
+	for _, r := range old.Ingest {
 		if r.Name == name {
 			return r.EventsPS
 		}
