@@ -600,9 +600,53 @@ func (s *Store) DailyCounts(ctx context.Context, from, to time.Time) ([]agenttra
 	return out, nil
 }
 
-// EraseSessions removes the sessions' events and usage rows for good. It is a ClickHouse
-// mutation, applied in the background; callers hide the rows at once with tombstones.
+// EraseSessions removes the sessions' events and usage rows for good, and returns once
+// ClickHouse has. A mutation is applied in the background, part by part, and it removes
+// the tombstones that hide the rows too: a read while one runs could find a row whose
+// tombstone's part was already rewritten and its own not yet (a deleted session's usage
+// still counted). So the erasure is done only when no mutation of these tables is left.
 func (s *Store) EraseSessions(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := s.mutate(ctx, ids); err != nil {
+		return err
+	}
+	return s.awaitMutations(ctx, erasedTables...)
+}
+
+// erasedTables are the tables that hold a session's rows.
+var erasedTables = []string{"events", "usage_facts", "usage_session_days"}
+
+// mutationPoll is how often awaitMutations asks whether the mutations are done.
+const mutationPoll = 20 * time.Millisecond
+
+// awaitMutations waits until no mutation of the tables is left to apply.
+func (s *Store) awaitMutations(ctx context.Context, tables ...string) error {
+	quoted := make([]string, len(tables))
+	for i, t := range tables {
+		quoted[i] = quote(t)
+	}
+	for {
+		var pending uint64
+		if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = `+quote(s.db)+
+			` AND table IN (`+strings.Join(quoted, ", ")+`) AND is_done = 0`).Scan(&pending); err != nil {
+			return fmt.Errorf("erase sessions: wait for the mutations: %w", err)
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("erase sessions: %d mutations still running: %w", pending, ctx.Err())
+		case <-time.After(mutationPoll):
+		}
+	}
+}
+
+// mutate starts the mutations that delete the sessions' rows, a thousand sessions a
+// statement.
+func (s *Store) mutate(ctx context.Context, ids []string) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 1000)
 		chunk := ids[:n]
@@ -612,7 +656,7 @@ func (s *Store) EraseSessions(ctx context.Context, ids []string) error {
 			quoted[i] = quote(id)
 		}
 		in := strings.Join(quoted, ", ")
-		for _, t := range []string{"events", "usage_facts", "usage_session_days"} {
+		for _, t := range erasedTables {
 			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.table(t)+` DELETE WHERE session_id IN (`+in+`)`); err != nil {
 				return fmt.Errorf("erase sessions from %s: %w", t, err)
 			}
