@@ -159,6 +159,10 @@ func (s *Store) AnalyticsLag(ctx context.Context) (*agenttrace.AnalyticsLag, err
 // shipperLock is the session-level advisory lock key that makes one process the shipper.
 const shipperLock = 0x61745f736869 // "at_shi"
 
+// shipperLockSQL takes the shipper lock of the store's schema: advisory locks are
+// database-wide, and two deployments in two schemas of one database each need a shipper.
+const shipperLockSQL = `SELECT pg_try_advisory_lock($1::bigint # hashtext(current_schema())::bigint)`
+
 // LeadShipper waits until this process holds the shipper lock (trying every poll) or
 // ctx ends. The lock is a session-level advisory lock on a connection of its own, so it
 // lives as long as that connection: a process that dies or loses PostgreSQL loses it,
@@ -170,7 +174,7 @@ func (s *Store) LeadShipper(ctx context.Context, poll time.Duration) (lost <-cha
 		conn, err = s.pool.Acquire(ctx)
 		if err == nil {
 			var ok bool
-			err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(shipperLock)).Scan(&ok)
+			err = conn.QueryRow(ctx, shipperLockSQL, int64(shipperLock)).Scan(&ok)
 			if err == nil && ok {
 				lost, release := watchLease(conn.Hijack(), poll)
 				return lost, release, nil

@@ -239,3 +239,24 @@ func TestShipperLease(t *testing.T) {
 	}
 	release()
 }
+
+// The lease is per store: two deployments in different schemas of one database (a
+// search_path each) ship at the same time; neither waits for the other's lock.
+func TestShipperLeasePerSchema(t *testing.T) {
+	a, err := postgres.Open(t.Context(), freshDatabase(t), postgres.Options{Outbox: true})
+	a = sqlstoretest.Migrated(t, a, err)
+	b, err := postgres.Open(t.Context(), freshDatabase(t), postgres.Options{Outbox: true})
+	b = sqlstoretest.Migrated(t, b, err)
+	_, release, err := a.LeadShipper(t.Context(), 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, releaseB, err := b.LeadShipper(ctx, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("the store in another schema could not lead its shipper while the first led its own: %v", err)
+	}
+	releaseB()
+}
