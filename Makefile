@@ -122,10 +122,10 @@ $(CLAUDE_CODE_DIR)/.installed-$(CLAUDE_CODE_VERSION):
 test-deps: ## Install git and chromium (browser tests) when missing
 	scripts/test-deps.sh
 
-services: ## Start throwaway PostgreSQL and ClickHouse (installs them when missing); URLs in .cache/test-services.env
+services: ## Start throwaway PostgreSQL, ClickHouse and a 2-shard ClickHouse cluster with ZooKeeper (installs them when missing); URLs in .cache/test-services.env
 	scripts/test-services.sh start
 
-services-stop: ## Stop the throwaway PostgreSQL and ClickHouse
+services-stop: ## Stop the throwaway PostgreSQL, ClickHouse, cluster and ZooKeeper
 	scripts/test-services.sh stop
 
 clean: ## Remove bin/, dist/ and the test outputs (keeps the installed Claude Code CLI)

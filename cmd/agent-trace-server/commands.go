@@ -55,20 +55,23 @@ func envBool(key string) bool {
 
 // storeFlags are what every command that opens the database needs.
 type storeFlags struct {
-	db         string
-	priceFile  string
-	postgres   string
-	clickhouse string
+	db                string
+	priceFile         string
+	postgres          string
+	clickhouse        string
+	clickhouseCluster string
 }
 
 func (f *storeFlags) config() storeConfig {
-	return storeConfig{DB: f.db, PriceFile: f.priceFile, Postgres: f.postgres, ClickHouse: f.clickhouse}
+	return storeConfig{DB: f.db, PriceFile: f.priceFile, Postgres: f.postgres, ClickHouse: f.clickhouse,
+		ClickHouseCluster: f.clickhouseCluster}
 }
 
 func (f *storeFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.db, "db", envString("SQLITE_DB_PATH", ""), "SQLite database path (env SQLITE_DB_PATH; default ~/.agent-trace/data.db)")
 	fs.StringVar(&f.postgres, "postgres", envString("POSTGRES_CONNECTION_STRING", ""), "team store: PostgreSQL connection string, used instead of SQLite (env POSTGRES_CONNECTION_STRING)")
-	fs.StringVar(&f.clickhouse, "clickhouse", envString("CLICKHOUSE_URL", ""), "team store: ClickHouse for the event log and cost analytics, clickhouse://[user:pass@]host:9000/db (env CLICKHOUSE_URL)")
+	fs.StringVar(&f.clickhouse, "clickhouse", envString("CLICKHOUSE_URL", ""), "team store: ClickHouse for the event log and cost analytics, clickhouse://[user:pass@]host:9000[,host2:9000…]/db; several hosts fail over (env CLICKHOUSE_URL)")
+	fs.StringVar(&f.clickhouseCluster, "clickhouse-cluster", envString("CLICKHOUSE_CLUSTER", ""), "team store: the ClickHouse cluster (remote_servers name) whose shards hold the tables: migrate makes them ON CLUSTER, Replicated and Distributed (env CLICKHOUSE_CLUSTER)")
 	fs.StringVar(&f.priceFile, "price-file", envString("AGENT_TRACE_PRICE_FILE", ""), "JSON price table overriding the embedded one (env AGENT_TRACE_PRICE_FILE)")
 }
 
@@ -174,6 +177,7 @@ func serve(ctx context.Context, m *Main, sf *storeFlags, stderr io.Writer) error
 	m.PriceFile = sf.priceFile
 	m.Postgres = sf.postgres
 	m.ClickHouse = sf.clickhouse
+	m.ClickHouseCluster = sf.clickhouseCluster
 	m.Version = buildVersion()
 	m.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return m.Run(ctx)

@@ -45,7 +45,9 @@ type Main struct {
 	PriceFile     string
 	Postgres      string // team store: PostgreSQL connection string (replaces DBPath)
 	ClickHouse    string // team store: ClickHouse URL, beside Postgres
-	RetentionDays int
+	// ClickHouseCluster names the ClickHouse cluster the tables live on; empty for one server.
+	ClickHouseCluster string
+	RetentionDays     int
 	// AuditRetentionDays is how many days audit entries are kept: 0 means the default
 	// (worker.DefaultAuditRetention, 400 days), a negative value keeps them for ever.
 	AuditRetentionDays int
@@ -152,7 +154,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		debug.SetMemoryLimit(m.MemoryLimit * 2 / 3)
 	}
 	store, err := openStore(ctx, storeConfig{DB: m.DBPath, PriceFile: m.PriceFile, Postgres: m.Postgres,
-		ClickHouse: m.ClickHouse, RetentionDays: m.RetentionDays, IdleAfter: m.IdleAfter, Logger: logger,
+		ClickHouse: m.ClickHouse, ClickHouseCluster: m.ClickHouseCluster, RetentionDays: m.RetentionDays, IdleAfter: m.IdleAfter, Logger: logger,
 		MemoryLimit: m.MemoryLimit}, false)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 type storeConfig struct {
 	DB, PriceFile        string
 	Postgres, ClickHouse string
+	ClickHouseCluster    string        // the cluster ClickHouse's tables live on; empty for one server
 	RetentionDays        int           // ClickHouse table TTL where the server supports one
 	IdleAfter            time.Duration // quiet time after which an active session reads as idle; 0: the default
 	Logger               *slog.Logger  // warnings (ClickHouse unreachable at start); nil drops them
@@ -93,7 +94,8 @@ func openTeam(ctx context.Context, c storeConfig, p pricing.Pricer, pricesVersio
 		s, err = postgres.Open(ctx, c.Postgres, opts)
 	} else {
 		var t *teamStore
-		t, err = openTeamStore(ctx, c.Postgres, c.ClickHouse, opts, clickhouse.Options{RetentionDays: c.RetentionDays})
+		t, err = openTeamStore(ctx, c.Postgres, c.ClickHouse, opts, clickhouse.Options{RetentionDays: c.RetentionDays,
+			Cluster: c.ClickHouseCluster})
 		if err == nil && !migrate && c.Logger != nil {
 			if d := t.Degraded(ctx); d != nil {
 				c.Logger.Warn("starting without ClickHouse; ingest goes on", "problem", d[0])

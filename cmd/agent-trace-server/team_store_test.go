@@ -66,6 +66,14 @@ func TestConformanceTeam(t *testing.T) {
 	})
 }
 
+// The conformance suite with ClickHouse's tables on the 2-shard test cluster.
+func TestConformanceTeamCluster(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) agenttrace.Store {
+		pg, ch, cluster := clusterTeamURLs(t)
+		return shipped{openTestTeamOn(t, pg, ch, clickhouse.Options{Cluster: cluster})}
+	})
+}
+
 // Every fixture session ingested into SQLite and into PostgreSQL + ClickHouse gives
 // identical answers.
 func TestFixturesMatchSQLite(t *testing.T) {

@@ -20,9 +20,24 @@ import (
 // both dropped when the test ends (test services from scripts/test-services.sh).
 func teamURLs(t testing.TB) (pg, ch string) {
 	t.Helper()
-	base, chBase := os.Getenv("AGENT_TRACE_TEST_POSTGRES"), os.Getenv("AGENT_TRACE_TEST_CLICKHOUSE")
+	return teamURLsOn(t, "AGENT_TRACE_TEST_CLICKHOUSE", "")
+}
+
+// clusterTeamURLs is teamURLs with the ClickHouse database on the test cluster, and
+// the cluster's name.
+func clusterTeamURLs(t testing.TB) (pg, ch, cluster string) {
+	t.Helper()
+	cluster = os.Getenv("AGENT_TRACE_TEST_CLICKHOUSE_CLUSTER_NAME")
+	pg, ch = teamURLsOn(t, "AGENT_TRACE_TEST_CLICKHOUSE_CLUSTER", cluster)
+	return pg, ch, cluster
+}
+
+// teamURLsOn is teamURLs with the ClickHouse URL from the variable chVar, on cluster.
+func teamURLsOn(t testing.TB, chVar, cluster string) (pg, ch string) {
+	t.Helper()
+	base, chBase := os.Getenv("AGENT_TRACE_TEST_POSTGRES"), os.Getenv(chVar)
 	if base == "" || chBase == "" {
-		msg := "AGENT_TRACE_TEST_POSTGRES and AGENT_TRACE_TEST_CLICKHOUSE must be set: run scripts/test-services.sh"
+		msg := "AGENT_TRACE_TEST_POSTGRES and " + chVar + " must be set: run scripts/test-services.sh"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -51,7 +66,7 @@ func teamURLs(t testing.TB) (pg, ch string) {
 			c.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
 			c.Close(ctx)
 		}
-		if an, err := clickhouse.Open(ctx, cu.String(), clickhouse.Options{}); err == nil {
+		if an, err := clickhouse.Open(ctx, cu.String(), clickhouse.Options{Cluster: cluster}); err == nil {
 			an.DropDatabase(ctx)
 			an.Close()
 		}

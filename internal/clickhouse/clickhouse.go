@@ -47,6 +47,11 @@ type Options struct {
 	// 19.6 (18.16 included) has no table TTL: there retention relies on the mutations
 	// EraseSessions issues for every session the server's retention erases.
 	RetentionDays int
+	// Cluster names the ClickHouse cluster (a remote_servers entry of every node) the
+	// tables live on; empty for one server. On a cluster each table is a
+	// Replicated*MergeTree on every shard (name_local) behind a Distributed table of the
+	// plain name, which reads and inserts use. The URL's cluster parameter sets it too.
+	Cluster string
 }
 
 // The rows this store receives are the domain's; the short names read naturally in this
@@ -59,9 +64,10 @@ type (
 // Store is a ClickHouse database holding the event log and usage facts: the
 // agenttrace.AnalyticsBackend of the team store. It buffers nothing. Safe for concurrent use.
 type Store struct {
-	conn driver.Conn
-	db   string
-	opts Options
+	conn    driver.Conn
+	db      string
+	cluster string // Options.Cluster: empty for one server
+	opts    Options
 }
 
 var _ agenttrace.AnalyticsBackend = (*Store)(nil)
@@ -69,9 +75,10 @@ var _ agenttrace.AnalyticsBackend = (*Store)(nil)
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Open prepares a connection to the ClickHouse server at rawURL
-// (clickhouse://[user[:password]@]host:port/database, native protocol). It does not
-// connect: the server need not be up (Ready says when it is), nor the database exist
-// yet (Migrate creates it).
+// (clickhouse://[user[:password]@]host:port[,host:port…]/database[?cluster=NAME], native
+// protocol). Several hosts are tried in order, so a node that is down fails over to the
+// next. It does not connect: the servers need not be up (Ready says when they are), nor
+// the database exist yet (Migrate creates it).
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -90,6 +97,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if !identRE.MatchString(db) {
 		return nil, fmt.Errorf("open clickhouse: database name %q: letters, digits and _ only", db)
 	}
+	cluster, err := clusterOf(u.Query().Get("cluster"), opts.Cluster)
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse: %w", err)
+	}
+	hosts := strings.Split(u.Host, ",")
+	for _, h := range hosts {
+		if h == "" {
+			return nil, fmt.Errorf("open clickhouse: url %q names an empty host", rawURL)
+		}
+	}
 	auth := ch.Auth{Database: "default", Username: "default"}
 	if u.User != nil {
 		auth.Username = u.User.Username()
@@ -104,7 +121,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	// Every statement names db explicitly, so the session database is always "default":
 	// the handshake fails for a database that Migrate has not created yet.
 	conn, err := ch.Open(&ch.Options{
-		Addr:             []string{u.Host},
+		Addr:             hosts,
+		Settings:         clusterSettings(cluster),
 		Protocol:         ch.Native,
 		Auth:             auth,
 		DialTimeout:      5 * time.Second,
@@ -118,7 +136,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %s: %w", u.Host, err)
 	}
-	return &Store{conn: conn, db: db, opts: opts}, nil
+	return &Store{conn: conn, db: db, cluster: cluster, opts: opts}, nil
 }
 
 // Database is the database the store's tables live in.
@@ -132,8 +150,9 @@ func (s *Store) table(name string) string { return "`" + s.db + "`." + name }
 // Migrations lists the embedded migration names in the order they apply.
 func Migrations() []string { return sqlstore.Migrations(migrationFS) }
 
-// statements splits a migration file into its statements, dropping comment lines.
-func statements(body, db string) []string {
+// statements splits a migration file into its statements, dropping comment lines; {db}
+// stays for ddl to fill in.
+func statements(body string) []string {
 	var lines []string
 	for _, l := range strings.Split(body, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(l), "--") {
@@ -144,7 +163,7 @@ func statements(body, db string) []string {
 	var out []string
 	for _, st := range strings.Split(strings.Join(lines, "\n"), ";") {
 		if st = strings.TrimSpace(st); st != "" {
-			out = append(out, strings.ReplaceAll(st, "{db}", "`"+db+"`"))
+			out = append(out, st)
 		}
 	}
 	return out
@@ -152,14 +171,17 @@ func statements(body, db string) []string {
 
 // Migrate creates the database and applies every migration not yet recorded. Every
 // statement is idempotent (IF NOT EXISTS), so a migration interrupted half-way, or run by
-// two servers at once, is simply applied again.
+// two servers at once, is simply applied again. On a cluster every statement runs ON
+// CLUSTER, which returns once every node has run it.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.db+"`"); err != nil {
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.db+"`"+s.onCluster()); err != nil {
 		return fmt.Errorf("migrate clickhouse: create database %s: %w", s.db, err)
 	}
-	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.table("schema_migrations")+
-		` (name String, applied_ms Int64) ENGINE = ReplacingMergeTree ORDER BY name`); err != nil {
+	if err := s.conn.Exec(ctx, s.migrationsTable()); err != nil {
 		return fmt.Errorf("migrate clickhouse: create schema_migrations: %w", err)
+	}
+	if err := s.checkLayout(ctx); err != nil {
+		return fmt.Errorf("migrate clickhouse: %w", err)
 	}
 	applied, err := s.applied(ctx)
 	if err != nil {
@@ -169,32 +191,46 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if applied[name] {
 			continue
 		}
-		body, err := migrationFS.ReadFile("migrations/" + name)
-		if err != nil {
+		if err := s.apply(ctx, name); err != nil {
 			return fmt.Errorf("migrate clickhouse %s: %w", name, err)
-		}
-		for _, st := range statements(string(body), s.db) {
-			if err := s.conn.Exec(ctx, st); err != nil {
-				return fmt.Errorf("migrate clickhouse %s: %w", name, err)
-			}
-		}
-		// A batch, not Exec with arguments: 18.16 never answers the latter's INSERT.
-		b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("schema_migrations")+` (name, applied_ms)`)
-		if err != nil {
-			return fmt.Errorf("migrate clickhouse %s: record: %w", name, err)
-		}
-		if err := b.Append(name, time.Now().UnixMilli()); err != nil {
-			b.Abort()
-			return fmt.Errorf("migrate clickhouse %s: record: %w", name, err)
-		}
-		if err := b.Send(); err != nil {
-			return fmt.Errorf("migrate clickhouse %s: record: %w", name, err)
 		}
 	}
 	if s.opts.RetentionDays > 0 {
 		if err := s.applyTTL(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// apply runs one migration's statements and records it.
+func (s *Store) apply(ctx context.Context, name string) error {
+	body, err := migrationFS.ReadFile("migrations/" + name)
+	if err != nil {
+		return err
+	}
+	for _, raw := range statements(string(body)) {
+		sts, err := s.ddl(raw)
+		if err != nil {
+			return err
+		}
+		for _, st := range sts {
+			if err := s.conn.Exec(ctx, st); err != nil {
+				return err
+			}
+		}
+	}
+	// A batch, not Exec with arguments: 18.16 never answers the latter's INSERT.
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO `+s.table("schema_migrations")+` (name, applied_ms)`)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	if err := b.Append(name, time.Now().UnixMilli()); err != nil {
+		b.Abort()
+		return fmt.Errorf("record: %w", err)
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("record: %w", err)
 	}
 	return nil
 }
@@ -210,8 +246,8 @@ func (s *Store) applyTTL(ctx context.Context) error {
 		return nil
 	}
 	for _, t := range []string{"events", "usage_facts"} {
-		q := fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(intDiv(time_ms, 1000)) + toIntervalDay(%d)",
-			s.table(t), s.opts.RetentionDays)
+		q := fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL toDateTime(intDiv(time_ms, 1000)) + toIntervalDay(%d)",
+			s.local(t), s.onCluster(), s.opts.RetentionDays)
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("migrate clickhouse: retention TTL on %s: %w", t, err)
 		}
@@ -232,6 +268,9 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 		if applied, err = s.applied(ctx); err != nil {
 			return fmt.Errorf("check clickhouse schema: %w", err)
 		}
+	}
+	if err := s.checkLayout(ctx); err != nil {
+		return fmt.Errorf("check clickhouse schema: %w", err)
 	}
 	return sqlstore.CheckApplied("clickhouse database "+s.db, Migrations(), applied)
 }
@@ -302,14 +341,15 @@ func (s *Store) Write(ctx context.Context, events []EventRow, usage []UsageRow) 
 func (s *Store) Clear(ctx context.Context, from, to time.Time) error {
 	lo, hi := msBounds(from, to)
 	for _, t := range []string{"events", "usage_facts", "usage_session_days"} {
-		q := `TRUNCATE TABLE ` + s.table(t)
+		q := `TRUNCATE TABLE ` + s.local(t) + s.onCluster()
 		switch {
 		case from.IsZero() && to.IsZero():
 		case t == "usage_session_days":
 			// Whole days: the rebuild rewrites every session with usage on them.
-			q = fmt.Sprintf(`ALTER TABLE %s DELETE WHERE day >= %d AND day < %d`, s.table(t), floorDiv(lo, dayMS), ceilDiv(hi, dayMS))
+			q = fmt.Sprintf(`ALTER TABLE %s%s DELETE WHERE day >= %d AND day < %d`, s.local(t), s.onCluster(),
+				floorDiv(lo, dayMS), ceilDiv(hi, dayMS))
 		default:
-			q = fmt.Sprintf(`ALTER TABLE %s DELETE WHERE time_ms >= %d AND time_ms < %d`, s.table(t), lo, hi)
+			q = fmt.Sprintf(`ALTER TABLE %s%s DELETE WHERE time_ms >= %d AND time_ms < %d`, s.local(t), s.onCluster(), lo, hi)
 		}
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("clear %s: %w", t, err)
@@ -522,7 +562,7 @@ func (s *Store) partialDay(ctx context.Context, col string, fromMS, toMS int64) 
 		sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens), sum(cache_creation_5m_tokens),
 		sum(cache_creation_1h_tokens), sum(cache_read_tokens), sum(web_search_requests)
 		FROM (%s) WHERE deleted = 0 AND time_ms >= ? AND time_ms < ? GROUP BY day, key ORDER BY day, key`,
-		dayMS, col, s.liveUsage("WHERE event_id IN (SELECT event_id FROM "+s.table("usage_facts")+
+		dayMS, col, s.liveUsage("WHERE event_id "+s.globalIn()+" (SELECT event_id FROM "+s.table("usage_facts")+
 			" WHERE time_ms >= ? AND time_ms < ?)")), fromMS, toMS, fromMS, toMS)
 }
 
@@ -621,15 +661,18 @@ var erasedTables = []string{"events", "usage_facts", "usage_session_days"}
 // mutationPoll is how often awaitMutations asks whether the mutations are done.
 const mutationPoll = 20 * time.Millisecond
 
-// awaitMutations waits until no mutation of the tables is left to apply.
+// awaitMutations waits until no mutation of the tables is left to apply, on any shard.
 func (s *Store) awaitMutations(ctx context.Context, tables ...string) error {
 	quoted := make([]string, len(tables))
 	for i, t := range tables {
+		if s.cluster != "" {
+			t += "_local"
+		}
 		quoted[i] = quote(t)
 	}
 	for {
 		var pending uint64
-		if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = `+quote(s.db)+
+		if err := s.conn.QueryRow(ctx, `SELECT count() FROM `+s.allNodes("mutations")+` WHERE database = `+quote(s.db)+
 			` AND table IN (`+strings.Join(quoted, ", ")+`) AND is_done = 0`).Scan(&pending); err != nil {
 			return fmt.Errorf("erase sessions: wait for the mutations: %w", err)
 		}
@@ -657,7 +700,7 @@ func (s *Store) mutate(ctx context.Context, ids []string) error {
 		}
 		in := strings.Join(quoted, ", ")
 		for _, t := range erasedTables {
-			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.table(t)+` DELETE WHERE session_id IN (`+in+`)`); err != nil {
+			if err := s.conn.Exec(ctx, `ALTER TABLE `+s.local(t)+s.onCluster()+` DELETE WHERE session_id IN (`+in+`)`); err != nil {
 				return fmt.Errorf("erase sessions from %s: %w", t, err)
 			}
 		}
@@ -683,7 +726,7 @@ func (s *Store) Close() error { return s.conn.Close() }
 
 // DropDatabase drops the store's database (tests).
 func (s *Store) DropDatabase(ctx context.Context) error {
-	if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.db+"`"); err != nil {
+	if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+s.db+"`"+s.onCluster()); err != nil {
 		return fmt.Errorf("drop database %s: %w", s.db, err)
 	}
 	return nil

@@ -18,24 +18,47 @@ import (
 	"github.com/agent-trace/agent-trace/internal/clickhouse"
 )
 
-// open returns a migrated store on a database of its own, dropped when the test ends.
-func open(t *testing.T, opts clickhouse.Options) *clickhouse.Store {
+// layout is where a test's tables live: one server, or the 2-shard test cluster.
+type layout struct{ name, url, cluster string }
+
+// layouts are the layouts the services offer: one server always, the cluster when
+// scripts/test-services.sh started one (in CI it must have).
+func layouts(t *testing.T) []layout {
 	t.Helper()
 	base := os.Getenv("AGENT_TRACE_TEST_CLICKHOUSE")
-	if base == "" {
-		msg := "AGENT_TRACE_TEST_CLICKHOUSE is not set: run scripts/test-services.sh and source .cache/test-services.env"
+	cluster, name := os.Getenv("AGENT_TRACE_TEST_CLICKHOUSE_CLUSTER"), os.Getenv("AGENT_TRACE_TEST_CLICKHOUSE_CLUSTER_NAME")
+	if base == "" || (os.Getenv("CI") == "true" && cluster == "") {
+		msg := "AGENT_TRACE_TEST_CLICKHOUSE(_CLUSTER) is not set: run scripts/test-services.sh and source .cache/test-services.env"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
-	u, err := url.Parse(base)
+	out := []layout{{name: "server", url: base}}
+	if cluster != "" {
+		out = append(out, layout{name: "cluster", url: cluster, cluster: name})
+	}
+	return out
+}
+
+// forLayouts runs test once on every layout.
+func forLayouts(t *testing.T, test func(t *testing.T, l layout)) {
+	for _, l := range layouts(t) {
+		t.Run(l.name, func(t *testing.T) { test(t, l) })
+	}
+}
+
+// open returns a migrated store on a database of its own, dropped when the test ends.
+func open(t *testing.T, l layout, opts clickhouse.Options) *clickhouse.Store {
+	t.Helper()
+	u, err := url.Parse(l.url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
 	u.Path = "/t_" + hex.EncodeToString(b)
+	opts.Cluster = l.cluster
 	s, err := clickhouse.Open(t.Context(), u.String(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +85,15 @@ type fact struct {
 // for ranges that start and end anywhere, after rows changed, moved and were taken back,
 // and with every batch written twice (a shipper that crashed before acknowledging it).
 func TestDailyCostMatchesBruteForce(t *testing.T) {
-	for _, seed := range []int64{7, 8, 9} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { checkDailyCostBruteForce(t, seed) })
-	}
+	forLayouts(t, func(t *testing.T, l layout) {
+		for _, seed := range []int64{7, 8, 9} {
+			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { checkDailyCostBruteForce(t, l, seed) })
+		}
+	})
 }
 
-func checkDailyCostBruteForce(t *testing.T, seed int64) {
-	s := open(t, clickhouse.Options{})
+func checkDailyCostBruteForce(t *testing.T, l layout, seed int64) {
+	s := open(t, l, clickhouse.Options{})
 	rng := mrand.New(mrand.NewSource(seed))
 	day0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	models := []string{"m-a", "m-b", "m-c"}
@@ -230,8 +255,10 @@ func rollup(live map[string]fact) ([]string, []agenttrace.SessionDay) {
 
 // Events written twice count once; Clear empties a range, then everything; Open needs no
 // server, and Ready says when there is none.
-func TestWriteTwiceClearAndReady(t *testing.T) {
-	s := open(t, clickhouse.Options{})
+func TestWriteTwiceClearAndReady(t *testing.T) { forLayouts(t, checkWriteTwiceClearAndReady) }
+
+func checkWriteTwiceClearAndReady(t *testing.T, l layout) {
+	s := open(t, l, clickhouse.Options{})
 	day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 	var rows []clickhouse.EventRow
 	for i := range 10 {
@@ -283,12 +310,14 @@ func TestWriteTwiceClearAndReady(t *testing.T) {
 }
 
 func TestMigrateTwiceAndCheckSchema(t *testing.T) {
-	// With retention: a TTL where the server has table TTLs, nothing (and no error) on 18.16.
-	s := open(t, clickhouse.Options{RetentionDays: 30})
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatalf("second Migrate: %v", err)
-	}
-	if err := s.CheckSchema(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	forLayouts(t, func(t *testing.T, l layout) {
+		// With retention: a TTL where the server has table TTLs, nothing (and no error) on 18.16.
+		s := open(t, l, clickhouse.Options{RetentionDays: 30})
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		if err := s.CheckSchema(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
