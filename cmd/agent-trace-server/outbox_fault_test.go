@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/clickhouse"
+	"github.com/agent-trace/agent-trace/internal/postgres"
 	"github.com/agent-trace/agent-trace/internal/storetest"
 )
 
@@ -292,6 +294,27 @@ func mustAgree(t *testing.T, pg, ch string, a *acked) {
 	if !maps.Equal(pgUsage, chUsage) || len(pgUsage) == 0 {
 		t.Errorf("usage rows per session differ:\n postgres   %v\n clickhouse %v", pgUsage, chUsage)
 	}
+	sameTotals(t, pg, ch, slices.Sorted(maps.Keys(pgEvents)))
+}
+
+// sameTotals checks that every answer with tokens or cost is the same from ClickHouse
+// (the team store's analytics) as from PostgreSQL alone over the same databases: the
+// summary and the daily cost by every grouping, over everything and over a range whose
+// edges fall inside days, besides each session, the lists, commits and pull requests.
+func sameTotals(t *testing.T, pg, ch string, sessions []string) {
+	t.Helper()
+	ctx := t.Context()
+	team, err := openTeamStore(ctx, pg, ch, postgres.Options{}, clickhouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer team.Close()
+	alone, err := postgres.Open(ctx, pg, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alone.Close()
+	storetest.SameAnswers(t, team, alone, sessions)
 }
 
 func countBy(t *testing.T, f func() (map[string]int64, error)) map[string]int64 {

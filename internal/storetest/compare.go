@@ -78,13 +78,26 @@ func SameAnswers(t *testing.T, got, want agenttrace.Store, sessions []string) {
 		}
 		EqualJSON(t, "daily cost by "+group, g, w)
 	}
-	gs, err := got.Summary(ctx, time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
+	// Everything, and a range whose edges fall inside days (the generator's 90 days).
+	for _, r := range [][2]time.Time{{}, {GenEnd.Add(-40*24*time.Hour + 13*time.Hour + 30*time.Minute), GenEnd.Add(-5*24*time.Hour - 7*time.Hour)}} {
+		label := fmt.Sprintf("[%s, %s)", r[0].Format(time.RFC3339), r[1].Format(time.RFC3339))
+		gs, err := got.Summary(ctx, r[0], r[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, err := want.Summary(ctx, r[0], r[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		EqualJSON(t, "summary "+label, gs, ws)
+		g, err := got.DailyCost(ctx, r[0], r[1], agenttrace.GroupByModel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := want.DailyCost(ctx, r[0], r[1], agenttrace.GroupByModel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		EqualJSON(t, "daily cost by model "+label, g, w)
 	}
-	ws, err := want.Summary(ctx, time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	EqualJSON(t, "summary", gs, ws)
 }
