@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,46 +43,115 @@ func ingestAll(tb testing.TB, s agenttrace.Store, evs []event.Event) {
 	}
 }
 
-// BenchmarkIngest measures ingest throughput into PostgreSQL + ClickHouse from one
-// goroutine in batches of 500, as the SQLite benchmark does: 100 generated sessions of
-// 500 events each (50,000 events) per round into fresh databases, the outbox shipped to
-// ClickHouse before the clock stops. BenchmarkIngest/parallel-4 runs four ingesters (four
-// server processes' worth of collectors) on disjoint sessions.
+// BenchmarkIngest measures ingest throughput into PostgreSQL + ClickHouse in batches of
+// 500, as the SQLite benchmark does: 100 generated sessions of 500 events each (50,000
+// events) per round into fresh databases, the outbox shipped to ClickHouse before the
+// clock stops. parallel-N runs N ingesters (N server processes' worth of collectors) on
+// disjoint sessions. Besides events/s it reports the CPU each event cost this process
+// (the server's work), PostgreSQL's and ClickHouse's processes (every one on the machine,
+// from /proc: run it on an otherwise idle machine) and their sum.
 func BenchmarkIngest(b *testing.B) {
 	sessions := storetest.Generate(1, 100, 500)
-	for _, workers := range []int{1, 4} {
+	for _, workers := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("parallel-%d", workers), func(b *testing.B) {
 			var total, ingest time.Duration
+			var used cpuUse
 			n := 0
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				s := openTestTeam(b, clickhouse.Options{})
 				b.StartTimer()
+				before := measureCPU()
 				start := time.Now()
-				done := make(chan struct{})
-				for w := 0; w < workers; w++ {
-					var evs []event.Event
-					for k := w; k < len(sessions); k += workers {
-						evs = append(evs, sessions[k]...)
-					}
-					n += len(evs)
-					go func() { defer func() { done <- struct{}{} }(); ingestAll(b, s, evs) }()
-				}
-				for w := 0; w < workers; w++ {
-					<-done
-				}
+				n += ingestParallel(b, s, sessions, workers)
 				ingest += time.Since(start)
 				if err := s.ShipAll(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 				total += time.Since(start)
+				used = used.add(measureCPU().sub(before))
 			}
 			b.ReportMetric(float64(n)/total.Seconds(), "events/s")
 			// Acknowledged (committed in PostgreSQL with the outbox) vs shipped to ClickHouse.
 			b.ReportMetric(float64(n)/ingest.Seconds(), "acked-events/s")
 			b.ReportMetric((total-ingest).Seconds()/float64(b.N), "ship-s/op")
+			perEvent := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+			b.ReportMetric(perEvent(used.self), "server-µs/event")
+			b.ReportMetric(perEvent(used.postgres), "postgres-µs/event")
+			b.ReportMetric(perEvent(used.clickhouse), "clickhouse-µs/event")
+			b.ReportMetric(perEvent(used.self+used.postgres+used.clickhouse), "total-µs/event")
 		})
 	}
+}
+
+// ingestParallel ingests the sessions from workers goroutines, each its own sessions.
+func ingestParallel(b *testing.B, s agenttrace.Store, sessions [][]event.Event, workers int) int {
+	var wg sync.WaitGroup
+	n := 0
+	for w := 0; w < workers; w++ {
+		var evs []event.Event
+		for k := w; k < len(sessions); k += workers {
+			evs = append(evs, sessions[k]...)
+		}
+		n += len(evs)
+		wg.Go(func() { ingestAll(b, s, evs) })
+	}
+	wg.Wait()
+	return n
+}
+
+// cpuUse is CPU time spent by this process and by the database servers' processes.
+type cpuUse struct{ self, postgres, clickhouse time.Duration }
+
+func (c cpuUse) sub(o cpuUse) cpuUse {
+	return cpuUse{c.self - o.self, c.postgres - o.postgres, c.clickhouse - o.clickhouse}
+}
+
+func (c cpuUse) add(o cpuUse) cpuUse {
+	return cpuUse{c.self + o.self, c.postgres + o.postgres, c.clickhouse + o.clickhouse}
+}
+
+// measureCPU reads the CPU time so far of this process and of every postgres and
+// clickhouse-server process (Linux /proc; zero elsewhere). A PostgreSQL backend that
+// exits takes its time with it: the store's pool keeps its connections for the run.
+func measureCPU() cpuUse {
+	var c cpuUse
+	c.self, _ = procCPU("self")
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		comm, err := os.ReadFile("/proc/" + d.Name() + "/comm")
+		if err != nil {
+			continue
+		}
+		t, _ := procCPU(d.Name())
+		switch name := strings.TrimSpace(string(comm)); {
+		case name == "postgres":
+			c.postgres += t
+		case strings.HasPrefix(name, "clickhouse"):
+			c.clickhouse += t
+		}
+	}
+	return c
+}
+
+// procCPU is a process's user and system CPU time so far, from /proc/PID/stat.
+func procCPU(pid string) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command (which may hold spaces) start after the last ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%s/stat: %d fields", pid, len(f))
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
 }
 
 // BenchmarkDailyCost measures the daily-cost query in ClickHouse over 1,000,000 usage rows
