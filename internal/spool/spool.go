@@ -409,6 +409,9 @@ func (s *Spool) AppendRaw(raws [][]byte, state map[string][]byte, mutate func(m 
 			need += int64(len(r))
 		}
 		pending := tx.Bucket(bucketPending)
+		// Keys only grow, so a full leaf never takes another key: split it full, not
+		// half-full (bbolt's default), or a backlog's file is three times its data.
+		pending.FillPercent = 1.0
 		if m.PendingBytes+need > s.opts.MaxBytes {
 			if err := makeRoom(pending, &m, m.PendingBytes+need-s.opts.MaxBytes); err != nil {
 				return err

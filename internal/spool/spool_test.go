@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/agent-trace/agent-trace/event"
 )
 
@@ -354,5 +356,34 @@ func TestClearStop(t *testing.T) {
 	}
 	if st.Meta.Stopped != "" || !st.Meta.RetryAt.IsZero() {
 		t.Errorf("after ClearStop: stopped %q, retry at %v; want both cleared", st.Meta.Stopped, st.Meta.RetryAt)
+	}
+}
+
+// Pending events are keyed by an increasing sequence, so leaf pages only ever fill at the
+// end: split full, a backlog's file is about its data, not twice it (bbolt's default
+// half-full split), which also halves the pages a deliverer maps and frees.
+func TestBacklogFileIsAboutItsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	s := mustOpen(t, path, Options{})
+	payload := `"` + strings.Repeat("x", 700) + `"`
+	for batch := range 40 {
+		evts := make([]event.Event, 0, 500)
+		for i := range 500 {
+			evts = append(evts, testEvent(batch*500+i, 2, payload))
+		}
+		if _, err := s.Append(evts...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pages in use, not the file: bbolt grows the file ahead in 16 MB steps.
+	var used int64
+	s.db.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil })
+	s.Close()
+	if got, limit := float64(used)/float64(st.Bytes), 1.4; got > limit {
+		t.Errorf("spool uses %d bytes of pages for %d bytes of pending events: %.2f×, want at most %.1f×", used, st.Bytes, got, limit)
 	}
 }
