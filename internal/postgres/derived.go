@@ -131,11 +131,10 @@ func (s *Store) SessionDays(ctx context.Context, sessions []string) ([]agenttrac
 	if err := s.pool.QueryRow(ctx, `SELECT nextval('usage_version')`).Scan(&version); err != nil {
 		return nil, 0, fmt.Errorf("session days: usage version: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT session_id, time_ms / 86400000, model, "user", repo, session_started_ms,
-		cost_usd IS NOT NULL, count(*), sum(input_tokens)::bigint, sum(output_tokens)::bigint,
-		sum(cache_creation_tokens)::bigint, sum(cache_creation_5m_tokens)::bigint, sum(cache_creation_1h_tokens)::bigint,
-		sum(cache_read_tokens)::bigint, sum(web_search_requests)::bigint, COALESCE(sum(cost_usd), 0)
-		FROM usage_facts WHERE session_id = ANY($1) GROUP BY 1, 2, 3, 4, 5, 6, 7`, sessions)
+	// The usage_daily rollup holds exactly these sums, kept by usage_facts' triggers.
+	rows, err := s.pool.Query(ctx, `SELECT session_id, day, model, "user", repo, session_started_ms, priced, facts,
+		input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens, cache_creation_1h_tokens,
+		cache_read_tokens, web_search_requests, cost_usd FROM usage_daily WHERE session_id = ANY($1)`, sessions)
 	if err != nil {
 		return nil, 0, fmt.Errorf("session days: %w", err)
 	}

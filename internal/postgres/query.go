@@ -91,14 +91,17 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	if err != nil {
 		return nil, fmt.Errorf("daily cost: %w", err)
 	}
-	c := newConds()
-	c.TimeRange("time_ms", from, to)
-	sqlstore.Visible(ctx, &c, `"user"`)
-	q := fmt.Sprintf(`SELECT time_ms / 86400000 AS day, %s, COALESCE(SUM(cost_usd), 0), SUM(input_tokens)::bigint,
-		SUM(output_tokens)::bigint, SUM(cache_creation_tokens)::bigint, SUM(cache_creation_5m_tokens)::bigint,
-		SUM(cache_creation_1h_tokens)::bigint, SUM(cache_read_tokens)::bigint, SUM(web_search_requests)::bigint FROM usage_facts%s
-		GROUP BY day, %s ORDER BY day, %s`, col, c.SQL(), col, col)
-	return s.reader.QueryDailyCosts(ctx, q, c.Args, true)
+	// Whole days from the usage_daily rollup, the edges of the range from the facts.
+	const sums = "cost_usd, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens, " +
+		"cache_creation_1h_tokens, cache_read_tokens, web_search_requests"
+	union, args := sqlstore.SplitUnion(ctx, sqlstore.Union{From: from, To: to, TimeCol: "time_ms", UserCol: `"user"`,
+		Day: func(t time.Time) any { return t.UnixMilli() / 86400000 }, Dollar: true,
+		Rollup: "SELECT day, " + col + " AS k, " + sums + " FROM usage_daily",
+		Facts:  "SELECT time_ms / 86400000 AS day, " + col + " AS k, " + sums + " FROM usage_facts"})
+	q := `SELECT day, k, COALESCE(SUM(cost_usd), 0), SUM(input_tokens)::bigint, SUM(output_tokens)::bigint,
+		SUM(cache_creation_tokens)::bigint, SUM(cache_creation_5m_tokens)::bigint, SUM(cache_creation_1h_tokens)::bigint,
+		SUM(cache_read_tokens)::bigint, SUM(web_search_requests)::bigint FROM (` + union + `) u GROUP BY day, k ORDER BY day, k`
+	return s.reader.QueryDailyCosts(ctx, q, args, true)
 }
 
 // Summary totals sessions that started in [from, to): counts from the session projections
@@ -128,12 +131,13 @@ func (s *Store) Summary(ctx context.Context, from, to time.Time) (agenttrace.Sum
 		}
 		sum.Usage, sum.CostUSD, sum.UnpricedModels = uc.Usage, uc.CostUSD, uc.UnpricedModels
 	} else {
+		// From the usage_daily rollup, which carries each session's start.
 		uc := newConds()
 		uc.TimeRange("session_started_ms", from, to)
 		sqlstore.Visible(ctx, &uc, `"user"`)
 		err = s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(cost_usd), 0),
-			COALESCE(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE cost_usd IS NULL), '{}')
-			FROM usage_facts`+uc.SQL(), uc.Args...).Scan(&sum.CostUSD, &sum.UnpricedModels)
+			COALESCE(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE NOT priced), '{}')
+			FROM usage_daily`+uc.SQL(), uc.Args...).Scan(&sum.CostUSD, &sum.UnpricedModels)
 		if err != nil {
 			return sum, fmt.Errorf("summary: cost: %w", err)
 		}

@@ -115,43 +115,14 @@ func (s *Store) DailyCost(ctx context.Context, from, to time.Time, groupBy strin
 	}
 	const sums = "cost_usd, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens, " +
 		"cache_creation_1h_tokens, cache_read_tokens, web_search_requests"
-	union, args := splitUnion(ctx, from, to, "time_ms", func(t time.Time) any { return t.Format(time.DateOnly) },
-		"SELECT day, "+col+" AS k, "+sums+" FROM usage_daily", "SELECT day, "+col+" AS k, "+sums+" FROM usage_facts")
+	union, args := sqlstore.SplitUnion(ctx, sqlstore.Union{From: from, To: to, TimeCol: "time_ms", UserCol: "user",
+		Day:    func(t time.Time) any { return t.Format(time.DateOnly) },
+		Rollup: "SELECT day, " + col + " AS k, " + sums + " FROM usage_daily", Facts: "SELECT day, " + col + " AS k, " + sums + " FROM usage_facts"})
 	q := `SELECT day, k, COALESCE(SUM(cost_usd), 0), SUM(input_tokens), SUM(output_tokens),
 		SUM(cache_creation_tokens), SUM(cache_creation_5m_tokens), SUM(cache_creation_1h_tokens),
 		SUM(cache_read_tokens), SUM(web_search_requests) FROM (` + union +
 		`) GROUP BY day, k ORDER BY day, k`
 	return s.reader.QueryDailyCosts(ctx, q, args, false)
-}
-
-// splitUnion is the UNION ALL of a daily rollup's whole UTC days in [from, to) and its
-// facts' partial days at either end, each part kept to the visible users: rollup and
-// facts are the two SELECTs without their WHERE, timeCol the facts' time column, and day
-// writes a day as the rollup's day column holds it.
-func splitUnion(ctx context.Context, from, to time.Time, timeCol string, day func(time.Time) any, rollup, facts string) (string, []any) {
-	var parts []string
-	var args []any
-	split := sqlstore.SplitDays(from, to)
-	if split.Whole {
-		var w sqlstore.Where
-		if !split.Lo.IsZero() {
-			w.Add("day >= ?", day(split.Lo))
-		}
-		if !split.Hi.IsZero() {
-			w.Add("day < ?", day(split.Hi))
-		}
-		sqlstore.Visible(ctx, &w, "user")
-		parts = append(parts, rollup+w.SQL())
-		args = append(args, w.Args...)
-	}
-	for _, e := range split.Edges {
-		var w sqlstore.Where
-		w.TimeRange(timeCol, e[0], e[1])
-		sqlstore.Visible(ctx, &w, "user")
-		parts = append(parts, facts+w.SQL())
-		args = append(args, w.Args...)
-	}
-	return strings.Join(parts, " UNION ALL "), args
 }
 
 // Summary totals sessions that started in [from, to).

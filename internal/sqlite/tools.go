@@ -71,10 +71,11 @@ func add(m map[string]*toolCount, key string, c toolCount) {
 // toolCounts sums the calls per tool: whole UTC days from tool_daily, the edges of the
 // range from tool_calls.
 func toolCounts(ctx context.Context, tx *sql.Tx, from, to time.Time) ([]toolCount, error) {
-	union, args := splitUnion(ctx, from, to, "started_ms", func(t time.Time) any { return t.UnixMilli() / dayMS },
-		"SELECT name, mcp_server, calls, errors, rejected, timed FROM tool_daily",
-		`SELECT name, mcp_server, 1 AS calls, status = 'error' AS errors, status = 'rejected' AS rejected,
-			status IN ('ok', 'error') AS timed FROM tool_calls`)
+	union, args := sqlstore.SplitUnion(ctx, sqlstore.Union{From: from, To: to, TimeCol: "started_ms", UserCol: "user",
+		Day:    func(t time.Time) any { return t.UnixMilli() / dayMS },
+		Rollup: "SELECT name, mcp_server, calls, errors, rejected, timed FROM tool_daily",
+		Facts: `SELECT name, mcp_server, 1 AS calls, status = 'error' AS errors, status = 'rejected' AS rejected,
+			status IN ('ok', 'error') AS timed FROM tool_calls`})
 	rows, err := tx.QueryContext(ctx, `SELECT name, mcp_server, SUM(calls), SUM(errors), SUM(rejected), SUM(timed)
 		FROM (`+union+`) GROUP BY name, mcp_server HAVING SUM(calls) > 0`, args...)
 	if err != nil {

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"context"
+	"strings"
 	"time"
 )
 
@@ -37,4 +39,47 @@ func SplitDays(from, to time.Time) DaySplit {
 		d.Edges = append(d.Edges, [2]time.Time{hi, to})
 	}
 	return d
+}
+
+// Union describes a read over a daily rollup and its facts (see SplitUnion).
+type Union struct {
+	From, To      time.Time
+	TimeCol       string              // the facts' time column, Unix milliseconds
+	UserCol       string              // the user column of both, for the reader's visible users
+	Day           func(time.Time) any // a UTC midnight as the rollup's day column holds it
+	Rollup, Facts string              // the two SELECTs, without their WHERE
+	Dollar        bool                // $n placeholders (PostgreSQL) instead of ?
+}
+
+// SplitUnion is the UNION ALL of u's rollup for the whole UTC days in [From, To) and of
+// its facts for the partial days at either end, each part kept to the visible users,
+// and its arguments.
+func SplitUnion(ctx context.Context, u Union) (string, []any) {
+	var parts []string
+	var args []any
+	split := SplitDays(u.From, u.To)
+	if split.Whole {
+		var w Where
+		if !split.Lo.IsZero() {
+			w.Add("day >= ?", u.Day(split.Lo))
+		}
+		if !split.Hi.IsZero() {
+			w.Add("day < ?", u.Day(split.Hi))
+		}
+		Visible(ctx, &w, u.UserCol)
+		parts = append(parts, u.Rollup+w.SQL())
+		args = append(args, w.Args...)
+	}
+	for _, e := range split.Edges {
+		var w Where
+		w.TimeRange(u.TimeCol, e[0], e[1])
+		Visible(ctx, &w, u.UserCol)
+		parts = append(parts, u.Facts+w.SQL())
+		args = append(args, w.Args...)
+	}
+	q := strings.Join(parts, " UNION ALL ")
+	if u.Dollar {
+		q = Dollars(q)
+	}
+	return q, args
 }
