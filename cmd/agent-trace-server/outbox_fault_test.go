@@ -584,6 +584,17 @@ func TestSoakIngest(t *testing.T) {
 	t.Logf("%d events acknowledged in %v (%.0f events/s); drained %v after the last ack; max RSS %d MiB; max outbox backlog %d rows",
 		total(a.counts()), acked.Round(time.Millisecond), float64(total(a.counts()))/acked.Seconds(), drained.Round(time.Millisecond), maxRSS/1024, maxPending)
 	srv.stop(t)
+	// How long refilling ClickHouse from PostgreSQL takes for all of it, and that the two
+	// agree afterwards.
+	start = time.Now()
+	if _, err := run(t, "clickhouse", "rebuild", "--no-progress", "--postgres", pg, "--clickhouse", ch); err != nil {
+		t.Fatalf("clickhouse rebuild: %v", err)
+	}
+	t.Logf("clickhouse rebuild of %d events: %v", total(a.counts()), time.Since(start).Round(time.Millisecond))
+	if out, err := run(t, "clickhouse", "check", "--postgres", pg, "--clickhouse", ch); err != nil || !strings.Contains(out, "matches") {
+		t.Errorf("clickhouse check after the rebuild: %q, %v", out, err)
+	}
+	mustAgree(t, pg, ch, &a)
 }
 
 // rssKB is a process's resident set in KiB (Linux), 0 when unknown.
