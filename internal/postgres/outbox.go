@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/agent-trace/agent-trace/event"
 	"github.com/agent-trace/agent-trace/internal/agenttrace"
 )
 
@@ -106,18 +105,25 @@ func (s *Store) PendingOutbox(ctx context.Context, limit int) (agenttrace.Outbox
 func EventRecordOf(id, sessionID, kind string, timeNS, usageTotal int64, body []byte) agenttrace.EventRecord {
 	rec := agenttrace.EventRecord{ID: id, SessionID: sessionID, Kind: kind, TimeMS: timeNS / 1e6,
 		Body: body, Version: uint64(max(usageTotal, 0))}
-	var e event.Event
+	var e recordFields
 	if json.Unmarshal(body, &e) != nil {
 		return rec
 	}
-	rec.User = e.User
-	if e.Git != nil {
-		rec.Repo = e.Git.Remote
-	}
-	if e.Usage != nil {
-		rec.Model = e.Usage.Model
-	}
+	rec.User, rec.Repo, rec.Model = e.User, e.Git.Remote, e.Usage.Model
 	return rec
+}
+
+// recordFields are the fields of an event.Event the event log keeps in columns, with
+// event.Event's JSON names: decoding only these skips building the payload's maps and
+// strings, which was a tenth of the shipper's CPU.
+type recordFields struct {
+	User string `json:"user"`
+	Git  struct {
+		Remote string `json:"remote"`
+	} `json:"git"`
+	Usage struct {
+		Model string `json:"model"`
+	} `json:"usage"`
 }
 
 // AckOutbox deletes the shipped rows and records the progress. Rows acknowledged twice

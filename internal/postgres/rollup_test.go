@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"encoding/json"
 	"math/rand"
 	"testing"
 
@@ -85,5 +86,37 @@ func checkUsageDaily(t *testing.T, s *postgres.Store, when string) {
 	}
 	if differ != 0 {
 		t.Errorf("%s: %d of %d usage_daily rows differ from usage_facts grouped now", when, differ, rows)
+	}
+}
+
+// EventRecordOf reads user, repository and model as event.Event names them, for every
+// kind the generator makes.
+func TestEventRecordOfMatchesEvent(t *testing.T) {
+	var repos, models int
+	for _, e := range storetest.Flatten(storetest.Generate(8, 5, 60)) {
+		body, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := postgres.EventRecordOf(e.ID, e.SessionID, e.Kind, 0, 0, body)
+		want := [3]string{e.User, "", ""}
+		if e.Git != nil {
+			want[1] = e.Git.Remote
+		}
+		if e.Usage != nil {
+			want[2] = e.Usage.Model
+		}
+		if [3]string{got.User, got.Repo, got.Model} != want {
+			t.Fatalf("%s event %s: user, repo, model = %q, want %q", e.Kind, e.ID, [3]string{got.User, got.Repo, got.Model}, want)
+		}
+		if want[1] != "" {
+			repos++
+		}
+		if want[2] != "" {
+			models++
+		}
+	}
+	if repos == 0 || models == 0 {
+		t.Fatalf("%d events with a repository, %d with a model: the test checks too little", repos, models)
 	}
 }
